@@ -1,0 +1,166 @@
+"""One registry of every model the harness knows: name -> builder.
+
+`create(name, num_classes=8, **cfg)` builds a model; `names()` lists them; `info(name)` says what the paper
+reports for it. Baselines are torchvision's architectures with the classifier swapped for an
+`num_classes`-way head; `pretrained=True` goes through torchvision's weights API (torch hub cache), and
+`weights_path=FILE` loads a local ImageNet state dict instead (`weights_only=True`).
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torchvision
+from torch import nn
+
+from mldrnet.errors import BenchError
+from mldrnet.model import MldrNet, MldrNetConfig
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    builder: Callable[..., nn.Module]
+    family: str  # "mldrnet" or "baseline"
+    paper_fi_accuracy: float | None  # Table I / II / III of the paper, FI well-labelled split
+    description: str
+
+
+_REGISTRY: dict[str, ZooEntry] = {}
+
+
+def register(name: str, family: str, paper_fi_accuracy: float | None, description: str):
+    def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is registered twice")
+        _REGISTRY[name] = ZooEntry(name, fn, family, paper_fi_accuracy, description)
+        return fn
+
+    return wrap
+
+
+def names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def info(name: str) -> ZooEntry:
+    if name not in _REGISTRY:
+        raise BenchError(f"unknown model {name!r}: choose one of {', '.join(_REGISTRY)} (see `bench models`)")
+    return _REGISTRY[name]
+
+
+def create(name: str, num_classes: int = 8, **cfg) -> nn.Module:
+    return info(name).builder(num_classes=num_classes, **cfg)
+
+
+# --- MldrNet and its paper variants -------------------------------------------------------------------
+
+
+def _mldrnet(num_classes: int, defaults: MldrNetConfig, **cfg) -> MldrNet:
+    try:
+        return MldrNet(replace(defaults, num_classes=num_classes, **cfg))
+    except (ValueError, TypeError) as e:
+        raise BenchError(f"bad MldrNet option: {e}") from e
+
+
+def _register_mldrnet(name: str, acc: float | None, description: str, **defaults) -> None:
+    base = MldrNetConfig(**defaults)
+    register(name, "mldrnet", acc, description)(lambda num_classes=8, **cfg: _mldrnet(num_classes, base, **cfg))
+
+
+_register_mldrnet("mldrnet", 67.24, "MldrNet, 4 levels, mean fusion (the paper's model)")
+_register_mldrnet("mldrnet-concat", 66.92, "MldrNet, concatenation fusion (Table II)", fusion="concat")
+_register_mldrnet("mldrnet-max", 64.79, "MldrNet, max fusion (Table II)", fusion="max")
+_register_mldrnet("mldrnet-min", 62.44, "MldrNet, min fusion (Table II)", fusion="min")
+_register_mldrnet("mldrnet-bigru", 73.03, "MldrNet + Bi-GRU over the level sequence (Table III)", fusion="bigru")
+for _levels, _acc in {2: 52.12, 3: 58.34, 5: 67.55, 6: 67.68}.items():
+    _register_mldrnet(f"mldrnet-l{_levels}", _acc, f"MldrNet, {_levels} levels, mean fusion (Table I)", levels=_levels)
+
+
+# --- Baselines: torchvision architectures with an num_classes-way head -----------------------------------
+
+
+def _load_imagenet(arch: str, pretrained: bool, weights_path: str | os.PathLike | None) -> nn.Module:
+    """torchvision's `arch` with its 1000-class ImageNet head, weights loaded if asked."""
+    if weights_path is not None:
+        model = torchvision.models.get_model(arch, weights=None)
+        path = Path(weights_path)
+        if not path.is_file():
+            raise BenchError(f"weights file {path} does not exist: pass a torchvision {arch} state dict")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+        except Exception as e:  # a wrong file is the user's to fix, say so in one line
+            raise BenchError(f"cannot load {arch} ImageNet weights from {path}: {str(e).splitlines()[0]}") from e
+        return model
+    if not pretrained:
+        return torchvision.models.get_model(arch, weights=None)
+    weights = torchvision.models.get_model_weights(arch).DEFAULT
+    try:
+        return torchvision.models.get_model(arch, weights=weights)
+    except (urllib.error.URLError, OSError, RuntimeError) as e:
+        target = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+        raise BenchError(
+            f"cannot get {arch} ImageNet weights ({type(e).__name__}): put {weights.url.rsplit('/', 1)[-1]} "
+            f"at {target}, or pass --weights FILE"
+        ) from e
+
+
+def _baseline(arch: str, swap_head: Callable[[nn.Module, int], None]):
+    def build(num_classes: int = 8, pretrained: bool = False, weights_path=None) -> nn.Module:
+        model = _load_imagenet(arch, pretrained, weights_path)
+        swap_head(model, num_classes)
+        return model
+
+    return build
+
+
+def _swap_classifier(model: nn.Module, num_classes: int) -> None:
+    model.classifier[6] = nn.Linear(model.classifier[6].in_features, num_classes)
+
+
+def _swap_fc(model: nn.Module, num_classes: int) -> None:
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
+
+
+register("alexnet", "baseline", 58.61, "AlexNet fine-tuned (torchvision), 8-class head")(
+    _baseline("alexnet", _swap_classifier)
+)
+register("vgg19", "baseline", 59.32, "VGGNet-19 fine-tuned (torchvision), 8-class head")(
+    _baseline("vgg19", _swap_classifier)
+)
+register("resnet101", "baseline", 60.82, "ResNet-101 fine-tuned (torchvision), 8-class head")(
+    _baseline("resnet101", _swap_fc)
+)
+
+
+class AlexNetSVM(nn.Module):
+    """AlexNet's convolutional features and penultimate layer, then a linear SVM as the head.
+
+    The SVM (one-vs-rest, scikit-learn's LinearSVC) is fitted on the penultimate 4096-d features after
+    training; its `coef_` and `intercept_` are copied into `svm`, a plain Linear layer, so the model exports
+    and runs like any other and its outputs are the SVM's decision function.
+    """
+
+    def __init__(self, alexnet: nn.Module, num_classes: int):
+        super().__init__()
+        self.features = alexnet.features
+        self.avgpool = alexnet.avgpool
+        self.penultimate = nn.Sequential(*list(alexnet.classifier.children())[:6])  # ... FC 4096 + ReLU
+        self.svm = nn.Linear(alexnet.classifier[6].in_features, num_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.penultimate(torch.flatten(self.avgpool(self.features(x)), 1))  # (B, 4096)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.svm(self.embed(x))  # (B, num_classes)
+
+
+@register("alexnet-svm", "baseline", 57.89, "AlexNet features + linear SVM head (You et al.)")
+def _alexnet_svm(num_classes: int = 8, pretrained: bool = False, weights_path=None) -> nn.Module:
+    return AlexNetSVM(_load_imagenet("alexnet", pretrained, weights_path), num_classes)
