@@ -1,5 +1,134 @@
-"""Commands of this area (filled in by its issue)."""
+"""`bench train` and `bench train-all`: thin wrappers over mldrnet.train and bench.train_all."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from bench.console import err, out
+from bench.paths import ENV_VAR, results_root
+from mldrnet import zoo
+from mldrnet.errors import BenchError
+
+ModelOpt = Annotated[Optional[list[str]], typer.Option(
+    "--model-opt", help="Model option KEY=VALUE (JSON value), e.g. --model-opt levels=5 --model-opt fusion='\"max\"'.")]
+Profile = Annotated[str, typer.Option("--profile", help="quick (small, CPU, the default) or paper (375 px, GPU).")]
+Dataset = Annotated[str, typer.Option("--dataset", help="synth (built-in default), fi, artphoto, abstract, iaps, "
+                                      "emotion6, emoset, mart.")]
+DataRoot = Annotated[Optional[str], typer.Option("--data-root", help="Folder of a real dataset.")]
+ResultsDir = Annotated[Optional[str], typer.Option("--results-dir", envvar=ENV_VAR, help="Where outputs go (default ./results).")]
 
 
-def register(app) -> None:
-    pass
+def _parse_model_opts(pairs: list[str] | None) -> dict:
+    opts = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BenchError(f"--model-opt {pair!r} is not KEY=VALUE (e.g. levels=5)")
+        try:
+            opts[key] = json.loads(value)
+        except json.JSONDecodeError:
+            opts[key] = value  # a bare word such as fusion=max
+    return opts
+
+
+def _data_config(dataset: str, data_root, seed: int, fold: int, label_noise: float, noisy_extra, synth_n, synth_size):
+    from mldrnet.data import DataConfig
+
+    extra = {k: v for k, v in {"synth_n": synth_n, "synth_size": synth_size}.items() if v is not None}
+    return DataConfig(dataset=dataset, data_root=data_root, seed=seed, fold=fold, label_noise=label_noise,
+                      noisy_extra=noisy_extra, **extra)
+
+
+def _result_table(results) -> Table:
+    table = Table(title="Training summary")
+    for col in ("model", "epochs", "best val acc", "test acc", "time", "status"):
+        table.add_column(col, justify="left" if col in ("model", "status") else "right")
+    for r in results:
+        if isinstance(r, tuple):
+            table.add_row(r[0], "-", "-", "-", "-", f"[red]error: {r[1]}[/]")
+            continue
+        status = "already trained (use --force)" if r.skipped else "trained"
+        table.add_row(r.model, str(r.epochs), f"{r.best_val_acc:.3f}", f"{r.test_acc:.3f}", f"{r.seconds:.0f} s", status)
+    return table
+
+
+def train(
+    model: Annotated[str, typer.Argument(help="A zoo name (see `bench models`).")],
+    profile: Profile = "quick",
+    dataset: Dataset = "synth",
+    data_root: DataRoot = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs (profile default).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Global batch size (paper: 64).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Initial learning rate (paper: 0.001).")] = None,
+    crop: Annotated[Optional[int], typer.Option(help="Crop size in px (paper: 375).")] = None,
+    tta: Annotated[Optional[str], typer.Option(help="Evaluation: center or five (mean of five crops).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the split, the training order and the initialisation.")] = 0,
+    workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
+    bf16: Annotated[Optional[bool], typer.Option("--bf16", help="CUDA: bf16 autocast.")] = None,
+    channels_last: Annotated[Optional[bool], typer.Option("--channels-last", help="CUDA: channels_last memory.")] = None,
+    pretrained: Annotated[Optional[bool], typer.Option("--pretrained", help="Baselines: torchvision ImageNet weights.")] = None,
+    weights: Annotated[Optional[str], typer.Option("--weights", help="Baselines: a local ImageNet state dict.")] = None,
+    model_opt: ModelOpt = None,
+    fold: Annotated[int, typer.Option(help="k-fold datasets: the test fold.")] = 0,
+    label_noise: Annotated[float, typer.Option(help="Flip this seeded fraction of the training labels.")] = 0.0,
+    noisy_extra: Annotated[Optional[str], typer.Option(help="Extra noisy training pairs: folder or CSV.")] = None,
+    synth_n: Annotated[Optional[int], typer.Option(help="Synthetic dataset: number of images.")] = None,
+    synth_size: Annotated[Optional[int], typer.Option(help="Synthetic dataset: image size in px.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from last.pt.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Train again even if trained with the same configuration.")] = False,
+    results_dir: ResultsDir = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars.")] = False,
+) -> None:
+    """Train one model with the paper's recipe; keeps the best-val checkpoint and reports its test accuracy."""
+    from mldrnet.train import train_model
+    from mldrnet.train_config import resolve
+
+    zoo.info(model)  # unknown names fail before any data work
+    cfg = resolve(model, profile, epochs=epochs, batch_size=batch_size, lr=lr, crop=crop, tta=tta, seed=seed,
+                  workers=workers, device=device, bf16=bf16, channels_last=channels_last, pretrained=pretrained,
+                  weights_path=weights, model_config=_parse_model_opts(model_opt) or None)
+    data_cfg = _data_config(dataset, data_root, seed, fold, label_noise, noisy_extra, synth_n, synth_size)
+    result = train_model(cfg, data_cfg, results_root(results_dir), resume=resume, force=force,
+                         show_progress=not no_progress)
+    err.print(_result_table([result]))
+
+
+def train_all(
+    models: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Models to train (repeat); default: "
+                                                        "mldrnet alexnet vgg19 resnet101 alexnet-svm.")] = None,
+    variants: Annotated[bool, typer.Option("--variants", help="Also every MldrNet variant of the paper.")] = False,
+    profile: Profile = "quick",
+    dataset: Dataset = "synth",
+    data_root: DataRoot = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs for every model (profile default per model).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Train again even if already trained.")] = False,
+    results_dir: ResultsDir = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars.")] = False,
+) -> None:
+    """Train every model that compare needs; models trained with the same configuration are skipped."""
+    from bench.train_all import DEFAULT_MODELS, train_all as run_all
+
+    names = list(models or DEFAULT_MODELS)
+    if variants:
+        names += [n for n in zoo.names() if zoo.info(n).family == "mldrnet"]
+    for name in names:
+        zoo.info(name)
+    data_cfg = _data_config(dataset, data_root, seed, 0, 0.0, None, None, None)
+    results = run_all(names, profile, data_cfg, results_root(results_dir), force=force, show_progress=not no_progress,
+                      epochs=epochs, seed=seed, device=device, workers=workers)
+    out.print(_result_table(results))
+    if any(isinstance(r, tuple) for r in results):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)
+    app.command("train-all")(train_all)
