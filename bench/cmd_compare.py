@@ -1,5 +1,128 @@
-"""Commands of this area (filled in by its issue)."""
+"""`bench compare` (the benchmark matrix, its table and files) and `bench check` (the CI regression gate)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bench.console import err, error, out, warn
+from bench.paths import ENV_VAR, results_root
+
+ResultsDir = Annotated[
+    Optional[Path],
+    typer.Option("--results-dir", envvar=ENV_VAR, help="Root of everything bench writes (default ./results)."),
+]
+
+
+def _split(values: list[str] | None) -> tuple[str, ...] | None:
+    """Accept both `--models a --models b` and `--models a,b`."""
+    if not values:
+        return None
+    return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
+
+
+def compare(
+    models: Annotated[Optional[list[str]], typer.Option("--models", "-m", help="Models (comma-separated or repeated); default: every trained one.")] = None,
+    engines: Annotated[Optional[list[str]], typer.Option("--engines", "-e", help="Engine variants (torch-cpu, ort-cpu, torch-cuda, ort-cuda, ort-trt, trt), engine names (torch, onnxruntime, tensorrt) or all; default: what this machine runs.")] = None,
+    precisions: Annotated[Optional[list[str]], typer.Option("--precisions", "-p", help="Keep only these precisions (fp32, fp16).")] = None,
+    batch_sizes: Annotated[Optional[list[str]], typer.Option("--batch-sizes", "-b", help="Batch sizes to time, e.g. 1,8 (default: 1 and a throughput batch).")] = None,
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset the models were trained on (results/runs/<dataset>/).")] = "synth",
+    data_root: Annotated[Optional[str], typer.Option("--data-root", help="Where the dataset's images are (default: as trained).")] = None,
+    results_dir: ResultsDir = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default results/compare/<timestamp>).")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads, pinned for every engine (default: all usable cores).")] = None,
+    time_budget: Annotated[float, typer.Option("--time-budget", min=0.0, help="Seconds of timed calls per row (after warm-up).")] = 1.0,
+    warmup_time: Annotated[float, typer.Option("--warmup-time", min=0.0, help="Minimum warm-up seconds per row.")] = 0.2,
+    warmup_iters: Annotated[int, typer.Option("--warmup-iters", min=0, help="Minimum warm-up calls per row.")] = 3,
+    iters: Annotated[int, typer.Option("--iters", min=1, help="Minimum timed calls per row, even past the time budget.")] = 5,
+    max_test_images: Annotated[Optional[int], typer.Option("--max-test-images", min=1, help="Evaluate accuracy on a seeded subset of the test split.")] = None,
+    eval_batch_size: Annotated[int, typer.Option("--eval-batch-size", min=1, help="Batch size of the accuracy pass.")] = 32,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write the PNG plots.")] = True,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failing row instead of recording it.")] = False,
+) -> None:
+    """Accuracy x engine x precision x batch for trained models: a table, records.json/.csv and plots."""
+    from bench.compare import CompareConfig, default_out_dir, run_compare
+    from bench.records import save_run
+    from bench.report import records_table, warnings_for
+    from bench.plots import write_plots
+    from bench.timing import TimingConfig
+    from mldrnet.errors import BenchError
+
+    try:
+        batches = tuple(int(b) for b in _split(batch_sizes)) if batch_sizes else None
+    except ValueError as e:
+        raise BenchError(f"--batch-sizes takes integers like 1,8: {e}") from e
+    config = CompareConfig(dataset=dataset, data_root=data_root, models=_split(models), engines=_split(engines),
+                           precisions=_split(precisions), batch_sizes=batches, eval_batch_size=eval_batch_size,
+                           max_test_images=max_test_images, threads=threads, fail_fast=fail_fast,
+                           timing=TimingConfig(warmup_iters=warmup_iters, warmup_s=warmup_time, min_iters=iters,
+                                               budget_s=time_budget))
+    root = results_root(results_dir)
+    run = run_compare(config, root, progress=lambda line: err.print(line, highlight=False, markup=False))
+    target = out_dir or default_out_dir(root)
+    written = list(save_run(run, target)) + (write_plots(list(run.records), target) if plots else [])
+    out.print(records_table(run))
+    for line in warnings_for(run):
+        warn(line)
+    ok = sum(r.ok for r in run.records)
+    err.print(f"{ok}/{len(run.records)} rows ok; wrote {len(written)} files to {target}", highlight=False)
+    if ok == 0:
+        error("no row succeeded")
+        raise typer.Exit(1)
+
+
+def check(
+    results: Annotated[Path, typer.Argument(help="A compare output folder (or its records.json); `latest` = the newest under results/compare.")],
+    baseline: Annotated[Path, typer.Option("--baseline", help="Baseline JSON (e.g. results/baselines/ci-synth-cpu.json).")],
+    tolerance: Annotated[Optional[float], typer.Option("--tolerance", min=0.0, help="Allowed slowdown as a fraction (0.5 = 1.5x) of normalized median latency and throughput [default: the baseline's, else 0.5].")] = None,
+    accuracy_tolerance: Annotated[Optional[float], typer.Option("--accuracy-tolerance", min=0.0, help="Allowed drop of top-1 and agreement in percentage points [default: the baseline's, else 2].")] = None,
+    normalize: Annotated[Optional[bool], typer.Option("--normalize/--no-normalize", help="Divide timings by each run's calibration [default: on].")] = None,
+    allow_missing: Annotated[Optional[bool], typer.Option("--allow-missing/--no-allow-missing", help="Baseline rows absent from the run do not fail.")] = None,
+    update: Annotated[bool, typer.Option("--update", help="Write RESULTS as the new baseline (with these tolerances) instead of failing.")] = False,
+    results_dir: ResultsDir = None,
+) -> None:
+    """CI gate: compare a compare-run with a baseline row by row; exit 1 on a regression, a missing baseline or no match."""
+    from bench.check import check_table, compare_runs, load_baseline, resolve_tolerance, write_baseline
+    from bench.records import load_run
+
+    if str(results) == "latest":
+        results = latest_run(results_root(results_dir))
+    given = dict(timing=tolerance, accuracy_points=accuracy_tolerance, normalize=normalize, allow_missing=allow_missing)
+    current = load_run(results)
+    if update:
+        stored = load_baseline(baseline)[1] if baseline.is_file() else {}
+        tol = resolve_tolerance(stored, **given)
+        if baseline.is_file():
+            out.print(check_table(compare_runs(current, load_baseline(baseline)[0], tol)))
+        if any(not r.ok for r in current.records):
+            warn("the new baseline has error rows: they will not be checked")
+        write_baseline(results, baseline, tol)
+        err.print(f"wrote baseline {baseline} ({len(current.records)} rows)", highlight=False)
+        return
+    base, stored = load_baseline(baseline)
+    result = compare_runs(current, base, resolve_tolerance(stored, **given))
+    out.print(check_table(result))
+    for note in result.notes:
+        warn(note)
+    for problem in result.problems:
+        error(problem)
+    if not result.passed:
+        error(f"{result.failures} failure(s) against {baseline}")
+        raise typer.Exit(1)
+    err.print(f"[green]passed[/]: {result.matched} rows checked against {baseline}", highlight=False)
+
+
+def latest_run(root: Path) -> Path:
+    from mldrnet.errors import BenchError
+
+    runs = sorted(p for p in (root / "compare").glob("*") if (p / "records.json").is_file())
+    if not runs:
+        raise BenchError(f"no compare runs under {root / 'compare'}: run `bench compare` first")
+    return runs[-1]
 
 
 def register(app) -> None:
-    pass
+    app.command("compare")(compare)
+    app.command("check")(check)

@@ -1,0 +1,181 @@
+"""The CI gate: a compare run against a committed baseline, row by row, never a silent pass.
+
+Rows match on (model, engine variant, precision, batch). Per matched row:
+- accuracy: top-1 and top-1 agreement with PyTorch may drop at most `accuracy_points` percentage points;
+- speed: median latency may grow, and throughput shrink, by at most the fraction `timing`. Timings from two
+  machines are only comparable after dividing by each run's calibration (a fixed matrix product timed in the
+  same run, see bench.timing.calibrate): latency in "calibration units", throughput in images per unit;
+- a row that was ok in the baseline and is an error now is a regression; a baseline row absent from the run
+  is one too (unless allowed), and so is a run with no matching rows, another dataset, or no calibration.
+Faster or more accurate is never a failure; `--update` records the run as the new baseline.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench.records import CompareRun, Record, load_run
+from mldrnet.errors import BenchError
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    accuracy_points: float = 2.0  # percentage points of top-1 / agreement
+    timing: float = 0.5  # relative: 0.5 = fail when 1.5x slower (after normalization)
+    normalize: bool = True  # divide timings by each run's calibration (off: same machine only)
+    allow_missing: bool = False  # baseline rows absent from the run are not failures
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    key: tuple[str, str, str, int]
+    verdict: str  # ok | regression | missing | new | error (also in baseline) | fixed
+    reasons: tuple[str, ...]
+    accuracy: tuple[float | None, float | None] = (None, None)  # baseline, current (%)
+    agreement: tuple[float | None, float | None] = (None, None)
+    latency_ratio: float | None = None  # current / baseline median latency (normalized); > 1 = slower
+    throughput_ratio: float | None = None  # current / baseline images/s (normalized); < 1 = slower
+    noisy: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict in ("regression", "missing")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    rows: tuple[RowCheck, ...]
+    problems: tuple[str, ...]  # run-level failures
+    notes: tuple[str, ...]  # run-level remarks that do not fail
+    tolerance: Tolerance
+    scale: dict  # device -> current calibration / baseline calibration (how much slower this machine is)
+
+    @property
+    def matched(self) -> int:
+        return sum(r.verdict not in ("missing", "new") for r in self.rows)
+
+    @property
+    def failures(self) -> int:
+        return sum(r.failed for r in self.rows) + len(self.problems)
+
+    @property
+    def passed(self) -> bool:
+        return self.failures == 0
+
+
+def _cal(run: CompareRun, device: str) -> float | None:
+    c = run.calibration.get(device)
+    return float(c["median_ms"]) if c and c.get("median_ms") else None
+
+
+def _compare_row(base: Record, cur: Record, tol: Tolerance, scale: dict) -> RowCheck:
+    if not base.ok:
+        return RowCheck(cur.key, "error (also in baseline)" if not cur.ok else "fixed", (cur.error or "",) if not cur.ok else ())
+    if not cur.ok:
+        return RowCheck(cur.key, "regression", (f"error: {cur.error}",))
+    reasons = []
+    for name, b, c in (("top-1", base.accuracy_pct, cur.accuracy_pct), ("agreement", base.agreement_pct, cur.agreement_pct)):
+        if b is not None and c is not None and b - c > tol.accuracy_points:
+            reasons.append(f"{name} {b:.2f}% -> {c:.2f}% (-{b - c:.2f} points > {tol.accuracy_points:g})")
+    s = scale.get(cur.device, 1.0) if tol.normalize else 1.0
+    lat = cur.lat_p50_ms / s / base.lat_p50_ms if base.lat_p50_ms and cur.lat_p50_ms else None
+    ips = cur.throughput_ips * s / base.throughput_ips if base.throughput_ips and cur.throughput_ips else None
+    if lat is not None and lat > 1 + tol.timing:
+        reasons.append(f"median latency x{lat:.2f} (> x{1 + tol.timing:.2f})")
+    if ips is not None and 1 / ips > 1 + tol.timing:
+        reasons.append(f"throughput x{ips:.2f} (< x{1 / (1 + tol.timing):.2f})")
+    return RowCheck(cur.key, "regression" if reasons else "ok", tuple(reasons), (base.accuracy_pct, cur.accuracy_pct),
+                    (base.agreement_pct, cur.agreement_pct), lat, ips, bool(cur.noisy))
+
+
+def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tolerance()) -> CheckResult:
+    problems, notes = [], []
+    b_env, c_env = baseline.environment, current.environment
+    if b_env.get("dataset") != c_env.get("dataset"):
+        problems.append(f"dataset differs: baseline {b_env.get('dataset')!r}, run {c_env.get('dataset')!r}")
+    if set(b_env.get("split_hashes", [])) != set(c_env.get("split_hashes", [])):
+        notes.append("the test split differs from the baseline's (another data version): accuracies compare loosely")
+    base_rows = {r.key: r for r in baseline.records}
+    cur_rows = {r.key: r for r in current.records}
+    scale: dict = {}
+    if tol.normalize:
+        for device in sorted({r.device for r in current.records if r.key in base_rows and r.ok}):
+            b, c = _cal(baseline, device), _cal(current, device)
+            if b is None or c is None:
+                problems.append(f"no {device} calibration in the {'baseline' if b is None else 'run'}: "
+                                "timings cannot be normalized (use --no-normalize on one machine)")
+            else:
+                scale[device] = c / b
+    rows = []
+    for key, base in base_rows.items():
+        if key in cur_rows:
+            rows.append(_compare_row(base, cur_rows[key], tol, scale))
+        elif base.ok and not tol.allow_missing:
+            rows.append(RowCheck(key, "missing", ("in the baseline, not in this run",)))
+    rows += [RowCheck(key, "new", ("not in the baseline",)) for key in cur_rows if key not in base_rows]
+    if not any(r.verdict not in ("missing", "new") for r in rows):
+        problems.append("no rows match the baseline (model, engine, precision, batch): nothing was checked")
+    return CheckResult(tuple(rows), tuple(problems), tuple(notes), tol, scale)
+
+
+def load_baseline(path: Path) -> tuple[CompareRun, dict]:
+    """The baseline run and the tolerances stored with it (empty if none)."""
+    if not path.is_file():
+        raise BenchError(f"baseline {path} does not exist: create it with `bench check RESULTS --baseline {path} --update`")
+    data = json.loads(path.read_text())
+    return load_run(path), dict(data.get("tolerance") or {})
+
+
+def resolve_tolerance(stored: dict, **given) -> Tolerance:
+    """Command-line values win over the baseline's stored ones, which win over the defaults."""
+    known = Tolerance.__dataclass_fields__
+    values = {k: v for k, v in stored.items() if k in known}
+    values.update({k: v for k, v in given.items() if v is not None})
+    return Tolerance(**values)
+
+
+def check(results: Path, baseline: Path, **tolerance) -> CheckResult:
+    current = load_run(results)
+    base, stored = load_baseline(baseline)
+    return compare_runs(current, base, resolve_tolerance(stored, **tolerance))
+
+
+def write_baseline(results: Path, baseline: Path, tol: Tolerance) -> Path:
+    """The run's records, environment and calibration, plus the tolerances to check against them."""
+    run = load_run(results)
+    data = {**run.to_dict(), "tolerance": tol.to_dict()}
+    baseline.parent.mkdir(parents=True, exist_ok=True)
+    baseline.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
+    return baseline
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def check_table(result: CheckResult):
+    from rich.table import Table
+
+    tol = result.tolerance
+    if tol.normalize:
+        how = ", ".join(f"{d}: this machine took x{s:.2f} the baseline's calibration time" for d, s in result.scale.items())
+        norm = f"timings normalized by a calibration matrix product timed in each run ({how or 'no timed rows'})"
+    else:
+        norm = "timings NOT normalized: only meaningful when both runs are from the same machine"
+    table = Table(title="bench check: run vs baseline", caption=f"{norm}; tolerance: accuracy -{tol.accuracy_points:g} "
+                  f"points, timing x{1 + tol.timing:.2f}; p50 x > 1 and img/s x < 1 mean slower")
+    for col in ("model", "engine", "prec", "batch", "top-1 base", "top-1 now", "agree base", "agree now", "p50 x",
+                "img/s x", "verdict", "why"):
+        table.add_column(col, justify="left" if col in ("model", "engine", "prec", "verdict", "why") else "right")
+    style = {"ok": "green", "fixed": "green", "new": "cyan", "regression": "bold red", "missing": "bold red"}
+    for r in result.rows:
+        verdict = f"[{style.get(r.verdict, 'yellow')}]{r.verdict}[/]"
+        table.add_row(r.key[0], r.key[1], r.key[2], str(r.key[3]), _fmt(r.accuracy[0], ".2f"), _fmt(r.accuracy[1], ".2f"),
+                      _fmt(r.agreement[0], ".1f"), _fmt(r.agreement[1], ".1f"), _fmt(r.latency_ratio, ".2f"),
+                      _fmt(r.throughput_ratio, ".2f"), verdict + (" (noisy)" if r.noisy else ""), "; ".join(r.reasons))
+    return table

@@ -1,0 +1,248 @@
+"""The benchmark matrix: trained models x engine variants x batch sizes -> one `Record` per row.
+
+Per (model, variant) the test split runs through the engine once (accuracy, per-class TPR, confusion matrix,
+parity against PyTorch fp32 eager on the CPU); then, per batch size, the engine is timed on a fixed random
+batch (latency at that batch, throughput in images/s). Anything that goes wrong in a row (no export, provider
+missing, out of memory, a crash inside an engine) becomes that row's error and the run goes on, as in timm's
+and Ultralytics' benchmark scripts. A calibration matrix product is timed before and after the matrix so that
+`bench check` can compare timings from different machines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from bench.artifacts import Artifact, artifact_for
+from bench.envinfo import environment, usable_cpus
+from bench.evalset import EvalSet, load_test_split
+from bench.paths import run_dir
+from bench.records import CompareRun, Record
+from bench.timing import TimingConfig, calibrate, measure_engine, pin_threads
+from bench.variants import Variant, cuda_available, select_variants
+from engines.base import Engine, EngineOptions, create_engine
+from mldrnet import zoo
+from mldrnet.checkpoint import build_model, load_checkpoint
+from mldrnet.errors import BenchError
+from mldrnet.metrics import classification_metrics, max_abs_diff, top1_agreement
+from mldrnet.stats import profile
+
+CPU_BATCHES = (1, 8)  # latency at batch 1, throughput at a batch that fills 2-4 cores without minutes per row
+GPU_BATCHES = (1, 32)
+CALIBRATION_TIMING = TimingConfig(warmup_iters=3, warmup_s=0.1, min_iters=20, budget_s=0.5)
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    dataset: str = "synth"  # which trained runs to use: results/runs/<dataset>/<model>/best.pt
+    data_root: str | None = None  # where that dataset's images are on this machine (default: the checkpoint's)
+    models: tuple[str, ...] | None = None  # None: every trained model of the dataset
+    engines: tuple[str, ...] | None = None  # variant labels or engine names; None: the machine's defaults
+    precisions: tuple[str, ...] | None = None
+    batch_sizes: tuple[int, ...] | None = None  # None: CPU_BATCHES, or GPU_BATCHES with a CUDA device
+    eval_batch_size: int = 32
+    max_test_images: int | None = None  # quick knob: a seeded subset of the test split
+    threads: int | None = None  # None: every usable CPU core
+    timing: TimingConfig = field(default_factory=TimingConfig)
+    calibration: TimingConfig = field(default_factory=lambda: CALIBRATION_TIMING)
+    cache_bytes: int = 2 << 30  # keep the preprocessed test split in memory up to this size
+    fail_fast: bool = False  # raise instead of writing an error row (debugging)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    name: str
+    checkpoint: Path
+
+
+def _default_eval_set(ckpt: dict, config: CompareConfig, results_root: Path) -> EvalSet:
+    return load_test_split(ckpt, config.dataset, config.data_root, results_root, config.eval_batch_size,
+                           config.max_test_images, config.cache_bytes)
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Where compare reaches outside itself; tests replace them with fakes."""
+
+    eval_set: Callable[[dict, CompareConfig, Path], EvalSet] = _default_eval_set
+    artifact: Callable[[Variant, Path, torch.nn.Module, int], Artifact] = artifact_for
+    engine: Callable[[str, Any, EngineOptions], Engine] = create_engine
+
+
+def find_trained(results_root: Path, dataset: str, models: tuple[str, ...] | None) -> list[TrainedModel]:
+    """Named models (trained or not: an untrained one becomes error rows), or every trained one in zoo order."""
+    if models:
+        for m in models:
+            zoo.info(m)  # an unknown name is a typo, not a row
+        return [TrainedModel(m, run_dir(results_root, m, dataset) / "best.pt") for m in models]
+    found = [TrainedModel(m, run_dir(results_root, m, dataset) / "best.pt") for m in zoo.names()]
+    found = [t for t in found if t.checkpoint.is_file()]
+    if not found:
+        raise BenchError(f"no trained models under {results_root / 'runs' / dataset}: run `bench train-all` first")
+    return found
+
+
+def one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    msg = text if isinstance(e, BenchError) else f"{type(e).__name__}: {text}".rstrip(": ")
+    return msg[:300]
+
+
+def _pct(x: float) -> float | None:
+    return None if np.isnan(x) else 100.0 * x
+
+
+@torch.inference_mode()
+def _reference_logits(model: torch.nn.Module, ev: EvalSet) -> np.ndarray:
+    return np.concatenate([model(images).float().numpy() for images, _ in ev.batches()])
+
+
+def _run_split(engine: Engine, ev: EvalSet) -> tuple[np.ndarray, np.ndarray]:
+    logits, labels = [], []
+    for images, y in ev.batches():
+        logits.append(torch.as_tensor(engine(images)).float().cpu().numpy())
+        labels.append(y.numpy())
+    if not logits:
+        raise BenchError("the test split is empty")
+    return np.concatenate(logits), np.concatenate(labels)
+
+
+class _Matrix:
+    """One compare run's state: settings, hooks and a progress callback."""
+
+    def __init__(self, config: CompareConfig, results_root: Path, hooks: Hooks, progress: Callable[[str], None],
+                 variants: list[Variant], batch_sizes: tuple[int, ...], threads: int):
+        self.config, self.root, self.hooks, self.progress = config, results_root, hooks, progress
+        self.variants, self.batch_sizes, self.threads = variants, batch_sizes, threads
+
+    def _guard(self, e: Exception) -> None:
+        if self.config.fail_fast:
+            raise e
+
+    def model_rows(self, tm: TrainedModel) -> list[Record]:
+        try:
+            ckpt = load_checkpoint(tm.checkpoint)
+            model = build_model(ckpt)
+            ev = self.hooks.eval_set(ckpt, self.config, self.root)
+            prof = profile(model, ev.size)
+        except Exception as e:
+            self._guard(e)
+            self.progress(f"{tm.name}: {one_line(e)}")
+            return [_error_row(tm.name, v, b, one_line(e), dataset=self.config.dataset)
+                    for v in self.variants for b in self.batch_sizes]
+        common = dict(dataset=ev.dataset, split_hash=ev.split_hash, classes=ev.classes, input_size=ev.size,
+                      params=prof.params, gflops=prof.gflops, threads=self.threads,
+                      paper_fi_accuracy_pct=zoo.info(tm.name).paper_fi_accuracy if ev.dataset == "fi" else None)
+        rows, reference = [], None
+        for v in self.variants:
+            if reference is None and not v.is_reference:
+                reference = _reference_logits(model, ev)
+            new_rows, logits = self.variant_rows(tm, v, model, ev, reference, common)
+            if v.is_reference and logits is not None and reference is None:
+                reference = logits
+            rows += new_rows
+        return rows
+
+    def variant_rows(self, tm: TrainedModel, v: Variant, model: torch.nn.Module, ev: EvalSet,
+                     reference: np.ndarray | None, common: dict) -> tuple[list[Record], np.ndarray | None]:
+        max_batch = max(self.config.eval_batch_size, *self.batch_sizes)
+        engine = None
+        try:
+            art = self.hooks.artifact(v, tm.checkpoint, model, max_batch)
+            common = dict(common, file_format=v.file_format, file_bytes=art.nbytes)
+            engine = self.hooks.engine(v.engine, art.source, v.options(self.threads))
+            logits, labels = _run_split(engine, ev)
+            ref = logits if reference is None else reference
+            m = classification_metrics(labels.tolist(), logits.argmax(1).tolist(), len(ev.classes))
+            info = dict(engine.describe())
+            common = dict(common, test_images=ev.count, unreadable=ev.unreadable, accuracy_pct=100 * m.top1,
+                          mean_tpr_pct=_pct(m.mean_class_tpr), per_class_tpr_pct=tuple(_pct(t) for t in m.per_class_tpr),
+                          confusion=m.confusion, agreement_pct=100 * top1_agreement(logits, ref),
+                          max_logit_diff=max_abs_diff(logits, ref), engine_info=info,
+                          threads=info.get("threads", self.threads))
+        except Exception as e:
+            self._guard(e)
+            self.progress(f"{tm.name} {v.label} {v.precision}: {one_line(e)}")
+            del engine
+            return [_error_row(tm.name, v, b, one_line(e), **common) for b in self.batch_sizes], None
+        rows = [self.timed_row(tm, v, engine, ev.size, b, common) for b in self.batch_sizes]
+        del engine
+        gc.collect()
+        if v.device == "cuda" and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return rows, logits
+
+    def timed_row(self, tm: TrainedModel, v: Variant, engine: Engine, size: int, batch: int, common: dict) -> Record:
+        x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(batch))
+        try:
+            m = measure_engine(engine, x, self.config.timing)
+        except Exception as e:
+            self._guard(e)
+            self.progress(f"{tm.name} {v.label} {v.precision} batch {batch}: {one_line(e)}")
+            return _error_row(tm.name, v, batch, one_line(e), **common)
+        lat = m.latency
+        extra: dict = {}
+        if v.device == "cuda":  # device-resident: the input already on the GPU, no host-to-device copy
+            try:
+                r = measure_engine(engine, x.to(v.device), self.config.timing)
+                extra = dict(resident_p50_ms=r.latency.p50_ms, resident_ips=r.images_per_s)
+            except Exception as e:
+                self._guard(e)
+                extra = dict(engine_info=dict(common.get("engine_info", {}), resident_error=one_line(e)))
+        self.progress(f"{tm.name:<14} {v.label:<10} {v.precision:<5} batch {batch:<3} p50 {lat.p50_ms:8.2f} ms "
+                      f"{m.images_per_s:8.1f} img/s" + ("  (noisy)" if m.noisy else ""))
+        return Record(tm.name, v.label, v.engine, v.device, v.precision, batch, v.provider, **{
+            **common, **extra, "lat_count": lat.count, "lat_mean_ms": lat.mean_ms, "lat_std_ms": lat.std_ms,
+            "lat_min_ms": lat.min_ms, "lat_p50_ms": lat.p50_ms, "lat_p90_ms": lat.p90_ms, "lat_p99_ms": lat.p99_ms,
+            "lat_max_ms": lat.max_ms, "lat_cv": lat.cv, "throughput_ips": m.images_per_s, "noisy": m.noisy})
+
+
+def _error_row(model: str, v: Variant, batch: int, error: str, **common) -> Record:
+    keep = {k: common[k] for k in ("dataset", "split_hash", "classes", "input_size", "params", "gflops", "threads",
+                                   "paper_fi_accuracy_pct", "file_format", "file_bytes") if k in common}
+    return Record(model, v.label, v.engine, v.device, v.precision, batch, v.provider, status="error", error=error,
+                  **keep)
+
+
+def run_compare(config: CompareConfig, results_root: Path, hooks: Hooks = Hooks(),
+                progress: Callable[[str], None] = lambda s: None) -> CompareRun:
+    variants = select_variants(list(config.engines or []), list(config.precisions or []))
+    gpu_rows = any(v.device == "cuda" for v in variants) and cuda_available()
+    batch_sizes = tuple(config.batch_sizes or (GPU_BATCHES if gpu_rows else CPU_BATCHES))
+    if any(b < 1 for b in batch_sizes):
+        raise BenchError("batch sizes must be >= 1")
+    models = find_trained(results_root, config.dataset, config.models)
+    previous_threads = torch.get_num_threads()
+    threads = pin_threads(config.threads or usable_cpus())
+    try:
+        devices = ["cpu"] + (["cuda"] if gpu_rows else [])
+        before = {d: calibrate(d, config.calibration) for d in devices}
+        matrix = _Matrix(config, results_root, hooks, progress, variants, batch_sizes, threads)
+        records = [r for tm in models for r in matrix.model_rows(tm)]
+        after = {d: calibrate(d, config.calibration) for d in devices}
+    finally:
+        torch.set_num_threads(previous_threads)
+    # before and after: a machine that got busier during the run shows as a gap between the two
+    calibration = {d: {**before[d].to_dict(), "median_ms": (before[d].median_ms + after[d].median_ms) / 2,
+                       "before_ms": before[d].median_ms, "after_ms": after[d].median_ms} for d in devices}
+    env = environment(config.dataset, [r.split_hash for r in records if r.split_hash], threads)
+    return CompareRun(tuple(records), env, config.to_dict(), calibration)
+
+
+def default_out_dir(results_root: Path) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = results_root / "compare" / stamp
+    n = 1
+    while out.exists():
+        n += 1
+        out = results_root / "compare" / f"{stamp}-{n}"
+    return out

@@ -1,0 +1,89 @@
+"""The test split as an engine sees it: preprocessed batches and labels, identical for every engine row.
+
+The images are decoded once per model (each checkpoint carries its own preprocessing) and kept in memory when
+they fit under `cache_bytes`, so the second engine row of a model costs only inference; a big test split
+(FI at 375 px is ~6 GB as float32) is streamed from disk for each row instead.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+
+from mldrnet.preprocess import Preprocessing
+
+Batch = tuple[torch.Tensor, torch.Tensor]  # (images (B, 3, S, S), labels (B,))
+
+
+@dataclass
+class EvalSet:
+    dataset: str
+    classes: tuple[str, ...]
+    split_hash: str | None
+    size: int  # crop size in pixels
+    count: int  # images in the split that were asked for (readable or not)
+    _batches: Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor, int]]]  # re-iterable source
+    _cache: list[Batch] | None = field(default=None, repr=False)
+    unreadable: int = 0
+
+    def batches(self) -> Iterator[Batch]:
+        if self._cache is not None:
+            yield from self._cache
+            return
+        unreadable = 0
+        for images, labels, bad in self._batches():
+            unreadable += int(bad)
+            yield images, labels
+        self.unreadable = unreadable
+
+    def materialize(self, cache_bytes: int) -> "EvalSet":
+        """Read every batch once and keep them if they fit in `cache_bytes` (else stay streaming)."""
+        per_image = 3 * self.size * self.size * 4
+        if self.count * per_image > cache_bytes:
+            return self
+        self._cache = list(self.batches())
+        return self
+
+
+def from_tensors(images: torch.Tensor, labels: torch.Tensor, classes: tuple[str, ...], batch_size: int,
+                 dataset: str = "tensors", split_hash: str | None = None) -> EvalSet:
+    """An in-memory evaluation set (tests, and callers that already hold preprocessed images)."""
+
+    def gen():
+        for i in range(0, len(images), batch_size):
+            yield images[i : i + batch_size], labels[i : i + batch_size], 0
+
+    return EvalSet(dataset, tuple(classes), split_hash, int(images.shape[-1]), len(images), gen)
+
+
+def subsample(samples: list, limit: int | None, seed: int = 0) -> list:
+    """A seeded random subset (test lists are often ordered by class, so never take the first N)."""
+    if limit is None or limit >= len(samples):
+        return list(samples)
+    return random.Random(seed).sample(list(samples), limit)
+
+
+def load_test_split(ckpt: dict, dataset: str | None, data_root: str | None, results_root: Path,
+                    batch_size: int, max_images: int | None, cache_bytes: int) -> EvalSet:
+    """The checkpoint's own data configuration (same split file as training), dataset/root overridable."""
+    from mldrnet.data import DataConfig, make_loader, prepare_data  # the data layer, imported on use
+
+    known = {f.name for f in fields(DataConfig)}
+    cfg = {k: v for k, v in dict(ckpt.get("data_config") or {}).items() if k in known}
+    if dataset is not None:
+        cfg["dataset"] = dataset
+    if data_root is not None:
+        cfg["data_root"] = data_root
+    data = prepare_data(DataConfig(**cfg), results_root)
+    pre = Preprocessing.from_dict(ckpt["preprocessing"])
+    samples = subsample(data.test, max_images)
+
+    def gen():
+        return iter(make_loader(samples, pre, train=False, tta="center", batch_size=batch_size))
+
+    ev = EvalSet(data.name, tuple(data.classes), data.split_hash, pre.crop, len(samples), gen)
+    return ev.materialize(cache_bytes)

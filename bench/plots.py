@@ -1,0 +1,119 @@
+"""PNG views of compare records: accuracy against latency per engine, a confusion matrix per model (the paper's
+Fig. 6), and per-class true-positive rates as grouped bars (the paper's Figs. 8-10).
+
+Figures are built with matplotlib's object API (`Figure`, no pyplot), so nothing depends on a display or on
+global pyplot state. Per-model plots use the reference row (PyTorch fp32 on the CPU) when it succeeded, else
+the first successful row of that model: accuracy is the model's, whichever engine produced it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from bench.records import Record
+
+MARKERS = "osD^v<>pPX*h"
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def _is_ref(r: Record) -> bool:
+    return (r.engine, r.device, r.precision) == ("torch", "cpu", "fp32")
+
+
+def model_rows(records: list[Record]) -> dict[str, Record]:
+    """model -> the row whose accuracy stands for the model (reference row first)."""
+    chosen: dict[str, Record] = {}
+    for r in records:
+        if not r.ok or r.accuracy_pct is None:
+            continue
+        if r.model not in chosen or (_is_ref(r) and not _is_ref(chosen[r.model])):
+            chosen[r.model] = r
+    return chosen
+
+
+def plot_accuracy_latency(records: list[Record], path: Path) -> Path | None:
+    ok = [r for r in records if r.ok and r.lat_p50_ms is not None and r.accuracy_pct is not None]
+    if not ok:
+        return None
+    batch = min(r.batch_size for r in ok)  # latency is comparable only at one batch size: the smallest
+    ok = [r for r in ok if r.batch_size == batch]
+    fig = Figure(figsize=(8, 5.5), layout="constrained")
+    ax = fig.add_subplot()
+    groups = sorted({(r.variant, r.precision) for r in ok})
+    for i, (variant, precision) in enumerate(groups):
+        rows = [r for r in ok if (r.variant, r.precision) == (variant, precision)]
+        ax.scatter([r.lat_p50_ms for r in rows], [r.accuracy_pct for r in rows], marker=MARKERS[i % len(MARKERS)],
+                   s=50, label=f"{variant} {precision}")
+        for r in rows:
+            ax.annotate(r.model, (r.lat_p50_ms, r.accuracy_pct), textcoords="offset points", xytext=(4, 4),
+                        fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"median latency at batch {batch} (ms, log scale)")
+    ax.set_ylabel("top-1 accuracy on the test split (%)")
+    ax.set_title("Accuracy vs latency per engine")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def plot_confusion(r: Record, path: Path) -> Path:
+    cm = np.asarray(r.confusion, dtype=float)
+    support = cm.sum(axis=1, keepdims=True)
+    rates = np.divide(cm, support, out=np.zeros_like(cm), where=support > 0)  # row-normalized, like Fig. 6
+    classes = list(r.classes or [str(i) for i in range(len(cm))])
+    fig = Figure(figsize=(1.0 + 0.75 * len(classes), 0.8 + 0.7 * len(classes)), layout="constrained")
+    ax = fig.add_subplot()
+    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, f"{rates[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{r.model} ({r.variant} {r.precision}): top-1 {r.accuracy_pct:.1f}%")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def plot_per_class_tpr(records: list[Record], path: Path) -> Path | None:
+    rows = [r for r in model_rows(records).values() if r.per_class_tpr_pct]
+    if not rows:
+        return None
+    classes = list(rows[0].classes or range(len(rows[0].per_class_tpr_pct)))
+    rows = [r for r in rows if len(r.per_class_tpr_pct) == len(classes)]
+    width = 0.8 / len(rows)
+    fig = Figure(figsize=(max(8, 1.2 * len(classes)), 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(classes))
+    for i, r in enumerate(rows):
+        values = [np.nan if t is None else t for t in r.per_class_tpr_pct]  # no test images: no bar
+        ax.bar(x + (i - (len(rows) - 1) / 2) * width, values, width, label=r.model)
+    ax.set_xticks(x, classes, rotation=30, ha="right")
+    ax.set_ylabel("true positive rate (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Per-class true positive rate on the test split")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8, ncols=min(len(rows), 5))
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def write_plots(records: list[Record], out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [plot_accuracy_latency(records, out_dir / "accuracy_vs_latency.png"),
+               plot_per_class_tpr(records, out_dir / "per_class_tpr.png")]
+    for model, r in model_rows(records).items():
+        if r.confusion:
+            written.append(plot_confusion(r, out_dir / f"confusion_{_safe(model)}.png"))
+    return [p for p in written if p is not None]

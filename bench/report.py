@@ -1,0 +1,129 @@
+"""Views of a compare run: the rich table (grouped by model, best value per column in bold green), the warnings
+worth reading (errors, noisy timings, broken parity), and the files under results/compare/<timestamp>/.
+
+Best values: accuracy, agreement and throughput are compared across all successful rows; latency only among
+rows of the same batch size (a batch of 8 is slower per call than a batch of 1 by design).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from rich.table import Table
+
+from bench.plots import write_plots
+from bench.records import CompareRun, Record, save_run
+
+PARITY_WARN_PCT = 99.0  # top-1 agreement with PyTorch below this on an fp32 row points at a broken export
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    get: Callable[[Record], object]
+    fmt: str = "{}"
+    better: str | None = None  # "max" | "min" | None
+    per_batch: bool = False  # best value among rows of the same batch size only
+    justify: str = "right"
+
+
+def _mb(r: Record) -> float | None:
+    return None if r.file_bytes is None else r.file_bytes / 1e6
+
+
+def _mparams(r: Record) -> float | None:
+    return None if r.params is None else r.params / 1e6
+
+
+COLUMNS = (
+    Column("engine", lambda r: r.variant, justify="left"),
+    Column("prec", lambda r: r.precision, justify="left"),
+    Column("batch", lambda r: r.batch_size),
+    Column("top-1 %", lambda r: r.accuracy_pct, "{:.2f}", "max"),
+    Column("mean TPR %", lambda r: r.mean_tpr_pct, "{:.2f}", "max"),
+    Column("paper FI %", lambda r: r.paper_fi_accuracy_pct, "{:.2f}"),
+    Column("agree %", lambda r: r.agreement_pct, "{:.1f}", "max"),
+    Column("max |dlogit|", lambda r: r.max_logit_diff, "{:.1e}", "min"),
+    Column("p50 ms", lambda r: r.lat_p50_ms, "{:.2f}", "min", per_batch=True),
+    Column("p99 ms", lambda r: r.lat_p99_ms, "{:.2f}", "min", per_batch=True),
+    Column("CV", lambda r: r.lat_cv, "{:.2f}"),
+    Column("img/s", lambda r: r.throughput_ips, "{:.1f}", "max"),
+    Column("params M", _mparams, "{:.2f}"),
+    Column("GFLOPs", lambda r: r.gflops, "{:.2f}"),
+    Column("size MB", _mb, "{:.1f}", "min"),
+    Column("status", lambda r: "ok" if r.ok else f"[red]error[/]: {r.error}", justify="left"),
+)
+
+
+def best_values(records: list[Record]) -> dict[tuple[str, int | None], float]:
+    """(column title, batch size or None) -> the best value of that column among successful rows."""
+    best: dict[tuple[str, int | None], float] = {}
+    for col in COLUMNS:
+        if col.better is None:
+            continue
+        pick = max if col.better == "max" else min
+        for r in records:
+            v = col.get(r)
+            if not r.ok or v is None:
+                continue
+            key = (col.title, r.batch_size if col.per_batch else None)
+            best[key] = pick(best.get(key, v), v)
+    return best
+
+
+def _cell(col: Column, r: Record, best: dict) -> str:
+    v = col.get(r)
+    if v is None:
+        return "-"
+    text = col.fmt.format(v) if isinstance(v, (int, float)) else str(v)
+    key = (col.title, r.batch_size if col.per_batch else None)
+    if r.ok and col.better and key in best and best[key] == v:
+        return f"[bold green]{text}[/]"
+    return text
+
+
+def records_table(run: CompareRun, title: str | None = None) -> Table:
+    records = list(run.records)
+    env = run.environment
+    best = best_values(records)
+    table = Table(title=title or f"bench compare: {env.get('dataset', '?')} on {env.get('cpu', '?')}"
+                  + (f" + {env['gpu']}" if env.get("gpu") else "") + f", {env.get('threads', '?')} threads",
+                  caption="bold green = best in column (latency: among rows of the same batch); "
+                          "latency per call at the row's batch; agree/dlogit vs PyTorch fp32 on the CPU")
+    table.add_column("model", justify="left", style="bold")
+    for col in COLUMNS:
+        table.add_column(col.title, justify=col.justify)
+    models = list(dict.fromkeys(r.model for r in records))
+    for i, model in enumerate(models):
+        if i:
+            table.add_section()
+        for j, r in enumerate(r for r in records if r.model == model):
+            table.add_row(model if j == 0 else "", *[_cell(c, r, best) for c in COLUMNS])
+    return table
+
+
+def warnings_for(run: CompareRun) -> list[str]:
+    out = []
+    for r in run.records:
+        name = f"{r.model} {r.variant} {r.precision} batch {r.batch_size}"
+        if not r.ok:
+            out.append(f"{name}: {r.error}")
+            continue
+        if r.noisy:
+            out.append(f"{name}: noisy timing (CV {r.lat_cv:.2f}): the machine was busy; read the median, not the mean")
+        if r.precision == "fp32" and r.agreement_pct is not None and r.agreement_pct < PARITY_WARN_PCT:
+            out.append(f"{name}: only {r.agreement_pct:.1f}% top-1 agreement with PyTorch fp32")
+    cal = run.calibration.get("cpu")
+    if cal and min(cal["before_ms"], cal["after_ms"]) > 0:
+        drift = max(cal["before_ms"], cal["after_ms"]) / min(cal["before_ms"], cal["after_ms"])
+        if drift > 1.25:
+            out.append(f"calibration changed {drift:.2f}x between start and end: the machine's load changed")
+    return out
+
+
+def save_all(run: CompareRun, out_dir: Path) -> list[Path]:
+    """records.json, records.csv and the PNG plots; returns every path written."""
+    json_path, csv_path = save_run(run, out_dir)
+    return [json_path, csv_path, *write_plots(list(run.records), out_dir)]

@@ -1,0 +1,87 @@
+"""The engine axis of the compare matrix: which engine, on which device, at which precision, through which
+provider. A `Variant` is one column group of the paper-style table ("ort-cpu fp32", "trt fp16", ...).
+
+Defaults follow what the machine has: on a CPU-only machine torch eager and ONNX Runtime's CPU provider; with a
+CUDA device also torch on CUDA (fp32, fp16), ONNX Runtime's CUDA and TensorRT providers, and TensorRT fp32/fp16.
+A variant the user names explicitly is always run, so that a missing GPU, provider or library shows up as an
+error row with its reason instead of a silently shorter table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from engines.base import EngineOptions, engine_names
+from mldrnet.errors import BenchError
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str  # short name shown in tables, e.g. "ort-cpu"
+    engine: str  # engines.base registry name
+    device: str
+    precision: str
+    provider: str | None = None  # onnxruntime only
+    file_format: str = "pt"  # the file the engine loads: pt | onnx | engine
+
+    def options(self, threads: int | None) -> EngineOptions:
+        return EngineOptions(device=self.device, precision=self.precision, threads=threads, provider=self.provider)
+
+    @property
+    def is_reference(self) -> bool:
+        """PyTorch fp32 eager on the CPU: the reference every other row's parity is measured against."""
+        return (self.engine, self.device, self.precision) == ("torch", "cpu", "fp32")
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("torch-cpu", "torch", "cpu", "fp32"),
+    Variant("ort-cpu", "onnxruntime", "cpu", "fp32", "cpu", "onnx"),
+    Variant("torch-cuda", "torch", "cuda", "fp32"),
+    Variant("torch-cuda", "torch", "cuda", "fp16"),
+    Variant("ort-cuda", "onnxruntime", "cuda", "fp32", "cuda", "onnx"),
+    Variant("ort-trt", "onnxruntime", "cuda", "fp32", "tensorrt", "onnx"),
+    Variant("trt", "tensorrt", "cuda", "fp32", None, "engine"),
+    Variant("trt", "tensorrt", "cuda", "fp16", None, "engine"),
+)
+LABELS = tuple(dict.fromkeys(v.label for v in VARIANTS))
+
+
+def cuda_available() -> bool:
+    return torch.cuda.is_available()
+
+
+def default_variants(gpu: bool) -> list[Variant]:
+    return [v for v in VARIANTS if gpu or v.device == "cpu"]
+
+
+def select_variants(names: list[str] | None = None, precisions: list[str] | None = None,
+                    gpu: bool | None = None) -> list[Variant]:
+    """Variants for `--engines` (variant labels, engine names, or "all") and `--precisions`.
+
+    An engine name selects its variants that this machine can run (all of them if it can run none, so the
+    reason shows as error rows); a label is taken as asked.
+    """
+    gpu = cuda_available() if gpu is None else gpu
+    if not names:
+        chosen = default_variants(gpu)
+    else:
+        chosen = []
+        for name in names:
+            if name == "all":
+                picked = list(VARIANTS)
+            elif name in LABELS:
+                picked = [v for v in VARIANTS if v.label == name]
+            elif name in engine_names():
+                picked = [v for v in VARIANTS if v.engine == name]
+                picked = [v for v in picked if gpu or v.device == "cpu"] or picked
+            else:
+                raise BenchError(f"unknown engine {name!r}: choose from {', '.join(LABELS + tuple(engine_names()))}, all")
+            chosen += [v for v in picked if v not in chosen]
+    if precisions:
+        chosen = [v for v in chosen if v.precision in precisions]
+    if not chosen:
+        raise BenchError("no engine variant left to run: check --engines and --precisions")
+    # the reference first: its logits are the parity reference for the rows after it
+    return sorted(chosen, key=lambda v: not v.is_reference)

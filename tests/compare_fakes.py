@@ -1,0 +1,92 @@
+"""Shared fakes for the compare/report/check tests: tiny checkpoints, an in-memory test split, fake engines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from bench.artifacts import Artifact
+from bench.compare import CompareConfig, Hooks, run_compare
+from bench.evalset import from_tensors
+from bench.paths import run_dir
+from bench.records import CompareRun, Record
+from bench.timing import TimingConfig
+from engines.base import Engine
+from mldrnet import zoo
+from mldrnet.checkpoint import FORMAT, save_atomic
+from mldrnet.preprocess import Preprocessing
+
+CLASSES = ("amusement", "anger", "awe", "contentment", "disgust", "excitement", "fear", "sadness")
+SIZE = 64
+FAST = TimingConfig(warmup_iters=1, warmup_s=0.0, min_iters=3, budget_s=0.0)
+
+
+def write_checkpoint(root: Path, model: str = "mldrnet", dataset: str = "synth", seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    net = zoo.create(model, num_classes=len(CLASSES))
+    ckpt = {"format": FORMAT, "model": model, "model_config": {}, "classes": list(CLASSES),
+            "preprocessing": Preprocessing(crop=SIZE).to_dict(), "state_dict": net.state_dict(),
+            "data_config": {"dataset": dataset}}
+    path = run_dir(root, model, dataset) / "best.pt"
+    save_atomic(ckpt, path)
+    return path
+
+
+class ModuleEngine(Engine):
+    """Runs the nn.Module it is given, like the torch engine; `fail` makes every call raise."""
+
+    name = "fake"
+
+    def __init__(self, module, options, fail: str | None = None, noise: float = 0.0):
+        self.module, self.options, self.fail, self.noise = module, options, fail, noise
+
+    @torch.inference_mode()
+    def __call__(self, batch):
+        if self.fail:
+            raise RuntimeError(self.fail)
+        logits = self.module(batch)
+        return logits + self.noise * torch.randn_like(logits) if self.noise else logits
+
+    def describe(self):
+        return {"engine": "fake", "threads": self.options.threads, "provider": self.options.provider}
+
+
+def fake_hooks(n_images: int = 24, fail_engine: str | None = None, fail_message: str = "provider missing",
+               noise: float = 0.0) -> Hooks:
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randn(n_images, 3, SIZE, SIZE, generator=gen)
+    labels = torch.arange(n_images) % len(CLASSES)
+
+    def eval_set(ckpt, config, root):
+        return from_tensors(images, labels, tuple(ckpt["classes"]), config.eval_batch_size, dataset="synth",
+                            split_hash="abc123")
+
+    def artifact(variant, checkpoint, model, max_batch):
+        return Artifact(model, checkpoint, 1000 if variant.file_format == "pt" else 2000)
+
+    def engine(name, source, options):
+        if name == fail_engine:
+            return ModuleEngine(source, options, fail=fail_message)
+        return ModuleEngine(source, options, noise=noise if name != "torch" else 0.0)
+
+    return Hooks(eval_set=eval_set, artifact=artifact, engine=engine)
+
+
+def fake_run(root: Path, models=("mldrnet",), hooks: Hooks | None = None, **config) -> CompareRun:
+    for m in models:
+        if not (run_dir(root, m, "synth") / "best.pt").exists():
+            write_checkpoint(root, m)
+    cfg = CompareConfig(models=tuple(models), engines=("torch-cpu", "ort-cpu"), batch_sizes=(1, 4), threads=1,
+                        eval_batch_size=8, timing=FAST, calibration=FAST, **config)
+    return run_compare(cfg, root, hooks or fake_hooks())
+
+
+def synthetic_run(rows: list[dict], cal_ms: float = 1.0, dataset: str = "synth") -> CompareRun:
+    """A CompareRun made directly from row values (for the gate tests: no models run)."""
+    base = dict(engine="torch", device="cpu", precision="fp32", status="ok", accuracy_pct=60.0, agreement_pct=100.0,
+                lat_p50_ms=10.0, throughput_ips=100.0)
+    records = tuple(Record(**{**base, **r}) for r in rows)
+    env = {"dataset": dataset, "split_hashes": ["abc123"]}
+    return CompareRun(records, env, {}, {"cpu": {"device": "cpu", "size": 384, "median_ms": cal_ms,
+                                                 "before_ms": cal_ms, "after_ms": cal_ms}})
