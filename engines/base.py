@@ -15,12 +15,14 @@ importing this module never imports onnxruntime or tensorrt.
 from __future__ import annotations
 
 import importlib
-from dataclasses import asdict, dataclass
+import platform
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import torch
 
 from mldrnet.errors import BenchError
+from mldrnet.preprocess import Preprocessing
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,44 @@ class EngineOptions:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class ModelMeta:
+    """What a consumer needs besides the weights: which model, its classes and its evaluation preprocessing.
+
+    Every engine file carries it (checkpoint dict, ONNX metadata_props, the JSON beside a TensorRT engine), so
+    an engine loaded from its own file alone can classify images.
+    """
+
+    model: str
+    classes: tuple[str, ...]
+    preprocessing: Preprocessing
+    model_config: dict = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (3, self.preprocessing.crop, self.preprocessing.crop)
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "classes": list(self.classes), "input_size": list(self.input_shape),
+                "preprocessing": self.preprocessing.to_dict(), "model_config": dict(self.model_config)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelMeta":
+        return cls(d["model"], tuple(d["classes"]), Preprocessing.from_dict(d["preprocessing"]),
+                   dict(d.get("model_config", {})))
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict) -> "ModelMeta":
+        return cls(ckpt["model"], tuple(ckpt["classes"]), Preprocessing.from_dict(ckpt["preprocessing"]),
+                   dict(ckpt.get("model_config", {})))
+
+
 class Engine:
-    """Base class: subclasses set `name`, implement `__call__` and `describe`, and may override `synchronize`."""
+    """Base class: subclasses set `name`, implement `__call__` and `describe`, and may override `synchronize`
+    and `run_on_device`. `meta` is set when the engine was loaded from a file (None for an in-memory model)."""
 
     name: ClassVar[str]
+    meta: ModelMeta | None = None
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -49,6 +85,11 @@ class Engine:
 
     def synchronize(self) -> None:
         """Wait for queued device work (GPU engines); timing code calls it around measurements."""
+
+    def run_on_device(self, batch: torch.Tensor) -> torch.Tensor:
+        """Device-resident inference: `batch` already on the engine's device, logits stay there (GPU engines
+        override it, so timing can separate compute from host<->device copies). CPU engines: same as `__call__`."""
+        return self(batch)
 
     def warmup(self, batch_size: int, size: int, iterations: int = 3) -> None:
         x = torch.zeros(batch_size, 3, size, size)
@@ -64,6 +105,18 @@ _BUILTIN_MODULES = {
     "onnxruntime": "engines.onnx_engine",
     "tensorrt": "engines.tensorrt_engine",
 }
+
+
+def cpu_name() -> str:
+    """The CPU's model name for describe() (platform.processor() is empty on most Linux systems)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def register_engine(cls: type[Engine]) -> type[Engine]:

@@ -1,0 +1,192 @@
+"""Export orchestration: checkpoint (or in-memory model) -> ONNX file / TensorRT engine, each parity-checked.
+
+Files go next to the checkpoint, results/runs/<dataset>/<model>/:
+
+    best.pt                 the checkpoint (torch engine)
+    model.onnx              fp32, dynamic batch, metadata inside (onnxruntime engine)
+    model.<precision>.engine + model.<precision>.json, tensorrt.timing-cache  (tensorrt engine)
+    model.fp16.onnx / model.int8.onnx   TensorRT 11's ModelOpt-converted inputs
+
+After each export the new file runs on images of the checkpoint's test split next to PyTorch eager on the CPU;
+an fp32 file whose logits differ beyond the tolerance is deleted and the export fails. Reduced precision is
+reported, not failed: how much accuracy it costs is what `bench compare` is for.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from engines.base import EngineOptions, ModelMeta, create_engine
+from engines.parity import ParityReport, check_parity, eager, split_images
+from mldrnet.errors import BenchError
+
+# engine name -> its file in a run folder, by precision
+ARTIFACTS: dict[str, Callable[[str], str]] = {
+    "torch": lambda precision: "best.pt",
+    "onnxruntime": lambda precision: "model.onnx",
+    "tensorrt": lambda precision: f"model.{precision}.engine",
+}
+# loose bounds for reduced precision: only used to flag a report, never to fail an export
+REDUCED_RTOL, REDUCED_ATOL = 5e-2, 5e-2
+
+
+def artifact_path(run: Path, engine: str, precision: str = "fp32") -> Path:
+    if engine not in ARTIFACTS:
+        raise BenchError(f"unknown engine {engine!r}: choose one of {', '.join(ARTIFACTS)}")
+    return Path(run) / ARTIFACTS[engine](precision)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    to: str = "onnx"  # onnx | tensorrt
+    precision: str = "fp32"  # tensorrt: fp32 | fp16 | int8 (ONNX is always fp32)
+    max_batch: int = 32  # tensorrt optimization profile: batch 1..max_batch
+    parity_images: int = 64  # test-split images for the parity check
+    calibration_images: int = 256  # training images for int8
+    data_root: str | None = None  # where the checkpoint's dataset lives on this machine, if not where it was trained
+    opset: int | None = None
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    model: str
+    format: str
+    precision: str
+    path: Path | None
+    parity: ParityReport | None
+    seconds: float
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "format": self.format, "precision": self.precision,
+                "path": str(self.path) if self.path else None, "seconds": round(self.seconds, 2),
+                "parity": self.parity.to_dict() if self.parity else None, "error": self.error}
+
+
+def _require_fp32_parity(report: ParityReport, path: Path, what: str) -> None:
+    if not report.ok:
+        path.unlink(missing_ok=True)  # a file that disagrees with PyTorch must not be picked up by predict/compare
+        raise BenchError(f"{what} does not match PyTorch ({report.summary()}); {path.name} was deleted: "
+                         "rerun with --debug and report it")
+
+
+def export_onnx_checked(model: nn.Module, meta: ModelMeta, path: str | Path, parity_inputs: Iterable[torch.Tensor],
+                        *, opset: int | None = None, threads: int | None = None) -> ExportResult:
+    """Export an in-memory model to ONNX and check ONNX Runtime (CPU) against it; BenchError if fp32 parity breaks."""
+    from engines.onnx_export import export_onnx
+
+    started = time.perf_counter()
+    path = export_onnx(model, meta, path, opset=opset)
+    engine = create_engine("onnxruntime", path, EngineOptions(provider="cpu", threads=threads))
+    report = check_parity(eager(model), engine, parity_inputs)
+    _require_fp32_parity(report, path, f"the ONNX export of {meta.model}")
+    return ExportResult(meta.model, "onnx", "fp32", path, report, time.perf_counter() - started)
+
+
+def export_tensorrt_checked(model: nn.Module, meta: ModelMeta, onnx_path: Path, engine_path: Path,
+                            parity_inputs: Iterable[torch.Tensor], *, precision: str = "fp32", max_batch: int = 32,
+                            calibration: Callable[[], Iterable[np.ndarray]] | None = None) -> ExportResult:
+    """Build a TensorRT engine from `onnx_path` and check it against the model run eagerly on the CPU in fp32
+    (on the GPU, cuDNN's TF32 would make the reference itself inexact)."""
+    from engines.tensorrt_build import build_engine
+
+    started = time.perf_counter()
+    build_engine(Path(onnx_path), Path(engine_path), meta, precision=precision, max_batch=max_batch,
+                 calibration=calibration)
+    engine = create_engine("tensorrt", engine_path, EngineOptions(device="cuda", precision=precision))
+    reference = eager(model.to("cpu"))
+    if precision == "fp32":
+        report = check_parity(reference, engine, parity_inputs)
+        _require_fp32_parity(report, Path(engine_path), f"the {precision} TensorRT engine of {meta.model}")
+    else:
+        report = check_parity(reference, engine, parity_inputs, rtol=REDUCED_RTOL, atol=REDUCED_ATOL)
+    return ExportResult(meta.model, "tensorrt", precision, Path(engine_path), report, time.perf_counter() - started)
+
+
+def export_checkpoint(checkpoint: str | Path, options: ExportOptions = ExportOptions(),
+                      results_root: str | Path = "results") -> ExportResult:
+    """Export one trained checkpoint; the files land next to it."""
+    if options.to not in _FORMATS:
+        raise BenchError(f"unknown export format {options.to!r}: choose one of {', '.join(_FORMATS)}")
+    return _FORMATS[options.to](Path(checkpoint), options, Path(results_root))
+
+
+def _export_onnx(checkpoint: Path, options: ExportOptions, results_root: Path) -> ExportResult:
+    from mldrnet.checkpoint import load_model
+
+    if options.precision != "fp32":
+        raise BenchError(f"the ONNX file is fp32; {options.precision} is built from it by `--to tensorrt`")
+    model, ckpt = load_model(checkpoint)
+    inputs = split_images(ckpt, "test", options.parity_images, results_root, options.data_root)
+    return export_onnx_checked(model, ModelMeta.from_checkpoint(ckpt), artifact_path(checkpoint.parent, "onnxruntime"),
+                               inputs, opset=options.opset)
+
+
+def _export_tensorrt(checkpoint: Path, options: ExportOptions, results_root: Path) -> ExportResult:
+    from engines.tensorrt_build import PRECISIONS, require_tensorrt
+    from mldrnet.checkpoint import load_model
+
+    if options.precision not in PRECISIONS:
+        raise BenchError(f"TensorRT precision must be one of {', '.join(PRECISIONS)}, got {options.precision!r}")
+    require_tensorrt()  # before any slow step: on a machine without a GPU this is the whole answer
+    onnx_path = artifact_path(checkpoint.parent, "onnxruntime")
+    if not onnx_path.is_file() or onnx_path.stat().st_mtime < checkpoint.stat().st_mtime:
+        _export_onnx(checkpoint, ExportOptions(parity_images=options.parity_images, data_root=options.data_root,
+                                               opset=options.opset), results_root)
+    model, ckpt = load_model(checkpoint)
+    inputs = split_images(ckpt, "test", options.parity_images, results_root, options.data_root)
+
+    def calibration() -> list[np.ndarray]:
+        batches = split_images(ckpt, "train", options.calibration_images, results_root, options.data_root)
+        return [b.numpy() for b in batches]
+
+    return export_tensorrt_checked(model, ModelMeta.from_checkpoint(ckpt), onnx_path,
+                                   artifact_path(checkpoint.parent, "tensorrt", options.precision), inputs,
+                                   precision=options.precision, max_batch=options.max_batch,
+                                   calibration=calibration if options.precision == "int8" else None)
+
+
+_FORMATS: dict[str, Callable[[Path, ExportOptions, Path], ExportResult]] = {
+    "onnx": _export_onnx,
+    "tensorrt": _export_tensorrt,
+}
+FORMATS = tuple(_FORMATS)
+
+
+def export_models(models: list[str], options: ExportOptions, results_root: str | Path, dataset: str,
+                  keep_going: bool = False) -> list[ExportResult]:
+    """Export each model's best.pt under results_root/runs/<dataset>/<model>/. With keep_going (`--all`), a model
+    that fails becomes a result with its error and the others still export; otherwise the BenchError propagates."""
+    from bench.paths import run_dir
+
+    if options.to == "tensorrt":
+        from engines.tensorrt_build import require_tensorrt
+
+        require_tensorrt()  # one line for the whole run, not one error row per model
+    results = []
+    for name in models:
+        checkpoint = artifact_path(run_dir(Path(results_root), name, dataset), "torch")
+        started = time.perf_counter()
+        try:
+            results.append(export_checkpoint(checkpoint, options, results_root))
+        except BenchError as e:
+            if not keep_going:
+                raise
+            results.append(ExportResult(name, options.to, options.precision, None, None,
+                                        time.perf_counter() - started, str(e)))
+    return results
+
+
+def trained_models(results_root: str | Path, dataset: str) -> list[str]:
+    """Zoo models, in zoo order, that have a best.pt for `dataset` under results_root."""
+    from bench.paths import run_dir
+    from mldrnet import zoo
+
+    return [n for n in zoo.names() if artifact_path(run_dir(Path(results_root), n, dataset), "torch").is_file()]

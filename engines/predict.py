@@ -1,0 +1,89 @@
+"""Emotion distributions for image files through any engine (`bench predict`).
+
+The engine is loaded from its own file in the run folder (best.pt, model.onnx or model.<precision>.engine) and
+the evaluation preprocessing comes from that file's metadata, so predictions match what compare measured. A file
+that cannot be read becomes a prediction with an error; the others are still classified.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from engines.base import Engine, EngineOptions, ModelMeta, create_engine
+from engines.export import artifact_path
+from mldrnet.errors import BenchError
+from mldrnet.preprocess import eval_transform
+
+HOW_TO_MAKE = {
+    "torch": "train it with `bench train {model}`",
+    "onnxruntime": "export it with `bench export {model} --to onnx`",
+    "tensorrt": "build it with `bench export {model} --to tensorrt --precision {precision}` on a GPU machine",
+}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    path: str
+    probabilities: dict[str, float] | None  # class name -> probability, in label order
+    top: str | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def confidence(self) -> float | None:
+        return self.probabilities[self.top] if self.probabilities else None
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "top": self.top, "confidence": self.confidence,
+                "probabilities": self.probabilities, "error": self.error}
+
+
+def predict_images(engine: Engine, meta: ModelMeta, paths: Sequence[str | os.PathLike],
+                   batch_size: int = 16) -> list[Prediction]:
+    """One Prediction per path, in order."""
+    from mldrnet.data import decode_image
+
+    transform = eval_transform(meta.preprocessing)
+    results: list[Prediction | None] = [None] * len(paths)
+    readable: list[tuple[int, torch.Tensor]] = []
+    for i, path in enumerate(paths):
+        try:
+            if not Path(path).is_file():
+                raise BenchError("no such file")
+            readable.append((i, transform(decode_image(Path(path)))))
+        except BenchError as e:  # UnreadableImage is a BenchError: one line, and the other files go on
+            results[i] = Prediction(str(path), None, None, f"cannot read {path}: {e}")
+    for start in range(0, len(readable), batch_size):
+        chunk = readable[start:start + batch_size]
+        probs = torch.softmax(engine(torch.stack([x for _, x in chunk])).float(), dim=1)  # (B, num_classes)
+        for (i, _), p in zip(chunk, probs):
+            dist = {name: float(v) for name, v in zip(meta.classes, p.tolist())}
+            results[i] = Prediction(str(paths[i]), dist, meta.classes[int(p.argmax())])
+    return results
+
+
+def load_engine(model: str, engine: str, run: Path, options: EngineOptions = EngineOptions()) -> Engine:
+    """The engine for `model` from its own file in `run`, with its metadata."""
+    path = artifact_path(run, engine, options.precision)
+    if not path.is_file():
+        hint = HOW_TO_MAKE[engine].format(model=model, precision=options.precision)
+        raise BenchError(f"no {engine} file for {model} at {path}: {hint}")
+    loaded = create_engine(engine, path, options)
+    if loaded.meta is None:
+        raise BenchError(f"{path} carries no model metadata: re-export it")
+    return loaded
+
+
+def predict_files(paths: Sequence[str | os.PathLike], model: str, engine: str, run: Path,
+                  options: EngineOptions = EngineOptions(), batch_size: int = 16) -> tuple[list[Prediction], dict]:
+    """(one Prediction per path, the engine's describe()) for `model` trained in run folder `run`."""
+    loaded = load_engine(model, engine, run, options)
+    return predict_images(loaded, loaded.meta, paths, batch_size), loaded.describe()
