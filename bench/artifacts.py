@@ -41,39 +41,33 @@ def _size(path: Path) -> int:
     return path.stat().st_size + (extra.stat().st_size if extra.is_file() else 0)
 
 
-def onnx_path(checkpoint: Path) -> Path:
-    return checkpoint.with_suffix(".onnx")
+def _export(checkpoint: Path, to: str, precision: str, max_batch: int, results_root: Path,
+            data_root: str | None) -> None:
+    from engines.export import ExportOptions, export_checkpoint  # heavy (onnx, onnxscript): only when a row needs it
+
+    export_checkpoint(checkpoint, ExportOptions(to=to, precision=precision, max_batch=max_batch, data_root=data_root),
+                      results_root)
 
 
-def engine_path(checkpoint: Path, precision: str) -> Path:
-    return checkpoint.with_name(f"{checkpoint.stem}.{precision}.engine")
+def make_file(variant: Variant, checkpoint: Path, max_batch: int, results_root: Path, data_root: str | None) -> Path:
+    """The variant's file next to the checkpoint, exported (with engines.export's parity check) when missing or stale."""
+    from engines.export import artifact_path
 
-
-def make_onnx(checkpoint: Path) -> Path:
-    path = onnx_path(checkpoint)
+    path = artifact_path(checkpoint.parent, variant.engine, variant.precision)
     if not _fresh(path, checkpoint):
-        from engines import export  # heavy (onnx, onnxscript): only when a row needs it
-
-        export.export_onnx(checkpoint, path)
+        to = "onnx" if variant.file_format == "onnx" else "tensorrt"
+        _export(checkpoint, to, variant.precision if to == "tensorrt" else "fp32", max_batch, results_root, data_root)
+    if not path.is_file():
+        raise BenchError(f"the export did not write {path}")
     return path
 
 
-def make_engine(checkpoint: Path, precision: str, max_batch: int) -> Path:
-    path = engine_path(checkpoint, precision)
-    if not _fresh(path, checkpoint):
-        from engines import export
-
-        export.build_tensorrt(make_onnx(checkpoint), path, precision=precision, max_batch=max_batch)
-    return path
-
-
-def artifact_for(variant: Variant, checkpoint: Path, model: torch.nn.Module, max_batch: int) -> Artifact:
+def artifact_for(variant: Variant, checkpoint: Path, model: torch.nn.Module, max_batch: int, results_root: Path,
+                 data_root: str | None = None) -> Artifact:
     if variant.file_format == "pt":
+        # the torch engine loads the checkpoint itself: handing it `model` would move compare's reference copy
         return Artifact(checkpoint, checkpoint, state_dict_bytes(model))
-    if variant.file_format == "onnx":
-        path = make_onnx(checkpoint)
-        return Artifact(path, path, _size(path))
-    if variant.file_format == "engine":
-        path = make_engine(checkpoint, variant.precision, max_batch)
+    if variant.file_format in ("onnx", "engine"):
+        path = make_file(variant, checkpoint, max_batch, results_root, data_root)
         return Artifact(path, path, _size(path))
     raise BenchError(f"no file format {variant.file_format!r}")

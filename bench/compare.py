@@ -24,7 +24,7 @@ from bench.envinfo import environment, usable_cpus
 from bench.evalset import EvalSet, load_test_split
 from bench.paths import run_dir
 from bench.records import CompareRun, Record
-from bench.timing import TimingConfig, calibrate, measure_engine, pin_threads
+from bench.timing import TimingConfig, calibrate, measure, measure_engine, pin_threads
 from bench.variants import Variant, cuda_available, select_variants
 from engines.base import Engine, EngineOptions, create_engine
 from mldrnet import zoo
@@ -74,7 +74,7 @@ class Hooks:
     """Where compare reaches outside itself; tests replace them with fakes."""
 
     eval_set: Callable[[dict, CompareConfig, Path], EvalSet] = _default_eval_set
-    artifact: Callable[[Variant, Path, torch.nn.Module, int], Artifact] = artifact_for
+    artifact: Callable[..., Artifact] = artifact_for  # (variant, checkpoint, model, max_batch, results_root, data_root)
     engine: Callable[[str, Any, EngineOptions], Engine] = create_engine
 
 
@@ -157,7 +157,7 @@ class _Matrix:
         max_batch = max(self.config.eval_batch_size, *self.batch_sizes)
         engine = None
         try:
-            art = self.hooks.artifact(v, tm.checkpoint, model, max_batch)
+            art = self.hooks.artifact(v, tm.checkpoint, model, max_batch, self.root, self.config.data_root)
             common = dict(common, file_format=v.file_format, file_bytes=art.nbytes)
             engine = self.hooks.engine(v.engine, art.source, v.options(self.threads))
             logits, labels = _run_split(engine, ev)
@@ -193,7 +193,8 @@ class _Matrix:
         extra: dict = {}
         if v.device == "cuda":  # device-resident: the input already on the GPU, no host-to-device copy
             try:
-                r = measure_engine(engine, x.to(v.device), self.config.timing)
+                xd = x.to(v.device)
+                r = measure(lambda: engine.run_on_device(xd), batch, self.config.timing, sync=engine.synchronize)
                 extra = dict(resident_p50_ms=r.latency.p50_ms, resident_ips=r.images_per_s)
             except Exception as e:
                 self._guard(e)

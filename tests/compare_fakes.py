@@ -62,7 +62,7 @@ def fake_hooks(n_images: int = 24, fail_engine: str | None = None, fail_message:
         return from_tensors(images, labels, tuple(ckpt["classes"]), config.eval_batch_size, dataset="synth",
                             split_hash="abc123")
 
-    def artifact(variant, checkpoint, model, max_batch):
+    def artifact(variant, checkpoint, model, max_batch, results_root, data_root):
         return Artifact(model, checkpoint, 1000 if variant.file_format == "pt" else 2000)
 
     def engine(name, source, options):
