@@ -1,0 +1,43 @@
+"""ArtPhoto (Machajdik & Hanbury 2010): one flat folder of 806 JPGs labelled by file-name prefix
+(`amusement_12.jpg`, `sad_3.jpg`; `sad` means sadness), with a `ReadMe.rtf` beside them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mldrnet import EMOTIONS
+from mldrnet.data.base import DatasetSpec, Listing
+from mldrnet.data.files import descend, images_in, require_dir
+from mldrnet.data.labels import label_of
+from mldrnet.errors import BenchError
+
+LAYOUT = "ROOT/<emotion>_<n>.jpg in one flat folder (prefixes amusement, anger, awe, contentment, disgust, excitement, fear, sad)"
+_PREFIX = re.compile(r"^([A-Za-z]+)")
+
+
+def scan(root: Path) -> Listing:
+    base = descend(require_dir(root, "artphoto", LAYOUT), "testImages_artphoto")
+    samples, dropped = [], []
+    for name in images_in(base):
+        m = _PREFIX.match(name)
+        label = label_of(m.group(1), EMOTIONS) if m else None
+        if label is None:
+            dropped.append(f"{base / name}: file-name prefix names no emotion (ignored)")
+        else:
+            samples.append((name, label))
+    missing = [e for i, e in enumerate(EMOTIONS) if all(lbl != i for _, lbl in samples)]
+    if missing:
+        raise BenchError(f"artphoto: no images for {', '.join(missing)} in {base}; expected {LAYOUT}")
+    return Listing(base, tuple(sorted(samples)), dropped=tuple(dropped))
+
+
+SPEC = DatasetSpec(
+    name="artphoto",
+    title="ArtPhoto (806 art photos, 8 emotions)",
+    classes=EMOTIONS,
+    split="kfold",
+    folds=5,
+    layout=LAYOUT,
+    scan=scan,
+)

@@ -1,0 +1,36 @@
+"""What every dataset-format module produces: a `DatasetSpec` (name, classes, split scheme, expected layout,
+scan function) whose scan turns a folder into a `Listing` of (relative path, label) pairs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Listing:
+    root: Path  # the folder the relative paths are relative to
+    samples: tuple[tuple[str, int], ...]  # (relative POSIX path, label), sorted by path
+    # EmoSet ships its own split: one of SPLITS per sample, in `samples` order; None for everything else.
+    given_split: tuple[str, ...] | None = None
+    # One line per entry the index named but the loader left out (vote ties, unknown labels, missing files),
+    # reported as a warning so that nothing disappears silently.
+    dropped: tuple[str, ...] = ()
+
+    def paths(self) -> list[Path]:
+        return [self.root / rel for rel, _ in self.samples]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    title: str
+    classes: tuple[str, ...]
+    split: str  # "ratio" (random stratified train/val/test), "kfold" (stratified folds) or "given" (the set's files)
+    layout: str  # the expected on-disk layout, shown in errors and `bench data --help`
+    scan: Callable[[Path], Listing] = field(repr=False)
+    folds: int = 0  # for split == "kfold"
+    ratios: tuple[float, float, float] = (0.0, 0.0, 0.0)  # (train, val, test) for split == "ratio"

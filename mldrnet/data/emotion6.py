@@ -1,0 +1,62 @@
+"""Emotion6 (Peng et al. 2015): `images/<emotion>/<n>.jpg` and a tab-separated `ground_truth.txt`.
+
+`ground_truth.txt` has a header line and one row per image: file name (`anger/1.jpg`), valence, arousal and
+7 emotion probabilities (anger, disgust, fear, joy, sadness, surprise, neutral). The label is the image's
+category folder, the class it was collected for; a row without a folder falls back to the most probable of
+the 6 emotions. 6 classes (`labels.EMOTION6`), split at random like FI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mldrnet.data.base import DatasetSpec, Listing
+from mldrnet.data.files import descend, first_per_path, is_number, require_dir
+from mldrnet.data.labels import EMOTION6, label_of
+from mldrnet.errors import BenchError
+
+LAYOUT = "ROOT/images/<emotion>/<n>.jpg and ROOT/ground_truth.txt (tab-separated: file, valence, arousal, 7 probabilities)"
+
+
+def _label(name: str, cells: list[str]) -> int | None:
+    if "/" in name:
+        return label_of(name.split("/")[0], EMOTION6)
+    probs = [float(c) for c in cells[2:8]] if len(cells) >= 8 and all(is_number(c) for c in cells[2:8]) else []
+    if not probs or probs.count(max(probs)) > 1:
+        return None
+    return probs.index(max(probs))
+
+
+def scan(root: Path) -> Listing:
+    base = descend(require_dir(root, "emotion6", LAYOUT), "Emotion6")
+    table, images = base / "ground_truth.txt", base / "images"
+    if not table.is_file() or not images.is_dir():
+        raise BenchError(f"emotion6: expected {table} and folder {images}; expected {LAYOUT}")
+    samples, dropped = [], []
+    for line in table.read_text(encoding="utf-8-sig", errors="replace").splitlines():
+        cells = [c.strip().strip("'\"") for c in line.split("\t")]
+        if len(cells) < 2 or not is_number(cells[1]):  # the header ([image_filename] [valence] ...) or a blank line
+            continue
+        name = cells[0].replace("\\", "/")
+        label = _label(name, cells[1:])
+        if label is None:
+            dropped.append(f"{table}: {name!r} has no Emotion6 category (ignored)")
+        elif not (images / name).is_file():
+            dropped.append(f"{name}: listed in ground_truth.txt but not found under {images}")
+        else:
+            samples.append((name, label))
+    missing = [c for i, c in enumerate(EMOTION6) if all(lbl != i for _, lbl in samples)]
+    if missing:
+        raise BenchError(f"emotion6: no images for {', '.join(missing)} listed in {table} and found under {images}; expected {LAYOUT}")
+    return Listing(images, first_per_path(samples, dropped, table), dropped=tuple(dropped))
+
+
+SPEC = DatasetSpec(
+    name="emotion6",
+    title="Emotion6 (1,980 images, 6 emotions)",
+    classes=EMOTION6,
+    split="ratio",
+    ratios=(0.80, 0.05, 0.15),
+    layout=LAYOUT,
+    scan=scan,
+)

@@ -1,0 +1,52 @@
+"""FI (You et al. 2016): `emotion_dataset/<emotion>/<emotion>_NNNN.jpg`, one lower-case folder per emotion.
+
+Labels come from the folder name, never from the directory-listing order. The data root may be the folder
+that holds `emotion_dataset/` or `emotion_dataset/` itself. The synthetic set is written in this layout so
+that it runs through this loader.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mldrnet import EMOTIONS
+from mldrnet.data.base import DatasetSpec, Listing
+from mldrnet.data.files import descend, images_in, require_dir
+from mldrnet.errors import BenchError
+
+LAYOUT = "ROOT/emotion_dataset/<emotion>/<emotion>_NNNN.jpg with folders " + ", ".join(EMOTIONS)
+
+
+def scan_folders(root: Path, dataset: str = "fi", *, require_all: bool = True) -> Listing:
+    """One folder per class under `root` (or `root/emotion_dataset`). `require_all=False` accepts missing
+    classes, for the user's extra noisy-label folder."""
+    base = descend(require_dir(root, dataset, LAYOUT), "emotion_dataset")
+    folders = {p.name.lower(): p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    missing = [e for e in EMOTIONS if e not in folders]
+    if len(missing) == len(EMOTIONS) or (require_all and missing):
+        raise BenchError(f"{dataset}: missing class folders {', '.join(missing)} in {base}; expected {LAYOUT}")
+    samples, dropped = [], []
+    for label, emotion in enumerate(EMOTIONS):
+        if emotion not in folders:
+            continue
+        names = images_in(folders[emotion])
+        if require_all and not names:
+            raise BenchError(f"{dataset}: class folder {folders[emotion]} has no images; expected {LAYOUT}")
+        samples += [(f"{folders[emotion].name}/{n}", label) for n in names]
+    dropped += [f"folder {base / name} is not an emotion class (ignored)" for name in sorted(folders) if name not in EMOTIONS]
+    return Listing(base, tuple(sorted(samples)), dropped=tuple(dropped))
+
+
+def scan(root: Path) -> Listing:
+    return scan_folders(root, "fi")
+
+
+SPEC = DatasetSpec(
+    name="fi",
+    title="FI (Flickr & Instagram, 8 emotions, ~23k images)",
+    classes=EMOTIONS,
+    split="ratio",
+    ratios=(0.80, 0.05, 0.15),  # the paper: 80% train, 15% test, 5% val, at random
+    layout=LAYOUT,
+    scan=scan,
+)

@@ -1,0 +1,50 @@
+"""MART (Alameda-Pineda et al. 2016): 500 abstract paintings labelled positive or negative, read from a CSV of
+file,label (labels positive/negative, pos/neg, 1/0 or 1/-1) with the images anywhere under the data root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mldrnet.data.base import DatasetSpec, Listing
+from mldrnet.data.files import find_table, first_per_path, index_images, lookup, read_rows, require_dir, table_columns
+from mldrnet.data.labels import POLARITY, label_of
+from mldrnet.errors import BenchError
+
+LAYOUT = "ROOT/<one CSV of file,label (positive/negative)> and the paintings anywhere under ROOT"
+
+
+def scan(root: Path) -> Listing:
+    base = require_dir(root, "mart", LAYOUT)
+    table = find_table(base, "mart", LAYOUT, prefer=("mart", "label"))
+    rows = read_rows(table)
+    if not rows:
+        raise BenchError(f"mart: {table} is empty; expected {LAYOUT}")
+    file_col, label_col, has_header = table_columns(rows[0], POLARITY)
+    index = index_images(base)
+    samples, dropped = [], []
+    for row in rows[1:] if has_header else rows:
+        if len(row) <= max(file_col, label_col):
+            continue
+        name, label = row[file_col], label_of(row[label_col], POLARITY)
+        rel = lookup(index, name)
+        if label is None:
+            dropped.append(f"{table}: {name!r} has label {row[label_col]!r}, not positive/negative (ignored)")
+        elif rel is None:
+            dropped.append(f"{name}: listed in {table.name} but not found under {base}")
+        else:
+            samples.append((rel, label))
+    missing = [c for i, c in enumerate(POLARITY) if all(lbl != i for _, lbl in samples)]
+    if missing:
+        raise BenchError(f"mart: no {' or '.join(missing)} painting listed in {table} was found under {base}; expected {LAYOUT}")
+    return Listing(base, first_per_path(samples, dropped, table), dropped=tuple(dropped))
+
+
+SPEC = DatasetSpec(
+    name="mart",
+    title="MART (500 abstract paintings, positive / negative)",
+    classes=POLARITY,
+    split="kfold",
+    folds=10,
+    layout=LAYOUT,
+    scan=scan,
+)
