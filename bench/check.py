@@ -158,6 +158,16 @@ def _fmt(v: float | None, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
 
+def _pair(values: tuple[float | None, float | None], spec: str) -> str:
+    """baseline -> current"""
+    return "-" if values == (None, None) else f"{_fmt(values[0], spec)} -> {_fmt(values[1], spec)}"
+
+
+def failure_lines(result: CheckResult) -> list[str]:
+    """One line per failing row, for logs where a table is hard to read."""
+    return [f"{' '.join(map(str, r.key))}: {r.verdict}: {'; '.join(r.reasons)}" for r in result.rows if r.failed]
+
+
 def check_table(result: CheckResult):
     from rich.table import Table
 
@@ -169,13 +179,11 @@ def check_table(result: CheckResult):
         norm = "timings NOT normalized: only meaningful when both runs are from the same machine"
     table = Table(title="bench check: run vs baseline", caption=f"{norm}; tolerance: accuracy -{tol.accuracy_points:g} "
                   f"points, timing x{1 + tol.timing:.2f}; p50 x > 1 and img/s x < 1 mean slower")
-    for col in ("model", "engine", "prec", "batch", "top-1 base", "top-1 now", "agree base", "agree now", "p50 x",
-                "img/s x", "verdict", "why"):
-        table.add_column(col, justify="left" if col in ("model", "engine", "prec", "verdict", "why") else "right")
+    for col in ("model", "engine", "batch", "top-1 %", "agree %", "p50 x", "img/s x", "verdict"):
+        table.add_column(col, justify="left" if col in ("model", "engine", "verdict") else "right")
     style = {"ok": "green", "fixed": "green", "new": "cyan", "regression": "bold red", "missing": "bold red"}
     for r in result.rows:
-        verdict = f"[{style.get(r.verdict, 'yellow')}]{r.verdict}[/]"
-        table.add_row(r.key[0], r.key[1], r.key[2], str(r.key[3]), _fmt(r.accuracy[0], ".2f"), _fmt(r.accuracy[1], ".2f"),
-                      _fmt(r.agreement[0], ".1f"), _fmt(r.agreement[1], ".1f"), _fmt(r.latency_ratio, ".2f"),
-                      _fmt(r.throughput_ratio, ".2f"), verdict + (" (noisy)" if r.noisy else ""), "; ".join(r.reasons))
+        verdict = f"[{style.get(r.verdict, 'yellow')}]{r.verdict}[/]" + (" (noisy)" if r.noisy else "")
+        table.add_row(r.key[0], f"{r.key[1]} {r.key[2]}", str(r.key[3]), _pair(r.accuracy, ".2f"),
+                      _pair(r.agreement, ".1f"), _fmt(r.latency_ratio, ".2f"), _fmt(r.throughput_ratio, ".2f"), verdict)
     return table

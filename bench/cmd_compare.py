@@ -16,6 +16,11 @@ ResultsDir = Annotated[
 ]
 
 
+def _print_wide(table) -> None:
+    """Tables are wide: in a log (not a terminal) print them at full width instead of squeezing to 80 columns."""
+    out.print(table, width=None if out.is_terminal else max(out.width, 220))
+
+
 def _split(values: list[str] | None) -> tuple[str, ...] | None:
     """Accept both `--models a --models b` and `--models a,b`."""
     if not values:
@@ -63,7 +68,7 @@ def compare(
     run = run_compare(config, root, progress=lambda line: err.print(line, highlight=False, markup=False))
     target = out_dir or default_out_dir(root)
     written = list(save_run(run, target)) + (write_plots(list(run.records), target) if plots else [])
-    out.print(records_table(run))
+    _print_wide(records_table(run))
     for line in warnings_for(run):
         warn(line)
     ok = sum(r.ok for r in run.records)
@@ -84,7 +89,7 @@ def check(
     results_dir: ResultsDir = None,
 ) -> None:
     """CI gate: compare a compare-run with a baseline row by row; exit 1 on a regression, a missing baseline or no match."""
-    from bench.check import check_table, compare_runs, load_baseline, resolve_tolerance, write_baseline
+    from bench.check import check_table, compare_runs, failure_lines, load_baseline, resolve_tolerance, write_baseline
     from bench.records import load_run
 
     if str(results) == "latest":
@@ -95,7 +100,7 @@ def check(
         stored = load_baseline(baseline)[1] if baseline.is_file() else {}
         tol = resolve_tolerance(stored, **given)
         if baseline.is_file():
-            out.print(check_table(compare_runs(current, load_baseline(baseline)[0], tol)))
+            _print_wide(check_table(compare_runs(current, load_baseline(baseline)[0], tol)))
         if any(not r.ok for r in current.records):
             warn("the new baseline has error rows: they will not be checked")
         write_baseline(results, baseline, tol)
@@ -103,11 +108,11 @@ def check(
         return
     base, stored = load_baseline(baseline)
     result = compare_runs(current, base, resolve_tolerance(stored, **given))
-    out.print(check_table(result))
+    _print_wide(check_table(result))
     for note in result.notes:
         warn(note)
-    for problem in result.problems:
-        error(problem)
+    for line in failure_lines(result) + list(result.problems):
+        error(line)
     if not result.passed:
         error(f"{result.failures} failure(s) against {baseline}")
         raise typer.Exit(1)

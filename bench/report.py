@@ -92,15 +92,17 @@ def records_table(run: CompareRun, title: str | None = None) -> Table:
                   + (f" + {env['gpu']}" if env.get("gpu") else "") + f", {env.get('threads', '?')} threads",
                   caption="bold green = best in column (latency: among rows of the same batch); "
                           "latency per call at the row's batch; agree/dlogit vs PyTorch fp32 on the CPU")
+    # a column no row has a value for (paper FI accuracy off FI, ...) is left out
+    columns = [c for c in COLUMNS if any(c.get(r) is not None for r in records)] or list(COLUMNS)
     table.add_column("model", justify="left", style="bold")
-    for col in COLUMNS:
+    for col in columns:
         table.add_column(col.title, justify=col.justify)
     models = list(dict.fromkeys(r.model for r in records))
     for i, model in enumerate(models):
         if i:
             table.add_section()
         for j, r in enumerate(r for r in records if r.model == model):
-            table.add_row(model if j == 0 else "", *[_cell(c, r, best) for c in COLUMNS])
+            table.add_row(model if j == 0 else "", *[_cell(c, r, best) for c in columns])
     return table
 
 
