@@ -1,5 +1,149 @@
-"""Commands of this area (filled in by its issue)."""
+"""`bench data synth | info | verify | split`: thin wrappers over mldrnet.data.
+
+Exit codes: 0 fine; 1 bad input (a BenchError: wrong layout, missing classes, unknown dataset), printed as one
+red line by bench.cli; 2 from `verify` when the layout is right but some files cannot be decoded (training
+skips those files with a warning, so this is a report, not a failure of the dataset).
+"""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from bench.console import out, warn
+
+VERIFY_BAD_FILES_EXIT = 2
+
+DatasetName = Enum("DatasetName", {n: n for n in ("synth", "fi", "artphoto", "abstract", "iaps", "emotion6", "emoset", "mart")},
+                   type=str)
+ResultsDir = Annotated[Optional[Path], typer.Option("--results-dir", envvar="BENCH_RESULTS_DIR",
+                                                    help="Where generated data and split files live (default ./results).")]
+DataRoot = Annotated[Optional[Path], typer.Option("--data-root", help="Folder holding the dataset's files (real datasets).")]
+DatasetArg = Annotated[DatasetName, typer.Argument(help="Dataset name; `synth` is the built-in synthetic set.")]
+SynthN = Annotated[int, typer.Option("--n", min=8, help="Synthetic set: number of images (balanced over 8 classes).")]
+SynthSize = Annotated[int, typer.Option("--size", min=16, max=2048, help="Synthetic set: image size in pixels.")]
+Seed = Annotated[int, typer.Option("--seed", help="Split seed.")]
+
+data_app = typer.Typer(help="Datasets: generate the synthetic set, inspect and verify real ones, write splits.",
+                       no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 
 
 def register(app) -> None:
-    pass
+    app.add_typer(data_app, name="data")
+
+
+def _config(dataset: DatasetName, data_root, seed: int = 0, fold: int = 0, n: int = 2400, size: int = 128, **extra):
+    from mldrnet.data import DataConfig
+
+    return DataConfig(dataset=dataset.value, data_root=str(data_root) if data_root else None, seed=seed, fold=fold,
+                      synth_n=n, synth_size=size, **extra)
+
+
+@data_app.command()
+def synth(
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder to write (default results/data/synth-n<N>-px<PX>-seed<S>).")] = None,
+    n: SynthN = 2400,
+    size: SynthSize = 128,
+    seed: Annotated[int, typer.Option("--seed", help="Image seed: the same seed gives the same images.")] = 0,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Generate the synthetic emotion dataset (FI's layout; use it with --dataset fi --data-root OUT too)."""
+    from bench.paths import results_root
+    from mldrnet.data.synth import MARKER, SynthParams, ensure_synth
+
+    params = SynthParams(n, size, seed)
+    target = out_dir or results_root(results_dir) / "data" / params.key
+    existed = (target / MARKER).is_file()
+    start = time.perf_counter()
+    path = ensure_synth(params, target)
+    if existed:
+        out.print(f"synthetic set already there: {path} ({n} images, {size} px, seed {seed})")
+    else:
+        out.print(f"generated {n} images of {size} px (seed {seed}) in {time.perf_counter() - start:.1f} s: {path}")
+
+
+@data_app.command()
+def info(
+    dataset: DatasetArg = DatasetName.synth,
+    data_root: DataRoot = None,
+    seed: Seed = 0,
+    fold: Annotated[int, typer.Option("--fold", min=0, help="k-fold sets: the test fold.")] = 0,
+    n: SynthN = 2400,
+    size: SynthSize = 128,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Processes for the header check.")] = 0,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Images per class and split (the split every model uses; written on first use) and unreadable files."""
+    from bench.paths import results_root
+    from mldrnet.data import get_spec, prepare_data
+    from mldrnet.data.audit import class_rows, quick_check
+
+    data = prepare_data(_config(dataset, data_root, seed, fold, n, size), results_root(results_dir))
+    bad = quick_check([p for p, _ in data.train + data.val + data.test], workers)
+    rows = class_rows(data, bad)
+    split = f"fold {data.fold} of {data.folds} as test" if data.folds else "train / val / test"
+    table = Table(title=f"{get_spec(data.name).title}: {split}", caption=(
+        f"{data.root}\nsplit {data.split_file} (hash {data.split_hash}); unreadable = header check, "
+        f"`bench data verify` decodes every file"))
+    for col in ("class", "train", "val", "test", "total", "unreadable"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for r in rows:
+        table.add_row(r.name, str(r.train), str(r.val), str(r.test), str(r.total), str(r.unreadable or "-"))
+    table.add_section()
+    table.add_row("all", *(str(sum(getattr(r, c) for r in rows)) for c in ("train", "val", "test", "total", "unreadable")))
+    out.print(table)
+
+
+@data_app.command()
+def verify(
+    dataset: DatasetArg = DatasetName.synth,
+    data_root: DataRoot = None,
+    n: SynthN = 2400,
+    size: SynthSize = 128,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Decoding processes.")] = 0,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Decode every image and name each bad file. Exit 1 on a wrong layout, 2 when some files are unreadable."""
+    from bench.paths import results_root
+    from mldrnet.data.audit import verify as verify_files
+    from mldrnet.data.prepare import report_dropped, scan
+
+    spec, listing = scan(_config(dataset, data_root, n=n, size=size), results_root(results_dir))
+    report_dropped(spec.name, listing.dropped, show=len(listing.dropped))
+    start = time.perf_counter()
+    report = verify_files(listing.paths(), workers)
+    for path, reason in report.bad:
+        out.print(f"[red]bad[/] {path}: {reason}", highlight=False)
+    if report.duplicates:
+        n_files = sum(len(g) for g in report.duplicates)
+        warn(f"{n_files} files in {len(report.duplicates)} groups are byte-identical (placeholders or copies), "
+             f"e.g. {', '.join(report.duplicates[0][:3])}")
+    out.print(f"{spec.name}: {report.n_checked} images decoded in {time.perf_counter() - start:.1f} s, "
+              f"{len(report.bad)} unreadable ({listing.root})")
+    if not report.ok:
+        raise typer.Exit(VERIFY_BAD_FILES_EXIT)
+
+
+@data_app.command()
+def split(
+    dataset: DatasetArg = DatasetName.synth,
+    data_root: DataRoot = None,
+    seed: Seed = 0,
+    force: Annotated[bool, typer.Option("--force", help="Rewrite a split whose dataset changed (old models become incomparable).")] = False,
+    n: SynthN = 2400,
+    size: SynthSize = 128,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Write (or check) the dataset's split file under results/splits/."""
+    from bench.paths import results_root
+    from mldrnet.data import prepare_data
+
+    data = prepare_data(_config(dataset, data_root, seed, n=n, size=size, resplit=force), results_root(results_dir))
+    folds = f", {data.folds} folds (fold 0 shown)" if data.folds else ""
+    out.print(f"{data.name}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test{folds}; "
+              f"split {data.split_file} (hash {data.split_hash})")
