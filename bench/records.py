@@ -9,6 +9,7 @@ Accuracies are percentages (like the paper's tables); times are milliseconds; th
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import types
@@ -105,6 +106,7 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+@functools.cache
 def _hints() -> dict[str, Any]:
     return typing.get_type_hints(Record)
 
