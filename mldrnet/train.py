@@ -103,11 +103,11 @@ def train_one_epoch(model, loader, optimizer, device, cfg: TrainConfig, progress
         loss.backward()
         optimizer.step()
         seen += len(labels)
-        loss_sum += float(loss) * len(labels)
+        loss_sum += loss.item() * len(labels)
         correct += int((logits.argmax(1) == labels).sum())
         elapsed = time.perf_counter() - start
         if progress:
-            progress.batch(loss=float(loss), images_per_s=seen / elapsed)
+            progress.batch(loss=loss.item(), images_per_s=seen / elapsed)
         batch_start = time.perf_counter()
     elapsed = time.perf_counter() - start
     return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1), "images": seen,
@@ -149,6 +149,7 @@ def train_model(cfg: TrainConfig, data_cfg, results_root: Path, *, resume: bool 
         if not ctx.is_main:
             data = prepare_data(data_cfg, results_root)
         run = run_dir(results_root, cfg.model, data.name)
+        torch.manual_seed(cfg.seed)  # the initial weights, identical in every process and every rerun
         model, backbone = initial_model(cfg, data, run.parent)
         cfg = epochs_for(cfg, backbone)
         config_hash = cfg.fingerprint({"data": asdict(data_cfg), "split": data.split_hash, "backbone": backbone})
