@@ -1,0 +1,99 @@
+"""`bench data synth | info | verify | split` through the real Typer app."""
+
+import re
+import sys
+
+import pytest
+
+from typer.testing import CliRunner
+
+from bench.cli import _register_commands, app, main
+from data_fixtures import jpg, write_fi
+from mldrnet import EMOTIONS
+from mldrnet.errors import BenchError
+
+runner = CliRunner()
+if not any(g.name == "data" for g in app.registered_groups):
+    _register_commands()
+
+
+def invoke(*args, **kw):
+    return runner.invoke(app, ["data", *map(str, args)], **kw)
+
+
+def test_synth_generates_then_reuses(tmp_path):
+    result = invoke("synth", "--out", tmp_path / "s", "--n", 16, "--size", 24, "--seed", 3)
+    assert result.exit_code == 0, result.output
+    assert "generated 16 images of 24 px" in result.output
+    assert len(list((tmp_path / "s" / "emotion_dataset").rglob("*.jpg"))) == 16
+    again = invoke("synth", "--out", tmp_path / "s", "--n", 16, "--size", 24, "--seed", 3)
+    assert again.exit_code == 0 and "already there" in again.output
+
+
+def test_synth_default_folder_follows_results_dir_env(tmp_path):
+    result = invoke("synth", "--n", 8, "--size", 16, env={"BENCH_RESULTS_DIR": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "data" / "synth-n8-px16-seed0" / "emotion_dataset" / "awe" / "awe_0000.jpg").is_file()
+
+
+def test_info_counts_per_class_and_split_with_unreadable(tmp_path):
+    root = write_fi(tmp_path / "fi", per_class=20, bad_in="fear")
+    result = invoke("info", "fi", "--data-root", root, "--results-dir", tmp_path / "r", env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[1]: line for line in result.output.splitlines() if line.startswith("│")}
+    assert set(EMOTIONS) <= set(lines)
+    awe = [c.strip() for c in lines["awe"].split("│")[1:-1]]
+    assert awe == ["awe", "16", "1", "3", "20", "-"]
+    fear = [c.strip() for c in lines["fear"].split("│")[1:-1]]
+    assert fear[4:] == ["23", "3"]  # the three bad files are counted
+    assert (tmp_path / "r" / "splits" / "fi_seed0.json").is_file()
+
+
+def test_verify_names_each_bad_file_and_exits_2(tmp_path):
+    root = write_fi(tmp_path / "fi", per_class=1, bad_in="anger")
+    result = invoke("verify", "fi", "--data-root", root, env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    for name, reason in (("anger_9997.jpg", "truncated"), ("anger_9998.jpg", "empty file"),
+                         ("anger_9999.jpg", "not an image")):
+        assert any(name in line and reason in line for line in result.output.splitlines())
+    assert "11 images decoded" in result.output and "3 unreadable" in result.output
+
+
+def test_verify_clean_dataset_exits_0_and_reports_duplicates(tmp_path):
+    root = write_fi(tmp_path / "fi", per_class=1)
+    base = root / "emotion_dataset"
+    (base / "awe" / "awe_0001.jpg").write_bytes((base / "fear" / "fear_0000.jpg").read_bytes())  # a placeholder copy
+    result = invoke("verify", "fi", "--data-root", root, env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "9 images decoded" in result.output and "0 unreadable" in result.output
+    assert "2 files in 1 groups are byte-identical" in result.output
+
+
+def test_wrong_layout_is_a_bench_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = invoke("verify", "fi", "--data-root", tmp_path / "empty")
+    assert isinstance(result.exception, BenchError) and "missing class folders" in str(result.exception)
+
+
+def test_wrong_layout_exits_1_with_one_red_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setattr(sys, "argv", ["bench", "data", "info", "artphoto", "--data-root", str(tmp_path / "empty"),
+                                      "--results-dir", str(tmp_path / "r")])
+    with pytest.raises(SystemExit) as exit_info:
+        main()  # the real entry point: BenchError -> one red line on stderr, exit 1
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1
+    assert err.count("\n") == 1 and "artphoto: no images for amusement" in err and "Traceback" not in err
+
+
+def test_split_force_after_a_change(tmp_path):
+    root = write_fi(tmp_path / "fi", per_class=5)
+    res = tmp_path / "r"
+    assert invoke("split", "fi", "--data-root", root, "--results-dir", res).exit_code == 0
+    jpg(root / "emotion_dataset" / "awe" / "awe_0042.jpg")
+    refused = invoke("split", "fi", "--data-root", root, "--results-dir", res)
+    assert isinstance(refused.exception, BenchError) and "1 added" in str(refused.exception)
+    forced = invoke("split", "fi", "--data-root", root, "--results-dir", res, "--force")
+    assert forced.exit_code == 0, forced.output
+    counts = re.search(r"fi: (\d+) train, (\d+) val, (\d+) test", forced.output.replace("\n", " "))
+    assert sum(map(int, counts.groups())) == 41
