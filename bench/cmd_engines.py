@@ -128,7 +128,7 @@ def predict(
     name = zoo.info(model).name
     dev = "cuda" if engine is EngineName.tensorrt else device.value
     options = EngineOptions(device=dev, precision=precision.value, threads=threads)
-    predictions, described = predict_files(images, name, engine.value, run_dir(results_root(results_dir), name, dataset),
+    predictions, described = predict_files(images, engine.value, run_dir(results_root(results_dir), name, dataset),
                                            options)
     for p in predictions:
         if p.error:

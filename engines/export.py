@@ -110,50 +110,89 @@ def export_tensorrt_checked(model: nn.Module, meta: ModelMeta, onnx_path: Path, 
     return ExportResult(meta.model, "tensorrt", precision, Path(engine_path), report, time.perf_counter() - started)
 
 
+def export_onnx(checkpoint: str | Path, path: str | Path | None = None, *, results_root: str | Path | None = None,
+                data_root: str | None = None, parity_images: int = 64, opset: int | None = None) -> ExportResult:
+    """checkpoint -> ONNX file (default: model.onnx beside it), parity-checked on the checkpoint's test split."""
+    from mldrnet.checkpoint import load_model
+
+    checkpoint = Path(checkpoint)
+    model, ckpt = load_model(checkpoint)
+    inputs = split_images(ckpt, "test", parity_images, _root_of(checkpoint, results_root), data_root)
+    path = Path(path) if path is not None else artifact_path(checkpoint.parent, "onnxruntime")
+    return export_onnx_checked(model, ModelMeta.from_checkpoint(ckpt), path, inputs, opset=opset)
+
+
+def build_tensorrt(onnx_path: str | Path, engine_path: str | Path | None = None, *, precision: str = "fp32",
+                   max_batch: int = 32, checkpoint: str | Path | None = None, results_root: str | Path | None = None,
+                   data_root: str | None = None, parity_images: int = 64,
+                   calibration_images: int = 256) -> ExportResult:
+    """ONNX file -> TensorRT engine (default: model.<precision>.engine beside it), parity-checked against the
+    checkpoint it was exported from (default: best.pt beside it), whose training split also calibrates int8."""
+    from mldrnet.checkpoint import load_model
+
+    _require_tensorrt(precision)
+    onnx_path = Path(onnx_path)
+    checkpoint = Path(checkpoint) if checkpoint is not None else artifact_path(onnx_path.parent, "torch")
+    engine_path = Path(engine_path) if engine_path is not None else artifact_path(onnx_path.parent, "tensorrt", precision)
+    root = _root_of(checkpoint, results_root)
+    model, ckpt = load_model(checkpoint)
+    inputs = split_images(ckpt, "test", parity_images, root, data_root)
+
+    def calibration() -> list[np.ndarray]:
+        return [b.numpy() for b in split_images(ckpt, "train", calibration_images, root, data_root)]
+
+    return export_tensorrt_checked(model, ModelMeta.from_checkpoint(ckpt), onnx_path, engine_path, inputs,
+                                   precision=precision, max_batch=max_batch,
+                                   calibration=calibration if precision == "int8" else None)
+
+
+def _require_tensorrt(precision: str) -> None:
+    """Checked before any slow step: on a machine without a GPU this one line is the whole answer."""
+    from engines.tensorrt_build import PRECISIONS, require_tensorrt
+
+    if precision not in PRECISIONS:
+        raise BenchError(f"TensorRT precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    require_tensorrt()
+
+
+def _root_of(checkpoint: Path, results_root: str | Path | None) -> Path:
+    """The results root a checkpoint lives under (<root>/runs/<dataset>/<model>/best.pt), where its dataset's
+    split file (and the synthetic images) are; else the configured one."""
+    from bench.paths import results_root as configured
+
+    if results_root is not None:
+        return Path(results_root)
+    parents = Path(checkpoint).resolve().parents
+    return parents[3] if len(parents) > 3 and parents[2].name == "runs" else configured()
+
+
 def export_checkpoint(checkpoint: str | Path, options: ExportOptions = ExportOptions(),
-                      results_root: str | Path = "results") -> ExportResult:
+                      results_root: str | Path | None = None) -> ExportResult:
     """Export one trained checkpoint; the files land next to it."""
     if options.to not in _FORMATS:
         raise BenchError(f"unknown export format {options.to!r}: choose one of {', '.join(_FORMATS)}")
-    return _FORMATS[options.to](Path(checkpoint), options, Path(results_root))
+    return _FORMATS[options.to](Path(checkpoint), options, results_root)
 
 
-def _export_onnx(checkpoint: Path, options: ExportOptions, results_root: Path) -> ExportResult:
-    from mldrnet.checkpoint import load_model
-
+def _export_onnx(checkpoint: Path, options: ExportOptions, results_root) -> ExportResult:
     if options.precision != "fp32":
         raise BenchError(f"the ONNX file is fp32; {options.precision} is built from it by `--to tensorrt`")
-    model, ckpt = load_model(checkpoint)
-    inputs = split_images(ckpt, "test", options.parity_images, results_root, options.data_root)
-    return export_onnx_checked(model, ModelMeta.from_checkpoint(ckpt), artifact_path(checkpoint.parent, "onnxruntime"),
-                               inputs, opset=options.opset)
+    return export_onnx(checkpoint, results_root=results_root, data_root=options.data_root,
+                       parity_images=options.parity_images, opset=options.opset)
 
 
-def _export_tensorrt(checkpoint: Path, options: ExportOptions, results_root: Path) -> ExportResult:
-    from engines.tensorrt_build import PRECISIONS, require_tensorrt
-    from mldrnet.checkpoint import load_model
-
-    if options.precision not in PRECISIONS:
-        raise BenchError(f"TensorRT precision must be one of {', '.join(PRECISIONS)}, got {options.precision!r}")
-    require_tensorrt()  # before any slow step: on a machine without a GPU this is the whole answer
+def _export_tensorrt(checkpoint: Path, options: ExportOptions, results_root) -> ExportResult:
+    _require_tensorrt(options.precision)
     onnx_path = artifact_path(checkpoint.parent, "onnxruntime")
-    if not onnx_path.is_file() or onnx_path.stat().st_mtime < checkpoint.stat().st_mtime:
+    if not onnx_path.is_file() or onnx_path.stat().st_mtime < checkpoint.stat().st_mtime:  # missing or stale
         _export_onnx(checkpoint, ExportOptions(parity_images=options.parity_images, data_root=options.data_root,
                                                opset=options.opset), results_root)
-    model, ckpt = load_model(checkpoint)
-    inputs = split_images(ckpt, "test", options.parity_images, results_root, options.data_root)
-
-    def calibration() -> list[np.ndarray]:
-        batches = split_images(ckpt, "train", options.calibration_images, results_root, options.data_root)
-        return [b.numpy() for b in batches]
-
-    return export_tensorrt_checked(model, ModelMeta.from_checkpoint(ckpt), onnx_path,
-                                   artifact_path(checkpoint.parent, "tensorrt", options.precision), inputs,
-                                   precision=options.precision, max_batch=options.max_batch,
-                                   calibration=calibration if options.precision == "int8" else None)
+    return build_tensorrt(onnx_path, precision=options.precision, max_batch=options.max_batch, checkpoint=checkpoint,
+                          results_root=results_root, data_root=options.data_root,
+                          parity_images=options.parity_images, calibration_images=options.calibration_images)
 
 
-_FORMATS: dict[str, Callable[[Path, ExportOptions, Path], ExportResult]] = {
+_FORMATS: dict[str, Callable[[Path, ExportOptions, str | Path | None], ExportResult]] = {
     "onnx": _export_onnx,
     "tensorrt": _export_tensorrt,
 }
@@ -167,9 +206,7 @@ def export_models(models: list[str], options: ExportOptions, results_root: str |
     from bench.paths import run_dir
 
     if options.to == "tensorrt":
-        from engines.tensorrt_build import require_tensorrt
-
-        require_tensorrt()  # one line for the whole run, not one error row per model
+        _require_tensorrt(options.precision)  # one line for the whole run, not one error row per model
     results = []
     for name in models:
         checkpoint = artifact_path(run_dir(Path(results_root), name, dataset), "torch")

@@ -19,12 +19,6 @@ from engines.export import artifact_path
 from mldrnet.errors import BenchError
 from mldrnet.preprocess import eval_transform
 
-HOW_TO_MAKE = {
-    "torch": "train it with `bench train {model}`",
-    "onnxruntime": "export it with `bench export {model} --to onnx`",
-    "tensorrt": "build it with `bench export {model} --to tensorrt --precision {precision}` on a GPU machine",
-}
-
 
 @dataclass(frozen=True)
 class Prediction:
@@ -49,18 +43,20 @@ class Prediction:
 def predict_images(engine: Engine, meta: ModelMeta, paths: Sequence[str | os.PathLike],
                    batch_size: int = 16) -> list[Prediction]:
     """One Prediction per path, in order."""
-    from mldrnet.data import decode_image
+    from mldrnet.data import UnreadableImage, decode_image
 
     transform = eval_transform(meta.preprocessing)
     results: list[Prediction | None] = [None] * len(paths)
     readable: list[tuple[int, torch.Tensor]] = []
     for i, path in enumerate(paths):
         try:
-            if not Path(path).is_file():
-                raise BenchError("no such file")
-            readable.append((i, transform(decode_image(Path(path)))))
-        except BenchError as e:  # UnreadableImage is a BenchError: one line, and the other files go on
-            results[i] = Prediction(str(path), None, None, f"cannot read {path}: {e}")
+            # the same decode as the data loader (reduced-scale JPEG decode down to the resize target), so a
+            # prediction matches the evaluation of the same file
+            image = decode_image(path, min_size=meta.preprocessing.resize_to)
+        except UnreadableImage as e:  # one line ("path: reason"), and the other files go on
+            results[i] = Prediction(str(path), None, None, f"cannot classify {e}")
+            continue
+        readable.append((i, transform(image)))
     for start in range(0, len(readable), batch_size):
         chunk = readable[start:start + batch_size]
         probs = torch.softmax(engine(torch.stack([x for _, x in chunk])).float(), dim=1)  # (B, num_classes)
@@ -70,20 +66,18 @@ def predict_images(engine: Engine, meta: ModelMeta, paths: Sequence[str | os.Pat
     return results
 
 
-def load_engine(model: str, engine: str, run: Path, options: EngineOptions = EngineOptions()) -> Engine:
-    """The engine for `model` from its own file in `run`, with its metadata."""
+def load_engine(engine: str, run: Path, options: EngineOptions = EngineOptions()) -> Engine:
+    """The engine from its own file in run folder `run`, with the metadata that file carries."""
+    # each engine says itself what is missing (its file, a GPU, a package) and how to make it
     path = artifact_path(run, engine, options.precision)
-    if not path.is_file():
-        hint = HOW_TO_MAKE[engine].format(model=model, precision=options.precision)
-        raise BenchError(f"no {engine} file for {model} at {path}: {hint}")
     loaded = create_engine(engine, path, options)
     if loaded.meta is None:
         raise BenchError(f"{path} carries no model metadata: re-export it")
     return loaded
 
 
-def predict_files(paths: Sequence[str | os.PathLike], model: str, engine: str, run: Path,
-                  options: EngineOptions = EngineOptions(), batch_size: int = 16) -> tuple[list[Prediction], dict]:
-    """(one Prediction per path, the engine's describe()) for `model` trained in run folder `run`."""
-    loaded = load_engine(model, engine, run, options)
+def predict_files(paths: Sequence[str | os.PathLike], engine: str, run: Path, options: EngineOptions = EngineOptions(),
+                  batch_size: int = 16) -> tuple[list[Prediction], dict]:
+    """(one Prediction per path, the engine's describe()) for the model trained in run folder `run`."""
+    loaded = load_engine(engine, run, options)
     return predict_images(loaded, loaded.meta, paths, batch_size), loaded.describe()

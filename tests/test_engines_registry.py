@@ -1,0 +1,95 @@
+"""The engine registry, lazy imports, and the torch engine (module or checkpoint; fp32 / bf16 / fp16)."""
+
+import subprocess
+import sys
+from dataclasses import asdict
+
+import pytest
+import torch
+
+from engines.base import ENGINES, Engine, EngineOptions, ModelMeta, create_engine, engine_class, engine_names
+from mldrnet import EMOTIONS, zoo
+from mldrnet.checkpoint import FORMAT, save_atomic
+from mldrnet.errors import BenchError
+from mldrnet.preprocess import Preprocessing
+
+SIZE = 64
+
+
+def _model():
+    torch.manual_seed(0)
+    return zoo.create("mldrnet-l2").eval()
+
+
+def test_registry_maps_each_name_to_its_class():
+    assert engine_names() == ["torch", "onnxruntime", "tensorrt"]
+    for name in engine_names():
+        cls = engine_class(name)  # imports the module: must work without tensorrt or a GPU
+        assert issubclass(cls, Engine) and cls.name == name and ENGINES[name] is cls
+    with pytest.raises(BenchError, match="unknown engine 'openvino'"):
+        create_engine("openvino", "x.xml")
+
+
+def test_importing_the_engines_never_imports_onnxruntime_or_tensorrt():
+    code = ("import sys, engines.base, engines.export, engines.predict, engines.torch_engine, engines.parity, "
+            "engines.tensorrt_engine, bench.cmd_engines; "
+            "print(sorted(m for m in ('onnxruntime', 'tensorrt', 'onnx', 'modelopt') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_torch_engine_from_a_module_matches_eager_and_describes_itself():
+    model = _model()
+    x = torch.randn(3, 3, SIZE, SIZE)
+    with torch.inference_mode():
+        expected = model(x)
+    engine = create_engine("torch", model, EngineOptions(threads=1))
+    got = engine(x)
+    assert got.dtype == torch.float32 and got.device.type == "cpu" and got.shape == (3, 8)
+    torch.testing.assert_close(got, expected)
+    info = engine.describe()
+    assert info["engine"] == "torch" and info["provider"] == "eager" and info["precision"] == "fp32"
+    assert info["threads"] == torch.get_num_threads() == 1 and info["versions"]["torch"] == torch.__version__
+    assert engine.meta is None  # an in-memory module carries no metadata
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_torch_engine_reduced_precision_runs_in_that_precision(precision):
+    model = _model()
+    x = torch.randn(4, 3, SIZE, SIZE)
+    with torch.inference_mode():
+        expected = model(x)
+    got = create_engine("torch", model, EngineOptions(precision=precision))(x)
+    assert got.dtype == torch.float32  # the engine contract, whatever ran inside
+    diff = (got - expected).abs().max().item()
+    assert 0 < diff < 0.1 * expected.abs().max().item() + 0.05  # close, but not bit-identical: it did run in 16 bit
+
+
+def test_torch_engine_loads_a_checkpoint_with_its_metadata(tmp_path):
+    model = _model()
+    ckpt = {"format": FORMAT, "model": "mldrnet-l2", "model_config": {}, "classes": list(EMOTIONS),
+            "preprocessing": Preprocessing(crop=SIZE).to_dict(), "state_dict": model.state_dict()}
+    save_atomic(ckpt, tmp_path / "best.pt")
+    engine = create_engine("torch", tmp_path / "best.pt")
+    assert engine.meta == ModelMeta.from_checkpoint(ckpt) and engine.meta.input_shape == (3, SIZE, SIZE)
+    x = torch.randn(2, 3, SIZE, SIZE)
+    with torch.inference_mode():
+        torch.testing.assert_close(engine(x), model(x))
+    assert engine.describe()["source"] == str(tmp_path / "best.pt")
+
+
+def test_torch_engine_errors():
+    with pytest.raises(BenchError, match="precision"):
+        create_engine("torch", _model(), EngineOptions(precision="int8"))
+    if not torch.cuda.is_available():
+        with pytest.raises(BenchError, match="CUDA"):
+            create_engine("torch", _model(), EngineOptions(device="cuda"))
+    with pytest.raises(BenchError, match="does not exist"):
+        create_engine("torch", "/nonexistent/best.pt")
+
+
+def test_engine_options_are_frozen_and_recordable():
+    options = EngineOptions(device="cpu", precision="bf16", threads=2)
+    assert asdict(options) == options.to_dict() and options.to_dict()["threads"] == 2
+    with pytest.raises(Exception):
+        options.threads = 4

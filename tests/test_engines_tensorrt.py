@@ -1,0 +1,110 @@
+"""TensorRT: without a GPU or without tensorrt, one documented error line; on a GPU (marker `gpu`), real builds."""
+
+import json
+import sys
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from bench.cli import _register_commands, app
+from engines.base import EngineOptions, ModelMeta, create_engine
+from engines.export import build_tensorrt, export_tensorrt_checked
+from engines.tensorrt_build import read_engine_meta, require_tensorrt
+from mldrnet import EMOTIONS, zoo
+from mldrnet.errors import BenchError
+from mldrnet.preprocess import Preprocessing
+
+runner = CliRunner()
+_register_commands()
+INSTALL = "pip install 'bench-mldrnet[gpu]'"
+
+
+@pytest.fixture
+def no_gpu_no_tensorrt(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # makes `import tensorrt` raise ImportError
+
+
+def test_without_gpu_and_tensorrt_the_error_names_both_and_the_fix(no_gpu_no_tensorrt):
+    with pytest.raises(BenchError) as e:
+        require_tensorrt()
+    message = str(e.value)
+    assert "\n" not in message and "a CUDA GPU" in message and "the tensorrt package" in message and INSTALL in message
+
+
+def test_with_a_gpu_but_no_tensorrt_the_error_names_only_tensorrt(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    with pytest.raises(BenchError, match=r"missing the tensorrt package: on a machine") as e:
+        require_tensorrt()
+    assert "CUDA GPU" not in str(e.value)
+
+
+def test_engine_build_and_export_give_the_same_error(no_gpu_no_tensorrt, tmp_path):
+    with pytest.raises(BenchError, match="TensorRT cannot run here"):
+        create_engine("tensorrt", tmp_path / "model.fp32.engine", EngineOptions(device="cuda"))
+    with pytest.raises(BenchError, match="TensorRT cannot run here"):
+        build_tensorrt(tmp_path / "model.onnx", precision="fp16")
+    with pytest.raises(BenchError, match="precision must be one of fp32, fp16, int8"):
+        build_tensorrt(tmp_path / "model.onnx", precision="bf16")
+
+
+def test_cli_export_to_tensorrt_fails_fast_with_one_line(no_gpu_no_tensorrt, tmp_path):
+    # no checkpoint needed: the missing GPU / package is reported before anything slow
+    result = runner.invoke(app, ["export", "mldrnet", "--to", "tensorrt", "--results-dir", str(tmp_path)])
+    assert result.exit_code != 0 and isinstance(result.exception, BenchError)
+    assert INSTALL in str(result.exception)
+    result = runner.invoke(app, ["predict", "x.jpg", "--engine", "tensorrt", "--results-dir", str(tmp_path)])
+    assert isinstance(result.exception, BenchError) and INSTALL in str(result.exception)
+
+
+def test_engine_metadata_must_sit_beside_the_engine(tmp_path):
+    with pytest.raises(BenchError, match=r"model.fp16.json .*is missing"):
+        read_engine_meta(tmp_path / "model.fp16.engine")
+    (tmp_path / "model.fp16.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(BenchError, match="not bench engine metadata"):
+        read_engine_meta(tmp_path / "model.fp16.engine")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_tensorrt_engine_builds_runs_and_matches_eager(precision, tmp_path):
+    pytest.importorskip("tensorrt")
+    from engines.onnx_export import export_onnx
+
+    torch.manual_seed(0)
+    model = zoo.create("mldrnet").eval()
+    meta = ModelMeta("mldrnet", EMOTIONS, Preprocessing(crop=64))
+    onnx_path = export_onnx(model, meta, tmp_path / "model.onnx")
+    batches = [torch.randn(b, 3, 64, 64) for b in (1, 5)]
+    result = export_tensorrt_checked(model, meta, onnx_path, tmp_path / f"model.{precision}.engine", batches,
+                                     precision=precision, max_batch=8)
+    assert result.parity.top1_agreement >= (1.0 if precision == "fp32" else 0.8)
+    assert (tmp_path / f"model.{precision}.json").is_file() and (tmp_path / "tensorrt.timing-cache").is_file()
+    engine = create_engine("tensorrt", result.path, EngineOptions(device="cuda", precision=precision))
+    out = engine(torch.randn(12, 3, 64, 64))  # above max_batch: run in chunks
+    assert out.shape == (12, 8) and out.dtype == torch.float32 and out.device.type == "cpu"
+    info = engine.describe()
+    assert info["engine"] == "tensorrt" and info["precision"] == precision and info["max_batch"] == 8
+    assert engine.meta.classes == EMOTIONS
+
+
+@pytest.mark.gpu
+def test_onnxruntime_cuda_provider_with_io_binding(tmp_path):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("the CPU onnxruntime build is installed (onnxruntime-gpu is needed)")
+    from engines.onnx_export import export_onnx
+
+    torch.manual_seed(0)
+    model = zoo.create("mldrnet").eval()
+    path = export_onnx(model, ModelMeta("mldrnet", EMOTIONS, Preprocessing(crop=64)), tmp_path / "model.onnx")
+    engine = create_engine("onnxruntime", path, EngineOptions(device="cuda"))
+    assert engine.describe()["provider"] == "CUDAExecutionProvider" and engine.io_binding
+    x = torch.randn(4, 3, 64, 64)
+    with torch.inference_mode():
+        expected = model(x)
+    torch.testing.assert_close(engine(x), expected, rtol=1e-2, atol=1e-2)
+    assert engine.run_on_device(x.cuda()).device.type == "cuda"
