@@ -19,6 +19,7 @@ from bench.console import out, warn
 
 VERIFY_BAD_FILES_EXIT = 2
 
+# Spelled out rather than read from the registry: importing mldrnet.data pulls in torch, and `bench -h` should not.
 DatasetName = Enum("DatasetName", {n: n for n in ("synth", "fi", "artphoto", "abstract", "iaps", "emotion6", "emoset", "mart")},
                    type=str)
 ResultsDir = Annotated[Optional[Path], typer.Option("--results-dir", envvar="BENCH_RESULTS_DIR",

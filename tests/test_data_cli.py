@@ -97,3 +97,10 @@ def test_split_force_after_a_change(tmp_path):
     assert forced.exit_code == 0, forced.output
     counts = re.search(r"fi: (\d+) train, (\d+) val, (\d+) test", forced.output.replace("\n", " "))
     assert sum(map(int, counts.groups())) == 41
+
+
+def test_cli_dataset_choices_match_the_registry():
+    from bench.cmd_data import DatasetName
+    from mldrnet.data import DATASETS
+
+    assert [d.value for d in DatasetName] == list(DATASETS)  # spelled out in the CLI to keep `bench -h` import-light
