@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
 
 from bench.console import err, error, out, warn
 from bench.paths import ENV_VAR, results_root
@@ -18,7 +19,10 @@ ResultsDir = Annotated[
 
 def _print_wide(table) -> None:
     """Tables are wide: in a log (not a terminal) print them at full width instead of squeezing to 80 columns."""
-    out.print(table, width=None if out.is_terminal else max(out.width, 220))
+    if out.is_terminal:
+        out.print(table)
+    else:  # Console.print caps `width` at the console's own width, so a wider console is needed
+        Console(width=max(out.width, 220)).print(table)
 
 
 def _split(values: list[str] | None) -> tuple[str, ...] | None:

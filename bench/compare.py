@@ -199,8 +199,8 @@ class _Matrix:
             except Exception as e:
                 self._guard(e)
                 extra = dict(engine_info=dict(common.get("engine_info", {}), resident_error=one_line(e)))
-        self.progress(f"{tm.name:<14} {v.label:<10} {v.precision:<5} batch {batch:<3} p50 {lat.p50_ms:8.2f} ms "
-                      f"{m.images_per_s:8.1f} img/s" + ("  (noisy)" if m.noisy else ""))
+        self.progress(f"{tm.name} {v.label} {v.precision} batch {batch}: p50 {lat.p50_ms:.2f} ms, "
+                      f"{m.images_per_s:.1f} img/s" + (" (noisy)" if m.noisy else ""))
         return Record(tm.name, v.label, v.engine, v.device, v.precision, batch, v.provider, **{
             **common, **extra, "lat_count": lat.count, "lat_mean_ms": lat.mean_ms, "lat_std_ms": lat.std_ms,
             "lat_min_ms": lat.min_ms, "lat_p50_ms": lat.p50_ms, "lat_p90_ms": lat.p90_ms, "lat_p99_ms": lat.p99_ms,

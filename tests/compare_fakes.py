@@ -90,3 +90,12 @@ def synthetic_run(rows: list[dict], cal_ms: float = 1.0, dataset: str = "synth")
     env = {"dataset": dataset, "split_hashes": ["abc123"]}
     return CompareRun(records, env, {}, {"cpu": {"device": "cpu", "size": 384, "median_ms": cal_ms,
                                                  "before_ms": cal_ms, "after_ms": cal_ms}})
+
+
+def cli_app():
+    """The bench Typer app with every command registered (once, whichever test module asks first)."""
+    from bench.cli import _register_commands, app
+
+    if not any(c.name == "compare" for c in app.registered_commands):
+        _register_commands()
+    return app

@@ -6,9 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.check import Tolerance, check, compare_runs, load_baseline, write_baseline
-from bench.cli import _register_commands, app
 from bench.records import save_run
-from compare_fakes import synthetic_run
+from compare_fakes import cli_app, synthetic_run
 from mldrnet.errors import BenchError
 
 ROWS = [dict(model="mldrnet", variant="torch-cpu", batch_size=1), dict(model="mldrnet", variant="torch-cpu", batch_size=8),
@@ -114,7 +113,6 @@ def test_baseline_stores_its_tolerance_and_the_command_line_wins(tmp_path):
 
 @pytest.fixture(scope="module")
 def cli():
-    _register_commands()
     return CliRunner()
 
 
@@ -122,15 +120,15 @@ def test_cli_exit_codes(cli, tmp_path):
     save_run(synthetic_run(ROWS), tmp_path / "run")
     save_run(synthetic_run([{**ROWS[0], "accuracy_pct": 40.0}] + ROWS[1:]), tmp_path / "bad")
     baseline = tmp_path / "base.json"
-    r = cli.invoke(app, ["check", str(tmp_path / "run"), "--baseline", str(baseline)])
+    r = cli.invoke(cli_app(), ["check", str(tmp_path / "run"), "--baseline", str(baseline)])
     assert r.exit_code != 0  # missing baseline: never a silent pass
-    r = cli.invoke(app, ["check", str(tmp_path / "run"), "--baseline", str(baseline), "--update"])
+    r = cli.invoke(cli_app(), ["check", str(tmp_path / "run"), "--baseline", str(baseline), "--update"])
     assert r.exit_code == 0 and baseline.is_file(), r.output
     assert json.loads(baseline.read_text())["tolerance"]["accuracy_points"] == 2.0
-    r = cli.invoke(app, ["check", str(tmp_path / "run"), "--baseline", str(baseline)])
+    r = cli.invoke(cli_app(), ["check", str(tmp_path / "run"), "--baseline", str(baseline)])
     assert r.exit_code == 0, r.output
     assert "normalized by a calibration" in r.output
-    r = cli.invoke(app, ["check", str(tmp_path / "bad"), "--baseline", str(baseline)])
+    r = cli.invoke(cli_app(), ["check", str(tmp_path / "bad"), "--baseline", str(baseline)])
     assert r.exit_code == 1 and "regression" in r.output
-    r = cli.invoke(app, ["check", str(tmp_path / "bad"), "--baseline", str(baseline), "--accuracy-tolerance", "25"])
+    r = cli.invoke(cli_app(), ["check", str(tmp_path / "bad"), "--baseline", str(baseline), "--accuracy-tolerance", "25"])
     assert r.exit_code == 0, r.output
