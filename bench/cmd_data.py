@@ -53,7 +53,7 @@ def synth(
     seed: Annotated[int, typer.Option("--seed", help="Image seed: the same seed gives the same images.")] = 0,
     results_dir: ResultsDir = None,
 ) -> None:
-    """Generate the synthetic emotion dataset (FI's layout; use it with --dataset fi --data-root OUT too)."""
+    """Generate the synthetic emotion dataset in FI's layout (train on it with --dataset synth --data-root OUT)."""
     from bench.paths import results_root
     from mldrnet.data.synth import MARKER, SynthParams, ensure_synth
 
@@ -114,7 +114,7 @@ def verify(
     from mldrnet.data.audit import verify as verify_files
     from mldrnet.data.prepare import report_dropped, scan
 
-    spec, listing = scan(_config(dataset, data_root, n=n, size=size), results_root(results_dir))
+    spec, listing, _ = scan(_config(dataset, data_root, n=n, size=size), results_root(results_dir))
     report_dropped(spec.name, listing.dropped, show=len(listing.dropped))
     start = time.perf_counter()
     report = verify_files(listing.paths(), workers)

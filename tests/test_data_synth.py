@@ -101,3 +101,12 @@ def test_prepare_data_generates_synth_on_first_use(tmp_path):
     assert d.root == tmp_path / "data" / "synth-n24-px32-seed0" / "emotion_dataset"
     assert d.split_file == tmp_path / "splits" / "synth-n24-px32-seed0_seed0.json"
     assert prepare_data(cfg, tmp_path).test == d.test
+
+
+def test_a_generated_folder_is_used_with_its_own_parameters(tmp_path):
+    root = ensure_synth(SynthParams(16, 24, seed=3), tmp_path / "mine")
+    d = prepare_data(DataConfig(data_root=str(root)), tmp_path / "r")  # config defaults say n=2400, 128 px, seed 0
+    assert len(d.train) + len(d.val) + len(d.test) == 16 and d.root == root / "emotion_dataset"
+    assert d.split_file.name == "synth-n16-px24-seed3_seed0.json"
+    empty = prepare_data(DataConfig(data_root=str(tmp_path / "new"), synth_n=8, synth_size=16), tmp_path / "r")
+    assert len(empty.train) + len(empty.val) + len(empty.test) == 8  # a new folder is generated with the config's

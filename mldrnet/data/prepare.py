@@ -16,7 +16,7 @@ from bench.console import warn
 from mldrnet.data import noise, splitfile
 from mldrnet.data.base import DatasetSpec, Listing
 from mldrnet.data.registry import get_spec
-from mldrnet.data.synth import SynthParams, ensure_synth
+from mldrnet.data.synth import SynthParams, ensure_synth, read_params
 from mldrnet.errors import BenchError
 
 Pairs = list[tuple[str, int]]
@@ -63,39 +63,42 @@ class PreparedData:
                 "n_flipped": self.n_flipped, "n_extra": self.n_extra}
 
 
-def dataset_root(cfg: DataConfig, results_root: Path) -> Path:
-    """The folder to scan; for synth, generated on first use (results/data/<key> unless data_root is given)."""
+def dataset_root(cfg: DataConfig, results_root: Path) -> tuple[Path, str]:
+    """(folder to scan, split-file key). The synthetic set is generated on first use, in results/data/<key>
+    unless data_root is given; a data_root that already holds a synthetic set (`bench data synth --out DIR`)
+    is used as it is, whatever its parameters: the folder, not the config defaults, says what it holds."""
     if cfg.dataset.lower() == "synth":
         params = cfg.synth_params()
-        out = Path(cfg.data_root).expanduser() if cfg.data_root else Path(results_root) / "data" / params.key
-        return ensure_synth(params, out)
+        if cfg.data_root:
+            out = Path(cfg.data_root).expanduser()
+            params = read_params(out) or params
+        else:
+            out = Path(results_root) / "data" / params.key
+        return ensure_synth(params, out), params.key
     if not cfg.data_root:
         raise BenchError(f"dataset {cfg.dataset!r} needs --data-root PATH (the folder holding its files); "
                          f"without one, the built-in synthetic set is used")
     root = Path(cfg.data_root).expanduser()
     if not root.exists():
         raise BenchError(f"data root {root} does not exist: pass the folder holding the {cfg.dataset} files to --data-root")
-    return root
+    return root, cfg.dataset.lower()
 
 
-def scan(cfg: DataConfig, results_root: Path) -> tuple[DatasetSpec, Listing]:
+def scan(cfg: DataConfig, results_root: Path) -> tuple[DatasetSpec, Listing, str]:
+    """(spec, listing, split-file key) of the configured dataset."""
     spec = get_spec(cfg.dataset)
-    return spec, spec.scan(dataset_root(cfg, results_root))
-
-
-def split_file_path(cfg: DataConfig, spec: DatasetSpec, results_root: Path) -> Path:
-    key = cfg.synth_params().key if spec.name == "synth" else spec.name
-    return Path(results_root) / "splits" / f"{key}_seed{cfg.seed}.json"
+    root, key = dataset_root(cfg, results_root)
+    return spec, spec.scan(root), key
 
 
 def prepare_data(cfg: DataConfig, results_root: Path) -> PreparedData:
     spec = get_spec(cfg.dataset)
     if spec.split == "kfold" and not 0 <= cfg.fold < spec.folds:
         raise BenchError(f"--fold {cfg.fold} is out of range: {spec.name} has {spec.folds} folds (0..{spec.folds - 1})")
-    spec, listing = scan(cfg, results_root)
+    spec, listing, key = scan(cfg, results_root)
     report_dropped(spec.name, listing.dropped)
-    split = splitfile.load_or_create(split_file_path(cfg, spec, results_root), spec, listing, cfg.seed,
-                                     resplit=cfg.resplit)
+    split_file = Path(results_root) / "splits" / f"{key}_seed{cfg.seed}.json"
+    split = splitfile.load_or_create(split_file, spec, listing, cfg.seed, resplit=cfg.resplit)
     fold = cfg.fold if spec.split == "kfold" else 0
     train, val, test = split.partition(listing.root, fold)
     train, n_flipped = noise.flip_labels(train, cfg.label_noise, len(spec.classes), cfg.seed)

@@ -69,15 +69,25 @@ class SynthParams:
         return [base + (c < extra) for c in range(len(EMOTIONS))]
 
 
+def read_params(out: Path) -> SynthParams | None:
+    """The parameters of the synthetic set in `out`, or None when `out` holds none."""
+    marker = Path(out) / MARKER
+    if not marker.is_file():
+        return None
+    try:
+        return SynthParams(**json.loads(marker.read_text())["params"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise BenchError(f"{marker} is damaged; delete {out} to generate the synthetic set again") from None
+
+
 def ensure_synth(params: SynthParams, out: Path) -> Path:
     """The dataset folder `out` (holding emotion_dataset/), generated unless it already holds these parameters."""
     _check(params)
     out = Path(out)
-    marker = out / MARKER
-    if marker.is_file():
-        found = json.loads(marker.read_text())
-        if found.get("params") != asdict(params):
-            raise BenchError(f"{out} holds a synthetic set with {found.get('params')}, not {asdict(params)}; "
+    found = read_params(out)
+    if found is not None:
+        if found != params:
+            raise BenchError(f"{out} holds a synthetic set with {asdict(found)}, not {asdict(params)}; "
                              f"choose another folder or delete it")
         return out
     if out.exists() and any(out.iterdir()):
