@@ -31,6 +31,12 @@ def test_kfold_balanced_even_with_tiny_classes():
     assert len({f for f, y in zip(folds, LABELS) if y == 4}) == 3
 
 
+def test_kfold_fold_sizes_stay_even_when_classes_do_not_divide():
+    labels = [c for c in range(6) for _ in range(7)]  # 42 images, 7 per class, 5 folds: 2 extra per class
+    sizes = Counter(kfold_split(labels, 5, seed=0)).values()
+    assert max(sizes) - min(sizes) <= 1  # the extras rotate over the folds instead of piling onto folds 0 and 1
+
+
 def test_kfold_val_comes_from_training_folds_stratified():
     folds = kfold_split(LABELS, 5, seed=0)
     val = kfold_val(LABELS, folds, test_fold=2, seed=0)
