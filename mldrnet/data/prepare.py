@@ -74,14 +74,14 @@ def dataset_root(cfg: DataConfig, results_root: Path) -> tuple[Path, str]:
             params = read_params(out) or params
         else:
             out = Path(results_root) / "data" / params.key
-        return ensure_synth(params, out), params.key
+        return ensure_synth(params, out).absolute(), params.key
     if not cfg.data_root:
         raise BenchError(f"dataset {cfg.dataset!r} needs --data-root PATH (the folder holding its files); "
                          f"without one, the built-in synthetic set is used")
     root = Path(cfg.data_root).expanduser()
     if not root.exists():
         raise BenchError(f"data root {root} does not exist: pass the folder holding the {cfg.dataset} files to --data-root")
-    return root, cfg.dataset.lower()
+    return root.absolute(), cfg.dataset.lower()  # absolute: sample paths must not depend on the cwd
 
 
 def scan(cfg: DataConfig, results_root: Path) -> tuple[DatasetSpec, Listing, str]:
