@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -60,9 +61,14 @@ def export_onnx(model: nn.Module, meta: ModelMeta, path: str | os.PathLike, *, e
     example = torch.randn(example_batch, *meta.input_shape, device=device)
     batch = torch.export.Dim("batch", min=1)
     try:
-        program = torch.onnx.export(model, (example,), dynamo=True, input_names=[INPUT_NAME],
-                                    output_names=[OUTPUT_NAME], dynamic_shapes=({0: batch},),
-                                    opset_version=opset, verbose=False)
+        with warnings.catch_warnings():
+            # torch.export's notes about its own internals (nn.GRU's flat weights, deprecated size checks) are
+            # not something a user of `bench export` can act on
+            warnings.filterwarnings("ignore", message=r"The tensor attributes .* were assigned during export")
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            program = torch.onnx.export(model, (example,), dynamo=True, input_names=[INPUT_NAME],
+                                        output_names=[OUTPUT_NAME], dynamic_shapes=({0: batch},),
+                                        opset_version=opset, verbose=False)
     except Exception as e:  # the exporter's own errors are long; keep the first line, --debug shows the rest
         raise BenchError(f"ONNX export of {meta.model} failed: {str(e).strip().splitlines()[0]}") from e
     proto = program.model_proto
