@@ -199,7 +199,7 @@ def _fit(cfg, data_cfg, data, model, run: Path, config_hash: str, ctx: DistConte
     per_process_batch = max(1, cfg.batch_size // ctx.world_size)
     val_loader = make_loader(data.val, prep, train=False, tta=cfg.tta, batch_size=per_process_batch,
                              workers=cfg.workers)
-    progress = EpochProgress(cfg.model, cfg.epochs) if ctx.is_main and show_progress else None
+    progress = EpochProgress(cfg.model, cfg.epochs, bars=show_progress) if ctx.is_main else None
     with progress or nullcontext():
         for epoch in range(start_epoch, cfg.epochs):
             torch.manual_seed(cfg.seed * 1000 + epoch)  # crops, flips, dropout: a function of (seed, epoch)

@@ -1,4 +1,5 @@
-"""Rich progress for training: one bar per epoch with loss, images/s and ETA, and a line per finished epoch."""
+"""Rich progress for training: one bar per epoch with loss, images/s and ETA (unless `bars=False`, for logs
+and CI), and a line per finished epoch either way."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from bench.console import err
 
 
 class EpochProgress:
-    def __init__(self, model: str, epochs: int):
-        self.model, self.epochs = model, epochs
+    def __init__(self, model: str, epochs: int, bars: bool = True):
+        self.model, self.epochs, self.bars = model, epochs, bars
         self.progress = Progress(
             TextColumn("[bold]{task.fields[model]}[/] epoch {task.fields[epoch]}/{task.fields[epochs]}"),
             BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.3f}"),
             TextColumn("{task.fields[ips]:.0f} img/s"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=err, transient=True,
+            console=err, transient=True, disable=not bars,
         )
         self.task = None
 
