@@ -45,7 +45,8 @@ def images(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("images")
     rng = np.random.default_rng(0)
     paths = {}
-    for name, (w, h) in {"wide.jpg": (120, 80), "tall.png": (70, 100)}.items():
+    # wide.jpg is big enough for a reduced-scale JPEG decode: predict must decode like the data loader does
+    for name, (w, h) in {"wide.jpg": (400, 300), "tall.png": (70, 100)}.items():
         paths[name] = folder / name
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(paths[name])
     paths["corrupt.jpg"] = folder / "corrupt.jpg"
