@@ -12,7 +12,7 @@ from mldrnet.data import make_loader
 from mldrnet.data.synth import SynthParams, render
 from mldrnet.preprocess import Preprocessing
 
-N_IMAGES = 32
+N_IMAGES = 16
 PRE = Preprocessing(crop=375)
 
 
