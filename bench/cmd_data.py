@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bench.console import out, warn
@@ -63,9 +64,10 @@ def synth(
     start = time.perf_counter()
     path = ensure_synth(params, target)
     if existed:
-        out.print(f"synthetic set already there: {path} ({n} images, {size} px, seed {seed})")
+        out.print(f"synthetic set already there: {path} ({n} images, {size} px, seed {seed})", markup=False)
     else:
-        out.print(f"generated {n} images of {size} px (seed {seed}) in {time.perf_counter() - start:.1f} s: {path}")
+        out.print(f"generated {n} images of {size} px (seed {seed}) in {time.perf_counter() - start:.1f} s: {path}",
+                  markup=False)
 
 
 @data_app.command()
@@ -88,7 +90,7 @@ def info(
     bad = quick_check([p for p, _ in data.train + data.val + data.test], workers)
     rows = class_rows(data, bad)
     split = f"fold {data.fold} of {data.folds} as test" if data.folds else "train / val / test"
-    table = Table(title=f"{get_spec(data.name).title}: {split}", caption=(
+    table = Table(title=f"{get_spec(data.name).title}: {split}", caption=escape(  # paths are text, not markup
         f"{data.root}\nsplit {data.split_file} (hash {data.split_hash}); unreadable = header check, "
         f"`bench data verify` decodes every file"))
     for col in ("class", "train", "val", "test", "total", "unreadable"):
@@ -119,13 +121,13 @@ def verify(
     start = time.perf_counter()
     report = verify_files(listing.paths(), workers)
     for path, reason in report.bad:
-        out.print(f"[red]bad[/] {path}: {reason}", highlight=False)
+        out.print(f"[red]bad[/] {escape(f'{path}: {reason}')}", highlight=False)
     if report.duplicates:
         n_files = sum(len(g) for g in report.duplicates)
         warn(f"{n_files} files in {len(report.duplicates)} groups are byte-identical (placeholders or copies), "
              f"e.g. {', '.join(report.duplicates[0][:3])}")
     out.print(f"{spec.name}: {report.n_checked} images decoded in {time.perf_counter() - start:.1f} s, "
-              f"{len(report.bad)} unreadable ({listing.root})")
+              f"{len(report.bad)} unreadable ({listing.root})", markup=False)
     if not report.ok:
         raise typer.Exit(VERIFY_BAD_FILES_EXIT)
 
@@ -147,4 +149,4 @@ def split(
     data = prepare_data(_config(dataset, data_root, seed, n=n, size=size, resplit=force), results_root(results_dir))
     folds = f", {data.folds} folds (fold 0 shown)" if data.folds else ""
     out.print(f"{data.name}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test{folds}; "
-              f"split {data.split_file} (hash {data.split_hash})")
+              f"split {data.split_file} (hash {data.split_hash})", markup=False)

@@ -104,3 +104,9 @@ def test_cli_dataset_choices_match_the_registry():
     from mldrnet.data import DATASETS
 
     assert [d.value for d in DatasetName] == list(DATASETS)  # spelled out in the CLI to keep `bench -h` import-light
+
+
+def test_paths_with_brackets_are_printed_verbatim(tmp_path):
+    root = write_fi(tmp_path / "fi[red]", per_class=1, bad_in="awe")
+    result = invoke("verify", "fi", "--data-root", root, env={"COLUMNS": "400"})
+    assert result.exit_code == 2 and "fi[red]/emotion_dataset/awe/awe_9998.jpg: empty file" in result.output
