@@ -106,9 +106,13 @@ def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tol
     if tol.normalize:
         for device in sorted({r.device for r in current.records if r.key in base_rows and r.ok}):
             b, c = _cal(baseline, device), _cal(current, device)
+            sizes = {run.calibration.get(device, {}).get("size") for run in (baseline, current)}
             if b is None or c is None:
                 problems.append(f"no {device} calibration in the {'baseline' if b is None else 'run'}: "
                                 "timings cannot be normalized (use --no-normalize on one machine)")
+            elif len(sizes) > 1:
+                problems.append(f"the {device} calibration changed ({' vs '.join(map(str, sizes))}): refresh the "
+                                "baseline with --update")
             else:
                 scale[device] = c / b
     rows = []

@@ -120,7 +120,7 @@ def measure_engine(engine, batch: torch.Tensor, config: TimingConfig = TimingCon
 
 # --- calibration ----------------------------------------------------------------------------------------
 
-CALIBRATION_SIZE = {"cpu": 384, "cuda": 4096}  # big enough to be compute-bound, small enough to take ~ms
+CALIBRATION_SIZE = {"cpu": 512, "cuda": 4096}  # big enough to be compute-bound, small enough to take ~ms
 
 
 @dataclass(frozen=True)

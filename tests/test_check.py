@@ -67,6 +67,14 @@ def test_missing_calibration_fails_when_normalizing():
     assert compare_runs(cur, base, Tolerance(normalize=False)).passed
 
 
+def test_a_different_calibration_benchmark_fails():
+    base = synthetic_run(ROWS)
+    cur = synthetic_run(ROWS)
+    cur.calibration["cpu"]["size"] = 1024
+    result = compare_runs(cur, base)
+    assert not result.passed and "calibration changed" in result.problems[0]
+
+
 def test_no_matching_rows_fails():
     base = synthetic_run(ROWS)
     other = synthetic_run([dict(model="vgg19", variant="trt", batch_size=32)])
