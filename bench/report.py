@@ -50,6 +50,9 @@ COLUMNS = (
     Column("p99 ms", lambda r: r.lat_p99_ms, "{:.2f}", "min", per_batch=True),
     Column("CV", lambda r: r.lat_cv, "{:.2f}"),
     Column("img/s", lambda r: r.throughput_ips, "{:.1f}", "max"),
+    # GPU rows only (left out on a CPU run): the input already on the device, no host copies
+    Column("dev p50 ms", lambda r: r.resident_p50_ms, "{:.2f}", "min", per_batch=True),
+    Column("dev img/s", lambda r: r.resident_ips, "{:.1f}", "max"),
     Column("params M", _mparams, "{:.2f}"),
     Column("GFLOPs", lambda r: r.gflops, "{:.2f}"),
     Column("size MB", _mb, "{:.1f}", "min"),

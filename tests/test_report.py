@@ -52,12 +52,22 @@ def test_table_groups_by_model_and_highlights_the_best():
     assert text.index("mldrnet") < text.index("alexnet")
     assert text.count("mldrnet") == 1 and text.count("alexnet") == 1  # model named once per group
     assert "export failed" in text
-    assert "paper FI %" not in text  # no FI rows: the column is left out
+    assert "paper FI %" not in text and "dev p50" not in text  # no FI rows, no GPU rows: columns left out
     cells = {c.header: list(c.cells) for c in table.columns}
     assert cells["p50 ms"][1] == "[bold green]3.00[/]" and cells["p50 ms"][0] == "5.00"
     assert cells["p50 ms"][2] == "[bold green]20.00[/]"
     assert cells["top-1 %"][3] == "55.00"  # alexnet is not the best
     assert cells["top-1 %"][4] == "-"  # the error row has no numbers
+
+
+def test_gpu_and_fi_columns_appear_when_rows_have_them():
+    gpu = _row("mldrnet", "trt", 1, resident_p50_ms=0.4, resident_ips=2500.0, paper_fi_accuracy_pct=67.24)
+    table = records_table(_run(RECORDS + [gpu]))
+    cells = {c.header: list(c.cells) for c in table.columns}
+    # grouped by model: the new mldrnet row is the group's 4th line, before alexnet's rows
+    assert cells["engine"][3] == "trt"
+    assert cells["dev p50 ms"][3] == "[bold green]0.40[/]" and cells["dev p50 ms"][0] == "-"
+    assert cells["paper FI %"][3] == "67.24"
 
 
 def test_warnings_name_errors_noise_and_broken_parity():
