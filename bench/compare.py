@@ -144,8 +144,12 @@ class _Matrix:
                       paper_fi_accuracy_pct=zoo.info(tm.name).paper_fi_accuracy if ev.dataset == "fi" else None)
         rows, reference = [], None
         for v in self.variants:
-            if reference is None and not v.is_reference:
-                reference = _reference_logits(model, ev)
+            if reference is None and not v.is_reference:  # no (successful) reference row: run the model itself
+                try:
+                    reference = _reference_logits(model, ev)
+                except Exception as e:
+                    self._guard(e)
+                    self.progress(f"{tm.name}: no PyTorch reference for parity: {one_line(e)}")
             new_rows, logits = self.variant_rows(tm, v, model, ev, reference, common)
             if v.is_reference and logits is not None and reference is None:
                 reference = logits
@@ -161,13 +165,14 @@ class _Matrix:
             common = dict(common, file_format=v.file_format, file_bytes=art.nbytes)
             engine = self.hooks.engine(v.engine, art.source, v.options(self.threads))
             logits, labels = _run_split(engine, ev)
-            ref = logits if reference is None else reference
+            ref = logits if v.is_reference and reference is None else reference
             m = classification_metrics(labels.tolist(), logits.argmax(1).tolist(), len(ev.classes))
             info = dict(engine.describe())
             common = dict(common, test_images=ev.count, unreadable=ev.unreadable, accuracy_pct=100 * m.top1,
                           mean_tpr_pct=_pct(m.mean_class_tpr), per_class_tpr_pct=tuple(_pct(t) for t in m.per_class_tpr),
-                          confusion=m.confusion, agreement_pct=100 * top1_agreement(logits, ref),
-                          max_logit_diff=max_abs_diff(logits, ref), engine_info=info,
+                          confusion=m.confusion, engine_info=info,
+                          agreement_pct=None if ref is None else 100 * top1_agreement(logits, ref),
+                          max_logit_diff=None if ref is None else max_abs_diff(logits, ref),
                           threads=info.get("threads", self.threads))
         except Exception as e:
             self._guard(e)

@@ -139,3 +139,14 @@ def test_loading_garbage_is_a_user_error(tmp_path):
         load_run(tmp_path / "x.json")
     with pytest.raises(BenchError, match="unknown record fields"):
         Record.from_dict({"model": "m", "bogus": 1})
+
+
+def test_parity_reference_is_the_model_itself_when_the_torch_row_is_missing_or_failed(tmp_path):
+    run = fake_run(tmp_path, hooks=fake_hooks(fail_engine="torch"))
+    ort = [r for r in run.records if r.variant == "ort-cpu"]
+    assert all(r.ok and r.agreement_pct == 100.0 and r.max_logit_diff == 0.0 for r in ort)
+    assert all(not r.ok for r in run.records if r.variant == "torch-cpu")
+    cfg = CompareConfig(models=("mldrnet",), engines=("ort-cpu",), batch_sizes=(1,), threads=1, timing=FAST,
+                        calibration=FAST)
+    noisy = run_compare(cfg, tmp_path, fake_hooks(noise=0.5)).records[0]
+    assert noisy.ok and noisy.max_logit_diff > 0.1
