@@ -100,6 +100,11 @@ def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tol
         problems.append(f"dataset differs: baseline {b_env.get('dataset')!r}, run {c_env.get('dataset')!r}")
     if set(b_env.get("split_hashes", [])) != set(c_env.get("split_hashes", [])):
         notes.append("the test split differs from the baseline's (another data version): accuracies compare loosely")
+    if b_env.get("threads") != c_env.get("threads"):
+        # timings at other thread counts are not comparable; nor do they normalize (a matrix product scales with
+        # threads far better than a small model at batch 1)
+        problems.append(f"thread count differs: baseline {b_env.get('threads')}, run {c_env.get('threads')}: "
+                        f"run compare with --threads {b_env.get('threads')}")
     base_rows = {r.key: r for r in baseline.records}
     cur_rows = {r.key: r for r in current.records}
     scale: dict = {}

@@ -87,7 +87,7 @@ def synthetic_run(rows: list[dict], cal_ms: float = 1.0, dataset: str = "synth")
     base = dict(engine="torch", device="cpu", precision="fp32", status="ok", accuracy_pct=60.0, agreement_pct=100.0,
                 lat_p50_ms=10.0, throughput_ips=100.0)
     records = tuple(Record(**{**base, **r}) for r in rows)
-    env = {"dataset": dataset, "split_hashes": ["abc123"]}
+    env = {"dataset": dataset, "split_hashes": ["abc123"], "threads": 2}
     return CompareRun(records, env, {}, {"cpu": {"device": "cpu", "size": 384, "median_ms": cal_ms,
                                                  "before_ms": cal_ms, "after_ms": cal_ms}})
 

@@ -67,6 +67,14 @@ def test_missing_calibration_fails_when_normalizing():
     assert compare_runs(cur, base, Tolerance(normalize=False)).passed
 
 
+def test_another_thread_count_fails():
+    base = synthetic_run(ROWS)
+    cur = synthetic_run(ROWS)
+    cur.environment["threads"] = 16
+    result = compare_runs(cur, base)
+    assert not result.passed and "--threads 2" in result.problems[0]
+
+
 def test_a_different_calibration_benchmark_fails():
     base = synthetic_run(ROWS)
     cur = synthetic_run(ROWS)
