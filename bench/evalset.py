@@ -40,6 +40,10 @@ class EvalSet:
             yield images, labels
         self.unreadable = unreadable
 
+    def cache_size(self) -> int:
+        """Batches held in memory (0 when streaming)."""
+        return len(self._cache or [])
+
     def materialize(self, cache_bytes: int) -> "EvalSet":
         """Read every batch once and keep them if they fit in `cache_bytes` (else stay streaming)."""
         per_image = 3 * self.size * self.size * 4

@@ -150,3 +150,18 @@ def test_parity_reference_is_the_model_itself_when_the_torch_row_is_missing_or_f
                         calibration=FAST)
     noisy = run_compare(cfg, tmp_path, fake_hooks(noise=0.5)).records[0]
     assert noisy.ok and noisy.max_logit_diff > 0.1
+
+
+def test_eval_set_subsample_and_cache():
+    import torch
+
+    from bench.evalset import from_tensors, subsample
+
+    samples = [(f"img{i}.jpg", i // 10) for i in range(80)]  # ordered by class, like split files
+    sub = subsample(samples, 16)
+    assert sub == subsample(samples, 16) and len(sub) == 16 and len({y for _, y in sub}) > 3
+    assert subsample(samples, None) == samples and subsample(samples, 500) == samples
+    ev = from_tensors(torch.zeros(10, 3, 8, 8), torch.zeros(10, dtype=torch.long), CLASSES, batch_size=4)
+    assert ev.materialize(cache_bytes=10).cache_size() == 0  # too big: stays streaming
+    assert ev.materialize(cache_bytes=1 << 20).cache_size() == 3  # 3 batches of <= 4 kept
+    assert sum(len(y) for _, y in ev.batches()) == 10
