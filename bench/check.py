@@ -26,6 +26,7 @@ class Tolerance:
     timing: float = 0.5  # relative: 0.5 = fail when 1.5x slower (after normalization)
     normalize: bool = True  # divide timings by each run's calibration (off: same machine only)
     allow_missing: bool = False  # baseline rows absent from the run are not failures
+    busy_spread: float = 1.5  # a run whose calibration varied more than this (max / min) ran on a busy machine
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -120,6 +121,12 @@ def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tol
                                 "baseline with --update")
             else:
                 scale[device] = c / b
+            spread = current.calibration.get(device, {}).get("spread", 1.0)
+            if spread > tol.busy_spread:
+                # under contention, models with many small parallel ops slow down far more than one matrix
+                # product: no normalization rescues such timings, and a flaky gate is worse than a loud one
+                problems.append(f"the machine was busy during the run: its {device} calibration varied x{spread:.1f} "
+                                f"(limit x{tol.busy_spread:g}); rerun compare on a quiet machine")
     rows = []
     for key, base in base_rows.items():
         if key in cur_rows:

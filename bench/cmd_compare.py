@@ -88,6 +88,7 @@ def check(
     tolerance: Annotated[Optional[float], typer.Option("--tolerance", min=0.0, help="Allowed slowdown as a fraction (0.5 = 1.5x) of normalized median latency and throughput [default: the baseline's, else 0.5].")] = None,
     accuracy_tolerance: Annotated[Optional[float], typer.Option("--accuracy-tolerance", min=0.0, help="Allowed drop of top-1 and agreement in percentage points [default: the baseline's, else 2].")] = None,
     normalize: Annotated[Optional[bool], typer.Option("--normalize/--no-normalize", help="Divide timings by each run's calibration [default: on].")] = None,
+    busy_limit: Annotated[Optional[float], typer.Option("--busy-limit", min=1.0, help="Fail when the run's calibration varied more than this factor (a busy machine) [default: the baseline's, else 1.5].")] = None,
     allow_missing: Annotated[Optional[bool], typer.Option("--allow-missing/--no-allow-missing", help="Baseline rows absent from the run do not fail.")] = None,
     update: Annotated[bool, typer.Option("--update", help="Write RESULTS as the new baseline (with these tolerances) instead of failing.")] = False,
     results_dir: ResultsDir = None,
@@ -98,7 +99,8 @@ def check(
 
     if str(results) == "latest":
         results = latest_run(results_root(results_dir))
-    given = dict(timing=tolerance, accuracy_points=accuracy_tolerance, normalize=normalize, allow_missing=allow_missing)
+    given = dict(timing=tolerance, accuracy_points=accuracy_tolerance, normalize=normalize, allow_missing=allow_missing,
+                 busy_spread=busy_limit)
     current = load_run(results)
     if update:
         stored = load_baseline(baseline)[1] if baseline.is_file() else {}

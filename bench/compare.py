@@ -24,7 +24,7 @@ from bench.envinfo import environment, usable_cpus
 from bench.evalset import EvalSet, load_test_split
 from bench.paths import run_dir
 from bench.records import CompareRun, Record
-from bench.timing import TimingConfig, calibrate, measure, measure_engine, pin_threads
+from bench.timing import Calibration, TimingConfig, calibrate, measure, measure_engine, pin_threads
 from bench.variants import Variant, cuda_available, select_variants
 from engines.base import Engine, EngineOptions, create_engine
 from mldrnet import zoo
@@ -36,6 +36,7 @@ from mldrnet.stats import profile
 CPU_BATCHES = (1, 8)  # latency at batch 1, throughput at a batch that fills 2-4 cores without minutes per row
 GPU_BATCHES = (1, 32)
 CALIBRATION_TIMING = TimingConfig(warmup_iters=3, warmup_s=0.1, min_iters=20, budget_s=0.5)
+ROW_CALIBRATION_TIMING = TimingConfig(warmup_iters=2, warmup_s=0.0, min_iters=15, budget_s=0.05)
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,8 @@ class _Matrix:
     def timed_row(self, tm: TrainedModel, v: Variant, engine: Engine, size: int, batch: int, common: dict) -> Record:
         x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(batch))
         try:
+            # the yardstick again, right before this row: the machine's load can change during a run
+            row_cal = calibrate(v.device, ROW_CALIBRATION_TIMING).median_ms
             m = measure_engine(engine, x, self.config.timing)
         except Exception as e:
             self._guard(e)
@@ -209,7 +212,8 @@ class _Matrix:
         return Record(tm.name, v.label, v.engine, v.device, v.precision, batch, v.provider, **{
             **common, **extra, "lat_count": lat.count, "lat_mean_ms": lat.mean_ms, "lat_std_ms": lat.std_ms,
             "lat_min_ms": lat.min_ms, "lat_p50_ms": lat.p50_ms, "lat_p90_ms": lat.p90_ms, "lat_p99_ms": lat.p99_ms,
-            "lat_max_ms": lat.max_ms, "lat_cv": lat.cv, "throughput_ips": m.images_per_s, "noisy": m.noisy})
+            "lat_max_ms": lat.max_ms, "lat_cv": lat.cv, "throughput_ips": m.images_per_s, "noisy": m.noisy,
+            "calibration_ms": row_cal})
 
 
 def _error_row(model: str, v: Variant, batch: int, error: str, **common) -> Record:
@@ -237,11 +241,19 @@ def run_compare(config: CompareConfig, results_root: Path, hooks: Hooks = Hooks(
         after = {d: calibrate(d, config.calibration) for d in devices}
     finally:
         torch.set_num_threads(previous_threads)
-    # before and after: a machine that got busier during the run shows as a gap between the two
-    calibration = {d: {**before[d].to_dict(), "median_ms": (before[d].median_ms + after[d].median_ms) / 2,
-                       "before_ms": before[d].median_ms, "after_ms": after[d].median_ms} for d in devices}
+    calibration = {d: summarize_calibration(before[d], after[d], [r.calibration_ms for r in records
+                                                                  if r.device == d and r.calibration_ms])
+                   for d in devices}
     env = environment(config.dataset, [r.split_hash for r in records if r.split_hash], threads)
     return CompareRun(tuple(records), env, config.to_dict(), calibration)
+
+
+def summarize_calibration(before: Calibration, after: Calibration, per_row: list[float]) -> dict:
+    """The run's yardstick: the median of every calibration taken (start, before each row, end). `spread`, the
+    largest over the smallest, shows whether the machine's load changed during the run (a busy machine)."""
+    samples = [before.median_ms, after.median_ms, *per_row]
+    return {**before.to_dict(), "median_ms": float(np.median(samples)), "before_ms": before.median_ms,
+            "after_ms": after.median_ms, "samples": len(samples), "spread": max(samples) / min(samples)}
 
 
 def default_out_dir(results_root: Path) -> Path:

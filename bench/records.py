@@ -66,6 +66,7 @@ class Record:
     resident_p50_ms: float | None = None
     resident_ips: float | None = None
     threads: int | None = None
+    calibration_ms: float | None = None  # bench.timing.calibrate on this row's device, just before its timing
     # the model and its file in this format
     input_size: int | None = None
     params: int | None = None

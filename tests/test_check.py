@@ -75,6 +75,16 @@ def test_another_thread_count_fails():
     assert not result.passed and "--threads 2" in result.problems[0]
 
 
+def test_a_run_on_a_busy_machine_fails_loudly():
+    base = synthetic_run(ROWS)
+    cur = synthetic_run(ROWS)
+    cur.calibration["cpu"]["spread"] = 4.0
+    result = compare_runs(cur, base)
+    assert not result.passed and "busy" in result.problems[0]
+    assert all(r.verdict == "ok" for r in result.rows)  # the rows themselves may look fine: still no pass
+    assert compare_runs(cur, base, Tolerance(busy_spread=5.0)).passed
+
+
 def test_a_different_calibration_benchmark_fails():
     base = synthetic_run(ROWS)
     cur = synthetic_run(ROWS)
