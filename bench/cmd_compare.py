@@ -117,7 +117,7 @@ def check(
     _print_wide(check_table(result))
     for note in result.notes:
         warn(note)
-    for line in failure_lines(result) + list(result.problems):
+    for line in list(result.problems) + failure_lines(result):  # run-level first: they explain the rows
         error(line)
     if not result.passed:
         error(f"{result.failures} failure(s) against {baseline}")
