@@ -46,7 +46,7 @@ class CompareConfig:
     models: tuple[str, ...] | None = None  # None: every trained model of the dataset
     engines: tuple[str, ...] | None = None  # variant labels or engine names; None: the machine's defaults
     precisions: tuple[str, ...] | None = None
-    batch_sizes: tuple[int, ...] | None = None  # None: CPU_BATCHES, or GPU_BATCHES with a CUDA device
+    batch_sizes: tuple[int, ...] | None = None  # None: CPU_BATCHES for CPU rows, GPU_BATCHES for GPU rows
     eval_batch_size: int = 32
     max_test_images: int | None = None  # quick knob: a seeded subset of the test split
     threads: int | None = None  # None: every usable CPU core
@@ -121,9 +121,13 @@ class _Matrix:
     """One compare run's state: settings, hooks and a progress callback."""
 
     def __init__(self, config: CompareConfig, results_root: Path, hooks: Hooks, progress: Callable[[str], None],
-                 variants: list[Variant], batch_sizes: tuple[int, ...], threads: int):
+                 variants: list[Variant], threads: int):
         self.config, self.root, self.hooks, self.progress = config, results_root, hooks, progress
-        self.variants, self.batch_sizes, self.threads = variants, batch_sizes, threads
+        self.variants, self.threads = variants, threads
+
+    def batches(self, v: Variant) -> tuple[int, ...]:
+        # a GPU's throughput batch would take minutes per call for a big model on the CPU
+        return tuple(self.config.batch_sizes or (GPU_BATCHES if v.device == "cuda" else CPU_BATCHES))
 
     def _guard(self, e: Exception) -> None:
         if self.config.fail_fast:
@@ -139,7 +143,7 @@ class _Matrix:
             self._guard(e)
             self.progress(f"{tm.name}: {one_line(e)}")
             return [_error_row(tm.name, v, b, one_line(e), dataset=self.config.dataset)
-                    for v in self.variants for b in self.batch_sizes]
+                    for v in self.variants for b in self.batches(v)]
         common = dict(dataset=ev.dataset, split_hash=ev.split_hash, classes=ev.classes, input_size=ev.size,
                       params=prof.params, gflops=prof.gflops, threads=self.threads,
                       paper_fi_accuracy_pct=zoo.info(tm.name).paper_fi_accuracy if ev.dataset == "fi" else None)
@@ -159,7 +163,7 @@ class _Matrix:
 
     def variant_rows(self, tm: TrainedModel, v: Variant, model: torch.nn.Module, ev: EvalSet,
                      reference: np.ndarray | None, common: dict) -> tuple[list[Record], np.ndarray | None]:
-        max_batch = max(self.config.eval_batch_size, *self.batch_sizes)
+        max_batch = max(self.config.eval_batch_size, *self.batches(v))
         engine = None
         try:
             art = self.hooks.artifact(v, tm.checkpoint, model, max_batch, self.root, self.config.data_root)
@@ -179,8 +183,8 @@ class _Matrix:
             self._guard(e)
             self.progress(f"{tm.name} {v.label} {v.precision}: {one_line(e)}")
             del engine
-            return [_error_row(tm.name, v, b, one_line(e), **common) for b in self.batch_sizes], None
-        rows = [self.timed_row(tm, v, engine, ev.size, b, common) for b in self.batch_sizes]
+            return [_error_row(tm.name, v, b, one_line(e), **common) for b in self.batches(v)], None
+        rows = [self.timed_row(tm, v, engine, ev.size, b, common) for b in self.batches(v)]
         del engine
         gc.collect()
         if v.device == "cuda" and torch.cuda.is_available():
@@ -227,8 +231,7 @@ def run_compare(config: CompareConfig, results_root: Path, hooks: Hooks = Hooks(
                 progress: Callable[[str], None] = lambda s: None) -> CompareRun:
     variants = select_variants(list(config.engines or []), list(config.precisions or []))
     gpu_rows = any(v.device == "cuda" for v in variants) and cuda_available()
-    batch_sizes = tuple(config.batch_sizes or (GPU_BATCHES if gpu_rows else CPU_BATCHES))
-    if any(b < 1 for b in batch_sizes):
+    if any(b < 1 for b in config.batch_sizes or ()):
         raise BenchError("batch sizes must be >= 1")
     models = find_trained(results_root, config.dataset, config.models)
     previous_threads = torch.get_num_threads()
@@ -236,7 +239,7 @@ def run_compare(config: CompareConfig, results_root: Path, hooks: Hooks = Hooks(
     try:
         devices = ["cpu"] + (["cuda"] if gpu_rows else [])
         before = {d: calibrate(d, config.calibration) for d in devices}
-        matrix = _Matrix(config, results_root, hooks, progress, variants, batch_sizes, threads)
+        matrix = _Matrix(config, results_root, hooks, progress, variants, threads)
         records = [r for tm in models for r in matrix.model_rows(tm)]
         after = {d: calibrate(d, config.calibration) for d in devices}
     finally:

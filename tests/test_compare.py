@@ -165,3 +165,14 @@ def test_eval_set_subsample_and_cache():
     assert ev.materialize(cache_bytes=10).cache_size() == 0  # too big: stays streaming
     assert ev.materialize(cache_bytes=1 << 20).cache_size() == 3  # 3 batches of <= 4 kept
     assert sum(len(y) for _, y in ev.batches()) == 10
+
+
+def test_default_batch_sizes_follow_the_device(tmp_path):
+    from bench.compare import CPU_BATCHES, GPU_BATCHES
+
+    write_checkpoint(tmp_path, "mldrnet-l2")
+    cfg = CompareConfig(models=("mldrnet-l2",), engines=("torch-cpu", "torch-cuda"), precisions=("fp32",), threads=1,
+                        timing=FAST, calibration=FAST)
+    run = run_compare(cfg, tmp_path, fake_hooks())
+    batches = {v: sorted(r.batch_size for r in run.records if r.variant == v) for v in ("torch-cpu", "torch-cuda")}
+    assert batches == {"torch-cpu": sorted(CPU_BATCHES), "torch-cuda": sorted(GPU_BATCHES)}
