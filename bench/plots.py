@@ -50,11 +50,15 @@ def plot_accuracy_latency(records: list[Record], path: Path) -> Path | None:
     for i, (variant, precision) in enumerate(groups):
         rows = [r for r in ok if (r.variant, r.precision) == (variant, precision)]
         ax.scatter([r.lat_p50_ms for r in rows], [r.accuracy_pct for r in rows], marker=MARKERS[i % len(MARKERS)],
-                   s=50, label=f"{variant} {precision}")
-        for r in rows:
-            ax.annotate(r.model, (r.lat_p50_ms, r.accuracy_pct), textcoords="offset points", xytext=(4, 4),
-                        fontsize=7)
+                   s=50, label=f"{variant} {precision}", zorder=3)
+    for model in dict.fromkeys(r.model for r in ok):
+        # one model's engines share its accuracy: join them, name the model once at its fastest engine
+        rows = sorted((r for r in ok if r.model == model), key=lambda r: r.lat_p50_ms)
+        ax.plot([r.lat_p50_ms for r in rows], [r.accuracy_pct for r in rows], color="0.7", lw=0.8, zorder=1)
+        ax.annotate(model, (rows[0].lat_p50_ms, rows[0].accuracy_pct), textcoords="offset points", xytext=(-4, 6),
+                    ha="right", fontsize=8)
     ax.set_xscale("log")
+    ax.margins(x=0.12, y=0.08)  # room for the model names left of the fastest points
     ax.set_xlabel(f"median latency at batch {batch} (ms, log scale)")
     ax.set_ylabel("top-1 accuracy on the test split (%)")
     ax.set_title("Accuracy vs latency per engine")
