@@ -11,6 +11,7 @@ from rich.table import Table
 from bench.console import err, out
 from bench.paths import ENV_VAR, results_root
 from mldrnet import zoo
+from mldrnet.distributed import is_main_process
 from mldrnet.errors import BenchError
 
 ModelOpt = Annotated[Optional[list[str]], typer.Option(
@@ -95,7 +96,8 @@ def train(
     data_cfg = _data_config(dataset, data_root, seed, fold, label_noise, noisy_extra, synth_n, synth_size)
     result = train_model(cfg, data_cfg, results_root(results_dir), resume=resume, force=force,
                          show_progress=not no_progress)
-    err.print(_result_table([result]))
+    if is_main_process():
+        err.print(_result_table([result]))
 
 
 def train_all(
@@ -106,12 +108,24 @@ def train_all(
     dataset: Dataset = "synth",
     data_root: DataRoot = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs for every model (profile default per model).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Global batch size (paper: 64).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Initial learning rate (paper: 0.001).")] = None,
+    crop: Annotated[Optional[int], typer.Option(help="Crop size in px (paper: 375).")] = None,
+    tta: Annotated[Optional[str], typer.Option(help="Evaluation: center or five.")] = None,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
     workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")] = None,
+    pretrained: Annotated[Optional[bool], typer.Option("--pretrained", help="Baselines: torchvision ImageNet weights "
+                                                       "(the paper fine-tunes them).")] = None,
+    fold: Annotated[int, typer.Option(help="k-fold datasets: the test fold.")] = 0,
+    label_noise: Annotated[float, typer.Option(help="Flip this seeded fraction of the training labels.")] = 0.0,
+    noisy_extra: Annotated[Optional[str], typer.Option(help="Extra noisy training pairs: folder or CSV.")] = None,
+    synth_n: Annotated[Optional[int], typer.Option(help="Synthetic dataset: number of images.")] = None,
+    synth_size: Annotated[Optional[int], typer.Option(help="Synthetic dataset: image size in px.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Train again even if already trained.")] = False,
     results_dir: ResultsDir = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Stop at the first failing model with its traceback.")] = False,
 ) -> None:
     """Train every model that compare needs; models trained with the same configuration are skipped."""
     from bench.train_all import DEFAULT_MODELS, train_all as run_all
@@ -121,9 +135,12 @@ def train_all(
         names += [n for n in zoo.names() if zoo.info(n).family == "mldrnet"]
     for name in names:
         zoo.info(name)
-    data_cfg = _data_config(dataset, data_root, seed, 0, 0.0, None, None, None)
+    data_cfg = _data_config(dataset, data_root, seed, fold, label_noise, noisy_extra, synth_n, synth_size)
     results = run_all(names, profile, data_cfg, results_root(results_dir), force=force, show_progress=not no_progress,
-                      epochs=epochs, seed=seed, device=device, workers=workers)
+                      debug=debug, epochs=epochs, batch_size=batch_size, lr=lr, crop=crop, tta=tta, seed=seed,
+                      device=device, workers=workers, pretrained=pretrained)
+    if not is_main_process():
+        return
     out.print(_result_table(results))
     if any(isinstance(r, tuple) for r in results):
         raise typer.Exit(1)

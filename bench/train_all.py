@@ -22,7 +22,7 @@ def order_models(models: list[str]) -> list[str]:
 
 
 def train_all(models: list[str], profile: str, data_cfg, results_root: Path, *, force: bool = False,
-              show_progress: bool = True, on_result=None, **overrides) -> list[TrainResult | tuple[str, str]]:
+              show_progress: bool = True, on_result=None, debug: bool = False, **overrides) -> list[TrainResult | tuple[str, str]]:
     """Train each model in turn; a model that fails becomes (name, error) and the others still train."""
     results: list[TrainResult | tuple[str, str]] = []
     for name in order_models(models):
@@ -31,6 +31,10 @@ def train_all(models: list[str], profile: str, data_cfg, results_root: Path, *, 
             result = train_model(cfg, data_cfg, results_root, force=force, show_progress=show_progress)
         except BenchError as e:
             result = (name, str(e))
+        except Exception as e:  # out of memory, a crop too small for a model...: the other models still train
+            if debug:
+                raise
+            result = (name, f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}")
         results.append(result)
         if on_result:
             on_result(result)

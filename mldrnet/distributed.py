@@ -34,6 +34,11 @@ class DistContext:
             dist.barrier()
 
 
+def is_main_process() -> bool:
+    """Rank 0, or the only process: the one that prints summaries and writes files."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def resolve_device(preference: str) -> torch.device:
     if preference == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

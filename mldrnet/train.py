@@ -18,11 +18,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-from bench.paths import run_dir
+from bench.paths import run_dir, run_key
 from mldrnet import zoo
 from mldrnet.checkpoint import FORMAT, load_checkpoint, save_atomic
 from mldrnet.distributed import DistContext, setup, teardown
@@ -80,7 +81,27 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float((logits.argmax(1) == labels).float().mean()) if len(labels) else float("nan")
 
 
-def train_one_epoch(model, loader, optimizer, device, cfg: TrainConfig, progress: EpochProgress | None) -> dict:
+def _all_have_data(has_data: bool, ctx: DistContext | None, device) -> bool:
+    """Under DDP every process must run the same number of backward passes or the gradient all-reduce hangs:
+    a batch whose images were all unreadable on one process is skipped by all of them."""
+    if ctx is None or not ctx.enabled:
+        return has_data
+    flag = torch.tensor([int(has_data)], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item())
+
+
+def _global_sums(values: list[float], ctx: DistContext | None, device) -> list[float]:
+    if ctx is None or not ctx.enabled:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def train_one_epoch(model, loader, optimizer, device, cfg: TrainConfig, progress: EpochProgress | None,
+                    ctx: DistContext | None = None) -> dict:
+    """One pass over the loader; the returned figures cover every process (images/s is the global rate)."""
     model.train()
     criterion = nn.CrossEntropyLoss()
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cfg.bf16 and device.type == "cuda" else nullcontext()
@@ -90,7 +111,7 @@ def train_one_epoch(model, loader, optimizer, device, cfg: TrainConfig, progress
     for images, labels, bad in loader:
         data_wait += time.perf_counter() - batch_start
         unreadable += int(bad)
-        if len(labels) == 0:
+        if not _all_have_data(len(labels) > 0, ctx, device):
             batch_start = time.perf_counter()
             continue
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
@@ -110,8 +131,9 @@ def train_one_epoch(model, loader, optimizer, device, cfg: TrainConfig, progress
             progress.batch(loss=loss.item(), images_per_s=seen / elapsed)
         batch_start = time.perf_counter()
     elapsed = time.perf_counter() - start
-    return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1), "images": seen,
-            "unreadable": unreadable, "seconds": elapsed, "images_per_s": seen / elapsed if elapsed else 0.0,
+    seen, correct, loss_sum, unreadable = _global_sums([seen, correct, loss_sum, unreadable], ctx, device)
+    return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1), "images": int(seen),
+            "unreadable": int(unreadable), "seconds": elapsed, "images_per_s": seen / elapsed if elapsed else 0.0,
             "data_share": data_wait / elapsed if elapsed else 0.0}
 
 
@@ -148,7 +170,7 @@ def train_model(cfg: TrainConfig, data_cfg, results_root: Path, *, resume: bool 
         ctx.barrier()
         if not ctx.is_main:
             data = prepare_data(data_cfg, results_root)
-        run = run_dir(results_root, cfg.model, data.name)
+        run = run_dir(results_root, cfg.model, run_key(data_cfg, data))
         torch.manual_seed(cfg.seed)  # the initial weights, identical in every process and every rerun
         model, backbone = initial_model(cfg, data, run.parent)
         cfg = epochs_for(cfg, backbone)
@@ -188,7 +210,7 @@ def _fit(cfg, data_cfg, data, model, run: Path, config_hash: str, ctx: DistConte
                              "resume, or start again without --resume")
         model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
-        start_epoch, history = state["epoch"] + 1, state["history"]
+        start_epoch, history = state["epoch"], state["history"]  # epochs are counted from 1: all done
         best_val, best_epoch = state["best_val_acc"], state["best_epoch"]
     elif resume and ctx.is_main:
         from bench.console import warn
@@ -212,7 +234,7 @@ def _fit(cfg, data_cfg, data, model, run: Path, config_hash: str, ctx: DistConte
                 group["lr"] = lr_at(cfg, epoch)
             if progress:
                 progress.start_epoch(epoch, len(loader))
-            stats = train_one_epoch(train_model_, loader, optimizer, device, cfg, progress)
+            stats = train_one_epoch(train_model_, loader, optimizer, device, cfg, progress, ctx)
             if ctx.is_main:
                 logits, labels, _ = predict(model, val_loader, device)
                 val_acc = accuracy(logits, labels)
@@ -223,7 +245,7 @@ def _fit(cfg, data_cfg, data, model, run: Path, config_hash: str, ctx: DistConte
                     best_val, best_epoch = val_acc, epoch + 1
                     save_atomic(_checkpoint(cfg, data, data_cfg, prep, model, config_hash, epoch=epoch + 1,
                                             best_val_acc=best_val, history=history), best_path)
-                save_atomic(_checkpoint(cfg, data, data_cfg, prep, model, config_hash, epoch=epoch, history=history,
+                save_atomic(_checkpoint(cfg, data, data_cfg, prep, model, config_hash, epoch=epoch + 1, history=history,
                                         optimizer=optimizer.state_dict(), best_val_acc=best_val,
                                         best_epoch=best_epoch, rng=torch.get_rng_state()), last_path)
                 _write_metrics(run / "metrics.jsonl", history)

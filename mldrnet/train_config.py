@@ -22,6 +22,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from mldrnet.errors import BenchError
+from mldrnet.preprocess import TTA_MODES
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class TrainConfig:
 PROFILES: dict[str, dict] = {
     "paper": {"epochs": {"*": 30}, "lr": 0.001, "crop": 375, "batch_size": 64},
     "quick": {
-        "epochs": {"*": 10, "alexnet": 6, "alexnet-svm": 6, "vgg19": 1, "resnet101": 2},
+        "epochs": {"*": 10, "alexnet": 4, "alexnet-svm": 4, "vgg19": 1, "resnet101": 1},
         "lr": 0.01,
         "crop": 64,
         "batch_size": 64,
@@ -82,6 +83,10 @@ def resolve(model: str, profile: str = "quick", **overrides) -> TrainConfig:
         raise ValueError(f"unknown training options: {sorted(unknown)}")
     values.update({k: v for k, v in overrides.items() if v is not None})
     cfg = replace(TrainConfig(), model=model, profile=profile, **values)
+    if cfg.tta not in TTA_MODES:
+        raise BenchError(f"--tta {cfg.tta!r}: choose one of {', '.join(TTA_MODES)}")
+    if cfg.schedule not in ("cosine", "constant"):
+        raise BenchError(f"schedule {cfg.schedule!r}: choose cosine or constant")
     if cfg.epochs < 0 or cfg.batch_size < 1 or cfg.lr <= 0:
         raise BenchError(f"bad training options: epochs={cfg.epochs}, batch_size={cfg.batch_size}, lr={cfg.lr}")
     return cfg

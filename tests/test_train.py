@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -56,7 +57,7 @@ def _weights(path):
 
 
 def test_killed_then_resumed_run_ends_with_identical_weights(tmp_path):
-    args = ["train", "mldrnet", "--epochs", "3", "--crop", "40", "--batch-size", "32", "--lr", "0.02",
+    args = ["train", "mldrnet", "--epochs", "5", "--crop", "40", "--batch-size", "32", "--lr", "0.02",
             "--synth-n", "320", "--synth-size", "48", "--device", "cpu", "--no-progress"]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     # the synthetic data and split are shared, so both runs see the same images
@@ -69,11 +70,10 @@ def test_killed_then_resumed_run_ends_with_identical_weights(tmp_path):
     last = killed / "runs" / "synth" / "mldrnet" / "last.pt"
     deadline = time.time() + 300
     while not last.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)  # into the second epoch: a kill at an arbitrary point
-    proc.send_signal(signal.SIGKILL)
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)  # just after the first epoch's files: mid-save or early in epoch 2
     proc.wait()
-    assert load_checkpoint(last)["epoch"] < 2, "the run finished before it could be killed"
+    assert load_checkpoint(last)["epoch"] < 5, "the run finished before it could be killed"
     resumed = _bench(*args, "--resume", env={"BENCH_RESULTS_DIR": str(killed)})
     assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
 
@@ -130,7 +130,7 @@ def test_alexnet_svm_uses_the_trained_alexnet(tmp_path):
     svm = load_checkpoint(tmp_path / "runs/synth/alexnet-svm/best.pt")["state_dict"]
     assert torch.equal(alexnet["features.0.weight"], svm["features.0.weight"])
     assert not torch.equal(alexnet["classifier.6.weight"], svm["svm.weight"])
-    assert svm_result.test_acc == svm_result.test_acc  # not NaN
+    assert svm_result.test_acc > 0.2  # chance is 0.125: the SVM on a (briefly) trained AlexNet's features learns
 
 
 def test_profiles_and_overrides():
@@ -165,12 +165,18 @@ def test_save_atomic_leaves_no_partial_file(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_two_process_torchrun(tmp_path):
     torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
     if torchrun is None:
         pytest.skip("torchrun is not installed beside this python")
     env = {**os.environ, "BENCH_RESULTS_DIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([torchrun, "--nproc-per-node", "2", "--master-port", "29531", "-m", "bench", "train",
+    proc = subprocess.run([torchrun, "--nproc-per-node", "2", "--master-port", str(_free_port()), "-m", "bench", "train",
                            "mldrnet", "--epochs", "2", "--crop", "40", "--batch-size", "32", "--synth-n", "320",
                            "--synth-size", "48", "--device", "cpu", "--no-progress"],
                           env=env, capture_output=True, text=True, timeout=600)
@@ -178,6 +184,31 @@ def test_two_process_torchrun(tmp_path):
     run = tmp_path / "runs" / "synth" / "mldrnet"
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(history) == 2
-    # each of the 2 processes saw half of the training split
-    assert history[0]["images"] < 320 * 0.8 * 0.6
+    # the epoch's figures count both processes' images (each saw half of the training split)
+    assert abs(history[0]["images"] - 256) <= 2
+    # the summary table is printed once, by rank 0
+    assert proc.stderr.count("Training summary") == 1
     assert sorted(p.name for p in run.iterdir()) == ["best.pt", "last.pt", "metrics.jsonl", "result.json"]
+
+
+def test_train_all_goes_on_after_a_failing_model(tmp_path):
+    from bench.train_all import train_all
+
+    # AlexNet cannot run on 40 px crops: that model fails with one line, the next one still trains
+    results = train_all(["alexnet", "mldrnet-l2"], "quick", tiny_data(), tmp_path, show_progress=False,
+                        epochs=1, **{k: v for k, v in TINY.items() if k != "lr"})
+    assert isinstance(results[0], tuple) and results[0][0] == "alexnet" and "\n" not in results[0][1]
+    assert results[1].model == "mldrnet-l2" and not results[1].skipped
+
+
+def test_label_noise_runs_get_their_own_folder(tmp_path):
+    from dataclasses import replace
+
+    noisy = replace(tiny_data(), label_noise=0.2)
+    result = train_model(resolve("mldrnet-l2", "quick", epochs=1, **TINY), noisy, tmp_path, show_progress=False)
+    assert result.run_dir.endswith(os.path.join("runs", "synth-noise0.2", "mldrnet-l2"))
+
+
+def test_bad_tta_is_a_clean_error():
+    with pytest.raises(BenchError, match="--tta 'three'"):
+        resolve("mldrnet", "quick", tta="three")
