@@ -185,6 +185,7 @@ def failure_lines(result: CheckResult) -> list[str]:
 
 
 def check_table(result: CheckResult):
+    from rich.markup import escape
     from rich.table import Table
 
     tol = result.tolerance
@@ -200,6 +201,6 @@ def check_table(result: CheckResult):
     style = {"ok": "green", "fixed": "green", "new": "cyan", "regression": "bold red", "missing": "bold red"}
     for r in result.rows:
         verdict = f"[{style.get(r.verdict, 'yellow')}]{r.verdict}[/]" + (" (noisy)" if r.noisy else "")
-        table.add_row(r.key[0], f"{r.key[1]} {r.key[2]}", str(r.key[3]), _pair(r.accuracy, ".2f"),
+        table.add_row(escape(r.key[0]), escape(f"{r.key[1]} {r.key[2]}"), str(r.key[3]), _pair(r.accuracy, ".2f"),
                       _pair(r.agreement, ".1f"), _fmt(r.latency_ratio, ".2f"), _fmt(r.throughput_ratio, ".2f"), verdict)
     return table

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bench.console import err, error, out, warn
 from bench.paths import ENV_VAR, results_root
@@ -76,7 +77,7 @@ def compare(
     for line in warnings_for(run):
         warn(line)
     ok = sum(r.ok for r in run.records)
-    err.print(f"{ok}/{len(run.records)} rows ok; wrote {len(written)} files to {target}", highlight=False)
+    err.print(f"{ok}/{len(run.records)} rows ok; wrote {len(written)} files to {target}", highlight=False, markup=False)
     if ok == 0:
         error("no row succeeded")
         raise typer.Exit(1)
@@ -110,7 +111,7 @@ def check(
         if any(not r.ok for r in current.records):
             warn("the new baseline has error rows: they will not be checked")
         write_baseline(results, baseline, tol)
-        err.print(f"wrote baseline {baseline} ({len(current.records)} rows)", highlight=False)
+        err.print(f"wrote baseline {baseline} ({len(current.records)} rows)", highlight=False, markup=False)
         return
     base, stored = load_baseline(baseline)
     result = compare_runs(current, base, resolve_tolerance(stored, **given))
@@ -122,7 +123,7 @@ def check(
     if not result.passed:
         error(f"{result.failures} failure(s) against {baseline}")
         raise typer.Exit(1)
-    err.print(f"[green]passed[/]: {result.matched} rows checked against {baseline}", highlight=False)
+    err.print(f"[green]passed[/]: {escape(f'{result.matched} rows checked against {baseline}')}", highlight=False)
 
 
 def latest_run(root: Path) -> Path:

@@ -90,13 +90,13 @@ def info(
     bad = quick_check([p for p, _ in data.train + data.val + data.test], workers)
     rows = class_rows(data, bad)
     split = f"fold {data.fold} of {data.folds} as test" if data.folds else "train / val / test"
-    table = Table(title=f"{get_spec(data.name).title}: {split}", caption=escape(  # paths are text, not markup
+    table = Table(title=escape(f"{get_spec(data.name).title}: {split}"), caption=escape(  # paths are text, not markup
         f"{data.root}\nsplit {data.split_file} (hash {data.split_hash}); unreadable = header check, "
         f"`bench data verify` decodes every file"))
     for col in ("class", "train", "val", "test", "total", "unreadable"):
         table.add_column(col, justify="left" if col == "class" else "right")
     for r in rows:
-        table.add_row(r.name, str(r.train), str(r.val), str(r.test), str(r.total), str(r.unreadable or "-"))
+        table.add_row(escape(r.name), str(r.train), str(r.val), str(r.test), str(r.total), str(r.unreadable or "-"))
     table.add_section()
     table.add_row("all", *(str(sum(getattr(r, c) for r in rows)) for c in ("train", "val", "test", "total", "unreadable")))
     out.print(table)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bench.console import error, out, warn
@@ -100,10 +101,11 @@ def _export_table(results) -> None:
         table.add_column(col, justify=justify)
     for r in results:
         if r.error:
-            table.add_row(r.model, r.format, r.precision, "-", "-", "-", "-", f"{r.seconds:.1f}", "[red]failed[/]")
+            table.add_row(escape(r.model), r.format, r.precision, "-", "-", "-", "-", f"{r.seconds:.1f}",
+                          "[red]failed[/]")
             continue
         mb = r.path.stat().st_size / 2**20
-        table.add_row(r.model, r.format, r.precision, str(r.path), f"{mb:.1f}", f"{r.parity.top1_agreement:.1%}",
+        table.add_row(escape(r.model), r.format, r.precision, escape(str(r.path)), f"{mb:.1f}", f"{r.parity.top1_agreement:.1%}",
                       f"{r.parity.max_abs_diff:.2e}", f"{r.seconds:.1f}", "[green]ok[/]")
     out.print(table)
 
@@ -139,14 +141,15 @@ def predict(
                          indent=2))
     elif good:
         classes = list(good[0].probabilities)
-        table = Table(title=f"{name} via {described['engine']} ({described['provider']}, {described['precision']})")
+        table = Table(title=escape(f"{name} via {described['engine']} ({described['provider']}, "
+                                   f"{described['precision']})"))
         table.add_column("image", overflow="fold")
         table.add_column("top emotion")
         for c in classes:
-            table.add_column(c, justify="right")
+            table.add_column(escape(c), justify="right")  # class names come from the dataset's folders
         for p in good:
             cells = [f"[bold]{v:.3f}[/]" if c == p.top else f"{v:.3f}" for c, v in p.probabilities.items()]
-            table.add_row(p.path, f"{p.top} ({p.confidence:.0%})", *cells)
+            table.add_row(escape(str(p.path)), escape(f"{p.top} ({p.confidence:.0%})"), *cells)
         out.print(table)
     if len(good) < len(predictions):
         raise typer.Exit(1)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from rich.markup import escape
 from rich.table import Table
 
 from bench.plots import write_plots
@@ -28,6 +29,7 @@ class Column:
     better: str | None = None  # "max" | "min" | None
     per_batch: bool = False  # best value among rows of the same batch size only
     justify: str = "right"
+    markup: bool = False  # get() returns rich markup (its dynamic parts escaped); else plain text, escaped here
 
 
 def _mb(r: Record) -> float | None:
@@ -57,7 +59,8 @@ COLUMNS = (
     Column("params M", _mparams, "{:.2f}"),
     Column("GFLOPs", lambda r: r.gflops, "{:.2f}"),
     Column("size MB", _mb, "{:.1f}", "min"),
-    Column("status", lambda r: "ok" if r.ok else f"[red]error[/]: {r.error}", justify="left"),
+    Column("status", lambda r: "ok" if r.ok else f"[red]error[/]: {escape(r.error or '')}", justify="left",
+           markup=True),
 )
 
 
@@ -81,7 +84,10 @@ def _cell(col: Column, r: Record, best: dict) -> str:
     v = col.get(r)
     if v is None:
         return "-"
-    text = col.fmt.format(v) if isinstance(v, (int, float)) else str(v)
+    if isinstance(v, (int, float)):
+        text = col.fmt.format(v)
+    else:  # names, paths and error messages are text: `pip install 'pkg[gpu]'` must not be read as a style tag
+        text = str(v) if col.markup else escape(str(v))
     key = (col.title, r.batch_size if col.per_batch else None)
     if r.ok and col.better and key in best and best[key] == v:
         return f"[bold green]{text}[/]"
@@ -92,8 +98,9 @@ def records_table(run: CompareRun, title: str | None = None) -> Table:
     records = list(run.records)
     env = run.environment
     best = best_values(records)
-    table = Table(title=title or f"bench compare: {env.get('dataset', '?')} on {env.get('cpu', '?')}"
-                  + (f" + {env['gpu']}" if env.get("gpu") else "") + f", {env.get('threads', '?')} threads",
+    heading = (f"bench compare: {env.get('dataset', '?')} on {env.get('cpu', '?')}"
+               + (f" + {env['gpu']}" if env.get("gpu") else "") + f", {env.get('threads', '?')} threads")
+    table = Table(title=escape(title or heading),
                   caption="bold green = best in column (latency: among rows of the same batch); "
                           "latency per call at the row's batch; agree/dlogit vs PyTorch fp32 on the CPU")
     # a column no row has a value for (paper FI accuracy off FI, ...) is left out
@@ -106,7 +113,7 @@ def records_table(run: CompareRun, title: str | None = None) -> Table:
         if i:
             table.add_section()
         for j, r in enumerate(r for r in records if r.model == model):
-            table.add_row(model if j == 0 else "", *[_cell(c, r, best) for c in columns])
+            table.add_row(escape(model) if j == 0 else "", *[_cell(c, r, best) for c in columns])
     return table
 
 

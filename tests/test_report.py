@@ -60,6 +60,15 @@ def test_table_groups_by_model_and_highlights_the_best():
     assert cells["top-1 %"][4] == "-"  # the error row has no numbers
 
 
+def test_error_text_is_shown_as_written_not_as_markup():
+    message = "TensorRT cannot run here: pip install 'bench-mldrnet[gpu]' [/] [bold]"
+    bad = Record("vgg[19]", "trt", "tensorrt", "cuda", "fp16", 1, status="error", error=message)
+    console = Console(file=io.StringIO(), width=400, force_terminal=False, color_system=None)
+    console.print(records_table(_run(RECORDS + [bad])))  # a stray "[/]" would raise MarkupError
+    text = console.file.getvalue()
+    assert message in text and "vgg[19]" in text
+
+
 def test_gpu_and_fi_columns_appear_when_rows_have_them():
     gpu = _row("mldrnet", "trt", 1, resident_p50_ms=0.4, resident_ips=2500.0, paper_fi_accuracy_pct=67.24)
     table = records_table(_run(RECORDS + [gpu]))
