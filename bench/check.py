@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.records import CompareRun, Record, load_run
+from mldrnet.atomic import atomic_write_text
 from mldrnet.errors import BenchError
 
 
@@ -165,8 +166,7 @@ def write_baseline(results: Path, baseline: Path, tol: Tolerance) -> Path:
     """The run's records, environment and calibration, plus the tolerances to check against them."""
     run = load_run(results)
     data = {**run.to_dict(), "tolerance": tol.to_dict()}
-    baseline.parent.mkdir(parents=True, exist_ok=True)
-    baseline.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
+    atomic_write_text(baseline, json.dumps(data, indent=1, allow_nan=False) + "\n")
     return baseline
 
 

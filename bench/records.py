@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import json
 import math
 import types
@@ -18,6 +19,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from mldrnet.atomic import atomic_write_text
 from mldrnet.errors import BenchError
 
 FORMAT = "bench-compare/1"
@@ -154,11 +156,12 @@ def _csv_value(text: str, hint: Any) -> Any:
 
 def write_csv(records: list[Record], path: Path) -> None:
     names = [f.name for f in fields(Record)]
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(names)
-        for r in records:
-            w.writerow([_csv_cell(getattr(r, n)) for n in names])
+    text = io.StringIO(newline="")
+    w = csv.writer(text)
+    w.writerow(names)
+    for r in records:
+        w.writerow([_csv_cell(getattr(r, n)) for n in names])
+    atomic_write_text(path, text.getvalue())
 
 
 def read_csv(path: Path) -> list[Record]:
@@ -191,9 +194,8 @@ class CompareRun:
 
 
 def save_run(run: CompareRun, out_dir: Path) -> tuple[Path, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
     json_path, csv_path = out_dir / JSON_NAME, out_dir / CSV_NAME
-    json_path.write_text(json.dumps(run.to_dict(), indent=1, allow_nan=False) + "\n")
+    atomic_write_text(json_path, json.dumps(run.to_dict(), indent=1, allow_nan=False) + "\n")
     write_csv(list(run.records), csv_path)
     return json_path, csv_path
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 
 from engines.base import ModelMeta
+from mldrnet.atomic import atomic_write_bytes
 from mldrnet.errors import BenchError
 
 FORMAT = "bench-onnx/1"
@@ -80,21 +80,7 @@ def export_onnx(model: nn.Module, meta: ModelMeta, path: str | os.PathLike, *, e
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as e:
         raise BenchError(f"the ONNX model exported from {meta.model} is invalid: {str(e).splitlines()[0]}") from e
-    _save_atomic(proto, path)
+    # one protobuf message with the weights inside (under 2 GB, checked above); atomic: an interrupted export
+    # never leaves half a model
+    atomic_write_bytes(path, proto.SerializeToString())
     return path
-
-
-def _save_atomic(proto, path: Path) -> None:
-    """A temporary file in the same folder, then a rename: an interrupted export never leaves half a model."""
-    import onnx
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        onnx.save_model(proto, tmp, save_as_external_data=False)
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; the model is an ordinary shared artifact
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

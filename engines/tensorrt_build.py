@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 
 from engines.base import ModelMeta
+from mldrnet.atomic import atomic_write_bytes, atomic_write_text
 from mldrnet.errors import BenchError
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -107,8 +107,8 @@ def build_engine(onnx_path: Path, engine_path: Path, meta: ModelMeta, *, precisi
     del calibrator  # keeps its device buffers alive until the build is done
     if serialized is None:
         raise BenchError(f"TensorRT could not build {engine_path.name} from {build_onnx.name} (see its log above)")
-    _write_atomic(engine_path, bytes(serialized))
-    _write_atomic(cache_path, bytes(config.get_timing_cache().serialize()))
+    atomic_write_bytes(engine_path, bytes(serialized))
+    atomic_write_bytes(cache_path, bytes(config.get_timing_cache().serialize()))
     record = {
         "format": ENGINE_FORMAT,
         "meta": meta.to_dict(),
@@ -120,7 +120,7 @@ def build_engine(onnx_path: Path, engine_path: Path, meta: ModelMeta, *, precisi
         "gpu": torch.cuda.get_device_name(),
         "build_seconds": round(time.perf_counter() - started, 1),
     }
-    _write_atomic(engine_meta_path(engine_path), json.dumps(record, indent=2).encode())
+    atomic_write_text(engine_meta_path(engine_path), json.dumps(record, indent=2))
     return engine_path
 
 
@@ -178,7 +178,7 @@ def _entropy_calibrator(trt, batches: Iterable[np.ndarray], cache_path: Path):
             return None  # always calibrate: a cache from an earlier checkpoint would give wrong ranges silently
 
         def write_calibration_cache(self, cache) -> None:
-            _write_atomic(cache_path, bytes(cache))  # kept for inspection
+            atomic_write_bytes(cache_path, bytes(cache))  # kept for inspection
 
     return Calibrator()
 
@@ -208,14 +208,3 @@ def _modelopt_convert(onnx_path: Path, precision: str, calibration) -> Path:
              calibration_eps=eps, output_path=str(out))
     return out
 
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

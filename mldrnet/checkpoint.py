@@ -16,13 +16,13 @@ A checkpoint is a plain dict (tensors, numbers, strings, lists, dicts only, so `
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from mldrnet import zoo
+from mldrnet.atomic import atomic_open
 from mldrnet.errors import BenchError
 from mldrnet.preprocess import Preprocessing
 
@@ -30,19 +30,9 @@ FORMAT = "bench-checkpoint/1"
 
 
 def save_atomic(obj: dict, path: Path) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename: a kill never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """`torch.save` through mldrnet.atomic: a kill never leaves half a checkpoint."""
+    with atomic_open(path) as f:
+        torch.save(obj, f)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

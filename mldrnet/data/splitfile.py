@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.console import warn
+from mldrnet.atomic import atomic_write_text
 from mldrnet.data.base import DatasetSpec, Listing
 from mldrnet.data.splits import KFOLD_VAL_FRACTION, kfold_split, kfold_val, ratio_split
 from mldrnet.errors import BenchError
@@ -114,15 +113,8 @@ def write(split: Split) -> None:
         "val_by_fold": {str(f): list(v) for f, v in split.val_by_fold.items()},
         "samples": [list(s) for s in split.samples],
     }
-    split.path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=split.path.parent, prefix=split.path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, separators=(",", ":"))
-        os.replace(tmp, split.path)  # atomic: a concurrent reader sees the old file or the new one, never half
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # atomic: a concurrent reader sees the old file or the new one, never half
+    atomic_write_text(split.path, json.dumps(doc, separators=(",", ":")))
 
 
 def read(path: Path) -> Split:
