@@ -8,7 +8,7 @@ they fit under `cache_bytes`, so the second engine row of a model costs only inf
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -76,13 +76,7 @@ def load_test_split(ckpt: dict, dataset: str | None, data_root: str | None, resu
     """The checkpoint's own data configuration (same split file as training), dataset/root overridable."""
     from mldrnet.data import DataConfig, make_loader, prepare_data  # the data layer, imported on use
 
-    known = {f.name for f in fields(DataConfig)}
-    cfg = {k: v for k, v in dict(ckpt.get("data_config") or {}).items() if k in known}
-    if dataset is not None:
-        cfg["dataset"] = dataset
-    if data_root is not None:
-        cfg["data_root"] = data_root
-    data = prepare_data(DataConfig(**cfg), results_root)
+    data = prepare_data(DataConfig.from_checkpoint(ckpt, dataset, data_root), results_root)
     pre = Preprocessing.from_dict(ckpt["preprocessing"])
     samples = subsample(data.test, max_images)
 

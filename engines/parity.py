@@ -7,7 +7,6 @@ input layout, normalization or weight shows up as a relative difference of order
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -82,9 +81,7 @@ def split_images(ckpt: dict, split: str, n: int, results_root: str | os.PathLike
     if "data_config" not in ckpt:
         raise BenchError(f"the {ckpt.get('model', '?')} checkpoint records no data_config, so its {split} split "
                          "cannot be rebuilt: retrain it with the current `bench train`")
-    cfg = DataConfig(**ckpt["data_config"])
-    if data_root is not None:  # the same dataset, at another place on this machine
-        cfg = dataclasses.replace(cfg, data_root=str(data_root))
+    cfg = DataConfig.from_checkpoint(ckpt, data_root=data_root)
     samples = getattr(prepare_data(cfg, Path(results_root)), split)
     if not samples:
         raise BenchError(f"the {split} split of {cfg.dataset} is empty: check --data-root")

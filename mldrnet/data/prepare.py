@@ -9,7 +9,7 @@ the user's extra (already noisy) pairs are added after them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from bench.console import warn
@@ -37,6 +37,20 @@ class DataConfig:
 
     def synth_params(self) -> SynthParams:
         return SynthParams(self.synth_n, self.synth_size, self.synth_seed)
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict, dataset: str | None = None, data_root: str | os.PathLike | None = None
+                        ) -> "DataConfig":
+        """The data configuration a checkpoint was trained with (same split file, so the same test images), with
+        the dataset and its folder on this machine overridable. Keys this version does not know (a checkpoint
+        from a newer or older bench) are left out rather than failing."""
+        known = {f.name for f in fields(cls)}
+        cfg = cls(**{k: v for k, v in dict(ckpt.get("data_config") or {}).items() if k in known})
+        if dataset is not None:
+            cfg = replace(cfg, dataset=dataset)
+        if data_root is not None:  # the same dataset, at another place on this machine
+            cfg = replace(cfg, data_root=str(data_root))
+        return cfg
 
 
 @dataclass(frozen=True)
