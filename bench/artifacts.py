@@ -1,7 +1,8 @@
 """The file each engine variant loads, made on demand next to the checkpoint and reused afterwards.
 
 torch loads the checkpoint itself; ONNX Runtime an .onnx exported from it; TensorRT an engine built from that
-.onnx. A file older than its checkpoint is stale (the model was retrained) and is made again. The sizes
+.onnx. A file older than its checkpoint is stale (the model was retrained) and is made again, and so is an
+engine built for a smaller batch than the row needs (`engines.run_files.is_current`). The sizes
 recorded per format are of what a deployment would ship: the weights alone for torch (a training checkpoint
 also carries optimizer state), the .onnx (with external data) and the engine file.
 """
@@ -32,10 +33,6 @@ def state_dict_bytes(model: torch.nn.Module) -> int:
     return buf.tell()
 
 
-def _fresh(path: Path, checkpoint: Path) -> bool:
-    return path.is_file() and path.stat().st_mtime >= checkpoint.stat().st_mtime
-
-
 def _size(path: Path) -> int:
     extra = path.with_name(path.name + ".data")  # ONNX external data, if the exporter wrote any
     return path.stat().st_size + (extra.stat().st_size if extra.is_file() else 0)
@@ -51,10 +48,10 @@ def _export(checkpoint: Path, to: str, precision: str, max_batch: int, results_r
 
 def make_file(variant: Variant, checkpoint: Path, max_batch: int, results_root: Path, data_root: str | None) -> Path:
     """The variant's file next to the checkpoint, exported (with engines.export's parity check) when missing or stale."""
-    from engines.export import artifact_path
+    from engines.run_files import artifact_path, is_current
 
     path = artifact_path(checkpoint.parent, variant.engine, variant.precision)
-    if not _fresh(path, checkpoint):
+    if not is_current(path, checkpoint, max_batch):
         to = "onnx" if variant.file_format == "onnx" else "tensorrt"
         _export(checkpoint, to, variant.precision if to == "tensorrt" else "fp32", max_batch, results_root, data_root)
     if not path.is_file():

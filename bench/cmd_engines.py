@@ -64,7 +64,8 @@ def export(
 ) -> None:
     """Write ONNX files / TensorRT engines next to the checkpoints, each checked against PyTorch on test images."""
     from bench.paths import results_root
-    from engines.export import ExportOptions, export_models, trained_models
+    from engines.export import ExportOptions, export_models
+    from engines.run_files import trained_models
 
     root = results_root(results_dir)
     if all_models == (model is not None):

@@ -22,11 +22,11 @@ import torch
 from bench.artifacts import Artifact, artifact_for
 from bench.envinfo import environment, usable_cpus
 from bench.evalset import EvalSet, load_test_split
-from bench.paths import run_dir
 from bench.records import CompareRun, Record
 from bench.timing import Calibration, TimingConfig, calibrate, measure, measure_engine, pin_threads
 from bench.variants import Variant, cuda_available, select_variants
 from engines.base import Engine, EngineOptions, create_engine
+from engines.run_files import checkpoint_path, trained_models
 from mldrnet import zoo
 from mldrnet.checkpoint import build_model, load_checkpoint
 from mldrnet.errors import BenchError
@@ -84,9 +84,8 @@ def find_trained(results_root: Path, dataset: str, models: tuple[str, ...] | Non
     if models:
         for m in models:
             zoo.info(m)  # an unknown name is a typo, not a row
-        return [TrainedModel(m, run_dir(results_root, m, dataset) / "best.pt") for m in models]
-    found = [TrainedModel(m, run_dir(results_root, m, dataset) / "best.pt") for m in zoo.names()]
-    found = [t for t in found if t.checkpoint.is_file()]
+        return [TrainedModel(m, checkpoint_path(results_root, m, dataset)) for m in models]
+    found = [TrainedModel(m, checkpoint_path(results_root, m, dataset)) for m in trained_models(results_root, dataset)]
     if not found:
         raise BenchError(f"no trained models under {results_root / 'runs' / dataset}: run `bench train-all` first")
     return found

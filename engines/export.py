@@ -1,6 +1,6 @@
 """Export orchestration: checkpoint (or in-memory model) -> ONNX file / TensorRT engine, each parity-checked.
 
-Files go next to the checkpoint, results/runs/<dataset>/<model>/:
+Files go next to the checkpoint, results/runs/<dataset>/<model>/ (their names: engines.run_files):
 
     best.pt                 the checkpoint (torch engine)
     model.onnx              fp32, dynamic batch, metadata inside (onnxruntime engine)
@@ -25,22 +25,11 @@ from torch import nn
 
 from engines.base import EngineOptions, ModelMeta, create_engine
 from engines.parity import ParityReport, check_parity, eager, split_images
+from engines.run_files import artifact_path, checkpoint_path, is_current
 from mldrnet.errors import BenchError
 
-# engine name -> its file in a run folder, by precision
-ARTIFACTS: dict[str, Callable[[str], str]] = {
-    "torch": lambda precision: "best.pt",
-    "onnxruntime": lambda precision: "model.onnx",
-    "tensorrt": lambda precision: f"model.{precision}.engine",
-}
 # loose bounds for reduced precision: only used to flag a report, never to fail an export
 REDUCED_RTOL, REDUCED_ATOL = 5e-2, 5e-2
-
-
-def artifact_path(run: Path, engine: str, precision: str = "fp32") -> Path:
-    if engine not in ARTIFACTS:
-        raise BenchError(f"unknown engine {engine!r}: choose one of {', '.join(ARTIFACTS)}")
-    return Path(run) / ARTIFACTS[engine](precision)
 
 
 @dataclass(frozen=True)
@@ -184,7 +173,7 @@ def _export_onnx(checkpoint: Path, options: ExportOptions, results_root) -> Expo
 def _export_tensorrt(checkpoint: Path, options: ExportOptions, results_root) -> ExportResult:
     _require_tensorrt(options.precision)
     onnx_path = artifact_path(checkpoint.parent, "onnxruntime")
-    if not onnx_path.is_file() or onnx_path.stat().st_mtime < checkpoint.stat().st_mtime:  # missing or stale
+    if not is_current(onnx_path, checkpoint):
         _export_onnx(checkpoint, ExportOptions(parity_images=options.parity_images, data_root=options.data_root,
                                                opset=options.opset), results_root)
     return build_tensorrt(onnx_path, precision=options.precision, max_batch=options.max_batch, checkpoint=checkpoint,
@@ -201,15 +190,13 @@ FORMATS = tuple(_FORMATS)
 
 def export_models(models: list[str], options: ExportOptions, results_root: str | Path, dataset: str,
                   keep_going: bool = False) -> list[ExportResult]:
-    """Export each model's best.pt under results_root/runs/<dataset>/<model>/. With keep_going (`--all`), a model
+    """Export each model's checkpoint under results_root/runs/<dataset>/<model>/. With keep_going (`--all`), a model
     that fails becomes a result with its error and the others still export; otherwise the BenchError propagates."""
-    from bench.paths import run_dir
-
     if options.to == "tensorrt":
         _require_tensorrt(options.precision)  # one line for the whole run, not one error row per model
     results = []
     for name in models:
-        checkpoint = artifact_path(run_dir(Path(results_root), name, dataset), "torch")
+        checkpoint = checkpoint_path(results_root, name, dataset)
         started = time.perf_counter()
         try:
             results.append(export_checkpoint(checkpoint, options, results_root))
@@ -219,11 +206,3 @@ def export_models(models: list[str], options: ExportOptions, results_root: str |
             results.append(ExportResult(name, options.to, options.precision, None, None,
                                         time.perf_counter() - started, str(e)))
     return results
-
-
-def trained_models(results_root: str | Path, dataset: str) -> list[str]:
-    """Zoo models, in zoo order, that have a best.pt for `dataset` under results_root."""
-    from bench.paths import run_dir
-    from mldrnet import zoo
-
-    return [n for n in zoo.names() if artifact_path(run_dir(Path(results_root), n, dataset), "torch").is_file()]

@@ -15,7 +15,7 @@ from typing import Sequence
 import torch
 
 from engines.base import Engine, EngineOptions, ModelMeta, create_engine
-from engines.export import artifact_path
+from engines.run_files import artifact_path
 from mldrnet.errors import BenchError
 from mldrnet.preprocess import eval_transform
 

@@ -3,7 +3,8 @@
 Buffers are torch CUDA tensors bound by name (`set_tensor_address`) and the engine is enqueued with
 `execute_async_v3` on its own stream (TensorRT synchronizes extra when given the legacy default stream). The
 stream waits for torch's current stream before the run and torch's stream waits for it after, so callers can
-treat the result like any other CUDA tensor. Batches larger than the engine's profile are run in chunks.
+treat the result like any other CUDA tensor. Batches larger than the engine's profile are run in chunks, and
+`describe()` says so (`chunked_batches`: batch size -> calls), since such a timing is of several calls.
 """
 
 from __future__ import annotations
@@ -51,10 +52,13 @@ class TensorRTEngine(Engine):
         self.device = torch.device("cuda")
         self.stream = torch.cuda.Stream(self.device)
         self.trt_version = trt.__version__
+        self.chunked: dict[int, int] = {}  # batch size -> engine calls it took, for batches over max_batch
 
     def run_on_device(self, batch: torch.Tensor) -> torch.Tensor:
         if batch.shape[0] > self.max_batch:
-            return torch.cat([self.run_on_device(c) for c in batch.split(self.max_batch)])
+            chunks = batch.split(self.max_batch)
+            self.chunked[int(batch.shape[0])] = len(chunks)
+            return torch.cat([self.run_on_device(c) for c in chunks])
         current = torch.cuda.current_stream(self.device)
         x = batch.to(self.device, self.input_dtype, non_blocking=True).contiguous()
         self.context.set_input_shape(self.input, tuple(x.shape))
@@ -85,6 +89,7 @@ class TensorRTEngine(Engine):
             "precision": self.record["precision"],
             "threads": None,
             "max_batch": int(self.max_batch),
+            **({"chunked_batches": dict(sorted(self.chunked.items()))} if self.chunked else {}),
             "file": str(self.path),
             "file_mb": round(os.path.getsize(self.path) / 2**20, 2),
             "versions": {"tensorrt": self.trt_version, "torch": torch.__version__, "cuda": torch.version.cuda},

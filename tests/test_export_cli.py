@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from bench.cli import _register_commands, app
 from bench.paths import run_dir
-from engines import export
+from engines import export, run_files
 from engines.onnx_export import read_onnx_meta
 from mldrnet import EMOTIONS, zoo
 from mldrnet.checkpoint import FORMAT, save_atomic
@@ -95,3 +95,14 @@ def test_artifact_names():
     assert export.artifact_path(run, "tensorrt", "int8") == run / "model.int8.engine"
     with pytest.raises(BenchError):
         export.artifact_path(run, "tflite")
+
+
+def test_trained_models_are_the_zoo_models_with_a_checkpoint(tmp_path):
+    assert run_files.trained_models(tmp_path, "synth") == []
+    for name in ("mldrnet-l3", "mldrnet"):
+        path = run_files.checkpoint_path(tmp_path, name, "synth")
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"")
+    assert run_files.checkpoint_path(tmp_path, "mldrnet", "synth") == tmp_path / "runs/synth/mldrnet/best.pt"
+    assert run_files.trained_models(tmp_path, "synth") == ["mldrnet", "mldrnet-l3"]  # zoo order
+    assert run_files.trained_models(tmp_path, "fi") == []
