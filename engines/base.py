@@ -60,9 +60,14 @@ class ModelMeta:
                 "preprocessing": self.preprocessing.to_dict(), "model_config": dict(self.model_config)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelMeta":
-        return cls(d["model"], tuple(d["classes"]), Preprocessing.from_dict(d["preprocessing"]),
-                   dict(d.get("model_config", {})))
+    def from_dict(cls, d: dict, where: str = "the model metadata") -> "ModelMeta":
+        """`where` names the file it came from, for the error when it is incomplete (a file from another bench)."""
+        try:
+            return cls(d["model"], tuple(d["classes"]), Preprocessing.from_dict(d["preprocessing"]),
+                       dict(d.get("model_config") or {}))
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise BenchError(f"{where} is incomplete or malformed ({type(e).__name__}: {e}): re-export the model "
+                             "with `bench export MODEL`") from e
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict) -> "ModelMeta":

@@ -34,8 +34,12 @@ def meta_to_props(meta: ModelMeta) -> dict[str, str]:
 def meta_from_props(props: dict[str, str], where: str) -> ModelMeta:
     if props.get(f"{_PREFIX}format") != FORMAT:
         raise BenchError(f"{where} has no bench metadata (format {FORMAT}): re-export it with `bench export MODEL --to onnx`")
-    fields = {k[len(_PREFIX):]: json.loads(v) for k, v in props.items() if k.startswith(_PREFIX) and k != f"{_PREFIX}format"}
-    return ModelMeta.from_dict(fields)
+    try:
+        fields = {k[len(_PREFIX):]: json.loads(v) for k, v in props.items()
+                  if k.startswith(_PREFIX) and k != f"{_PREFIX}format"}
+    except json.JSONDecodeError as e:
+        raise BenchError(f"{where} has unreadable bench metadata ({e}): re-export it with `bench export MODEL --to onnx`") from e
+    return ModelMeta.from_dict(fields, where)
 
 
 def read_onnx_meta(path: str | os.PathLike) -> ModelMeta:

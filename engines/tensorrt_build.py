@@ -60,10 +60,14 @@ def read_engine_meta(engine_path: str | os.PathLike) -> tuple[ModelMeta, dict]:
     if not path.is_file():
         raise BenchError(f"{path} (the metadata of {Path(engine_path).name}) is missing: rebuild the engine with "
                          "`bench export MODEL --to tensorrt`")
-    record = json.loads(path.read_text())
-    if record.get("format") != ENGINE_FORMAT:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BenchError(f"cannot read {path} (the metadata of {Path(engine_path).name}): {e}; rebuild the engine "
+                         "with `bench export MODEL --to tensorrt`") from e
+    if not isinstance(record, dict) or record.get("format") != ENGINE_FORMAT:
         raise BenchError(f"{path} is not bench engine metadata (format {ENGINE_FORMAT}): rebuild the engine")
-    return ModelMeta.from_dict(record["meta"]), record
+    return ModelMeta.from_dict(record.get("meta"), str(path)), record
 
 
 def build_engine(onnx_path: Path, engine_path: Path, meta: ModelMeta, *, precision: str = "fp32",

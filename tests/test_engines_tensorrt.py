@@ -1,6 +1,7 @@
 """TensorRT: without a GPU or without tensorrt, one documented error line; on a GPU (marker `gpu`), real builds."""
 
 import json
+import os
 import sys
 
 import pytest
@@ -10,7 +11,8 @@ from typer.testing import CliRunner
 from bench.cli import _register_commands, app
 from engines.base import EngineOptions, ModelMeta, create_engine
 from engines.export import build_tensorrt, export_tensorrt_checked
-from engines.tensorrt_build import read_engine_meta, require_tensorrt
+from engines.run_files import is_current
+from engines.tensorrt_build import ENGINE_FORMAT, read_engine_meta, require_tensorrt
 from mldrnet import EMOTIONS, zoo
 from mldrnet.errors import BenchError
 from mldrnet.preprocess import Preprocessing
@@ -65,6 +67,35 @@ def test_engine_metadata_must_sit_beside_the_engine(tmp_path):
     (tmp_path / "model.fp16.json").write_text(json.dumps({"format": "other"}))
     with pytest.raises(BenchError, match="not bench engine metadata"):
         read_engine_meta(tmp_path / "model.fp16.engine")
+    (tmp_path / "model.fp16.json").write_text('{"format": "bench-tens')  # a build killed mid-write (older bench)
+    with pytest.raises(BenchError, match="cannot read .*model.fp16.json"):
+        read_engine_meta(tmp_path / "model.fp16.engine")
+    (tmp_path / "model.fp16.json").write_text(json.dumps({"format": ENGINE_FORMAT, "meta": {"model": "mldrnet"}}))
+    with pytest.raises(BenchError, match="incomplete.*re-export"):
+        read_engine_meta(tmp_path / "model.fp16.engine")
+
+
+def _fake_engine(folder, max_batch):
+    meta = ModelMeta("mldrnet", EMOTIONS, Preprocessing(crop=64))
+    (folder / "model.fp32.engine").write_bytes(b"serialized")
+    record = {"format": ENGINE_FORMAT, "meta": meta.to_dict(), "precision": "fp32", "max_batch": max_batch}
+    (folder / "model.fp32.json").write_text(json.dumps(record))
+    return folder / "model.fp32.engine"
+
+
+def test_an_engine_built_for_smaller_batches_or_before_retraining_is_rebuilt(tmp_path):
+    checkpoint = tmp_path / "best.pt"
+    checkpoint.write_bytes(b"weights")
+    engine = _fake_engine(tmp_path, max_batch=8)
+    assert is_current(engine, checkpoint, max_batch=8) and is_current(engine, checkpoint)
+    assert not is_current(engine, checkpoint, max_batch=32)  # compare's eval batch of 32 would run in chunks
+    (tmp_path / "model.fp32.json").unlink()
+    assert not is_current(engine, checkpoint, max_batch=8)  # no metadata: rebuild
+    engine = _fake_engine(tmp_path, max_batch=32)
+    stat = checkpoint.stat()
+    os.utime(engine, (stat.st_atime, stat.st_mtime - 10))  # the model was retrained after the build
+    assert not is_current(engine, checkpoint, max_batch=8)
+    assert not is_current(tmp_path / "model.onnx", checkpoint)  # missing
 
 
 @pytest.mark.gpu
