@@ -16,7 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.records import CompareRun, Record, load_run
+from bench.records import CompareRun, Record, load_run, read_json
 from mldrnet.atomic import atomic_write_text
 from mldrnet.errors import BenchError
 
@@ -144,8 +144,8 @@ def load_baseline(path: Path) -> tuple[CompareRun, dict]:
     """The baseline run and the tolerances stored with it (empty if none)."""
     if not path.is_file():
         raise BenchError(f"baseline {path} does not exist: create it with `bench check RESULTS --baseline {path} --update`")
-    data = json.loads(path.read_text())
-    return load_run(path), dict(data.get("tolerance") or {})
+    run = load_run(path)  # a corrupt or foreign file is a BenchError there
+    return run, dict(read_json(path).get("tolerance") or {})
 
 
 def resolve_tolerance(stored: dict, **given) -> Tolerance:

@@ -64,6 +64,8 @@ def compare(
         batches = tuple(int(b) for b in _split(batch_sizes)) if batch_sizes else None
     except ValueError as e:
         raise BenchError(f"--batch-sizes takes integers like 1,8: {e}") from e
+    if iters > TimingConfig.max_iters:
+        raise BenchError(f"--iters {iters} is over the {TimingConfig.max_iters} timed calls a row may take")
     config = CompareConfig(dataset=dataset, data_root=data_root, models=_split(models), engines=_split(engines),
                            precisions=_split(precisions), batch_sizes=batches, eval_batch_size=eval_batch_size,
                            max_test_images=max_test_images, threads=threads, fail_fast=fail_fast,

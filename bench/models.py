@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from mldrnet import zoo
+from mldrnet.errors import BenchError
 from mldrnet.stats import profile
 
 
@@ -26,7 +27,11 @@ def model_rows(size: int = 375, names: list[str] | None = None) -> list[ModelRow
     rows = []
     for name in names or zoo.names():
         entry = zoo.info(name)
-        p = profile(zoo.create(name), size)
+        try:
+            p = profile(zoo.create(name), size)
+        except RuntimeError as e:  # e.g. AlexNet's 11x11 stride-4 stem and three pools need >= 63 px
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise BenchError(f"{name} cannot run at {size} px: {first}") from e
         rows.append(ModelRow(name, entry.family, p.params, p.gflops, p.output_shape, entry.paper_fi_accuracy,
                              entry.description))
     return rows

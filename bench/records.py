@@ -15,7 +15,7 @@ import json
 import math
 import types
 import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,14 @@ class Record:
         unknown = set(d) - set(hints)
         if unknown:
             raise BenchError(f"unknown record fields {sorted(unknown)}: written by a newer bench?")
-        return cls(**{k: _coerce(v, hints[k]) for k, v in d.items()})
+        missing = [f.name for f in _required() if f.name not in d]
+        if missing:
+            raise BenchError(f"a record lacks {', '.join(missing)}: the file is incomplete or from an older bench; "
+                             "re-run `bench compare`")
+        try:
+            return cls(**{k: _coerce(v, hints[k]) for k, v in d.items()})
+        except (TypeError, ValueError) as e:  # a value of the wrong kind: a hand-edited or damaged file
+            raise BenchError(f"a record has a malformed value ({e}): re-run `bench compare`") from e
 
 
 def _jsonable(v: Any) -> Any:
@@ -112,6 +119,11 @@ def _jsonable(v: Any) -> Any:
 @functools.cache
 def _hints() -> dict[str, Any]:
     return typing.get_type_hints(Record)
+
+
+def _required() -> list:
+    """The fields without a default: a row's identity."""
+    return [f for f in fields(Record) if f.default is MISSING and f.default_factory is MISSING]
 
 
 def _coerce(v: Any, hint: Any) -> Any:
@@ -206,8 +218,12 @@ def load_run(path: str | Path) -> CompareRun:
     file = path / JSON_NAME if path.is_dir() else path
     if not file.is_file():
         raise BenchError(f"{path} has no compare results: expected a folder with {JSON_NAME} or a JSON file")
+    return CompareRun.from_dict(read_json(file), str(file))
+
+
+def read_json(file: Path) -> Any:
+    """A JSON file's content; an unreadable or corrupt file is a BenchError naming it."""
     try:
-        data = json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError) as e:
+        return json.loads(Path(file).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BenchError(f"cannot read {file}: {e}") from e
-    return CompareRun.from_dict(data, str(file))

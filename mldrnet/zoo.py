@@ -8,6 +8,7 @@ reports for it. Baselines are torchvision's architectures with the classifier sw
 
 from __future__ import annotations
 
+import inspect
 import os
 import urllib.error
 from dataclasses import dataclass, replace
@@ -55,7 +56,15 @@ def info(name: str) -> ZooEntry:
 
 
 def create(name: str, num_classes: int = 8, **cfg) -> nn.Module:
-    return info(name).builder(num_classes=num_classes, **cfg)
+    builder = info(name).builder
+    # checked against the signature, not by catching TypeError from the call: one inside a builder is a bug
+    params = inspect.signature(builder).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = [k for k in cfg if k not in params]
+        if unknown:
+            takes = [k for k in params if k != "num_classes"]
+            raise BenchError(f"{name} takes no option {', '.join(unknown)} (its options: {', '.join(takes) or 'none'})")
+    return builder(num_classes=num_classes, **cfg)
 
 
 # --- MldrNet and its paper variants -------------------------------------------------------------------

@@ -126,6 +126,23 @@ def test_missing_baseline_is_an_error(tmp_path):
         check(tmp_path / "run", tmp_path / "nope.json")
 
 
+def test_corrupt_baseline_and_incomplete_records_are_bench_errors(tmp_path):
+    save_run(synthetic_run(ROWS), tmp_path / "run")
+    baseline = tmp_path / "base.json"
+    baseline.write_text('{"format": "bench-compare/1", "records": [')  # cut off mid-write
+    with pytest.raises(BenchError, match="cannot read .*base.json"):
+        check(tmp_path / "run", baseline)
+    data = json.loads((tmp_path / "run" / "records.json").read_text())
+    del data["records"][0]["batch_size"]
+    baseline.write_text(json.dumps(data))
+    with pytest.raises(BenchError, match="lacks batch_size.*re-run `bench compare`"):
+        check(tmp_path / "run", baseline)
+    data["records"][0]["batch_size"] = "one"
+    baseline.write_text(json.dumps(data))
+    with pytest.raises(BenchError, match="malformed value"):
+        load_baseline(baseline)
+
+
 def test_baseline_stores_its_tolerance_and_the_command_line_wins(tmp_path):
     save_run(synthetic_run(ROWS), tmp_path / "run")
     path = write_baseline(tmp_path / "run", tmp_path / "b" / "base.json", Tolerance(accuracy_points=7.0, timing=2.0))
@@ -147,7 +164,8 @@ def test_cli_exit_codes(cli, tmp_path):
     save_run(synthetic_run([{**ROWS[0], "accuracy_pct": 40.0}] + ROWS[1:]), tmp_path / "bad")
     baseline = tmp_path / "base.json"
     r = cli.invoke(cli_app(), ["check", str(tmp_path / "run"), "--baseline", str(baseline)])
-    assert r.exit_code != 0  # missing baseline: never a silent pass
+    # missing baseline: never a silent pass, and a user error (one line, exit 1 via bench.cli), not a crash
+    assert isinstance(r.exception, BenchError) and "does not exist" in str(r.exception), r.output
     r = cli.invoke(cli_app(), ["check", str(tmp_path / "run"), "--baseline", str(baseline), "--update"])
     assert r.exit_code == 0 and baseline.is_file(), r.output
     assert json.loads(baseline.read_text())["tolerance"]["accuracy_points"] == 2.0

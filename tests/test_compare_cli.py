@@ -15,6 +15,7 @@ from compare_fakes import cli_app
 from mldrnet import zoo
 from mldrnet.checkpoint import FORMAT, save_atomic
 from mldrnet.data import DataConfig
+from mldrnet.errors import BenchError
 from mldrnet.preprocess import Preprocessing
 
 QUICK = ["--time-budget", "0", "--warmup-time", "0", "--warmup-iters", "1", "--iters", "2"]
@@ -87,3 +88,8 @@ def test_user_errors_are_one_line_and_exit_1(tmp_path):
     (tmp_path / "run" / "records.json").write_text(json.dumps({"format": "bench-compare/1", "records": []}))
     r = bench("check", str(tmp_path / "run"), "--baseline", str(tmp_path / "missing.json"))
     assert r.returncode == 1 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_more_timed_calls_than_a_row_may_take_is_a_bench_error(tmp_path):
+    r = CliRunner().invoke(cli_app(), ["compare", "--results-dir", str(tmp_path), "--iters", "20000"])
+    assert isinstance(r.exception, BenchError) and "--iters 20000" in str(r.exception), r.output

@@ -7,7 +7,7 @@ from torch import nn
 
 from engines.base import EngineOptions, ModelMeta, create_engine
 from engines.export import export_onnx_checked
-from engines.onnx_export import export_onnx, read_onnx_meta
+from engines.onnx_export import FORMAT, export_onnx, meta_from_props, read_onnx_meta
 from engines.parity import check_parity, compare_logits, eager
 from mldrnet import EMOTIONS, zoo
 from mldrnet.errors import BenchError
@@ -140,3 +140,11 @@ def test_parity_report():
     assert scaled.ok and scaled.tolerance == pytest.approx(1e-4 + 1e-3 * 3e4)
     with pytest.raises(BenchError, match="shape"):
         compare_logits(ref, ref[:1])
+
+
+def test_incomplete_onnx_metadata_asks_for_a_re_export():
+    props = {"bench.format": FORMAT, "bench.model": '"mldrnet"'}  # no classes, no preprocessing
+    with pytest.raises(BenchError, match="model.onnx is incomplete.*re-export"):
+        meta_from_props(props, "model.onnx")
+    with pytest.raises(BenchError, match="unreadable bench metadata"):
+        meta_from_props({**props, "bench.classes": "[not json"}, "model.onnx")

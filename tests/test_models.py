@@ -96,6 +96,18 @@ def test_bad_options_are_clean_errors(bad):
         zoo.create("mldrnet", **bad)
 
 
+def test_an_option_the_builder_does_not_take_is_a_clean_error():
+    with pytest.raises(BenchError, match=r"alexnet takes no option levels \(its options: pretrained, weights_path\)"):
+        zoo.create("alexnet", levels=3)
+
+
+def test_a_model_too_big_for_the_input_size_is_a_clean_error():
+    from bench.models import model_rows
+
+    with pytest.raises(BenchError, match="alexnet cannot run at 32 px: "):  # its stem and pools need >= 63 px
+        model_rows(32, ["alexnet"])
+
+
 def test_unknown_model():
     with pytest.raises(BenchError, match="unknown model 'lenet'"):
         zoo.create("lenet")
