@@ -10,12 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench.console import err, error, out, warn
-from bench.paths import ENV_VAR, results_root
-
-ResultsDir = Annotated[
-    Optional[Path],
-    typer.Option("--results-dir", envvar=ENV_VAR, help="Root of everything bench writes (default ./results)."),
-]
+from bench.options import DEFAULT_DATASET, DataRoot, Dataset, ResultsDir
+from bench.paths import results_root
 
 
 def _print_wide(table) -> None:
@@ -38,8 +34,8 @@ def compare(
     engines: Annotated[Optional[list[str]], typer.Option("--engines", "-e", help="Engine variants (torch-cpu, ort-cpu, torch-cuda, ort-cuda, ort-trt, trt), engine names (torch, onnxruntime, tensorrt) or all; default: what this machine runs.")] = None,
     precisions: Annotated[Optional[list[str]], typer.Option("--precisions", "-p", help="Keep only these precisions (fp32, fp16).")] = None,
     batch_sizes: Annotated[Optional[list[str]], typer.Option("--batch-sizes", "-b", help="Batch sizes to time, e.g. 1,8 (default: 1 and a throughput batch).")] = None,
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset the models were trained on (results/runs/<dataset>/).")] = "synth",
-    data_root: Annotated[Optional[str], typer.Option("--data-root", help="Where the dataset's images are (default: as trained).")] = None,
+    dataset: Dataset = DEFAULT_DATASET,
+    data_root: DataRoot = None,
     results_dir: ResultsDir = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default results/compare/<timestamp>).")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads, pinned for every engine (default: all usable cores).")] = None,
@@ -66,7 +62,7 @@ def compare(
         raise BenchError(f"--batch-sizes takes integers like 1,8: {e}") from e
     if iters > TimingConfig.max_iters:
         raise BenchError(f"--iters {iters} is over the {TimingConfig.max_iters} timed calls a row may take")
-    config = CompareConfig(dataset=dataset, data_root=data_root, models=_split(models), engines=_split(engines),
+    config = CompareConfig(dataset=dataset, data_root=str(data_root) if data_root else None, models=_split(models), engines=_split(engines),
                            precisions=_split(precisions), batch_sizes=batches, eval_batch_size=eval_batch_size,
                            max_test_images=max_test_images, threads=threads, fail_fast=fail_fast,
                            timing=TimingConfig(warmup_iters=warmup_iters, warmup_s=warmup_time, min_iters=iters,

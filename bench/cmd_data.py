@@ -8,7 +8,6 @@ skips those files with a warning, so this is a report, not a failure of the data
 from __future__ import annotations
 
 import time
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -17,15 +16,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.console import out, warn
+from bench.options import DataRoot, DatasetName, ResultsDir
 
 VERIFY_BAD_FILES_EXIT = 2
 
-# Spelled out rather than read from the registry: importing mldrnet.data pulls in torch, and `bench -h` should not.
-DatasetName = Enum("DatasetName", {n: n for n in ("synth", "fi", "artphoto", "abstract", "iaps", "emotion6", "emoset", "mart")},
-                   type=str)
-ResultsDir = Annotated[Optional[Path], typer.Option("--results-dir", envvar="BENCH_RESULTS_DIR",
-                                                    help="Where generated data and split files live (default ./results).")]
-DataRoot = Annotated[Optional[Path], typer.Option("--data-root", help="Folder holding the dataset's files (real datasets).")]
 DatasetArg = Annotated[DatasetName, typer.Argument(help="Dataset name; `synth` is the built-in synthetic set.")]
 SynthN = Annotated[int, typer.Option("--n", min=8, help="Synthetic set: number of images (balanced over 8 classes).")]
 SynthSize = Annotated[int, typer.Option("--size", min=16, max=2048, help="Synthetic set: image size in pixels.")]

@@ -12,13 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.console import error, out, warn
+from bench.options import DEFAULT_DATASET, DataRoot, Dataset, ResultsDir
 from mldrnet.errors import BenchError
-
-DEFAULT_DATASET = "synth"  # the built-in synthetic dataset, what every command uses when none is named
-
-ResultsDir = Annotated[Optional[Path], typer.Option("--results-dir", envvar="BENCH_RESULTS_DIR",
-                                                    help="Where runs and their exported files live (default ./results).")]
-Dataset = Annotated[str, typer.Option("--dataset", help="Dataset the model was trained on (selects the run folder).")]
 
 
 class ExportTo(str, Enum):
@@ -58,7 +53,7 @@ def export(
     max_batch: Annotated[int, typer.Option("--max-batch", min=1, help="TensorRT engines run batch 1..N.")] = 32,
     parity_images: Annotated[int, typer.Option("--parity-images", min=1, help="Test-split images for the parity check.")] = 64,
     dataset: Dataset = DEFAULT_DATASET,
-    data_root: Annotated[Optional[Path], typer.Option("--data-root", help="Where the dataset lives here, if not where it was trained.")] = None,
+    data_root: DataRoot = None,
     results_dir: ResultsDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
