@@ -50,9 +50,7 @@ def compare(
 ) -> None:
     """Accuracy x engine x precision x batch for trained models: a table, records.json/.csv and plots."""
     from bench.compare import CompareConfig, default_out_dir, run_compare
-    from bench.records import save_run
-    from bench.report import records_table, warnings_for
-    from bench.plots import write_plots
+    from bench.report import records_table, save_all, warnings_for
     from bench.timing import TimingConfig
     from mldrnet.errors import BenchError
 
@@ -70,7 +68,7 @@ def compare(
     root = results_root(results_dir)
     run = run_compare(config, root, progress=lambda line: err.print(line, highlight=False, markup=False))
     target = out_dir or default_out_dir(root)
-    written = list(save_run(run, target)) + (write_plots(list(run.records), target) if plots else [])
+    written = save_all(run, target, plots)
     _print_wide(records_table(run))
     for line in warnings_for(run):
         warn(line)

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 import bench
+from engines.base import cpu_name
 
 
 def _version(*dists: str) -> str | None:
@@ -26,16 +27,6 @@ def _version(*dists: str) -> str | None:
         except md.PackageNotFoundError:
             continue
     return None
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def usable_cpus() -> int:

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from bench.records import Record
+from bench.variants import is_reference
 
 MARKERS = "osD^v<>pPX*h"
 
@@ -24,7 +25,7 @@ def _safe(name: str) -> str:
 
 
 def _is_ref(r: Record) -> bool:
-    return (r.engine, r.device, r.precision) == ("torch", "cpu", "fp32")
+    return is_reference(r.engine, r.device, r.precision)
 
 
 def model_rows(records: list[Record]) -> dict[str, Record]:

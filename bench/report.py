@@ -14,10 +14,11 @@ from typing import Callable
 from rich.markup import escape
 from rich.table import Table
 
+from bench.check import Tolerance
 from bench.plots import write_plots
 from bench.records import CompareRun, Record, save_run
 
-BUSY_SPREAD = 1.5  # calibration max / min within one run above this: the machine's load changed (see bench.check)
+BUSY_SPREAD = Tolerance().busy_spread  # calibration max / min above this: the machine's load changed (the gate's limit)
 PARITY_WARN_PCT = 99.0  # top-1 agreement with PyTorch below this on an fp32 row points at a broken export
 
 
@@ -135,7 +136,7 @@ def warnings_for(run: CompareRun) -> list[str]:
     return out
 
 
-def save_all(run: CompareRun, out_dir: Path) -> list[Path]:
-    """records.json, records.csv and the PNG plots; returns every path written."""
+def save_all(run: CompareRun, out_dir: Path, plots: bool = True) -> list[Path]:
+    """records.json, records.csv and (with `plots`) the PNG plots; returns every path written."""
     json_path, csv_path = save_run(run, out_dir)
-    return [json_path, csv_path, *write_plots(list(run.records), out_dir)]
+    return [json_path, csv_path, *(write_plots(list(run.records), out_dir) if plots else [])]

@@ -17,6 +17,11 @@ from engines.base import EngineOptions, engine_names
 from mldrnet.errors import BenchError
 
 
+def is_reference(engine: str, device: str, precision: str) -> bool:
+    """PyTorch fp32 eager on the CPU: the reference every other row's parity is measured against."""
+    return (engine, device, precision) == ("torch", "cpu", "fp32")
+
+
 @dataclass(frozen=True)
 class Variant:
     label: str  # short name shown in tables, e.g. "ort-cpu"
@@ -31,8 +36,7 @@ class Variant:
 
     @property
     def is_reference(self) -> bool:
-        """PyTorch fp32 eager on the CPU: the reference every other row's parity is measured against."""
-        return (self.engine, self.device, self.precision) == ("torch", "cpu", "fp32")
+        return is_reference(self.engine, self.device, self.precision)
 
 
 VARIANTS: tuple[Variant, ...] = (
