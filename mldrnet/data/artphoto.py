@@ -8,9 +8,8 @@ from pathlib import Path
 
 from mldrnet import EMOTIONS
 from mldrnet.data.base import DatasetSpec, Listing
-from mldrnet.data.files import descend, images_in, require_dir
+from mldrnet.data.files import descend, images_in, require_dir, require_every_class
 from mldrnet.data.labels import label_of
-from mldrnet.errors import BenchError
 
 LAYOUT = "ROOT/<emotion>_<n>.jpg in one flat folder (prefixes amusement, anger, awe, contentment, disgust, excitement, fear, sad)"
 _PREFIX = re.compile(r"^([A-Za-z]+)")
@@ -26,9 +25,7 @@ def scan(root: Path) -> Listing:
             dropped.append(f"{base / name}: file-name prefix names no emotion (ignored)")
         else:
             samples.append((name, label))
-    missing = [e for i, e in enumerate(EMOTIONS) if all(lbl != i for _, lbl in samples)]
-    if missing:
-        raise BenchError(f"artphoto: no images for {', '.join(missing)} in {base}; expected {LAYOUT}")
+    require_every_class(samples, EMOTIONS, "artphoto", f"in {base}", LAYOUT)
     return Listing(base, tuple(sorted(samples)), dropped=tuple(dropped))
 
 

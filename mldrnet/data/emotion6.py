@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mldrnet.data.base import DatasetSpec, Listing
-from mldrnet.data.files import descend, first_per_path, is_number, require_dir
+from mldrnet.data.files import descend, first_per_path, is_number, require_dir, require_every_class
 from mldrnet.data.labels import EMOTION6, label_of
 from mldrnet.errors import BenchError
 
@@ -45,9 +45,7 @@ def scan(root: Path) -> Listing:
             dropped.append(f"{name}: listed in ground_truth.txt but not found under {images}")
         else:
             samples.append((name, label))
-    missing = [c for i, c in enumerate(EMOTION6) if all(lbl != i for _, lbl in samples)]
-    if missing:
-        raise BenchError(f"emotion6: no images for {', '.join(missing)} listed in {table} and found under {images}; expected {LAYOUT}")
+    require_every_class(samples, EMOTION6, "emotion6", f"listed in {table} and found under {images}", LAYOUT)
     return Listing(images, first_per_path(samples, dropped, table), dropped=tuple(dropped))
 
 

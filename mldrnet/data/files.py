@@ -109,6 +109,14 @@ def first_per_path(samples: list[tuple[str, int]], dropped: list[str], table: Pa
     return tuple(sorted(seen.items()))
 
 
+def require_every_class(samples, classes: tuple[str, ...], dataset: str, where: str, layout: str) -> None:
+    """A listing with no image of some class is a wrong folder or table, not a dataset to train on."""
+    present = {label for _, label in samples}
+    missing = [c for i, c in enumerate(classes) if i not in present]
+    if missing:
+        raise BenchError(f"{dataset}: no images for {', '.join(missing)} {where}; expected {layout}")
+
+
 def table_columns(header: list[str], classes: tuple[str, ...]) -> tuple[int, int, bool]:
     """(id column, label column, whether the first row is a header) of a two-column-ish label table."""
     if len(header) >= 2 and label_of(header[1], classes) is not None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mldrnet.data.base import DatasetSpec, Listing
-from mldrnet.data.files import find_table, first_per_path, index_images, lookup, read_rows, require_dir, table_columns
+from mldrnet.data.files import (find_table, first_per_path, index_images, lookup, read_rows, require_dir,
+                                 require_every_class, table_columns)
 from mldrnet.data.labels import POLARITY, label_of
 from mldrnet.errors import BenchError
 
@@ -33,9 +34,7 @@ def scan(root: Path) -> Listing:
             dropped.append(f"{name}: listed in {table.name} but not found under {base}")
         else:
             samples.append((rel, label))
-    missing = [c for i, c in enumerate(POLARITY) if all(lbl != i for _, lbl in samples)]
-    if missing:
-        raise BenchError(f"mart: no {' or '.join(missing)} painting listed in {table} was found under {base}; expected {LAYOUT}")
+    require_every_class(samples, POLARITY, "mart", f"listed in {table} and found under {base}", LAYOUT)
     return Listing(base, first_per_path(samples, dropped, table), dropped=tuple(dropped))
 
 
