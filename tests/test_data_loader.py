@@ -97,3 +97,11 @@ def test_worker_processes_give_the_same_batches(tmp_path, capsys):
     samples = [(str(path), i) for i in range(24)] + [(str(zero_byte(tmp_path / "z.jpg")), 0)]
     assert order(samples, 5, workers=2) == order(samples, 5)
     assert capsys.readouterr().err.count("z.jpg") == 2  # once per loader (each warned in the main process)
+
+
+def test_only_evaluation_loaders_keep_their_workers():
+    # training builds a new train loader every epoch and reuses its val loader: only the latter may keep workers
+    pre = Preprocessing(crop=8, resize=8)
+    assert not make_loader([], pre, train=True, workers=2).persistent_workers
+    assert make_loader([], pre, train=False, workers=2).persistent_workers
+    assert not make_loader([], pre, train=False, workers=0).persistent_workers

@@ -88,5 +88,8 @@ def make_loader(samples, preprocessing: Preprocessing, *, train: bool, tta: str 
         generator=torch.Generator().manual_seed(seed),
         drop_last=drop_last,
         pin_memory=pin_memory,
-        persistent_workers=workers > 0,  # re-forking workers every epoch costs more than keeping them
+        # keep workers between passes only for evaluation loaders, which training reuses every epoch (val); the
+        # train loader is rebuilt each epoch (its seed is a function of the epoch, for deterministic resume), so
+        # persistent workers there would only outlive their loader
+        persistent_workers=workers > 0 and not train,
     )
