@@ -49,7 +49,7 @@ class FakeClock:
         self.i += 1
 
 
-def test_sleep_engine_latency_and_throughput_within_loose_bounds():
+def test_sleep_engine_latency_and_throughput_within_the_bounds_sleep_guarantees():
     engine = SleepEngine(0.01)
     cfg = TimingConfig(warmup_iters=2, warmup_s=0.0, min_iters=10, budget_s=0.0)
     m = measure_engine(engine, torch.zeros(4, 3, 8, 8), cfg)
@@ -57,21 +57,19 @@ def test_sleep_engine_latency_and_throughput_within_loose_bounds():
     assert lat.count == 10
     assert engine.calls == 12  # 2 warm-up + 10 measured
     assert engine.syncs >= 2 * 10  # around every measured call
-    # sleep never returns early; a loaded 2-core machine may add a lot on top
+    # sleep never returns early, but a loaded machine may add any amount on top: only lower bounds on latency
+    # and upper bounds on throughput hold
     assert 10.0 <= lat.min_ms <= lat.p50_ms <= lat.p90_ms <= lat.p99_ms <= lat.max_ms
-    assert lat.p50_ms < 40.0
     assert lat.min_ms <= lat.mean_ms <= lat.max_ms
-    # 4 images per ~10 ms call -> at most 400 images/s, and not absurdly less
-    assert 80.0 < m.images_per_s <= 400.0
+    assert 0.0 < m.images_per_s <= 400.0  # 4 images per call of >= 10 ms
     assert m.batch_size == 4
 
 
 def test_warmup_runs_for_iterations_and_for_time():
-    engine = SleepEngine(0.005)
-    cfg = TimingConfig(warmup_iters=1, warmup_s=0.1, min_iters=1, budget_s=0.0)
-    m = measure_engine(engine, torch.zeros(1, 3, 8, 8), cfg)
-    assert m.warmup_s >= 0.1
-    assert m.warmup_iters >= 5  # 0.1 s of 5 ms calls, not just the one iteration asked for
+    clock = FakeClock([1 / 64])  # binary-exact durations: 8 calls make exactly the 0.125 s asked for
+    cfg = TimingConfig(warmup_iters=1, warmup_s=0.125, min_iters=1, budget_s=0.0)
+    m = measure(clock.run, 1, cfg, clock=clock)
+    assert m.warmup_s == 0.125 and m.warmup_iters == 8  # the time, not just the one iteration asked for
     cfg = TimingConfig(warmup_iters=4, warmup_s=0.0, min_iters=1, budget_s=0.0)
     assert measure_engine(SleepEngine(0.0), torch.zeros(1, 3, 8, 8), cfg).warmup_iters == 4
 
@@ -80,7 +78,8 @@ def test_measured_phase_honours_time_budget_and_min_iters():
     cfg = TimingConfig(warmup_iters=0, warmup_s=0.0, min_iters=3, budget_s=0.2)
     m = measure_engine(SleepEngine(0.02), torch.zeros(1, 3, 8, 8), cfg)
     assert m.wall_s >= 0.2
-    assert 5 <= m.latency.count <= 11  # ~10 calls of >= 20 ms fit into 0.2 s
+    # calls of >= 20 ms: at most ~10 fit into 0.2 s; on a loaded machine fewer, but never under min_iters
+    assert 3 <= m.latency.count <= 11
     slow = measure_engine(SleepEngine(0.05), torch.zeros(1, 3, 8, 8),
                           TimingConfig(warmup_iters=0, warmup_s=0.0, min_iters=3, budget_s=0.0))
     assert slow.latency.count == 3
