@@ -6,10 +6,12 @@ import json
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bench.console import err, out
-from bench.paths import ENV_VAR, results_root
+from bench.options import DEFAULT_DATASET, DataRoot, Dataset, ResultsDir
+from bench.paths import results_root
 from mldrnet import zoo
 from mldrnet.distributed import is_main_process
 from mldrnet.errors import BenchError
@@ -17,10 +19,6 @@ from mldrnet.errors import BenchError
 ModelOpt = Annotated[Optional[list[str]], typer.Option(
     "--model-opt", help="Model option KEY=VALUE (JSON value), e.g. --model-opt levels=5 --model-opt fusion='\"max\"'.")]
 Profile = Annotated[str, typer.Option("--profile", help="quick (small, CPU, the default) or paper (375 px, GPU).")]
-Dataset = Annotated[str, typer.Option("--dataset", help="synth (built-in default), fi, artphoto, abstract, iaps, "
-                                      "emotion6, emoset, mart.")]
-DataRoot = Annotated[Optional[str], typer.Option("--data-root", help="Folder of a real dataset.")]
-ResultsDir = Annotated[Optional[str], typer.Option("--results-dir", envvar=ENV_VAR, help="Where outputs go (default ./results).")]
 
 
 def _parse_model_opts(pairs: list[str] | None) -> dict:
@@ -40,7 +38,7 @@ def _data_config(dataset: str, data_root, seed: int, fold: int, label_noise: flo
     from mldrnet.data import DataConfig
 
     extra = {k: v for k, v in {"synth_n": synth_n, "synth_size": synth_size}.items() if v is not None}
-    return DataConfig(dataset=dataset, data_root=data_root, seed=seed, fold=fold, label_noise=label_noise,
+    return DataConfig(dataset=dataset, data_root=str(data_root) if data_root else None, seed=seed, fold=fold, label_noise=label_noise,
                       noisy_extra=noisy_extra, **extra)
 
 
@@ -50,7 +48,7 @@ def _result_table(results) -> Table:
         table.add_column(col, justify="left" if col in ("model", "status") else "right")
     for r in results:
         if isinstance(r, tuple):
-            table.add_row(r[0], "-", "-", "-", "-", f"[red]error: {r[1]}[/]")
+            table.add_row(escape(r[0]), "-", "-", "-", "-", f"[red]error: {escape(r[1])}[/]")
             continue
         status = "already trained (use --force)" if r.skipped else "trained"
         table.add_row(r.model, str(r.epochs), f"{r.best_val_acc:.3f}", f"{r.test_acc:.3f}", f"{r.seconds:.0f} s", status)
@@ -60,7 +58,7 @@ def _result_table(results) -> Table:
 def train(
     model: Annotated[str, typer.Argument(help="A zoo name (see `bench models`).")],
     profile: Profile = "quick",
-    dataset: Dataset = "synth",
+    dataset: Dataset = DEFAULT_DATASET,
     data_root: DataRoot = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (profile default).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Global batch size (paper: 64).")] = None,
@@ -105,7 +103,7 @@ def train_all(
                                                         "mldrnet alexnet vgg19 resnet101 alexnet-svm.")] = None,
     variants: Annotated[bool, typer.Option("--variants", help="Also every MldrNet variant of the paper.")] = False,
     profile: Profile = "quick",
-    dataset: Dataset = "synth",
+    dataset: Dataset = DEFAULT_DATASET,
     data_root: DataRoot = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs for every model (profile default per model).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Global batch size (paper: 64).")] = None,

@@ -66,7 +66,9 @@ class TrainedModel:
 
 
 def _default_eval_set(ckpt: dict, config: CompareConfig, results_root: Path) -> EvalSet:
-    return load_test_split(ckpt, config.dataset, config.data_root, results_root, config.eval_batch_size,
+    # config.dataset names the runs folder, which may be a run key such as "mart-fold3" or "fi-noise0.2";
+    # the images come from the checkpoint's own data configuration (the split it was trained and tested on)
+    return load_test_split(ckpt, None, config.data_root, results_root, config.eval_batch_size,
                            config.max_test_images, config.cache_bytes)
 
 

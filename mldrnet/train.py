@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -25,6 +24,7 @@ from torch.utils.data import DistributedSampler
 
 from bench.paths import run_dir, run_key
 from mldrnet import zoo
+from mldrnet.atomic import atomic_write_text
 from mldrnet.checkpoint import FORMAT, load_checkpoint, save_atomic
 from mldrnet.distributed import DistContext, setup, teardown
 from mldrnet.errors import BenchError
@@ -145,16 +145,18 @@ def _checkpoint(cfg, data, data_cfg, prep, model, config_hash, **extra) -> dict:
 
 
 def _write_metrics(path: Path, history: list[dict]) -> None:
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(json.dumps(h) + "\n" for h in history))
-    os.replace(tmp, path)  # rewritten whole from the checkpoint's history, so it never disagrees with it
+    # rewritten whole from the checkpoint's history, so it never disagrees with it
+    atomic_write_text(path, "".join(json.dumps(h) + "\n" for h in history))
 
 
 def _already_trained(run: Path, config_hash: str) -> dict | None:
     result = run / "result.json"
     if not result.is_file() or not (run / "best.pt").is_file():
         return None
-    done = json.loads(result.read_text())
+    try:
+        done = json.loads(result.read_text())
+    except (OSError, ValueError):
+        return None  # unreadable summary: train again rather than trust it
     return done if done.get("config_hash") == config_hash else None
 
 
@@ -265,6 +267,6 @@ def _fit(cfg, data_cfg, data, model, run: Path, config_hash: str, ctx: DistConte
     result = TrainResult(cfg.model, str(run), cfg.epochs, best_epoch, best_val, test_acc, seconds)
     save_atomic(_checkpoint(cfg, data, data_cfg, prep, model.cpu(), config_hash, epoch=best_epoch,
                             best_val_acc=best_val, test_acc=test_acc, history=history), best_path)
-    (run / "result.json").write_text(json.dumps({**result.to_dict(), "config_hash": config_hash,
-                                                 "test_unreadable": unreadable}, indent=2))
+    atomic_write_text(run / "result.json", json.dumps({**result.to_dict(), "config_hash": config_hash,
+                                                        "test_unreadable": unreadable}, indent=2))
     return result
