@@ -45,7 +45,7 @@ class TrainConfig:
     channels_last: bool = False  # CUDA only
     pretrained: bool = False  # baselines: torchvision ImageNet weights
     weights_path: str | None = None  # baselines: a local ImageNet state dict
-    svm_c: float = 1.0  # alexnet-svm: LinearSVC regularisation
+    svm_c: float = 0.01  # alexnet-svm: LinearSVC regularisation (see mldrnet/svm.py)
     model_config: dict = field(default_factory=dict)  # extra keyword arguments for zoo.create
 
     def to_dict(self) -> dict:
