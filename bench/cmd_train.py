@@ -20,6 +20,25 @@ ModelOpt = Annotated[Optional[list[str]], typer.Option(
     "--model-opt", help="Model option KEY=VALUE (JSON value), e.g. --model-opt levels=5 --model-opt fusion='\"max\"'.")]
 Profile = Annotated[str, typer.Option("--profile", help="quick (small, CPU, the default) or paper (375 px, GPU).")]
 
+# Options that `train` and `train-all` share: defined once, so a flag means the same in both.
+Epochs = Annotated[Optional[int], typer.Option(help="Epochs (default: the profile's, per model).")]
+BatchSize = Annotated[Optional[int], typer.Option(help="Global batch size (paper: 64).")]
+Lr = Annotated[Optional[float], typer.Option(help="Initial learning rate (paper: 0.001).")]
+Crop = Annotated[Optional[int], typer.Option(help="Crop size in px (paper: 375).")]
+Tta = Annotated[Optional[str], typer.Option(help="Evaluation: center or five (mean of five crops).")]
+Seed = Annotated[int, typer.Option(help="Seed for the split, the training order and the initialisation.")]
+Workers = Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")]
+Device = Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")]
+Pretrained = Annotated[Optional[bool], typer.Option("--pretrained", help="Baselines: torchvision ImageNet weights "
+                                                    "(the paper fine-tunes them).")]
+Fold = Annotated[int, typer.Option(help="k-fold datasets: the test fold.")]
+LabelNoise = Annotated[float, typer.Option(help="Flip this seeded fraction of the training labels.")]
+NoisyExtra = Annotated[Optional[str], typer.Option(help="Extra noisy training pairs: folder or CSV.")]
+SynthN = Annotated[Optional[int], typer.Option(help="Synthetic dataset: number of images.")]
+SynthSize = Annotated[Optional[int], typer.Option(help="Synthetic dataset: image size in px.")]
+Force = Annotated[bool, typer.Option("--force", help="Train again even if trained with the same configuration.")]
+NoProgress = Annotated[bool, typer.Option("--no-progress", help="No progress bars (epoch lines only).")]
+
 
 def _parse_model_opts(pairs: list[str] | None) -> dict:
     opts = {}
@@ -60,28 +79,28 @@ def train(
     profile: Profile = "quick",
     dataset: Dataset = DEFAULT_DATASET,
     data_root: DataRoot = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs (profile default).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Global batch size (paper: 64).")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Initial learning rate (paper: 0.001).")] = None,
-    crop: Annotated[Optional[int], typer.Option(help="Crop size in px (paper: 375).")] = None,
-    tta: Annotated[Optional[str], typer.Option(help="Evaluation: center or five (mean of five crops).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for the split, the training order and the initialisation.")] = 0,
-    workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    lr: Lr = None,
+    crop: Crop = None,
+    tta: Tta = None,
+    seed: Seed = 0,
+    workers: Workers = None,
+    device: Device = None,
     bf16: Annotated[Optional[bool], typer.Option("--bf16", help="CUDA: bf16 autocast.")] = None,
     channels_last: Annotated[Optional[bool], typer.Option("--channels-last", help="CUDA: channels_last memory.")] = None,
-    pretrained: Annotated[Optional[bool], typer.Option("--pretrained", help="Baselines: torchvision ImageNet weights.")] = None,
+    pretrained: Pretrained = None,
     weights: Annotated[Optional[str], typer.Option("--weights", help="Baselines: a local ImageNet state dict.")] = None,
     model_opt: ModelOpt = None,
-    fold: Annotated[int, typer.Option(help="k-fold datasets: the test fold.")] = 0,
-    label_noise: Annotated[float, typer.Option(help="Flip this seeded fraction of the training labels.")] = 0.0,
-    noisy_extra: Annotated[Optional[str], typer.Option(help="Extra noisy training pairs: folder or CSV.")] = None,
-    synth_n: Annotated[Optional[int], typer.Option(help="Synthetic dataset: number of images.")] = None,
-    synth_size: Annotated[Optional[int], typer.Option(help="Synthetic dataset: image size in px.")] = None,
+    fold: Fold = 0,
+    label_noise: LabelNoise = 0.0,
+    noisy_extra: NoisyExtra = None,
+    synth_n: SynthN = None,
+    synth_size: SynthSize = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from last.pt.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Train again even if trained with the same configuration.")] = False,
+    force: Force = False,
     results_dir: ResultsDir = None,
-    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars.")] = False,
+    no_progress: NoProgress = False,
 ) -> None:
     """Train one model with the paper's recipe; keeps the best-val checkpoint and reports its test accuracy."""
     from mldrnet.train import train_model
@@ -105,24 +124,23 @@ def train_all(
     profile: Profile = "quick",
     dataset: Dataset = DEFAULT_DATASET,
     data_root: DataRoot = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs for every model (profile default per model).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Global batch size (paper: 64).")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Initial learning rate (paper: 0.001).")] = None,
-    crop: Annotated[Optional[int], typer.Option(help="Crop size in px (paper: 375).")] = None,
-    tta: Annotated[Optional[str], typer.Option(help="Evaluation: center or five.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")] = None,
-    pretrained: Annotated[Optional[bool], typer.Option("--pretrained", help="Baselines: torchvision ImageNet weights "
-                                                       "(the paper fine-tunes them).")] = None,
-    fold: Annotated[int, typer.Option(help="k-fold datasets: the test fold.")] = 0,
-    label_noise: Annotated[float, typer.Option(help="Flip this seeded fraction of the training labels.")] = 0.0,
-    noisy_extra: Annotated[Optional[str], typer.Option(help="Extra noisy training pairs: folder or CSV.")] = None,
-    synth_n: Annotated[Optional[int], typer.Option(help="Synthetic dataset: number of images.")] = None,
-    synth_size: Annotated[Optional[int], typer.Option(help="Synthetic dataset: image size in px.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Train again even if already trained.")] = False,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    lr: Lr = None,
+    crop: Crop = None,
+    tta: Tta = None,
+    seed: Seed = 0,
+    device: Device = None,
+    workers: Workers = None,
+    pretrained: Pretrained = None,
+    fold: Fold = 0,
+    label_noise: LabelNoise = 0.0,
+    noisy_extra: NoisyExtra = None,
+    synth_n: SynthN = None,
+    synth_size: SynthSize = None,
+    force: Force = False,
     results_dir: ResultsDir = None,
-    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars.")] = False,
+    no_progress: NoProgress = False,
     debug: Annotated[bool, typer.Option("--debug", help="Stop at the first failing model with its traceback.")] = False,
 ) -> None:
     """Train every model that compare needs; models trained with the same configuration are skipped."""
