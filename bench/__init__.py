@@ -1,4 +1,5 @@
-"""bench: a benchmark harness for image emotion classification (MldrNet and its baselines)."""
+"""bench: the benchmark library (compare, timing, check, records, report) and the CLI (`bench.cli`). The top layer:
+may import `engines` and `mldrnet`; nothing imports it."""
 
 from importlib.metadata import PackageNotFoundError, version
 

@@ -141,11 +141,12 @@ def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tol
 
 
 def load_baseline(path: Path) -> tuple[CompareRun, dict]:
-    """The baseline run and the tolerances stored with it (empty if none)."""
+    """The baseline run and the tolerances stored with it (empty if none), from one read of the file."""
     if not path.is_file():
         raise BenchError(f"baseline {path} does not exist: create it with `bench check RESULTS --baseline {path} --update`")
-    run = load_run(path)  # a corrupt or foreign file is a BenchError there
-    return run, dict(read_json(path).get("tolerance") or {})
+    data = read_json(path)
+    run = CompareRun.from_dict(data, str(path))  # a corrupt or foreign file is a BenchError there
+    return run, dict(data.get("tolerance") or {})
 
 
 def resolve_tolerance(stored: dict, **given) -> Tolerance:
@@ -157,50 +158,44 @@ def resolve_tolerance(stored: dict, **given) -> Tolerance:
 
 
 def check(results: Path, baseline: Path, **tolerance) -> CheckResult:
+    """The gate: the run in `results` against the baseline file, with its stored tolerances unless overridden."""
     current = load_run(results)
     base, stored = load_baseline(baseline)
     return compare_runs(current, base, resolve_tolerance(stored, **tolerance))
 
 
-def write_baseline(results: Path, baseline: Path, tol: Tolerance) -> Path:
-    """The run's records, environment and calibration, plus the tolerances to check against them."""
-    run = load_run(results)
+@dataclass(frozen=True)
+class BaselineUpdate:
+    path: Path
+    run: CompareRun  # what was written
+    tolerance: Tolerance
+    against_old: CheckResult | None  # the run checked against the baseline it replaces, if there was one
+
+    @property
+    def error_rows(self) -> int:
+        return sum(not r.ok for r in self.run.records)
+
+
+def update_baseline(results: Path, baseline: Path, **tolerance) -> BaselineUpdate:
+    """Write the run in `results` as the new baseline; the tolerances not given are kept from the old one."""
+    current = load_run(results)
+    old, stored = load_baseline(baseline) if baseline.is_file() else (None, {})
+    tol = resolve_tolerance(stored, **tolerance)
+    against_old = compare_runs(current, old, tol) if old is not None else None
+    write_baseline(current, baseline, tol)
+    return BaselineUpdate(baseline, current, tol, against_old)
+
+
+def write_baseline(run: CompareRun | Path, baseline: Path, tol: Tolerance) -> Path:
+    """The run's records, environment and calibration (a CompareRun, or a compare folder / records file), plus
+    the tolerances to check against them."""
+    if not isinstance(run, CompareRun):
+        run = load_run(run)
     data = {**run.to_dict(), "tolerance": tol.to_dict()}
     atomic_write_text(baseline, json.dumps(data, indent=1, allow_nan=False) + "\n")
     return baseline
 
 
-def _fmt(v: float | None, spec: str) -> str:
-    return "-" if v is None else format(v, spec)
-
-
-def _pair(values: tuple[float | None, float | None], spec: str) -> str:
-    """baseline -> current"""
-    return "-" if values == (None, None) else f"{_fmt(values[0], spec)} -> {_fmt(values[1], spec)}"
-
-
 def failure_lines(result: CheckResult) -> list[str]:
     """One line per failing row, for logs where a table is hard to read."""
     return [f"{' '.join(map(str, r.key))}: {r.verdict}: {'; '.join(r.reasons)}" for r in result.rows if r.failed]
-
-
-def check_table(result: CheckResult):
-    from rich.markup import escape
-    from rich.table import Table
-
-    tol = result.tolerance
-    if tol.normalize:
-        how = ", ".join(f"{d}: this machine took x{s:.2f} the baseline's calibration time" for d, s in result.scale.items())
-        norm = f"timings normalized by a calibration matrix product timed in each run ({how or 'no timed rows'})"
-    else:
-        norm = "timings NOT normalized: only meaningful when both runs are from the same machine"
-    table = Table(title="bench check: run vs baseline", caption=f"{norm}; tolerance: accuracy -{tol.accuracy_points:g} "
-                  f"points, timing x{1 + tol.timing:.2f}; p50 x > 1 and img/s x < 1 mean slower")
-    for col in ("model", "engine", "batch", "top-1 %", "agree %", "p50 x", "img/s x", "verdict"):
-        table.add_column(col, justify="left" if col in ("model", "engine", "verdict") else "right")
-    style = {"ok": "green", "fixed": "green", "new": "cyan", "regression": "bold red", "missing": "bold red"}
-    for r in result.rows:
-        verdict = f"[{style.get(r.verdict, 'yellow')}]{r.verdict}[/]" + (" (noisy)" if r.noisy else "")
-        table.add_row(escape(r.key[0]), escape(f"{r.key[1]} {r.key[2]}"), str(r.key[3]), _pair(r.accuracy, ".2f"),
-                      _pair(r.agreement, ".1f"), _fmt(r.latency_ratio, ".2f"), _fmt(r.throughput_ratio, ".2f"), verdict)
-    return table

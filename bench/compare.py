@@ -10,7 +10,6 @@ and Ultralytics' benchmark scripts. A calibration matrix product is timed before
 
 from __future__ import annotations
 
-import datetime as dt
 import gc
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,16 +20,15 @@ import torch
 
 from bench.artifacts import Artifact, artifact_for
 from bench.envinfo import environment, usable_cpus
-from bench.evalset import EvalSet, load_test_split
 from bench.records import CompareRun, Record
 from bench.timing import Calibration, TimingConfig, calibrate, measure, measure_engine, pin_threads
 from bench.variants import Variant, cuda_available, select_variants
 from engines.base import Engine, EngineOptions, create_engine
-from engines.run_files import checkpoint_path, trained_models
-from mldrnet import zoo
-from mldrnet.checkpoint import build_model, load_checkpoint
-from mldrnet.errors import BenchError
-from mldrnet.metrics import classification_metrics, max_abs_diff, top1_agreement
+from mldrnet import layout, zoo
+from mldrnet.checkpoint import Checkpoint
+from mldrnet.errors import BenchError, one_line
+from mldrnet.evalset import EvalSet
+from mldrnet.metrics import classification_metrics, parity
 from mldrnet.stats import profile
 
 CPU_BATCHES = (1, 8)  # latency at batch 1, throughput at a batch that fills 2-4 cores without minutes per row
@@ -65,18 +63,18 @@ class TrainedModel:
     checkpoint: Path
 
 
-def _default_eval_set(ckpt: dict, config: CompareConfig, results_root: Path) -> EvalSet:
+def _default_eval_set(ckpt: Checkpoint, config: CompareConfig, results_root: Path) -> EvalSet:
     # config.dataset names the runs folder, which may be a run key such as "mart-fold3" or "fi-noise0.2";
     # the images come from the checkpoint's own data configuration (the split it was trained and tested on)
-    return load_test_split(ckpt, None, config.data_root, results_root, config.eval_batch_size,
-                           config.max_test_images, config.cache_bytes)
+    return ckpt.eval_set("test", results_root, data_root=config.data_root, batch_size=config.eval_batch_size,
+                         max_images=config.max_test_images, cache_bytes=config.cache_bytes)
 
 
 @dataclass(frozen=True)
 class Hooks:
     """Where compare reaches outside itself; tests replace them with fakes."""
 
-    eval_set: Callable[[dict, CompareConfig, Path], EvalSet] = _default_eval_set
+    eval_set: Callable[[Checkpoint, CompareConfig, Path], EvalSet] = _default_eval_set
     artifact: Callable[..., Artifact] = artifact_for  # (variant, checkpoint, model, max_batch, results_root, data_root)
     engine: Callable[[str, Any, EngineOptions], Engine] = create_engine
 
@@ -86,17 +84,12 @@ def find_trained(results_root: Path, dataset: str, models: tuple[str, ...] | Non
     if models:
         for m in models:
             zoo.info(m)  # an unknown name is a typo, not a row
-        return [TrainedModel(m, checkpoint_path(results_root, m, dataset)) for m in models]
-    found = [TrainedModel(m, checkpoint_path(results_root, m, dataset)) for m in trained_models(results_root, dataset)]
+        return [TrainedModel(m, layout.checkpoint_path(results_root, m, dataset)) for m in models]
+    found = [TrainedModel(m, layout.checkpoint_path(results_root, m, dataset))
+             for m in layout.trained_models(results_root, dataset, zoo.names())]
     if not found:
-        raise BenchError(f"no trained models under {results_root / 'runs' / dataset}: run `bench train-all` first")
+        raise BenchError(f"no trained models under {layout.runs_dir(results_root, dataset)}: run `bench train-all` first")
     return found
-
-
-def one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    msg = text if isinstance(e, BenchError) else f"{type(e).__name__}: {text}".rstrip(": ")
-    return msg[:300]
 
 
 def _pct(x: float) -> float | None:
@@ -136,8 +129,8 @@ class _Matrix:
 
     def model_rows(self, tm: TrainedModel) -> list[Record]:
         try:
-            ckpt = load_checkpoint(tm.checkpoint)
-            model = build_model(ckpt)
+            ckpt = Checkpoint.load(tm.checkpoint)
+            model = ckpt.build_model()
             ev = self.hooks.eval_set(ckpt, self.config, self.root)
             prof = profile(model, ev.size)
         except Exception as e:
@@ -168,17 +161,18 @@ class _Matrix:
         engine = None
         try:
             art = self.hooks.artifact(v, tm.checkpoint, model, max_batch, self.root, self.config.data_root)
-            common = dict(common, file_format=v.file_format, file_bytes=art.nbytes)
+            common = dict(common, file_format=v.format, file_bytes=art.nbytes)
             engine = self.hooks.engine(v.engine, art.source, v.options(self.threads))
             logits, labels = _run_split(engine, ev)
             ref = logits if v.is_reference and reference is None else reference
             m = classification_metrics(labels.tolist(), logits.argmax(1).tolist(), len(ev.classes))
+            same = None if ref is None else parity(ref, logits)
             info = dict(engine.describe())
             common = dict(common, test_images=ev.count, unreadable=ev.unreadable, accuracy_pct=100 * m.top1,
                           mean_tpr_pct=_pct(m.mean_class_tpr), per_class_tpr_pct=tuple(_pct(t) for t in m.per_class_tpr),
                           confusion=m.confusion, engine_info=info,
-                          agreement_pct=None if ref is None else 100 * top1_agreement(logits, ref),
-                          max_logit_diff=None if ref is None else max_abs_diff(logits, ref),
+                          agreement_pct=None if same is None else 100 * same.top1_agreement,
+                          max_logit_diff=None if same is None else same.max_abs_diff,
                           threads=info.get("threads", self.threads))
         except Exception as e:
             self._guard(e)
@@ -224,8 +218,7 @@ class _Matrix:
 def _error_row(model: str, v: Variant, batch: int, error: str, **common) -> Record:
     keep = {k: common[k] for k in ("dataset", "split_hash", "classes", "input_size", "params", "gflops", "threads",
                                    "paper_fi_accuracy_pct", "file_format", "file_bytes") if k in common}
-    return Record(model, v.label, v.engine, v.device, v.precision, batch, v.provider, status="error", error=error,
-                  **keep)
+    return Record(model, v.label, v.engine, v.device, v.precision, batch, v.provider, error=error, **keep)
 
 
 def run_compare(config: CompareConfig, results_root: Path, hooks: Hooks = Hooks(),
@@ -258,13 +251,3 @@ def summarize_calibration(before: Calibration, after: Calibration, per_row: list
     samples = [before.median_ms, after.median_ms, *per_row]
     return {**before.to_dict(), "median_ms": float(np.median(samples)), "before_ms": before.median_ms,
             "after_ms": after.median_ms, "samples": len(samples), "spread": max(samples) / min(samples)}
-
-
-def default_out_dir(results_root: Path) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = results_root / "compare" / stamp
-    n = 1
-    while out.exists():
-        n += 1
-        out = results_root / "compare" / f"{stamp}-{n}"
-    return out

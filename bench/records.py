@@ -3,7 +3,8 @@
 The rich table, records.json, records.csv, the plots and the CI gate are all views of these rows. A row is
 flat (scalars, plus a few JSON-encoded lists in the CSV) so that a spreadsheet or pandas reads it directly.
 Accuracies are percentages (like the paper's tables); times are milliseconds; throughput is images/s.
-`status` is "ok" or "error": a failing row keeps its identity and the error text, its numbers are empty.
+A failing row keeps its identity and its `error` (one line, mldrnet.errors.one_line), its numbers are empty;
+`status` ("ok" or "error") is derived from it and written to the files for readers that filter on it.
 """
 
 from __future__ import annotations
@@ -37,8 +38,7 @@ class Record:
     precision: str
     batch_size: int
     provider: str | None = None  # onnxruntime provider asked for
-    status: str = "ok"
-    error: str | None = None
+    error: str | None = None  # None: the row ran; else why it did not, in one line
     # accuracy on the test split, evaluation preprocessing (centre crop)
     dataset: str | None = None
     split_hash: str | None = None
@@ -84,13 +84,23 @@ class Record:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.error is None
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.ok else "error"
 
     def to_dict(self) -> dict:
-        return {k: _jsonable(v) for k, v in asdict(self).items()}
+        d = {k: _jsonable(v) for k, v in asdict(self).items()}
+        return {**{k: d.pop(k) for k in ("model", "variant", "engine", "device", "precision", "batch_size",
+                                          "provider")}, "status": self.status, **d}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Record":
+        d = dict(d)
+        status = d.pop("status", None)  # derived from `error`; an error row without a message still fails
+        if status == "error" and not d.get("error"):
+            d["error"] = "error (no message recorded)"
         hints = _hints()
         unknown = set(d) - set(hints)
         if unknown:
@@ -167,17 +177,18 @@ def _csv_value(text: str, hint: Any) -> Any:
 
 
 def write_csv(records: list[Record], path: Path) -> None:
-    names = [f.name for f in fields(Record)]
+    names = list(records[0].to_dict()) if records else [f.name for f in fields(Record)]
     text = io.StringIO(newline="")
     w = csv.writer(text)
     w.writerow(names)
     for r in records:
-        w.writerow([_csv_cell(getattr(r, n)) for n in names])
+        row = r.to_dict()
+        w.writerow([_csv_cell(row[n]) for n in names])
     atomic_write_text(path, text.getvalue())
 
 
 def read_csv(path: Path) -> list[Record]:
-    hints = _hints()
+    hints = {**_hints(), "status": str}
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     return [Record.from_dict({k: _csv_value(v, hints[k]) for k, v in row.items()}) for row in rows]

@@ -1,5 +1,8 @@
-"""Views of a compare run: the rich table (grouped by model, best value per column in bold green), the warnings
-worth reading (errors, noisy timings, broken parity), and the files under results/compare/<timestamp>/.
+"""The tables every command prints, each a view of a library result, and the files of a compare run.
+
+A compare run: the rich table (grouped by model, best value per column in bold green), the warnings worth
+reading (errors, noisy timings, broken parity), and the files under results/compare/<timestamp>/. Then the
+tables of check, train, export, predict and models. No table is built in the CLI modules.
 
 Best values: accuracy, agreement and throughput are compared across all successful rows; latency only among
 rows of the same batch size (a batch of 8 is slower per call than a batch of 1 by design).
@@ -140,3 +143,115 @@ def save_all(run: CompareRun, out_dir: Path, plots: bool = True) -> list[Path]:
     """records.json, records.csv and (with `plots`) the PNG plots; returns every path written."""
     json_path, csv_path = save_run(run, out_dir)
     return [json_path, csv_path, *(write_plots(list(run.records), out_dir) if plots else [])]
+
+
+# --- the other commands' tables: each a view of its library result -------------------------------------------
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def _pair(values: tuple[float | None, float | None], spec: str) -> str:
+    """baseline -> current"""
+    return "-" if values == (None, None) else f"{_fmt(values[0], spec)} -> {_fmt(values[1], spec)}"
+
+
+def check_table(result) -> Table:
+    """bench.check.CheckResult, row by row."""
+    tol = result.tolerance
+    if tol.normalize:
+        how = ", ".join(f"{d}: this machine took x{s:.2f} the baseline's calibration time" for d, s in result.scale.items())
+        norm = f"timings normalized by a calibration matrix product timed in each run ({how or 'no timed rows'})"
+    else:
+        norm = "timings NOT normalized: only meaningful when both runs are from the same machine"
+    table = Table(title="bench check: run vs baseline", caption=f"{norm}; tolerance: accuracy -{tol.accuracy_points:g} "
+                  f"points, timing x{1 + tol.timing:.2f}; p50 x > 1 and img/s x < 1 mean slower")
+    for col in ("model", "engine", "batch", "top-1 %", "agree %", "p50 x", "img/s x", "verdict"):
+        table.add_column(col, justify="left" if col in ("model", "engine", "verdict") else "right")
+    style = {"ok": "green", "fixed": "green", "new": "cyan", "regression": "bold red", "missing": "bold red"}
+    for r in result.rows:
+        verdict = f"[{style.get(r.verdict, 'yellow')}]{r.verdict}[/]" + (" (noisy)" if r.noisy else "")
+        table.add_row(escape(r.key[0]), escape(f"{r.key[1]} {r.key[2]}"), str(r.key[3]), _pair(r.accuracy, ".2f"),
+                      _pair(r.agreement, ".1f"), _fmt(r.latency_ratio, ".2f"), _fmt(r.throughput_ratio, ".2f"), verdict)
+    return table
+
+
+def _error_cell(error: str) -> str:
+    return f"[red]error: {escape(error)}[/]"
+
+
+def train_table(results) -> Table:
+    """mldrnet.train.TrainResult rows (bench train, bench train-all)."""
+    table = Table(title="Training summary")
+    for col in ("model", "epochs", "best val acc", "test acc", "time", "status"):
+        table.add_column(col, justify="left" if col in ("model", "status") else "right")
+    for r in results:
+        if not r.ok:
+            table.add_row(escape(r.model), "-", "-", "-", "-", _error_cell(r.error))
+            continue
+        status = "already trained (use --force)" if r.skipped else "trained"
+        table.add_row(escape(r.model), str(r.epochs), f"{r.best_val_acc:.3f}", f"{r.test_acc:.3f}",
+                      f"{r.seconds:.0f} s", status)
+    return table
+
+
+def export_table(results) -> Table:
+    """engines.export.ExportResult rows."""
+    table = Table(title="Exports (parity against PyTorch eager, fp32, on test-split images)")
+    for col, justify in [("model", "left"), ("format", "left"), ("precision", "left"), ("file", "left"),
+                         ("MB", "right"), ("top-1 agree", "right"), ("max |Δlogit|", "right"), ("s", "right"),
+                         ("status", "left")]:
+        table.add_column(col, justify=justify)
+    for r in results:
+        if not r.ok:
+            # the error itself follows the table as one line per model
+            table.add_row(escape(r.model), r.format, r.precision, "-", "-", "-", "-", f"{r.seconds:.1f}", "[red]failed[/]")
+            continue
+        mb = r.path.stat().st_size / 2**20
+        table.add_row(escape(r.model), r.format, r.precision, escape(str(r.path)), f"{mb:.1f}",
+                      f"{r.parity.top1_agreement:.1%}", f"{r.parity.max_abs_diff:.2e}", f"{r.seconds:.1f}", "[green]ok[/]")
+    return table
+
+
+def predict_table(model: str, described: dict, predictions) -> Table:
+    """engines.predict.Prediction rows that were classified: every class's probability, the top one in bold."""
+    good = [p for p in predictions if p.ok]
+    table = Table(title=escape(f"{model} via {described['engine']} ({described['provider']}, {described['precision']})"))
+    table.add_column("image", overflow="fold")
+    table.add_column("top emotion")
+    classes = list(good[0].probabilities) if good else []
+    for c in classes:
+        table.add_column(escape(c), justify="right")  # class names come from the dataset's folders
+    for p in good:
+        cells = [f"[bold]{v:.3f}[/]" if c == p.top else f"{v:.3f}" for c, v in p.probabilities.items()]
+        table.add_row(escape(str(p.path)), escape(f"{p.top} ({p.confidence:.0%})"), *cells)
+    return table
+
+
+def models_table(rows, size: int) -> Table:
+    """bench.models.ModelRow rows: the zoo with parameters, GFLOPs and the paper's FI accuracy."""
+    table = Table(title=f"Model zoo (input {size}x{size})")
+    for col, justify in [("model", "left"), ("family", "left"), ("params (M)", "right"), ("GFLOPs", "right"),
+                         ("output", "right"), ("paper FI acc %", "right"), ("description", "left")]:
+        table.add_column(col, justify=justify)
+    for r in rows:
+        acc = "-" if r.paper_fi_accuracy is None else f"{r.paper_fi_accuracy:.2f}"
+        table.add_row(escape(r.name), r.family, f"{r.params / 1e6:.2f}", f"{r.gflops:.2f}", str(tuple(r.output_shape)),
+                      acc, escape(r.description))
+    return table
+
+
+def dataset_table(data, rows, title: str) -> Table:
+    """Images per class and split of a prepared dataset (mldrnet.data.audit.class_rows), with unreadable files."""
+    split = f"fold {data.fold} of {data.folds} as test" if data.folds else "train / val / test"
+    table = Table(title=escape(f"{title}: {split}"), caption=escape(  # paths are text, not markup
+        f"{data.root}\nsplit {data.split_file} (hash {data.split_hash}); unreadable = header check, "
+        f"`bench data verify` decodes every file"))
+    for col in ("class", "train", "val", "test", "total", "unreadable"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for r in rows:
+        table.add_row(escape(r.name), str(r.train), str(r.val), str(r.test), str(r.total), str(r.unreadable or "-"))
+    table.add_section()
+    table.add_row("all", *(str(sum(getattr(r, c) for r in rows)) for c in ("train", "val", "test", "total", "unreadable")))
+    return table

@@ -3,38 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
-from mldrnet.errors import BenchError
-from mldrnet.train import TrainResult, train_model
+from mldrnet import zoo
+from mldrnet.errors import BenchError, one_line
+from mldrnet.train import TrainObserver, TrainResult, train_model
 from mldrnet.train_config import resolve
 
-# alexnet before alexnet-svm: the SVM is fitted on the trained AlexNet's features
 DEFAULT_MODELS = ("mldrnet", "alexnet", "vgg19", "resnet101", "alexnet-svm")
 
 
-def order_models(models: list[str]) -> list[str]:
-    """Keep the user's order but put alexnet ahead of alexnet-svm, and drop repeats."""
-    seen = list(dict.fromkeys(models))
-    if "alexnet" in seen and "alexnet-svm" in seen and seen.index("alexnet") > seen.index("alexnet-svm"):
-        seen.remove("alexnet")
-        seen.insert(seen.index("alexnet-svm"), "alexnet")
-    return seen
-
-
 def train_all(models: list[str], profile: str, data_cfg, results_root: Path, *, force: bool = False,
-              show_progress: bool = True, on_result=None, debug: bool = False, **overrides) -> list[TrainResult | tuple[str, str]]:
-    """Train each model in turn; a model that fails becomes (name, error) and the others still train."""
-    results: list[TrainResult | tuple[str, str]] = []
-    for name in order_models(models):
+              observer: TrainObserver | None = None, on_result: Callable[[TrainResult], None] | None = None,
+              debug: bool = False, **overrides) -> list[TrainResult]:
+    """Train each model in turn (a model after those its zoo hooks use: zoo.training_order); a model that fails
+    becomes a result with its error and the others still train."""
+    results: list[TrainResult] = []
+    for name in zoo.training_order(models):
         try:
             cfg = resolve(name, profile, **overrides)
-            result = train_model(cfg, data_cfg, results_root, force=force, show_progress=show_progress)
+            result = train_model(cfg, data_cfg, results_root, force=force, observer=observer)
         except BenchError as e:
-            result = (name, str(e))
+            result = TrainResult(name, error=one_line(e))
         except Exception as e:  # out of memory, a crop too small for a model...: the other models still train
             if debug:
                 raise
-            result = (name, f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}")
+            result = TrainResult(name, error=one_line(e))
         results.append(result)
         if on_result:
             on_result(result)

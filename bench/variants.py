@@ -1,5 +1,6 @@
 """The engine axis of the compare matrix: which engine, on which device, at which precision, through which
-provider. A `Variant` is one column group of the paper-style table ("ort-cpu fp32", "trt fp16", ...).
+provider. Each variant names its row of the formats table (engines.formats), which says which file it loads
+and which engine runs it. A `Variant` is one column group of the paper-style table ("ort-cpu fp32", "trt fp16", ...).
 
 Defaults follow what the machine has: on a CPU-only machine torch eager and ONNX Runtime's CPU provider; with a
 CUDA device also torch on CUDA (fp32, fp16), ONNX Runtime's CUDA and TensorRT providers, and TensorRT fp32/fp16.
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from engines import formats
 from engines.base import EngineOptions, engine_names
 from mldrnet.errors import BenchError
 
@@ -25,11 +27,14 @@ def is_reference(engine: str, device: str, precision: str) -> bool:
 @dataclass(frozen=True)
 class Variant:
     label: str  # short name shown in tables, e.g. "ort-cpu"
-    engine: str  # engines.base registry name
+    format: str  # a row of the formats table (engines.formats): which file, which engine loads it
     device: str
     precision: str
     provider: str | None = None  # onnxruntime only
-    file_format: str = "pt"  # the file the engine loads: pt | onnx | engine
+
+    @property
+    def engine(self) -> str:
+        return formats.get(self.format).engine
 
     def options(self, threads: int | None) -> EngineOptions:
         return EngineOptions(device=self.device, precision=self.precision, threads=threads, provider=self.provider)
@@ -41,13 +46,13 @@ class Variant:
 
 VARIANTS: tuple[Variant, ...] = (
     Variant("torch-cpu", "torch", "cpu", "fp32"),
-    Variant("ort-cpu", "onnxruntime", "cpu", "fp32", "cpu", "onnx"),
+    Variant("ort-cpu", "onnx", "cpu", "fp32", "cpu"),
     Variant("torch-cuda", "torch", "cuda", "fp32"),
     Variant("torch-cuda", "torch", "cuda", "fp16"),
-    Variant("ort-cuda", "onnxruntime", "cuda", "fp32", "cuda", "onnx"),
-    Variant("ort-trt", "onnxruntime", "cuda", "fp32", "tensorrt", "onnx"),
-    Variant("trt", "tensorrt", "cuda", "fp32", None, "engine"),
-    Variant("trt", "tensorrt", "cuda", "fp16", None, "engine"),
+    Variant("ort-cuda", "onnx", "cuda", "fp32", "cuda"),
+    Variant("ort-trt", "onnx", "cuda", "fp32", "tensorrt"),
+    Variant("trt", "tensorrt", "cuda", "fp32"),
+    Variant("trt", "tensorrt", "cuda", "fp16"),
 )
 LABELS = tuple(dict.fromkeys(v.label for v in VARIANTS))
 

@@ -8,21 +8,23 @@ An engine runs a classifier on a preprocessed batch and returns logits:
     engine.describe()             # what actually ran: provider, precision, threads, versions
 
 Each engine class lives in its own module and registers itself by name; `create_engine` looks the name up,
-so there is no if/elif chain over formats. The registry is filled lazily (`_load_builtin_engines`) so that
-importing this module never imports onnxruntime or tensorrt.
+so there is no if/elif chain over formats. Which module defines an engine, which file it loads and which
+precisions and devices it takes are rows of the formats table (engines.formats); the modules are imported on
+first use, so importing this module never imports onnxruntime or tensorrt.
 """
 
 from __future__ import annotations
 
 import importlib
 import platform
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import torch
 
+from engines import formats
+from mldrnet.checkpoint import ModelMeta
 from mldrnet.errors import BenchError
-from mldrnet.preprocess import Preprocessing
 
 
 @dataclass(frozen=True)
@@ -36,43 +38,6 @@ class EngineOptions:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class ModelMeta:
-    """What a consumer needs besides the weights: which model, its classes and its evaluation preprocessing.
-
-    Every engine file carries it (checkpoint dict, ONNX metadata_props, the JSON beside a TensorRT engine), so
-    an engine loaded from its own file alone can classify images.
-    """
-
-    model: str
-    classes: tuple[str, ...]
-    preprocessing: Preprocessing
-    model_config: dict = field(default_factory=dict)
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return (3, self.preprocessing.crop, self.preprocessing.crop)
-
-    def to_dict(self) -> dict:
-        return {"model": self.model, "classes": list(self.classes), "input_size": list(self.input_shape),
-                "preprocessing": self.preprocessing.to_dict(), "model_config": dict(self.model_config)}
-
-    @classmethod
-    def from_dict(cls, d: dict, where: str = "the model metadata") -> "ModelMeta":
-        """`where` names the file it came from, for the error when it is incomplete (a file from another bench)."""
-        try:
-            return cls(d["model"], tuple(d["classes"]), Preprocessing.from_dict(d["preprocessing"]),
-                       dict(d.get("model_config") or {}))
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise BenchError(f"{where} is incomplete or malformed ({type(e).__name__}: {e}): re-export the model "
-                             "with `bench export MODEL`") from e
-
-    @classmethod
-    def from_checkpoint(cls, ckpt: dict) -> "ModelMeta":
-        return cls(ckpt["model"], tuple(ckpt["classes"]), Preprocessing.from_dict(ckpt["preprocessing"]),
-                   dict(ckpt.get("model_config", {})))
 
 
 class Engine:
@@ -103,13 +68,7 @@ class Engine:
         self.synchronize()
 
 
-ENGINES: dict[str, type[Engine]] = {}
-# name -> module that defines and registers it (imported on first use)
-_BUILTIN_MODULES = {
-    "torch": "engines.torch_engine",
-    "onnxruntime": "engines.onnx_engine",
-    "tensorrt": "engines.tensorrt_engine",
-}
+ENGINES: dict[str, type[Engine]] = {}  # filled as engine modules are imported (see engine_class)
 
 
 def cpu_name() -> str:
@@ -132,15 +91,24 @@ def register_engine(cls: type[Engine]) -> type[Engine]:
 
 
 def engine_names() -> list[str]:
-    return list(_BUILTIN_MODULES)
+    return list(formats.engine_names())
 
 
 def engine_class(name: str) -> type[Engine]:
-    if name not in _BUILTIN_MODULES:
-        raise BenchError(f"unknown engine {name!r}: choose one of {', '.join(_BUILTIN_MODULES)}")
+    """The engine's class; its module (the formats table's `module`) is imported on first use."""
+    fmt = formats.of_engine(name)
     if name not in ENGINES:
-        importlib.import_module(_BUILTIN_MODULES[name])
+        importlib.import_module(fmt.module)
     return ENGINES[name]
+
+
+def check_options(name: str, options: EngineOptions) -> None:
+    """The formats table's precisions and devices for engine `name`: one message for every engine."""
+    fmt = formats.of_engine(name)
+    if options.precision not in fmt.precisions:
+        raise BenchError(f"{name} engine precision must be one of {', '.join(fmt.precisions)}, got {options.precision!r}")
+    if options.device not in fmt.devices:
+        raise BenchError(f"{name} engine device must be {' or '.join(fmt.devices)}, got {options.device!r}")
 
 
 def create_engine(name: str, source: Any, options: EngineOptions = EngineOptions()) -> Engine:

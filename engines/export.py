@@ -1,11 +1,15 @@
 """Export orchestration: checkpoint (or in-memory model) -> ONNX file / TensorRT engine, each parity-checked.
 
-Files go next to the checkpoint, results/runs/<dataset>/<model>/ (their names: engines.run_files):
+Files go next to the checkpoint, results/runs/<run key>/<model>/, named by the formats table (engines.formats),
+whose `exporter` column points at the functions here:
 
     best.pt                 the checkpoint (torch engine)
     model.onnx              fp32, dynamic batch, metadata inside (onnxruntime engine)
     model.<precision>.engine + model.<precision>.json, tensorrt.timing-cache  (tensorrt engine)
     model.fp16.onnx / model.int8.onnx   TensorRT 11's ModelOpt-converted inputs
+
+`ensure_file` gives a format's file for a checkpoint, exporting it when it is missing or stale (older than the
+checkpoint, or a TensorRT engine built for a smaller batch): compare and predict ask it.
 
 After each export the new file runs on images of the checkpoint's test split next to PyTorch eager on the CPU;
 an fp32 file whose logits differ beyond the tolerance is deleted and the export fails. Reduced precision is
@@ -15,7 +19,7 @@ reported, not failed: how much accuracy it costs is what `bench compare` is for.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -23,10 +27,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from engines.base import EngineOptions, ModelMeta, create_engine
-from engines.parity import ParityReport, check_parity, eager, split_images
-from engines.run_files import artifact_path, checkpoint_path, is_current
-from mldrnet.errors import BenchError
+from engines import formats
+from engines.base import EngineOptions, create_engine
+from engines.parity import ParityReport, check_parity, eager, parity_batches
+from mldrnet import layout
+from mldrnet.checkpoint import Checkpoint, ModelMeta
+from mldrnet.errors import BenchError, one_line
 
 # loose bounds for reduced precision: only used to flag a report, never to fail an export
 REDUCED_RTOL, REDUCED_ATOL = 5e-2, 5e-2
@@ -51,7 +57,11 @@ class ExportResult:
     path: Path | None
     parity: ParityReport | None
     seconds: float
-    error: str | None = None
+    error: str | None = None  # one line (mldrnet.errors.one_line); None when it worked
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
     def to_dict(self) -> dict:
         return {"model": self.model, "format": self.format, "precision": self.precision,
@@ -102,13 +112,11 @@ def export_tensorrt_checked(model: nn.Module, meta: ModelMeta, onnx_path: Path, 
 def export_onnx(checkpoint: str | Path, path: str | Path | None = None, *, results_root: str | Path | None = None,
                 data_root: str | None = None, parity_images: int = 64, opset: int | None = None) -> ExportResult:
     """checkpoint -> ONNX file (default: model.onnx beside it), parity-checked on the checkpoint's test split."""
-    from mldrnet.checkpoint import load_model
-
     checkpoint = Path(checkpoint)
-    model, ckpt = load_model(checkpoint)
-    inputs = split_images(ckpt, "test", parity_images, _root_of(checkpoint, results_root), data_root)
-    path = Path(path) if path is not None else artifact_path(checkpoint.parent, "onnxruntime")
-    return export_onnx_checked(model, ModelMeta.from_checkpoint(ckpt), path, inputs, opset=opset)
+    ckpt = Checkpoint.load(checkpoint)
+    inputs = parity_batches(ckpt, "test", parity_images, layout.root_of_checkpoint(checkpoint, results_root), data_root)
+    path = Path(path) if path is not None else formats.get("onnx").path(checkpoint.parent)
+    return export_onnx_checked(ckpt.build_model(), ckpt.meta, path, inputs, opset=opset)
 
 
 def build_tensorrt(onnx_path: str | Path, engine_path: str | Path | None = None, *, precision: str = "fp32",
@@ -117,75 +125,93 @@ def build_tensorrt(onnx_path: str | Path, engine_path: str | Path | None = None,
                    calibration_images: int = 256) -> ExportResult:
     """ONNX file -> TensorRT engine (default: model.<precision>.engine beside it), parity-checked against the
     checkpoint it was exported from (default: best.pt beside it), whose training split also calibrates int8."""
-    from mldrnet.checkpoint import load_model
-
     _require_tensorrt(precision)
     onnx_path = Path(onnx_path)
-    checkpoint = Path(checkpoint) if checkpoint is not None else artifact_path(onnx_path.parent, "torch")
-    engine_path = Path(engine_path) if engine_path is not None else artifact_path(onnx_path.parent, "tensorrt", precision)
-    root = _root_of(checkpoint, results_root)
-    model, ckpt = load_model(checkpoint)
-    inputs = split_images(ckpt, "test", parity_images, root, data_root)
+    checkpoint = Path(checkpoint) if checkpoint is not None else formats.get("torch").path(onnx_path.parent)
+    engine_path = Path(engine_path) if engine_path is not None else formats.get("tensorrt").path(onnx_path.parent, precision)
+    root = layout.root_of_checkpoint(checkpoint, results_root)
+    ckpt = Checkpoint.load(checkpoint)
+    inputs = parity_batches(ckpt, "test", parity_images, root, data_root)
 
     def calibration() -> list[np.ndarray]:
-        return [b.numpy() for b in split_images(ckpt, "train", calibration_images, root, data_root)]
+        return [b.numpy() for b in parity_batches(ckpt, "train", calibration_images, root, data_root)]
 
-    return export_tensorrt_checked(model, ModelMeta.from_checkpoint(ckpt), onnx_path, engine_path, inputs,
+    return export_tensorrt_checked(ckpt.build_model(), ckpt.meta, onnx_path, engine_path, inputs,
                                    precision=precision, max_batch=max_batch,
                                    calibration=calibration if precision == "int8" else None)
 
 
 def _require_tensorrt(precision: str) -> None:
     """Checked before any slow step: on a machine without a GPU this one line is the whole answer."""
-    from engines.tensorrt_build import PRECISIONS, require_tensorrt
+    from engines.tensorrt_build import require_tensorrt
 
-    if precision not in PRECISIONS:
-        raise BenchError(f"TensorRT precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    allowed = formats.get("tensorrt").export_precisions
+    if precision not in allowed:
+        raise BenchError(f"TensorRT precision must be one of {', '.join(allowed)}, got {precision!r}")
     require_tensorrt()
-
-
-def _root_of(checkpoint: Path, results_root: str | Path | None) -> Path:
-    """The results root a checkpoint lives under (<root>/runs/<dataset>/<model>/best.pt), where its dataset's
-    split file (and the synthetic images) are; else the configured one."""
-    from bench.paths import results_root as configured
-
-    if results_root is not None:
-        return Path(results_root)
-    parents = Path(checkpoint).resolve().parents
-    return parents[3] if len(parents) > 3 and parents[2].name == "runs" else configured()
 
 
 def export_checkpoint(checkpoint: str | Path, options: ExportOptions = ExportOptions(),
                       results_root: str | Path | None = None) -> ExportResult:
-    """Export one trained checkpoint; the files land next to it."""
-    if options.to not in _FORMATS:
-        raise BenchError(f"unknown export format {options.to!r}: choose one of {', '.join(_FORMATS)}")
-    return _FORMATS[options.to](Path(checkpoint), options, results_root)
+    """Export one trained checkpoint through its format's exporter (the formats table); files land next to it."""
+    fmt = formats.get(options.to)
+    if fmt.exporter is None:
+        raise BenchError(f"{fmt.title} files are written by training, not exported: choose --to "
+                         + " or ".join(f.name for f in formats.exportable()))
+    if options.precision not in fmt.export_precisions:
+        others = [f"`--to {f.name}`" for f in formats.exportable() if options.precision in f.export_precisions]
+        raise BenchError(f"the {fmt.title} file is {'/'.join(fmt.export_precisions)}; {options.precision} is built "
+                         f"from it by {' or '.join(others) or 'no format'}")
+    return fmt.exporter_function()(Path(checkpoint), options, results_root)
 
 
-def _export_onnx(checkpoint: Path, options: ExportOptions, results_root) -> ExportResult:
-    if options.precision != "fp32":
-        raise BenchError(f"the ONNX file is fp32; {options.precision} is built from it by `--to tensorrt`")
+def export_onnx_format(checkpoint: Path, options: ExportOptions, results_root) -> ExportResult:
+    """The onnx row's exporter."""
     return export_onnx(checkpoint, results_root=results_root, data_root=options.data_root,
                        parity_images=options.parity_images, opset=options.opset)
 
 
-def _export_tensorrt(checkpoint: Path, options: ExportOptions, results_root) -> ExportResult:
+def export_tensorrt_format(checkpoint: Path, options: ExportOptions, results_root) -> ExportResult:
+    """The tensorrt row's exporter: builds from model.onnx, exported first when missing or stale."""
     _require_tensorrt(options.precision)
-    onnx_path = artifact_path(checkpoint.parent, "onnxruntime")
+    onnx_path = formats.get("onnx").path(checkpoint.parent)
     if not is_current(onnx_path, checkpoint):
-        _export_onnx(checkpoint, ExportOptions(parity_images=options.parity_images, data_root=options.data_root,
-                                               opset=options.opset), results_root)
+        export_onnx_format(checkpoint, replace(options, to="onnx", precision="fp32"), results_root)
     return build_tensorrt(onnx_path, precision=options.precision, max_batch=options.max_batch, checkpoint=checkpoint,
                           results_root=results_root, data_root=options.data_root,
                           parity_images=options.parity_images, calibration_images=options.calibration_images)
 
 
-_FORMATS: dict[str, Callable[[Path, ExportOptions, str | Path | None], ExportResult]] = {
-    "onnx": _export_onnx,
-    "tensorrt": _export_tensorrt,
-}
-FORMATS = tuple(_FORMATS)
+def is_current(path: Path, checkpoint: Path, max_batch: int | None = None) -> bool:
+    """Whether the file exported from `checkpoint` can be used as it is: it exists and is not older than the
+    checkpoint (else the model was retrained since), and a TensorRT engine was built for batches up to
+    `max_batch` (an engine built for fewer would run every larger batch in chunks and time the wrong thing)."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_mtime < Path(checkpoint).stat().st_mtime:
+        return False
+    if max_batch is None or path.suffix != ".engine":
+        return True
+    from engines.tensorrt_build import read_engine_meta  # no tensorrt import: the metadata is a JSON file
+
+    try:
+        _, record = read_engine_meta(path)
+    except BenchError:  # no or foreign metadata: rebuilding writes it
+        return False
+    return int(record.get("max_batch") or 0) >= max_batch
+
+
+def ensure_file(fmt: formats.Format, precision: str, checkpoint: Path, *, max_batch: int = 32,
+                results_root: str | Path | None = None, data_root: str | None = None) -> Path:
+    """The format's file next to the checkpoint, exported (with its parity check) when missing or stale."""
+    if fmt.exporter is None:
+        return Path(checkpoint)
+    path = fmt.path(Path(checkpoint).parent, precision)
+    if not is_current(path, checkpoint, max_batch):
+        export_checkpoint(checkpoint, ExportOptions(to=fmt.name, precision=precision, max_batch=max_batch,
+                                                    data_root=data_root), results_root)
+    if not path.is_file():
+        raise BenchError(f"the export did not write {path}")
+    return path
 
 
 def export_models(models: list[str], options: ExportOptions, results_root: str | Path, dataset: str,
@@ -196,7 +222,7 @@ def export_models(models: list[str], options: ExportOptions, results_root: str |
         _require_tensorrt(options.precision)  # one line for the whole run, not one error row per model
     results = []
     for name in models:
-        checkpoint = checkpoint_path(results_root, name, dataset)
+        checkpoint = layout.checkpoint_path(results_root, name, dataset)
         started = time.perf_counter()
         try:
             results.append(export_checkpoint(checkpoint, options, results_root))
@@ -204,5 +230,5 @@ def export_models(models: list[str], options: ExportOptions, results_root: str |
             if not keep_going:
                 raise
             results.append(ExportResult(name, options.to, options.precision, None, None,
-                                        time.perf_counter() - started, str(e)))
+                                        time.perf_counter() - started, one_line(e)))
     return results

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engines.base import Engine, EngineOptions, cpu_name, register_engine
+from engines.base import Engine, EngineOptions, check_options, cpu_name, register_engine
 from engines.onnx_export import meta_from_props
 from mldrnet.errors import BenchError
 
@@ -41,6 +41,7 @@ class OnnxRuntimeEngine(Engine):
         path = Path(source)
         if not path.is_file():
             raise BenchError(f"ONNX file {path} does not exist: export it with `bench export MODEL --to onnx`")
+        check_options(self.name, options)
         self.path, self.options = path, options
         self.provider = options.provider or ("cuda" if options.device == "cuda" else "cpu")
         if self.provider not in PROVIDERS:

@@ -14,8 +14,9 @@ from typing import Sequence
 
 import torch
 
-from engines.base import Engine, EngineOptions, ModelMeta, create_engine
-from engines.run_files import artifact_path
+from engines import formats
+from engines.base import Engine, EngineOptions, create_engine
+from mldrnet.checkpoint import ModelMeta
 from mldrnet.errors import BenchError
 from mldrnet.preprocess import eval_transform
 
@@ -25,7 +26,7 @@ class Prediction:
     path: str
     probabilities: dict[str, float] | None  # class name -> probability, in label order
     top: str | None
-    error: str | None = None
+    error: str | None = None  # one line; None when it was classified
 
     @property
     def ok(self) -> bool:
@@ -69,7 +70,7 @@ def predict_images(engine: Engine, meta: ModelMeta, paths: Sequence[str | os.Pat
 def load_engine(engine: str, run: Path, options: EngineOptions = EngineOptions()) -> Engine:
     """The engine from its own file in run folder `run`, with the metadata that file carries."""
     # each engine says itself what is missing (its file, a GPU, a package) and how to make it
-    path = artifact_path(run, engine, options.precision)
+    path = formats.of_engine(engine).path(run, options.precision)
     loaded = create_engine(engine, path, options)
     if loaded.meta is None:
         raise BenchError(f"{path} carries no model metadata: re-export it")

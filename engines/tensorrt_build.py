@@ -23,11 +23,12 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
-from engines.base import ModelMeta
+from engines import formats
 from mldrnet.atomic import atomic_write_bytes, atomic_write_text
+from mldrnet.checkpoint import ModelMeta
 from mldrnet.errors import BenchError
 
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = formats.get("tensorrt").export_precisions
 GPU_INSTALL = "on a machine with an NVIDIA GPU, `pip install 'bench-mldrnet[gpu]'` (tensorrt, onnxruntime-gpu, modelopt)"
 ENGINE_FORMAT = "bench-tensorrt/1"
 

@@ -17,10 +17,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from engines.base import Engine, EngineOptions, ModelMeta, cpu_name, register_engine
+from engines.base import Engine, EngineOptions, check_options, cpu_name, register_engine
+from mldrnet.checkpoint import Checkpoint
 from mldrnet.errors import BenchError
 
-DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # the formats table's torch precisions
 
 
 @register_engine
@@ -28,10 +29,7 @@ class TorchEngine(Engine):
     name = "torch"
 
     def __init__(self, source: Any, options: EngineOptions = EngineOptions()):
-        if options.precision not in DTYPES:
-            raise BenchError(f"torch engine precision must be one of {', '.join(DTYPES)}, got {options.precision!r}")
-        if options.device not in ("cpu", "cuda"):
-            raise BenchError(f"torch engine device must be cpu or cuda, got {options.device!r}")
+        check_options(self.name, options)
         if options.device == "cuda" and not torch.cuda.is_available():
             raise BenchError("the torch engine was asked for CUDA but torch sees no GPU: use --device cpu, "
                              "or run on a machine with an NVIDIA GPU and a CUDA build of torch")
@@ -40,11 +38,9 @@ class TorchEngine(Engine):
         if isinstance(source, nn.Module):
             model, self.source = source, "in-memory"
         else:
-            from mldrnet.checkpoint import build_model, load_checkpoint
-
-            ckpt = load_checkpoint(source)
-            model, self.source = build_model(ckpt), str(Path(source))
-            self.meta = ModelMeta.from_checkpoint(ckpt)
+            ckpt = Checkpoint.load(source)
+            model, self.source = ckpt.build_model(), str(Path(source))
+            self.meta = ckpt.meta
         if options.threads:
             # process-wide: torch has no per-module thread pool; recorded in describe() either way
             torch.set_num_threads(options.threads)

@@ -1,6 +1,7 @@
-"""Checkpoint files: written atomically, loaded with `weights_only=True`, self-describing.
+"""Checkpoint files, typed: `Checkpoint.load(path)` is the one reader, `Checkpoint.save(path)` the one writer.
 
-A checkpoint is a plain dict (tensors, numbers, strings, lists, dicts only, so `weights_only=True` loads it):
+On disk a checkpoint is a plain dict (tensors, numbers, strings, lists, dicts only, so `torch.load(...,
+weights_only=True)` reads it, never a code-executing pickle), written atomically:
 
     format          "bench-checkpoint/1"
     model           zoo name, e.g. "mldrnet"
@@ -8,20 +9,24 @@ A checkpoint is a plain dict (tensors, numbers, strings, lists, dicts only, so `
     classes         class names, in label order
     preprocessing   `Preprocessing.to_dict()`
     state_dict      the model's weights
-    ... plus what training adds (epoch, history, optimizer and RNG state, data and train configs).
+    ... plus what training adds (data and train configs, split and config hashes, epoch, history, and in
+    last.pt the optimizer and RNG state for --resume).
 
-`best.pt` (best val accuracy, what export/compare/predict use) and `last.pt` (resume) sit in the run folder.
+`ModelMeta` is the part every engine file carries too (ONNX metadata, the JSON beside a TensorRT engine): which
+model, its classes and its evaluation preprocessing. `best.pt` (best val accuracy, what export, compare and
+predict use) and `last.pt` (resume) sit in the run folder (mldrnet.layout).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from mldrnet import zoo
 from mldrnet.atomic import atomic_open
 from mldrnet.errors import BenchError
 from mldrnet.preprocess import Preprocessing
@@ -29,37 +34,147 @@ from mldrnet.preprocess import Preprocessing
 FORMAT = "bench-checkpoint/1"
 
 
+@dataclass(frozen=True)
+class ModelMeta:
+    """What a consumer needs besides the weights: which model, its classes and its evaluation preprocessing."""
+
+    model: str
+    classes: tuple[str, ...]
+    preprocessing: Preprocessing
+    model_config: dict = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (3, self.preprocessing.crop, self.preprocessing.crop)
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "classes": list(self.classes), "input_size": list(self.input_shape),
+                "preprocessing": self.preprocessing.to_dict(), "model_config": dict(self.model_config)}
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "the model metadata") -> "ModelMeta":
+        """`where` names the file it came from, for the error when it is incomplete (a file from another bench)."""
+        try:
+            return cls(d["model"], tuple(d["classes"]), Preprocessing.from_dict(d["preprocessing"]),
+                       dict(d.get("model_config") or {}))
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise BenchError(f"{where} is incomplete or malformed ({type(e).__name__}: {e}): re-export the model "
+                             "with `bench export MODEL`") from e
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    model: str
+    classes: tuple[str, ...]
+    preprocessing: Preprocessing
+    state_dict: dict
+    model_config: dict = field(default_factory=dict)
+    # what training adds
+    data_config: dict | None = None  # mldrnet.data.DataConfig as a dict: rebuilds the same split
+    train_config: dict | None = None
+    dataset: str | None = None
+    split_hash: str | None = None
+    config_hash: str | None = None
+    epoch: int = 0
+    best_val_acc: float | None = None
+    best_epoch: int | None = None
+    test_acc: float | None = None
+    history: list = field(default_factory=list)
+    optimizer: dict | None = None  # last.pt only
+    rng: torch.Tensor | None = None  # last.pt only
+    path: Path | None = field(default=None, compare=False)  # where it was loaded from (not saved)
+
+    # --- the file ------------------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Checkpoint":
+        path = Path(path)
+        if not path.is_file():
+            raise BenchError(f"checkpoint {path} does not exist: train the model first (`bench train MODEL`)")
+        try:
+            raw = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise BenchError(f"cannot read checkpoint {path}: {str(e).splitlines()[0]}") from e
+        return cls.from_dict(raw, path)
+
+    @classmethod
+    def from_dict(cls, raw: Any, path: Path | None = None) -> "Checkpoint":
+        where = path or "the checkpoint"
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+            raise BenchError(f"{where} is not a bench checkpoint (expected format {FORMAT})")
+        known = {f.name for f in fields(cls)} - {"path"}
+        try:
+            values = {k: v for k, v in raw.items() if k in known}
+            values["classes"] = tuple(values["classes"])
+            values["preprocessing"] = Preprocessing.from_dict(values["preprocessing"])
+            values["model_config"] = dict(values.get("model_config") or {})
+            return cls(**values, path=path)
+        except (KeyError, TypeError, ValueError) as e:
+            raise BenchError(f"{where} is an incomplete bench checkpoint ({type(e).__name__}: {e}): "
+                             "train the model again") from e
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"format": FORMAT}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "path" or (f.name in ("optimizer", "rng") and value is None):
+                continue
+            out[f.name] = value
+        out["classes"] = list(self.classes)
+        out["preprocessing"] = self.preprocessing.to_dict()
+        return out
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """`torch.save` through mldrnet.atomic: a kill never leaves half a checkpoint."""
+        save_atomic(self.to_dict(), Path(path))
+        return Path(path)
+
+    # --- what readers need -----------------------------------------------------------------------------------
+
+    @property
+    def meta(self) -> ModelMeta:
+        return ModelMeta(self.model, self.classes, self.preprocessing, dict(self.model_config))
+
+    def build_model(self) -> nn.Module:
+        """The checkpoint's model, weights loaded, in eval mode."""
+        from mldrnet import zoo
+
+        model = zoo.create(self.model, num_classes=len(self.classes), **self.model_config)
+        model.load_state_dict(self.state_dict)
+        return model.eval()
+
+    def data(self, dataset: str | None = None, data_root: str | os.PathLike | None = None):
+        """The DataConfig it was trained with (same split file, so the same test images), with the dataset and
+        its folder on this machine overridable. Keys this version does not know are left out."""
+        from mldrnet.data import DataConfig
+
+        if self.data_config is None:
+            raise BenchError(f"the {self.model} checkpoint records no data_config, so its splits cannot be rebuilt: "
+                             "retrain it with the current `bench train`")
+        known = {f.name for f in fields(DataConfig)}
+        cfg = DataConfig(**{k: v for k, v in self.data_config.items() if k in known})
+        if dataset is not None:
+            cfg = replace(cfg, dataset=dataset)
+        if data_root is not None:  # the same dataset, at another place on this machine
+            cfg = replace(cfg, data_root=str(data_root))
+        return cfg
+
+    def eval_set(self, split: str, results_root: str | os.PathLike, *, data_root: str | os.PathLike | None = None,
+                 batch_size: int = 32, max_images: int | None = None, cache_bytes: int = 0):
+        """Images of one of its dataset's splits ("test" for accuracy and parity, "train" for int8 calibration)
+        with its evaluation preprocessing: the one loader of evaluation images (mldrnet.evalset)."""
+        from mldrnet.evalset import load_split
+
+        return load_split(self.data(data_root=data_root), self.preprocessing, split, Path(results_root),
+                          batch_size=batch_size, max_images=max_images, cache_bytes=cache_bytes)
+
+    @classmethod
+    def of_model(cls, name: str, model: nn.Module, classes, preprocessing: Preprocessing, **training) -> "Checkpoint":
+        """A checkpoint of an in-memory model (training, tests), equal to what loading its file gives back."""
+        resolved = Preprocessing.from_dict(preprocessing.to_dict())  # resize=None written as its value
+        return cls(name, tuple(classes), resolved, model.state_dict(), **training)
+
+
 def save_atomic(obj: dict, path: Path) -> None:
-    """`torch.save` through mldrnet.atomic: a kill never leaves half a checkpoint."""
     with atomic_open(path) as f:
         torch.save(obj, f)
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise BenchError(f"checkpoint {path} does not exist: train the model first (`bench train MODEL`)")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise BenchError(f"cannot read checkpoint {path}: {str(e).splitlines()[0]}") from e
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise BenchError(f"{path} is not a bench checkpoint (expected format {FORMAT})")
-    return ckpt
-
-
-def build_model(ckpt: dict) -> nn.Module:
-    """The checkpoint's model, weights loaded, in eval mode."""
-    model = zoo.create(ckpt["model"], num_classes=len(ckpt["classes"]), **ckpt.get("model_config", {}))
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval()
-
-
-def load_model(path: str | os.PathLike) -> tuple[nn.Module, dict]:
-    """(model in eval mode, checkpoint dict) from a checkpoint file."""
-    ckpt = load_checkpoint(path)
-    return build_model(ckpt), ckpt
-
-
-def preprocessing_of(ckpt: dict) -> Preprocessing:
-    return Preprocessing.from_dict(ckpt["preprocessing"])

@@ -10,11 +10,13 @@ mean skips it, as the paper does for anger on Abstract and IAPS-Subset.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix
+
+from mldrnet.errors import BenchError
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,49 @@ def max_abs_diff(logits_a: np.ndarray, logits_b: np.ndarray) -> float:
     if logits_a.shape != logits_b.shape:
         raise ValueError(f"logit shapes differ: {logits_a.shape} vs {logits_b.shape}")
     return float(np.max(np.abs(logits_a.astype(np.float64) - logits_b.astype(np.float64))))
+
+
+# --- parity of an engine with the reference model ------------------------------------------------------------
+
+FP32_RTOL, FP32_ATOL = 1e-3, 1e-4
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """How far an engine's logits are from the reference's (PyTorch fp32 eager on the CPU) on the same images.
+
+    The tolerance scales with the logits (`atol + rtol * max|reference|`): an untrained ResNet-101 emits logits in
+    the thousands, a trained MldrNet single digits, and fp32 kernels differ by a relative ~1e-6 either way. A
+    wrong input layout, normalization or weight shows up as a relative difference of order 1, far above it."""
+
+    images: int
+    top1_agreement: float  # fraction of images whose argmax is the same as the reference's
+    max_abs_diff: float
+    mean_abs_diff: float
+    tolerance: float  # max_abs_diff allowed: atol + rtol * max |reference logit|
+
+    @property
+    def ok(self) -> bool:
+        # written so that NaN fails; within the tolerance, a top-1 flip can only be a near tie
+        return self.max_abs_diff <= self.tolerance
+
+    def summary(self) -> str:
+        return (f"top-1 agreement {self.top1_agreement:.2%} on {self.images} images, "
+                f"max |logit diff| {self.max_abs_diff:.3g} (tolerance {self.tolerance:.3g})")
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "ok": self.ok}
+
+
+def parity(reference, candidate, rtol: float = FP32_RTOL, atol: float = FP32_ATOL) -> ParityReport:
+    """The one parity measure: (N, C) logits of the reference and of the candidate (arrays or tensors)."""
+    ref, cand = np.asarray(reference, dtype=np.float64), np.asarray(candidate, dtype=np.float64)
+    if ref.shape != cand.shape:
+        raise BenchError(f"engine output has shape {cand.shape}, PyTorch {ref.shape}")
+    diff = np.abs(ref - cand)
+    return ParityReport(images=int(ref.shape[0]), top1_agreement=top1_agreement(ref, cand),
+                        max_abs_diff=max_abs_diff(ref, cand), mean_abs_diff=float(diff.mean()),
+                        tolerance=atol + rtol * float(np.abs(ref).max()))
 
 
 def fold_summary(values: Sequence[float]) -> tuple[float, float]:

@@ -1,19 +1,26 @@
-"""Training: plain functions in the style of torchvision's reference `train.py`.
+"""Training in the shape of torchvision's reference `train.py`: plain functions with named arguments.
 
-`train_model(cfg, data_cfg, results_root)` trains one model: every epoch writes `last.pt` atomically (the
-whole state: weights, optimizer, RNG, history) and, when val accuracy improves, `best.pt`; at the end the best
-weights are evaluated on the test split. `resume=True` continues from `last.pt` after a kill at any moment.
-Each epoch reseeds torch from (seed, epoch) and the loader shuffles with a generator seeded the same way, so
-on CPU a resumed run ends with exactly the weights of an uninterrupted one.
+    train_model(cfg, data_cfg, results_root)   prepare data, build the model (its zoo hooks may start it from
+                                               another run), skip it when trained the same way, else `fit`
+    fit(job)                                   resume_state -> per epoch: train_one_epoch, evaluate, save_epoch
+                                               -> finish_and_test (the zoo's finish hook, the test pass, result.json)
+
+Every epoch writes `last.pt` atomically (the whole state: weights, optimizer, RNG, history) and, when val
+accuracy improves, `best.pt`; at the end the best weights are evaluated on the test split. `resume=True`
+continues from `last.pt` after a kill at any moment. Each epoch reseeds torch from (seed, epoch) and the loader
+shuffles with a generator seeded the same way, so on CPU a resumed run ends with exactly the weights of an
+uninterrupted one. Nothing here names a model: what is special to one is a hook of its zoo entry.
+Progress goes to an optional `TrainObserver` (the CLI draws it); warnings go through `logging`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -22,30 +29,47 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-from bench.paths import run_dir, run_key
 from mldrnet import zoo
 from mldrnet.atomic import atomic_write_text
-from mldrnet.checkpoint import FORMAT, load_checkpoint, save_atomic
+from mldrnet.checkpoint import Checkpoint
 from mldrnet.distributed import DistContext, setup, teardown
 from mldrnet.errors import BenchError
+from mldrnet.layout import RunFolder, run_key
 from mldrnet.preprocess import Preprocessing
 from mldrnet.train_config import TrainConfig
-from mldrnet.train_progress import EpochProgress
+from mldrnet.zoo_hooks import Start, TrainContext
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TrainResult:
     model: str
-    run_dir: str
-    epochs: int
-    best_epoch: int
-    best_val_acc: float
-    test_acc: float
-    seconds: float
+    run_dir: str = ""
+    epochs: int = 0
+    best_epoch: int = -1
+    best_val_acc: float = float("nan")
+    test_acc: float = float("nan")
+    seconds: float = 0.0
     skipped: bool = False  # already trained with the same configuration
+    error: str | None = None  # one line (mldrnet.errors.one_line) when the training failed
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class TrainObserver:
+    """Progress callbacks of one training run (rank 0 only); the default does nothing."""
+
+    def start_run(self, model: str, epochs: int) -> None: ...
+    def start_epoch(self, epoch: int, batches: int) -> None: ...
+    def batch(self, loss: float, images_per_s: float) -> None: ...
+    def end_epoch(self, metrics: dict) -> None: ...
+    def end_run(self) -> None: ...
 
 
 def lr_at(cfg: TrainConfig, epoch: int) -> float:
@@ -81,6 +105,11 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float((logits.argmax(1) == labels).float().mean()) if len(labels) else float("nan")
 
 
+def evaluate(model: nn.Module, loader, device: torch.device) -> float:
+    logits, labels, _ = predict(model, loader, device)
+    return accuracy(logits, labels)
+
+
 def _all_have_data(has_data: bool, ctx: DistContext | None, device) -> bool:
     """Under DDP every process must run the same number of backward passes or the gradient all-reduce hangs:
     a batch whose images were all unreadable on one process is skipped by all of them."""
@@ -99,7 +128,7 @@ def _global_sums(values: list[float], ctx: DistContext | None, device) -> list[f
     return t.tolist()
 
 
-def train_one_epoch(model, loader, optimizer, device, cfg: TrainConfig, progress: EpochProgress | None,
+def train_one_epoch(model, loader, optimizer, device, cfg: TrainConfig, progress: TrainObserver | None,
                     ctx: DistContext | None = None) -> dict:
     """One pass over the loader; the returned figures cover every process (images/s is the global rate)."""
     model.train()
@@ -137,33 +166,61 @@ def train_one_epoch(model, loader, optimizer, device, cfg: TrainConfig, progress
             "data_share": data_wait / elapsed if elapsed else 0.0}
 
 
-def _checkpoint(cfg, data, data_cfg, prep, model, config_hash, **extra) -> dict:
-    return {"format": FORMAT, "model": cfg.model, "model_config": dict(cfg.model_config),
-            "classes": list(data.classes), "preprocessing": prep.to_dict(), "train_config": cfg.to_dict(),
-            "data_config": asdict(data_cfg), "dataset": data.name, "split_hash": data.split_hash,
-            "config_hash": config_hash, "state_dict": model.state_dict(), **extra}
+# --- one run: what it trains, where, and its state between epochs --------------------------------------------
 
 
-def _write_metrics(path: Path, history: list[dict]) -> None:
-    # rewritten whole from the checkpoint's history, so it never disagrees with it
-    atomic_write_text(path, "".join(json.dumps(h) + "\n" for h in history))
+@dataclass
+class TrainJob:
+    cfg: TrainConfig
+    data_cfg: object  # mldrnet.data.DataConfig
+    data: object  # mldrnet.data.PreparedData
+    run: RunFolder
+    model: nn.Module
+    config_hash: str
+    ctx: DistContext
+    prep: Preprocessing
+
+    def context(self) -> TrainContext:
+        return TrainContext(cfg=self.cfg, data=self.data, run=self.run, prep=self.prep, device=self.ctx.device)
+
+    def checkpoint(self, model: nn.Module | None = None, **training) -> Checkpoint:
+        return Checkpoint.of_model(
+            self.cfg.model, model or self.model, self.data.classes, self.prep, model_config=dict(self.cfg.model_config),
+            train_config=self.cfg.to_dict(), data_config=asdict(self.data_cfg), dataset=self.data.name,
+            split_hash=self.data.split_hash, config_hash=self.config_hash, **training)
 
 
-def _already_trained(run: Path, config_hash: str) -> dict | None:
-    result = run / "result.json"
-    if not result.is_file() or not (run / "best.pt").is_file():
+@dataclass
+class TrainState:
+    start_epoch: int = 0  # epochs already done (counted from 1)
+    history: list = field(default_factory=list)
+    best_val: float = -1.0
+    best_epoch: int = -1
+
+
+def _already_trained(run: RunFolder, config_hash: str) -> dict | None:
+    if not run.result.is_file() or not run.checkpoint.is_file():
         return None
     try:
-        done = json.loads(result.read_text())
+        done = json.loads(run.result.read_text())
     except (OSError, ValueError):
         return None  # unreadable summary: train again rather than trust it
     return done if done.get("config_hash") == config_hash else None
 
 
+def initial_model(cfg: TrainConfig, data, run: RunFolder) -> tuple[nn.Module, Start | None]:
+    """The model from the zoo (with ImageNet weights where its builder takes them and they were asked for),
+    then its zoo entry's start hook, which may initialise it from another run."""
+    options = {k: v for k, v in (("pretrained", cfg.pretrained), ("weights_path", cfg.weights_path))
+               if v and zoo.takes(cfg.model, k)}
+    model = zoo.create(cfg.model, num_classes=len(data.classes), **options, **cfg.model_config)
+    hook = zoo.info(cfg.model).hooks.start
+    return model, hook(model, TrainContext(cfg=cfg, data=data, run=run)) if hook else None
+
+
 def train_model(cfg: TrainConfig, data_cfg, results_root: Path, *, resume: bool = False, force: bool = False,
-                show_progress: bool = True) -> TrainResult:
+                observer: TrainObserver | None = None) -> TrainResult:
     from mldrnet.data import prepare_data  # the data layer pulls in PIL/transforms; keep CLI start-up light
-    from mldrnet.train_backbone import epochs_for, initial_model
 
     ctx = setup(cfg.device)
     try:
@@ -172,101 +229,119 @@ def train_model(cfg: TrainConfig, data_cfg, results_root: Path, *, resume: bool 
         ctx.barrier()
         if not ctx.is_main:
             data = prepare_data(data_cfg, results_root)
-        run = run_dir(results_root, cfg.model, run_key(data_cfg, data))
+        run = RunFolder.at(results_root, cfg.model, run_key(data_cfg, data))
         torch.manual_seed(cfg.seed)  # the initial weights, identical in every process and every rerun
-        model, backbone = initial_model(cfg, data, run.parent)
-        cfg = epochs_for(cfg, backbone)
-        config_hash = cfg.fingerprint({"data": asdict(data_cfg), "split": data.split_hash, "backbone": backbone})
+        model, start = initial_model(cfg, data, run)
+        if start and start.epochs is not None:
+            cfg = replace(cfg, epochs=start.epochs)
+        config_hash = cfg.fingerprint({"data": asdict(data_cfg), "split": data.split_hash,
+                                       "backbone": start.source if start else None})
         done = None if force or resume else _already_trained(run, config_hash)
         if done:
             return TrainResult(**{**{k: done[k] for k in TrainResult.__dataclass_fields__ if k in done},
                                   "skipped": True})
-        return _fit(cfg, data_cfg, data, model, run, config_hash, ctx, resume, show_progress)
+        job = TrainJob(cfg, data_cfg, data, run, model, config_hash, ctx, Preprocessing(crop=cfg.crop, resize=cfg.resize))
+        return fit(job, resume=resume, observer=observer if ctx.is_main else None)
     finally:
         teardown(ctx)
 
 
-def _fit(cfg, data_cfg, data, model, run: Path, config_hash: str, ctx: DistContext, resume: bool,
-         show_progress: bool) -> TrainResult:
+def fit(job: TrainJob, *, resume: bool = False, observer: TrainObserver | None = None) -> TrainResult:
     from mldrnet.data import make_loader
-    from mldrnet.train_backbone import finish_model
 
     t0 = time.perf_counter()
-    prep = Preprocessing(crop=cfg.crop, resize=cfg.resize)
-    device = ctx.device
-    model.to(device)
+    cfg, ctx, device = job.cfg, job.ctx, job.ctx.device
+    job.model.to(device)
     if cfg.channels_last and device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    history: list[dict] = []
-    start_epoch, best_val, best_epoch = 0, -1.0, -1
-    last_path, best_path = run / "last.pt", run / "best.pt"
-
-    if resume and last_path.is_file():
-        state = load_checkpoint(last_path)
-        if state["model"] != cfg.model or state["classes"] != list(data.classes):
-            raise BenchError(f"{last_path} is a checkpoint of {state['model']} with classes {state['classes']}, "
-                             f"not of {cfg.model} on {data.name}: remove it or train without --resume")
-        if state["config_hash"] != config_hash:
-            raise BenchError(f"{last_path} was trained with another configuration: use the same options to "
-                             "resume, or start again without --resume")
-        model.load_state_dict(state["state_dict"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch, history = state["epoch"], state["history"]  # epochs are counted from 1: all done
-        best_val, best_epoch = state["best_val_acc"], state["best_epoch"]
-    elif resume and ctx.is_main:
-        from bench.console import warn
-
-        warn(f"nothing to resume in {run}: starting from epoch 1")
-
-    train_model_ = DistributedDataParallel(model) if ctx.enabled else model
+        job.model = job.model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(job.model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    state = resume_state(job, optimizer) if resume else TrainState()
+    trained = DistributedDataParallel(job.model) if ctx.enabled else job.model
     per_process_batch = max(1, cfg.batch_size // ctx.world_size)
-    val_loader = make_loader(data.val, prep, train=False, tta=cfg.tta, batch_size=per_process_batch,
+    val_loader = make_loader(job.data.val, job.prep, train=False, tta=cfg.tta, batch_size=per_process_batch,
                              workers=cfg.workers)
-    progress = EpochProgress(cfg.model, cfg.epochs, bars=show_progress) if ctx.is_main else None
-    with progress or nullcontext():
-        for epoch in range(start_epoch, cfg.epochs):
+    if observer:
+        observer.start_run(cfg.model, cfg.epochs)
+    try:
+        for epoch in range(state.start_epoch, cfg.epochs):
             torch.manual_seed(cfg.seed * 1000 + epoch)  # crops, flips, dropout: a function of (seed, epoch)
-            sampler = DistributedSampler(data.train, ctx.world_size, ctx.rank, seed=cfg.seed) if ctx.enabled else None
+            sampler = DistributedSampler(job.data.train, ctx.world_size, ctx.rank, seed=cfg.seed) if ctx.enabled else None
             if sampler:
                 sampler.set_epoch(epoch)
-            loader = make_loader(data.train, prep, train=True, batch_size=per_process_batch, shuffle=sampler is None,
-                                 seed=cfg.seed * 1000 + epoch, workers=cfg.workers, sampler=sampler)
+            loader = make_loader(job.data.train, job.prep, train=True, batch_size=per_process_batch,
+                                 shuffle=sampler is None, seed=cfg.seed * 1000 + epoch, workers=cfg.workers, sampler=sampler)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(cfg, epoch)
-            if progress:
-                progress.start_epoch(epoch, len(loader))
-            stats = train_one_epoch(train_model_, loader, optimizer, device, cfg, progress, ctx)
+            if observer:
+                observer.start_epoch(epoch, len(loader))
+            stats = train_one_epoch(trained, loader, optimizer, device, cfg, observer, ctx)
             if ctx.is_main:
-                logits, labels, _ = predict(model, val_loader, device)
-                val_acc = accuracy(logits, labels)
-                history.append({"epoch": epoch + 1, "lr": lr_at(cfg, epoch), **stats, "val_acc": val_acc})
-                if progress:
-                    progress.end_epoch(history[-1])
-                if val_acc > best_val:
-                    best_val, best_epoch = val_acc, epoch + 1
-                    save_atomic(_checkpoint(cfg, data, data_cfg, prep, model, config_hash, epoch=epoch + 1,
-                                            best_val_acc=best_val, history=history), best_path)
-                save_atomic(_checkpoint(cfg, data, data_cfg, prep, model, config_hash, epoch=epoch + 1, history=history,
-                                        optimizer=optimizer.state_dict(), best_val_acc=best_val,
-                                        best_epoch=best_epoch, rng=torch.get_rng_state()), last_path)
-                _write_metrics(run / "metrics.jsonl", history)
+                metrics = {"epoch": epoch + 1, "lr": lr_at(cfg, epoch), **stats,
+                           "val_acc": evaluate(job.model, val_loader, device)}
+                save_epoch(job, state, metrics, optimizer)
+                if observer:
+                    observer.end_epoch(metrics)
             ctx.barrier()
-
+    finally:
+        if observer:
+            observer.end_run()
     if not ctx.is_main:
-        return TrainResult(cfg.model, str(run), cfg.epochs, best_epoch, best_val, float("nan"), 0.0)
-    if best_path.is_file():
-        model.load_state_dict(load_checkpoint(best_path)["state_dict"])
-    # alexnet-svm fits its SVM head here; other models are unchanged
-    best_val, best_epoch = finish_model(model, cfg, data, prep, device, best_val, best_epoch)
-    test_loader = make_loader(data.test, prep, train=False, tta=cfg.tta, batch_size=per_process_batch,
-                              workers=cfg.workers)
+        return TrainResult(cfg.model, str(job.run.path), cfg.epochs, state.best_epoch, state.best_val)
+    return finish_and_test(job, state, seconds_so_far=time.perf_counter() - t0)
+
+
+def resume_state(job: TrainJob, optimizer) -> TrainState:
+    """The state in last.pt, checked against this run (same model, classes and configuration)."""
+    if not job.run.last.is_file():
+        if job.ctx.is_main:
+            log.warning(f"nothing to resume in {job.run.path}: starting from epoch 1")
+        return TrainState()
+    last = Checkpoint.load(job.run.last)
+    if last.model != job.cfg.model or last.classes != tuple(job.data.classes):
+        raise BenchError(f"{job.run.last} is a checkpoint of {last.model} with classes {list(last.classes)}, "
+                         f"not of {job.cfg.model} on {job.data.name}: remove it or train without --resume")
+    if last.config_hash != job.config_hash or last.optimizer is None:
+        raise BenchError(f"{job.run.last} was trained with another configuration: use the same options to "
+                         "resume, or start again without --resume")
+    job.model.load_state_dict(last.state_dict)
+    optimizer.load_state_dict(last.optimizer)
+    return TrainState(last.epoch, list(last.history), last.best_val_acc, last.best_epoch)  # epochs from 1: all done
+
+
+def save_epoch(job: TrainJob, state: TrainState, metrics: dict, optimizer) -> None:
+    """Record the epoch; best.pt when val accuracy improved; last.pt (everything --resume needs) and
+    metrics.jsonl every epoch."""
+    state.history.append(metrics)
+    epoch = metrics["epoch"]
+    if metrics["val_acc"] > state.best_val:
+        state.best_val, state.best_epoch = metrics["val_acc"], epoch
+        job.checkpoint(epoch=epoch, best_val_acc=state.best_val, history=state.history).save(job.run.checkpoint)
+    job.checkpoint(epoch=epoch, history=state.history, optimizer=optimizer.state_dict(), best_val_acc=state.best_val,
+                   best_epoch=state.best_epoch, rng=torch.get_rng_state()).save(job.run.last)
+    # rewritten whole from the checkpoint's history, so it never disagrees with it
+    atomic_write_text(job.run.metrics, "".join(json.dumps(h) + "\n" for h in state.history))
+
+
+def finish_and_test(job: TrainJob, state: TrainState, seconds_so_far: float) -> TrainResult:
+    """The best weights, the zoo entry's finish hook, the test pass; best.pt and result.json written last."""
+    from mldrnet.data import make_loader
+
+    cfg, device, model = job.cfg, job.ctx.device, job.model
+    if job.run.checkpoint.is_file():
+        model.load_state_dict(Checkpoint.load(job.run.checkpoint).state_dict)
+    finish = zoo.info(cfg.model).hooks.finish
+    if finish:
+        val_acc = finish(model, job.context())
+        if val_acc is not None:
+            state.best_val, state.best_epoch = val_acc, max(state.best_epoch, 0)
+    test_loader = make_loader(job.data.test, job.prep, train=False, tta=cfg.tta,
+                              batch_size=max(1, cfg.batch_size // job.ctx.world_size), workers=cfg.workers)
     test_logits, test_labels, unreadable = predict(model, test_loader, device)
     test_acc = accuracy(test_logits, test_labels)
-    seconds = time.perf_counter() - t0 + sum(h["seconds"] for h in history[:start_epoch])
-    result = TrainResult(cfg.model, str(run), cfg.epochs, best_epoch, best_val, test_acc, seconds)
-    save_atomic(_checkpoint(cfg, data, data_cfg, prep, model.cpu(), config_hash, epoch=best_epoch,
-                            best_val_acc=best_val, test_acc=test_acc, history=history), best_path)
-    atomic_write_text(run / "result.json", json.dumps({**result.to_dict(), "config_hash": config_hash,
-                                                        "test_unreadable": unreadable}, indent=2))
+    seconds = seconds_so_far + sum(h["seconds"] for h in state.history[:state.start_epoch])
+    result = TrainResult(cfg.model, str(job.run.path), cfg.epochs, state.best_epoch, state.best_val, test_acc, seconds)
+    job.checkpoint(model.cpu(), epoch=state.best_epoch, best_val_acc=state.best_val, test_acc=test_acc,
+                   history=state.history).save(job.run.checkpoint)
+    atomic_write_text(job.run.result, json.dumps({**result.to_dict(), "config_hash": job.config_hash,
+                                                   "test_unreadable": unreadable}, indent=2))
     return result

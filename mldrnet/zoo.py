@@ -1,7 +1,8 @@
 """One registry of every model the harness knows: name -> builder.
 
 `create(name, num_classes=8, **cfg)` builds a model; `names()` lists them; `info(name)` says what the paper
-reports for it. Baselines are torchvision's architectures with the classifier swapped for an
+reports for it and which training hooks it has (mldrnet.zoo_hooks: what the loop does for it besides the
+epochs). Baselines are torchvision's architectures with the classifier swapped for an
 `num_classes`-way head; `pretrained=True` goes through torchvision's weights API (torch hub cache), and
 `weights_path=FILE` loads a local ImageNet state dict instead (`weights_only=True`).
 """
@@ -19,8 +20,10 @@ import torch
 import torchvision
 from torch import nn
 
+from mldrnet.alexnet_svm import AlexNetSVM, fit_svm_head, start_from_trained_alexnet
 from mldrnet.errors import BenchError
 from mldrnet.model import MldrNet, MldrNetConfig
+from mldrnet.zoo_hooks import TrainHooks
 
 
 @dataclass(frozen=True)
@@ -30,16 +33,18 @@ class ZooEntry:
     family: str  # "mldrnet" or "baseline"
     paper_fi_accuracy: float | None  # Table I / II / III of the paper, FI well-labelled split
     description: str
+    hooks: TrainHooks = TrainHooks()  # what the training loop does for this model besides the epochs
 
 
 _REGISTRY: dict[str, ZooEntry] = {}
 
 
-def register(name: str, family: str, paper_fi_accuracy: float | None, description: str):
+def register(name: str, family: str, paper_fi_accuracy: float | None, description: str,
+             hooks: TrainHooks = TrainHooks()):
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ZooEntry(name, fn, family, paper_fi_accuracy, description)
+        _REGISTRY[name] = ZooEntry(name, fn, family, paper_fi_accuracy, description, hooks)
         return fn
 
     return wrap
@@ -53,6 +58,30 @@ def info(name: str) -> ZooEntry:
     if name not in _REGISTRY:
         raise BenchError(f"unknown model {name!r}: choose one of {', '.join(_REGISTRY)} (see `bench models`)")
     return _REGISTRY[name]
+
+
+def training_order(models: list[str]) -> list[str]:
+    """The user's order with repeats dropped, except that a model comes after the models its hooks name in
+    `after` when they are in the list too (alexnet before alexnet-svm: the SVM is fitted on its features)."""
+    todo, done = list(dict.fromkeys(models)), []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in done or name in path:
+            return
+        for dep in info(name).hooks.after:
+            if dep in todo:
+                visit(dep, path + (name,))
+        done.append(name)
+
+    for name in todo:
+        visit(name, ())
+    return done
+
+
+def takes(name: str, option: str) -> bool:
+    """Whether the model's builder takes `option` (e.g. the baselines' `pretrained` and `weights_path`)."""
+    params = inspect.signature(info(name).builder).parameters
+    return option in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def create(name: str, num_classes: int = 8, **cfg) -> nn.Module:
@@ -148,28 +177,7 @@ register("resnet101", "baseline", 60.82, "ResNet-101 fine-tuned (torchvision), 8
 )
 
 
-class AlexNetSVM(nn.Module):
-    """AlexNet's convolutional features and penultimate layer, then a linear SVM as the head.
-
-    The SVM (one-vs-rest, scikit-learn's LinearSVC) is fitted on the penultimate 4096-d features after
-    training; its `coef_` and `intercept_` are copied into `svm`, a plain Linear layer, so the model exports
-    and runs like any other and its outputs are the SVM's decision function.
-    """
-
-    def __init__(self, alexnet: nn.Module, num_classes: int):
-        super().__init__()
-        self.features = alexnet.features
-        self.avgpool = alexnet.avgpool
-        self.penultimate = nn.Sequential(*list(alexnet.classifier.children())[:6])  # ... FC 4096 + ReLU
-        self.svm = nn.Linear(alexnet.classifier[6].in_features, num_classes)
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.penultimate(torch.flatten(self.avgpool(self.features(x)), 1))  # (B, 4096)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.svm(self.embed(x))  # (B, num_classes)
-
-
-@register("alexnet-svm", "baseline", 57.89, "AlexNet features + linear SVM head (You et al.)")
+@register("alexnet-svm", "baseline", 57.89, "AlexNet features + linear SVM head (You et al.)",
+          hooks=TrainHooks(after=("alexnet",), start=start_from_trained_alexnet, finish=fit_svm_head))
 def _alexnet_svm(num_classes: int = 8, pretrained: bool = False, weights_path=None) -> nn.Module:
     return AlexNetSVM(_load_imagenet("alexnet", pretrained, weights_path), num_classes)

@@ -8,13 +8,13 @@ import torch
 
 from bench.artifacts import Artifact
 from bench.compare import CompareConfig, Hooks, run_compare
-from bench.evalset import from_tensors
-from bench.paths import run_dir
 from bench.records import CompareRun, Record
 from bench.timing import TimingConfig
 from engines.base import Engine
 from mldrnet import zoo
-from mldrnet.checkpoint import FORMAT, save_atomic
+from mldrnet.checkpoint import Checkpoint
+from mldrnet.evalset import from_tensors
+from mldrnet.layout import checkpoint_path
 from mldrnet.preprocess import Preprocessing
 
 CLASSES = ("amusement", "anger", "awe", "contentment", "disgust", "excitement", "fear", "sadness")
@@ -25,12 +25,8 @@ FAST = TimingConfig(warmup_iters=1, warmup_s=0.0, min_iters=3, budget_s=0.0)
 def write_checkpoint(root: Path, model: str = "mldrnet", dataset: str = "synth", seed: int = 0) -> Path:
     torch.manual_seed(seed)
     net = zoo.create(model, num_classes=len(CLASSES))
-    ckpt = {"format": FORMAT, "model": model, "model_config": {}, "classes": list(CLASSES),
-            "preprocessing": Preprocessing(crop=SIZE).to_dict(), "state_dict": net.state_dict(),
-            "data_config": {"dataset": dataset}}
-    path = run_dir(root, model, dataset) / "best.pt"
-    save_atomic(ckpt, path)
-    return path
+    ckpt = Checkpoint.of_model(model, net, CLASSES, Preprocessing(crop=SIZE), data_config={"dataset": dataset})
+    return ckpt.save(checkpoint_path(root, model, dataset))
 
 
 class ModuleEngine(Engine):
@@ -59,11 +55,11 @@ def fake_hooks(n_images: int = 24, fail_engine: str | None = None, fail_message:
     labels = torch.arange(n_images) % len(CLASSES)
 
     def eval_set(ckpt, config, root):
-        return from_tensors(images, labels, tuple(ckpt["classes"]), config.eval_batch_size, dataset="synth",
+        return from_tensors(images, labels, ckpt.classes, config.eval_batch_size, dataset="synth",
                             split_hash="abc123")
 
     def artifact(variant, checkpoint, model, max_batch, results_root, data_root):
-        return Artifact(model, checkpoint, 1000 if variant.file_format == "pt" else 2000)
+        return Artifact(model, checkpoint, 1000 if variant.format == "torch" else 2000)
 
     def engine(name, source, options):
         if name == fail_engine:
@@ -75,7 +71,7 @@ def fake_hooks(n_images: int = 24, fail_engine: str | None = None, fail_message:
 
 def fake_run(root: Path, models=("mldrnet",), hooks: Hooks | None = None, **config) -> CompareRun:
     for m in models:
-        if not (run_dir(root, m, "synth") / "best.pt").exists():
+        if not checkpoint_path(root, m, "synth").exists():
             write_checkpoint(root, m)
     cfg = CompareConfig(models=tuple(models), engines=("torch-cpu", "ort-cpu"), batch_sizes=(1, 4), threads=1,
                         eval_batch_size=8, timing=FAST, calibration=FAST, **config)
@@ -84,9 +80,9 @@ def fake_run(root: Path, models=("mldrnet",), hooks: Hooks | None = None, **conf
 
 def synthetic_run(rows: list[dict], cal_ms: float = 1.0, dataset: str = "synth") -> CompareRun:
     """A CompareRun made directly from row values (for the gate tests: no models run)."""
-    base = dict(engine="torch", device="cpu", precision="fp32", status="ok", accuracy_pct=60.0, agreement_pct=100.0,
+    base = dict(engine="torch", device="cpu", precision="fp32", accuracy_pct=60.0, agreement_pct=100.0,
                 lat_p50_ms=10.0, throughput_ips=100.0)
-    records = tuple(Record(**{**base, **r}) for r in rows)
+    records = tuple(Record.from_dict({**base, **r}) for r in rows)
     env = {"dataset": dataset, "split_hashes": ["abc123"], "threads": 2}
     return CompareRun(records, env, {}, {"cpu": {"device": "cpu", "size": 384, "median_ms": cal_ms,
                                                  "before_ms": cal_ms, "after_ms": cal_ms}})

@@ -111,7 +111,7 @@ def test_variant_selection():
 
 def test_records_round_trip_json_and_csv(run_and_root, tmp_path):
     run, _ = run_and_root
-    err_row = Record("m", "ort-cpu", "onnxruntime", "cpu", "fp32", 1, "cpu", status="error", error="x, \"quoted\"\nline")
+    err_row = Record("m", "ort-cpu", "onnxruntime", "cpu", "fp32", 1, "cpu", error="x, \"quoted\"\nline")
     nan_row = dataclasses.replace(run.records[0], per_class_tpr_pct=(50.0, None) + (1 / 3,) * 6)
     full = CompareRun(run.records + (err_row, nan_row), run.environment, run.config, run.calibration)
     json_path, csv_path = save_run(full, tmp_path)
@@ -155,7 +155,7 @@ def test_parity_reference_is_the_model_itself_when_the_torch_row_is_missing_or_f
 def test_eval_set_subsample_and_cache():
     import torch
 
-    from bench.evalset import from_tensors, subsample
+    from mldrnet.evalset import from_tensors, subsample
 
     samples = [(f"img{i}.jpg", i // 10) for i in range(80)]  # ordered by class, like split files
     sub = subsample(samples, 16)

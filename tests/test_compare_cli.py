@@ -10,10 +10,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from bench.paths import run_dir
 from compare_fakes import cli_app
 from mldrnet import zoo
-from mldrnet.checkpoint import FORMAT, save_atomic
+from mldrnet.checkpoint import Checkpoint
+from mldrnet.layout import checkpoint_path
 from mldrnet.data import DataConfig
 from mldrnet.errors import BenchError
 from mldrnet.preprocess import Preprocessing
@@ -28,10 +28,8 @@ def root(tmp_path_factory):
     torch.manual_seed(0)
     net = zoo.create("mldrnet-l2")
     data = DataConfig(dataset="synth", synth_n=96, synth_size=64)
-    ckpt = {"format": FORMAT, "model": "mldrnet-l2", "model_config": {}, "classes": list(data_classes()),
-            "preprocessing": Preprocessing(crop=64).to_dict(), "state_dict": net.state_dict(),
-            "data_config": asdict(data)}
-    save_atomic(ckpt, run_dir(root, "mldrnet-l2", "synth") / "best.pt")
+    Checkpoint.of_model("mldrnet-l2", net, data_classes(), Preprocessing(crop=64),
+                        data_config=asdict(data)).save(checkpoint_path(root, "mldrnet-l2", "synth"))
     return root
 
 

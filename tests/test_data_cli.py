@@ -100,7 +100,7 @@ def test_split_force_after_a_change(tmp_path):
 
 
 def test_cli_dataset_choices_match_the_registry():
-    from bench.options import DatasetName
+    from bench.cli.options import DatasetName
     from mldrnet.data import DATASETS
 
     assert [d.value for d in DatasetName] == list(DATASETS)  # spelled out in the CLI to keep `bench -h` import-light

@@ -81,7 +81,7 @@ def test_different_seed_gives_another_split_file(fi_root, tmp_path):
     assert b.split_file.name == "fi_seed1.json" and a.test != b.test and a.split_hash != b.split_hash
 
 
-def test_changed_file_list_is_an_error_until_resplit(fi_root, tmp_path, capsys):
+def test_changed_file_list_is_an_error_until_resplit(fi_root, tmp_path, caplog):
     res = tmp_path / "results"
     a = prepare_data(fi_cfg(fi_root), res)
     jpg(fi_root / "emotion_dataset" / "awe" / "awe_0100.jpg")
@@ -89,7 +89,7 @@ def test_changed_file_list_is_an_error_until_resplit(fi_root, tmp_path, capsys):
     with pytest.raises(BenchError, match=r"file list changed \(1 added, 1 removed, 0 relabelled\).*--force"):
         prepare_data(fi_cfg(fi_root), res)
     b = prepare_data(fi_cfg(fi_root, resplit=True), res)
-    assert "re-splitting fi" in capsys.readouterr().err
+    assert "re-splitting fi" in caplog.text
     assert b.split_hash != a.split_hash and any(p.endswith("awe_0100.jpg") for p, _ in b.train + b.val + b.test)
     assert prepare_data(fi_cfg(fi_root), res).split_hash == b.split_hash  # the new split is now the one reused
 
@@ -115,7 +115,7 @@ def test_label_noise_flips_train_labels_only(fi_root, tmp_path):
         prepare_data(fi_cfg(fi_root, label_noise=1.0), tmp_path / "r")
 
 
-def test_noisy_extra_folder_and_csv_add_training_pairs(fi_root, tmp_path, capsys):
+def test_noisy_extra_folder_and_csv_add_training_pairs(fi_root, tmp_path, caplog):
     clean = prepare_data(fi_cfg(fi_root), tmp_path / "r")
     extra = tmp_path / "noisy"
     for k in range(3):
@@ -128,7 +128,7 @@ def test_noisy_extra_folder_and_csv_add_training_pairs(fi_root, tmp_path, capsys
     table.write_text(f"path,label\nnoisy/awe/awe_0.jpg,sad\n{test_file},fear\nnoisy/missing.jpg,awe\n")
     got = prepare_data(fi_cfg(fi_root, noisy_extra=str(table)), tmp_path / "r")
     assert got.train[-1] == (str(tmp_path / "noisy/awe/awe_0.jpg"), 7) and got.n_extra == 1  # the test image is kept out
-    err = capsys.readouterr().err
+    err = caplog.text
     assert "in the val/test split" in err and "missing.jpg" in err
 
 

@@ -112,18 +112,27 @@ def test_a_generated_folder_is_used_with_its_own_parameters(tmp_path):
     assert len(empty.train) + len(empty.val) + len(empty.test) == 8  # a new folder is generated with the config's
 
 
+def _checkpoint(data_config, **kw):
+    from mldrnet.checkpoint import Checkpoint
+    from mldrnet.preprocess import Preprocessing
+
+    return Checkpoint("mldrnet", EMOTIONS, Preprocessing(**kw), {}, data_config=data_config)
+
+
 def test_data_config_from_checkpoint_drops_unknown_keys_and_takes_overrides(tmp_path):
-    ckpt = {"data_config": {"dataset": "fi", "synth_n": 24, "key_from_another_bench": 1}}
-    assert DataConfig.from_checkpoint(ckpt) == DataConfig(dataset="fi", synth_n=24)
-    assert DataConfig.from_checkpoint(ckpt, "synth", tmp_path) == DataConfig(synth_n=24, data_root=str(tmp_path))
-    assert DataConfig.from_checkpoint({}) == DataConfig()
+    from mldrnet.errors import BenchError
+
+    ckpt = _checkpoint({"dataset": "fi", "synth_n": 24, "key_from_another_bench": 1})
+    assert ckpt.data() == DataConfig(dataset="fi", synth_n=24)
+    assert ckpt.data("synth", tmp_path) == DataConfig(synth_n=24, data_root=str(tmp_path))
+    with pytest.raises(BenchError, match="records no data_config"):  # never silently the synthetic set
+        _checkpoint(None).data()
 
 
 def test_parity_images_come_from_a_checkpoint_with_unknown_data_keys(tmp_path):
-    from engines.parity import split_images
-    from mldrnet.preprocess import Preprocessing
+    from engines.parity import parity_batches
 
-    ckpt = {"model": "mldrnet", "preprocessing": Preprocessing(crop=24, resize=32).to_dict(),
-            "data_config": {"dataset": "synth", "synth_n": 80, "synth_size": 32, "key_from_another_bench": 1}}
-    batches = split_images(ckpt, "test", 4, tmp_path)
+    ckpt = _checkpoint({"dataset": "synth", "synth_n": 80, "synth_size": 32, "key_from_another_bench": 1},
+                       crop=24, resize=32)
+    batches = parity_batches(ckpt, "test", 4, tmp_path)
     assert sum(len(b) for b in batches) >= 1 and batches[0].shape[1:] == (3, 24, 24)

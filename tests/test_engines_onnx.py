@@ -8,7 +8,8 @@ from torch import nn
 from engines.base import EngineOptions, ModelMeta, create_engine
 from engines.export import export_onnx_checked
 from engines.onnx_export import FORMAT, export_onnx, meta_from_props, read_onnx_meta
-from engines.parity import check_parity, compare_logits, eager
+from engines.parity import check_parity, eager
+from mldrnet.metrics import parity as compare_logits  # the one parity measure
 from mldrnet import EMOTIONS, zoo
 from mldrnet.errors import BenchError
 from mldrnet.preprocess import Preprocessing

@@ -9,7 +9,7 @@ import torch
 
 from engines.base import ENGINES, Engine, EngineOptions, ModelMeta, create_engine, engine_class, engine_names
 from mldrnet import EMOTIONS, zoo
-from mldrnet.checkpoint import FORMAT, save_atomic
+from mldrnet.checkpoint import Checkpoint
 from mldrnet.errors import BenchError
 from mldrnet.preprocess import Preprocessing
 
@@ -32,7 +32,7 @@ def test_registry_maps_each_name_to_its_class():
 
 def test_importing_the_engines_never_imports_onnxruntime_or_tensorrt():
     code = ("import sys, engines.base, engines.export, engines.predict, engines.torch_engine, engines.parity, "
-            "engines.tensorrt_engine, bench.cmd_engines; "
+            "engines.tensorrt_engine, bench.cli.engines; "
             "print(sorted(m for m in ('onnxruntime', 'tensorrt', 'onnx', 'modelopt') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
@@ -67,11 +67,10 @@ def test_torch_engine_reduced_precision_runs_in_that_precision(precision):
 
 def test_torch_engine_loads_a_checkpoint_with_its_metadata(tmp_path):
     model = _model()
-    ckpt = {"format": FORMAT, "model": "mldrnet-l2", "model_config": {}, "classes": list(EMOTIONS),
-            "preprocessing": Preprocessing(crop=SIZE).to_dict(), "state_dict": model.state_dict()}
-    save_atomic(ckpt, tmp_path / "best.pt")
+    ckpt = Checkpoint.of_model("mldrnet-l2", model, EMOTIONS, Preprocessing(crop=SIZE))
+    ckpt.save(tmp_path / "best.pt")
     engine = create_engine("torch", tmp_path / "best.pt")
-    assert engine.meta == ModelMeta.from_checkpoint(ckpt) and engine.meta.input_shape == (3, SIZE, SIZE)
+    assert engine.meta == ckpt.meta and engine.meta.input_shape == (3, SIZE, SIZE)
     x = torch.randn(2, 3, SIZE, SIZE)
     with torch.inference_mode():
         torch.testing.assert_close(engine(x), model(x))

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from bench.cli import _register_commands, app
 from engines.base import EngineOptions, ModelMeta, create_engine
 from engines.export import build_tensorrt, export_tensorrt_checked
-from engines.run_files import is_current
+from engines.export import is_current
 from engines.tensorrt_build import ENGINE_FORMAT, read_engine_meta, require_tensorrt
 from mldrnet import EMOTIONS, zoo
 from mldrnet.errors import BenchError

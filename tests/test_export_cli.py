@@ -10,11 +10,11 @@ import torch
 from typer.testing import CliRunner
 
 from bench.cli import _register_commands, app
-from bench.paths import run_dir
-from engines import export, run_files
+from engines import export
+from mldrnet import layout
 from engines.onnx_export import read_onnx_meta
 from mldrnet import EMOTIONS, zoo
-from mldrnet.checkpoint import FORMAT, save_atomic
+from mldrnet.checkpoint import Checkpoint
 from mldrnet.data import DataConfig
 from mldrnet.errors import BenchError
 from mldrnet.preprocess import Preprocessing
@@ -28,13 +28,9 @@ DATA = DataConfig(dataset="synth", synth_n=80, synth_size=SIZE)  # seconds to ge
 def write_checkpoint(root: Path, name: str = "mldrnet-l2", data: DataConfig | None = DATA) -> Path:
     torch.manual_seed(0)
     model = zoo.create(name)
-    ckpt = {"format": FORMAT, "model": name, "model_config": {}, "classes": list(EMOTIONS),
-            "preprocessing": Preprocessing(crop=SIZE).to_dict(), "state_dict": model.state_dict()}
-    if data is not None:
-        ckpt["data_config"] = asdict(data)
-    path = run_dir(root, name, "synth") / "best.pt"
-    save_atomic(ckpt, path)
-    return path
+    ckpt = Checkpoint.of_model(name, model, EMOTIONS, Preprocessing(crop=SIZE),
+                               data_config=asdict(data) if data is not None else None)
+    return ckpt.save(layout.checkpoint_path(root, name, "synth"))
 
 
 def test_export_writes_a_checked_onnx_file_next_to_the_checkpoint(tmp_path):
@@ -89,20 +85,22 @@ def test_library_export_finds_the_results_root_from_the_checkpoint_path(tmp_path
 
 
 def test_artifact_names():
+    from engines import formats
+
     run = Path("results/runs/synth/mldrnet")
-    assert export.artifact_path(run, "torch") == run / "best.pt"
-    assert export.artifact_path(run, "onnxruntime") == run / "model.onnx"
-    assert export.artifact_path(run, "tensorrt", "int8") == run / "model.int8.engine"
+    assert formats.of_engine("torch").path(run) == run / "best.pt"
+    assert formats.of_engine("onnxruntime").path(run) == run / "model.onnx"
+    assert formats.of_engine("tensorrt").path(run, "int8") == run / "model.int8.engine"
     with pytest.raises(BenchError):
-        export.artifact_path(run, "tflite")
+        formats.of_engine("tflite")
 
 
 def test_trained_models_are_the_zoo_models_with_a_checkpoint(tmp_path):
-    assert run_files.trained_models(tmp_path, "synth") == []
+    assert layout.trained_models(tmp_path, "synth", zoo.names()) == []
     for name in ("mldrnet-l3", "mldrnet"):
-        path = run_files.checkpoint_path(tmp_path, name, "synth")
+        path = layout.checkpoint_path(tmp_path, name, "synth")
         path.parent.mkdir(parents=True)
         path.write_bytes(b"")
-    assert run_files.checkpoint_path(tmp_path, "mldrnet", "synth") == tmp_path / "runs/synth/mldrnet/best.pt"
-    assert run_files.trained_models(tmp_path, "synth") == ["mldrnet", "mldrnet-l3"]  # zoo order
-    assert run_files.trained_models(tmp_path, "fi") == []
+    assert layout.checkpoint_path(tmp_path, "mldrnet", "synth") == tmp_path / "runs/synth/mldrnet/best.pt"
+    assert layout.trained_models(tmp_path, "synth", zoo.names()) == ["mldrnet", "mldrnet-l3"]  # zoo order
+    assert layout.trained_models(tmp_path, "fi", zoo.names()) == []

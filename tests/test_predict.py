@@ -11,11 +11,11 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from bench.cli import _register_commands, app
-from bench.paths import run_dir
 from engines.base import ModelMeta
 from engines.export import export_onnx_checked
 from mldrnet import EMOTIONS, zoo
-from mldrnet.checkpoint import FORMAT, load_model, save_atomic
+from mldrnet.checkpoint import Checkpoint
+from mldrnet.layout import RunFolder
 from mldrnet.data import decode_image
 from mldrnet.errors import BenchError
 from mldrnet.preprocess import Preprocessing, eval_transform
@@ -32,11 +32,10 @@ def results(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("results")
     torch.manual_seed(0)
     model = zoo.create(MODEL).eval()
-    ckpt = {"format": FORMAT, "model": MODEL, "model_config": {}, "classes": list(EMOTIONS),
-            "preprocessing": Preprocessing(crop=SIZE).to_dict(), "state_dict": model.state_dict()}
-    run = run_dir(root, MODEL, "synth")
-    save_atomic(ckpt, run / "best.pt")
-    export_onnx_checked(model, ModelMeta.from_checkpoint(ckpt), run / "model.onnx", [torch.randn(2, 3, SIZE, SIZE)])
+    ckpt = Checkpoint.of_model(MODEL, model, EMOTIONS, Preprocessing(crop=SIZE))
+    run = RunFolder.at(root, MODEL, "synth").path
+    ckpt.save(run / "best.pt")
+    export_onnx_checked(model, ckpt.meta, run / "model.onnx", [torch.randn(2, 3, SIZE, SIZE)])
     return root
 
 
@@ -57,8 +56,8 @@ def images(tmp_path_factory) -> dict[str, Path]:
 
 def _expected(results: Path, path: Path) -> torch.Tensor:
     """What the checkpoint says for `path`, computed without the engines: decode, eval transform, softmax."""
-    model, ckpt = load_model(run_dir(results, MODEL, "synth") / "best.pt")
-    p = Preprocessing.from_dict(ckpt["preprocessing"])
+    ckpt = Checkpoint.load(RunFolder.at(results, MODEL, "synth").checkpoint)
+    model, p = ckpt.build_model(), ckpt.preprocessing
     x = eval_transform(p)(decode_image(path, min_size=p.resize_to))[None]
     with torch.inference_mode():
         return torch.softmax(model(x), dim=1)[0]

@@ -15,7 +15,7 @@ CM = tuple(tuple(5 if i == j else (1 if j == (i + 1) % 8 else 0) for j in range(
 
 def _row(model, variant, batch, **kw):
     engine = "torch" if variant.startswith("torch") else "onnxruntime"
-    base = dict(status="ok", accuracy_pct=60.0, mean_tpr_pct=58.0, agreement_pct=100.0, max_logit_diff=0.0,
+    base = dict(accuracy_pct=60.0, mean_tpr_pct=58.0, agreement_pct=100.0, max_logit_diff=0.0,
                 lat_p50_ms=10.0, lat_p99_ms=12.0, lat_cv=0.05, throughput_ips=100.0, params=1_000_000, gflops=0.5,
                 file_bytes=4_000_000, classes=CLASSES, confusion=CM, per_class_tpr_pct=(83.3,) * 7 + (None,))
     return Record(model, variant, engine, "cpu", "fp32", batch, **{**base, **kw})
@@ -31,7 +31,7 @@ RECORDS = [
     _row("mldrnet", "ort-cpu", 1, lat_p50_ms=3.0, agreement_pct=99.7, max_logit_diff=1e-5),
     _row("mldrnet", "ort-cpu", 8, lat_p50_ms=20.0, throughput_ips=400.0),
     _row("alexnet", "torch-cpu", 1, accuracy_pct=55.0, lat_p50_ms=8.0),
-    Record("alexnet", "ort-cpu", "onnxruntime", "cpu", "fp32", 1, status="error", error="export failed"),
+    Record("alexnet", "ort-cpu", "onnxruntime", "cpu", "fp32", 1, error="export failed"),
 ]
 
 
@@ -62,7 +62,7 @@ def test_table_groups_by_model_and_highlights_the_best():
 
 def test_error_text_is_shown_as_written_not_as_markup():
     message = "TensorRT cannot run here: pip install 'bench-mldrnet[gpu]' [/] [bold]"
-    bad = Record("vgg[19]", "trt", "tensorrt", "cuda", "fp16", 1, status="error", error=message)
+    bad = Record("vgg[19]", "trt", "tensorrt", "cuda", "fp16", 1, error=message)
     console = Console(file=io.StringIO(), width=400, force_terminal=False, color_system=None)
     console.print(records_table(_run(RECORDS + [bad])))  # a stray "[/]" would raise MarkupError
     text = console.file.getvalue()

@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from mldrnet.checkpoint import load_checkpoint, load_model, save_atomic
+from mldrnet.checkpoint import Checkpoint, save_atomic
 from mldrnet.errors import BenchError
 from mldrnet.svm import fit_svm, fold_into_linear
 from mldrnet.train import lr_at, train_model
@@ -37,23 +37,23 @@ def _bench(*args, env=None, **kw):
 
 def test_short_run_beats_chance(tmp_path):
     cfg = resolve("mldrnet", "quick", epochs=6, **TINY)
-    result = train_model(cfg, tiny_data(), tmp_path, show_progress=False)
+    result = train_model(cfg, tiny_data(), tmp_path)
     assert result.test_acc > 0.3, f"8 classes: chance is 0.125, got {result.test_acc}"
     run = tmp_path / "runs" / "synth" / "mldrnet"
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in history] == list(range(1, 7))
     assert history[-1]["train_loss"] < history[0]["train_loss"]
-    model, ckpt = load_model(run / "best.pt")
-    assert ckpt["test_acc"] == result.test_acc and ckpt["epoch"] == result.best_epoch
-    assert ckpt["best_val_acc"] == max(h["val_acc"] for h in history)
-    assert ckpt["classes"][0] == "amusement" and ckpt["preprocessing"]["crop"] == 40
+    ckpt = Checkpoint.load(run / "best.pt")
+    assert ckpt.test_acc == result.test_acc and ckpt.epoch == result.best_epoch
+    assert ckpt.best_val_acc == max(h["val_acc"] for h in history)
+    assert ckpt.classes[0] == "amusement" and ckpt.preprocessing.crop == 40
     # a second identical run is skipped; --force trains again
-    again = train_model(cfg, tiny_data(), tmp_path, show_progress=False)
+    again = train_model(cfg, tiny_data(), tmp_path)
     assert again.skipped and again.test_acc == result.test_acc
 
 
 def _weights(path):
-    return load_checkpoint(path)["state_dict"]
+    return Checkpoint.load(path).state_dict
 
 
 def test_killed_then_resumed_run_ends_with_identical_weights(tmp_path):
@@ -73,7 +73,7 @@ def test_killed_then_resumed_run_ends_with_identical_weights(tmp_path):
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)  # just after the first epoch's files: mid-save or early in epoch 2
     proc.wait()
-    assert load_checkpoint(last)["epoch"] < 5, "the run finished before it could be killed"
+    assert Checkpoint.load(last).epoch < 5, "the run finished before it could be killed"
     resumed = _bench(*args, "--resume", env={"BENCH_RESULTS_DIR": str(killed)})
     assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
 
@@ -89,16 +89,15 @@ def test_killed_then_resumed_run_ends_with_identical_weights(tmp_path):
 
 def test_resume_refuses_a_checkpoint_of_another_model(tmp_path):
     cfg = resolve("mldrnet-l2", "quick", epochs=1, **TINY)
-    train_model(cfg, tiny_data(), tmp_path, show_progress=False)
+    train_model(cfg, tiny_data(), tmp_path)
     run = tmp_path / "runs" / "synth"
     (run / "mldrnet").mkdir()
     shutil.copy(run / "mldrnet-l2" / "last.pt", run / "mldrnet" / "last.pt")
     with pytest.raises(BenchError, match="checkpoint of mldrnet-l2"):
-        train_model(resolve("mldrnet", "quick", epochs=1, **TINY), tiny_data(), tmp_path, resume=True,
-                    show_progress=False)
+        train_model(resolve("mldrnet", "quick", epochs=1, **TINY), tiny_data(), tmp_path, resume=True)
     with pytest.raises(BenchError, match="another configuration"):
         train_model(resolve("mldrnet-l2", "quick", epochs=1, **{**TINY, "lr": 0.5}), tiny_data(), tmp_path,
-                    resume=True, show_progress=False)
+                    resume=True)
 
 
 @pytest.mark.parametrize("classes", [8, 2])
@@ -123,11 +122,11 @@ def test_svm_head_reproduces_sklearn_decision_function(classes):
 
 def test_alexnet_svm_uses_the_trained_alexnet(tmp_path):
     opts = {**TINY, "crop": 64}  # torchvision's AlexNet needs at least 63 px
-    train_model(resolve("alexnet", "quick", epochs=1, **opts), tiny_data(), tmp_path, show_progress=False)
-    svm_result = train_model(resolve("alexnet-svm", "quick", **opts), tiny_data(), tmp_path, show_progress=False)
+    train_model(resolve("alexnet", "quick", epochs=1, **opts), tiny_data(), tmp_path)
+    svm_result = train_model(resolve("alexnet-svm", "quick", **opts), tiny_data(), tmp_path)
     assert svm_result.epochs == 0  # backbone taken from the trained AlexNet, only the SVM is fitted
-    alexnet = load_checkpoint(tmp_path / "runs/synth/alexnet/best.pt")["state_dict"]
-    svm = load_checkpoint(tmp_path / "runs/synth/alexnet-svm/best.pt")["state_dict"]
+    alexnet = Checkpoint.load(tmp_path / "runs/synth/alexnet/best.pt").state_dict
+    svm = Checkpoint.load(tmp_path / "runs/synth/alexnet-svm/best.pt").state_dict
     assert torch.equal(alexnet["features.0.weight"], svm["features.0.weight"])
     assert not torch.equal(alexnet["classifier.6.weight"], svm["svm.weight"])
     assert svm_result.test_acc > 0.2  # chance is 0.125: the SVM on a (briefly) trained AlexNet's features learns
@@ -195,9 +194,9 @@ def test_train_all_goes_on_after_a_failing_model(tmp_path):
     from bench.train_all import train_all
 
     # AlexNet cannot run on 40 px crops: that model fails with one line, the next one still trains
-    results = train_all(["alexnet", "mldrnet-l2"], "quick", tiny_data(), tmp_path, show_progress=False,
+    results = train_all(["alexnet", "mldrnet-l2"], "quick", tiny_data(), tmp_path,
                         epochs=1, **{k: v for k, v in TINY.items() if k != "lr"})
-    assert isinstance(results[0], tuple) and results[0][0] == "alexnet" and "\n" not in results[0][1]
+    assert not results[0].ok and results[0].model == "alexnet" and "\n" not in results[0].error
     assert results[1].model == "mldrnet-l2" and not results[1].skipped
 
 
@@ -205,7 +204,7 @@ def test_label_noise_runs_get_their_own_folder(tmp_path):
     from dataclasses import replace
 
     noisy = replace(tiny_data(), label_noise=0.2)
-    result = train_model(resolve("mldrnet-l2", "quick", epochs=1, **TINY), noisy, tmp_path, show_progress=False)
+    result = train_model(resolve("mldrnet-l2", "quick", epochs=1, **TINY), noisy, tmp_path)
     assert result.run_dir.endswith(os.path.join("runs", "synth-noise0.2", "mldrnet-l2"))
 
 

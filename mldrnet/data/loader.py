@@ -7,12 +7,15 @@ with worker processes) prints one warning per bad file. A batch whose files are 
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-from bench.console import warn
 from mldrnet.data.decode import UnreadableImage, decode_image
 from mldrnet.preprocess import Preprocessing, eval_transform, train_transform
+
+log = logging.getLogger(__name__)
 
 
 class ImageSamples(Dataset):
@@ -62,7 +65,7 @@ class SkippingLoader(DataLoader):
             for path, reason in bad:
                 if path not in self.unreadable:
                     self.unreadable[path] = reason
-                    warn(f"skipping unreadable image {path}: {reason}")
+                    log.warning(f"skipping unreadable image {path}: {reason}")
             yield images, labels, len(bad)
 
 

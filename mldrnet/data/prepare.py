@@ -8,16 +8,19 @@ the user's extra (already noisy) pairs are added after them.
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.console import warn
+from mldrnet import layout
 from mldrnet.data import noise, splitfile
 from mldrnet.data.base import DatasetSpec, Listing
 from mldrnet.data.registry import get_spec
 from mldrnet.data.synth import SynthParams, ensure_synth, read_params
 from mldrnet.errors import BenchError
+
+log = logging.getLogger(__name__)
 
 Pairs = list[tuple[str, int]]
 
@@ -37,20 +40,6 @@ class DataConfig:
 
     def synth_params(self) -> SynthParams:
         return SynthParams(self.synth_n, self.synth_size, self.synth_seed)
-
-    @classmethod
-    def from_checkpoint(cls, ckpt: dict, dataset: str | None = None, data_root: str | os.PathLike | None = None
-                        ) -> "DataConfig":
-        """The data configuration a checkpoint was trained with (same split file, so the same test images), with
-        the dataset and its folder on this machine overridable. Keys this version does not know (a checkpoint
-        from a newer or older bench) are left out rather than failing."""
-        known = {f.name for f in fields(cls)}
-        cfg = cls(**{k: v for k, v in dict(ckpt.get("data_config") or {}).items() if k in known})
-        if dataset is not None:
-            cfg = replace(cfg, dataset=dataset)
-        if data_root is not None:  # the same dataset, at another place on this machine
-            cfg = replace(cfg, data_root=str(data_root))
-        return cfg
 
 
 @dataclass(frozen=True)
@@ -87,7 +76,7 @@ def dataset_root(cfg: DataConfig, results_root: Path) -> tuple[Path, str]:
             out = Path(cfg.data_root).expanduser()
             params = read_params(out) or params
         else:
-            out = Path(results_root) / "data" / params.key
+            out = layout.synth_dir(results_root, params.key)
         return ensure_synth(params, out).absolute(), params.key
     if not cfg.data_root:
         raise BenchError(f"dataset {cfg.dataset!r} needs --data-root PATH (the folder holding its files); "
@@ -111,7 +100,7 @@ def prepare_data(cfg: DataConfig, results_root: Path) -> PreparedData:
         raise BenchError(f"--fold {cfg.fold} is out of range: {spec.name} has {spec.folds} folds (0..{spec.folds - 1})")
     spec, listing, key = scan(cfg, results_root)
     report_dropped(spec.name, listing.dropped)
-    split_file = Path(results_root) / "splits" / f"{key}_seed{cfg.seed}.json"
+    split_file = layout.split_file(results_root, key, cfg.seed)
     split = splitfile.load_or_create(split_file, spec, listing, cfg.seed, resplit=cfg.resplit)
     fold = cfg.fold if spec.split == "kfold" else 0
     train, val, test = split.partition(listing.root, fold)
@@ -123,7 +112,7 @@ def prepare_data(cfg: DataConfig, results_root: Path) -> PreparedData:
         held_out = {os.path.realpath(p) for p, _ in val + test}
         kept = [pair for pair in extra if os.path.realpath(pair[0]) not in held_out]
         if len(kept) < len(extra):  # the same file in train and test would inflate the test accuracy
-            warn(f"{len(extra) - len(kept)} extra noisy images are in the val/test split and were left out of training")
+            log.warning(f"{len(extra) - len(kept)} extra noisy images are in the val/test split and were left out of training")
         train, n_extra = train + kept, len(kept)
     return PreparedData(spec.name, spec.classes, train, val, test, split.path, split.split_hash(fold), listing.root,
                         spec.folds if spec.split == "kfold" else 0, fold, n_flipped, n_extra, listing.dropped)
@@ -132,4 +121,4 @@ def prepare_data(cfg: DataConfig, results_root: Path) -> PreparedData:
 def report_dropped(what: str, dropped: tuple[str, ...], show: int = 3) -> None:
     if dropped:
         more = f" (and {len(dropped) - show} more)" if len(dropped) > show else ""
-        warn(f"{what}: {len(dropped)} entries left out: " + "; ".join(dropped[:show]) + more)
+        log.warning(f"{what}: {len(dropped)} entries left out: " + "; ".join(dropped[:show]) + more)

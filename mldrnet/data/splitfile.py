@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.console import warn
 from mldrnet.atomic import atomic_write_text
 from mldrnet.data.base import DatasetSpec, Listing
 from mldrnet.data.splits import KFOLD_VAL_FRACTION, kfold_split, kfold_val, ratio_split
 from mldrnet.errors import BenchError
+
+log = logging.getLogger(__name__)
 
 FORMAT = "bench-split/1"
 Pairs = list[tuple[str, int]]
@@ -81,7 +83,7 @@ def load_or_create(path: Path, spec: DatasetSpec, listing: Listing, seed: int, *
                     f"{spec.name}: {_what_changed(stored, listing, params)} since {path} was written; every model must be "
                     f"tested on the same images, so restore the files or re-split with `bench data split {spec.name} "
                     f"--data-root ... --force` (models trained on the old split are then not comparable)")
-        warn(f"re-splitting {spec.name}: {path} is rewritten; models trained on the old split are not comparable")
+        log.warning(f"re-splitting {spec.name}: {path} is rewritten; models trained on the old split are not comparable")
     split = create(path, params, listing)
     write(split)
     return split

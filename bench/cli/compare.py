@@ -1,4 +1,5 @@
-"""`bench compare` (the benchmark matrix, its table and files) and `bench check` (the CI regression gate)."""
+"""`bench compare` (the benchmark matrix, its table and files) and `bench check` (the CI regression gate): thin
+wrappers over bench.compare and bench.check; the tables are bench.report's."""
 
 from __future__ import annotations
 
@@ -6,20 +7,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from bench.console import err, error, out, warn
-from bench.options import DEFAULT_DATASET, DataRoot, Dataset, ResultsDir
-from bench.paths import results_root
-
-
-def _print_wide(table) -> None:
-    """Tables are wide: in a log (not a terminal) print them at full width instead of squeezing to 80 columns."""
-    if out.is_terminal:
-        out.print(table)
-    else:  # Console.print caps `width` at the console's own width, so a wider console is needed
-        Console(width=max(out.width, 220)).print(table)
+from bench.cli.console import err, error, info, print_table, warn
+from bench.cli.options import DEFAULT_DATASET, DataRoot, Dataset, ResultsDir
+from mldrnet.errors import BenchError
+from mldrnet.layout import results_root
 
 
 def _split(values: list[str] | None) -> tuple[str, ...] | None:
@@ -49,10 +42,10 @@ def compare(
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failing row instead of recording it.")] = False,
 ) -> None:
     """Accuracy x engine x precision x batch for trained models: a table, records.json/.csv and plots."""
-    from bench.compare import CompareConfig, default_out_dir, run_compare
+    from bench.compare import CompareConfig, run_compare
     from bench.report import records_table, save_all, warnings_for
     from bench.timing import TimingConfig
-    from mldrnet.errors import BenchError
+    from mldrnet.layout import new_compare_dir
 
     try:
         batches = tuple(int(b) for b in _split(batch_sizes)) if batch_sizes else None
@@ -66,14 +59,14 @@ def compare(
                            timing=TimingConfig(warmup_iters=warmup_iters, warmup_s=warmup_time, min_iters=iters,
                                                budget_s=time_budget))
     root = results_root(results_dir)
-    run = run_compare(config, root, progress=lambda line: err.print(line, highlight=False, markup=False))
-    target = out_dir or default_out_dir(root)
+    run = run_compare(config, root, progress=info)
+    target = out_dir or new_compare_dir(root)
     written = save_all(run, target, plots)
-    _print_wide(records_table(run))
+    print_table(records_table(run))
     for line in warnings_for(run):
         warn(line)
     ok = sum(r.ok for r in run.records)
-    err.print(f"{ok}/{len(run.records)} rows ok; wrote {len(written)} files to {target}", highlight=False, markup=False)
+    info(f"{ok}/{len(run.records)} rows ok; wrote {len(written)} files to {target}")
     if ok == 0:
         error("no row succeeded")
         raise typer.Exit(1)
@@ -91,27 +84,26 @@ def check(
     results_dir: ResultsDir = None,
 ) -> None:
     """CI gate: compare a compare-run with a baseline row by row; exit 1 on a regression, a missing baseline or no match."""
-    from bench.check import check_table, compare_runs, failure_lines, load_baseline, resolve_tolerance, write_baseline
-    from bench.records import load_run
+    from bench.check import check as run_check, failure_lines, update_baseline
+    from bench.report import check_table
+    from mldrnet.layout import latest_compare_run
 
     if str(results) == "latest":
-        results = latest_run(results_root(results_dir))
+        results = latest_compare_run(results_root(results_dir))
+        if results is None:
+            raise BenchError(f"no compare runs under {results_root(results_dir) / 'compare'}: run `bench compare` first")
     given = dict(timing=tolerance, accuracy_points=accuracy_tolerance, normalize=normalize, allow_missing=allow_missing,
                  busy_spread=busy_limit)
-    current = load_run(results)
     if update:
-        stored = load_baseline(baseline)[1] if baseline.is_file() else {}
-        tol = resolve_tolerance(stored, **given)
-        if baseline.is_file():
-            _print_wide(check_table(compare_runs(current, load_baseline(baseline)[0], tol)))
-        if any(not r.ok for r in current.records):
+        done = update_baseline(results, baseline, **given)
+        if done.against_old is not None:
+            print_table(check_table(done.against_old))
+        if done.error_rows:
             warn("the new baseline has error rows: they will not be checked")
-        write_baseline(results, baseline, tol)
-        err.print(f"wrote baseline {baseline} ({len(current.records)} rows)", highlight=False, markup=False)
+        info(f"wrote baseline {baseline} ({len(done.run.records)} rows)")
         return
-    base, stored = load_baseline(baseline)
-    result = compare_runs(current, base, resolve_tolerance(stored, **given))
-    _print_wide(check_table(result))
+    result = run_check(results, baseline, **given)
+    print_table(check_table(result))
     for note in result.notes:
         warn(note)
     for line in list(result.problems) + failure_lines(result):  # run-level first: they explain the rows
@@ -120,15 +112,6 @@ def check(
         error(f"{result.failures} failure(s) against {baseline}")
         raise typer.Exit(1)
     err.print(f"[green]passed[/]: {escape(f'{result.matched} rows checked against {baseline}')}", highlight=False)
-
-
-def latest_run(root: Path) -> Path:
-    from mldrnet.errors import BenchError
-
-    runs = sorted(p for p in (root / "compare").glob("*") if (p / "records.json").is_file())
-    if not runs:
-        raise BenchError(f"no compare runs under {root / 'compare'}: run `bench compare` first")
-    return runs[-1]
 
 
 def register(app) -> None:

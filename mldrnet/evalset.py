@@ -1,4 +1,4 @@
-"""The test split as an engine sees it: preprocessed batches and labels, identical for every engine row.
+"""A dataset split as an engine sees it: preprocessed batches and labels, identical for every engine row.
 
 The images are decoded once per model (each checkpoint carries its own preprocessing) and kept in memory when
 they fit under `cache_bytes`, so the second engine row of a model costs only inference; a big test split
@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 
 import torch
 
+from mldrnet.errors import BenchError
 from mldrnet.preprocess import Preprocessing
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # (images (B, 3, S, S), labels (B,))
@@ -71,17 +72,22 @@ def subsample(samples: list, limit: int | None, seed: int = 0) -> list:
     return random.Random(seed).sample(list(samples), limit)
 
 
-def load_test_split(ckpt: dict, dataset: str | None, data_root: str | None, results_root: Path,
-                    batch_size: int, max_images: int | None, cache_bytes: int) -> EvalSet:
-    """The checkpoint's own data configuration (same split file as training), dataset/root overridable."""
-    from mldrnet.data import DataConfig, make_loader, prepare_data  # the data layer, imported on use
+def load_split(data_cfg, preprocessing: Preprocessing, split: str, results_root: Path, *, batch_size: int = 32,
+               max_images: int | None = None, cache_bytes: int = 0) -> EvalSet:
+    """One split ("train", "val" or "test") of a data configuration with the evaluation preprocessing (centre
+    crop): every consumer of evaluation images (compare's accuracy, export's parity check, int8 calibration)
+    reads them here. `max_images` keeps a seeded random subset."""
+    from mldrnet.data import make_loader, prepare_data  # the data layer, imported on use
 
-    data = prepare_data(DataConfig.from_checkpoint(ckpt, dataset, data_root), results_root)
-    pre = Preprocessing.from_dict(ckpt["preprocessing"])
-    samples = subsample(data.test, max_images)
+    data = prepare_data(data_cfg, results_root)
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"unknown split {split!r}")
+    samples = subsample(getattr(data, split), max_images)
+    if not samples:
+        raise BenchError(f"the {split} split of {data.name} is empty: check --data-root")
 
     def gen():
-        return iter(make_loader(samples, pre, train=False, tta="center", batch_size=batch_size))
+        return iter(make_loader(samples, preprocessing, train=False, tta="center", batch_size=batch_size))
 
-    ev = EvalSet(data.name, tuple(data.classes), data.split_hash, pre.crop, len(samples), gen)
+    ev = EvalSet(data.name, tuple(data.classes), data.split_hash, preprocessing.crop, len(samples), gen)
     return ev.materialize(cache_bytes)

@@ -1,8 +1,9 @@
-"""The `bench` command line: a Typer app whose commands are thin wrappers over library functions.
+"""The `bench` command line: parses, makes one library call, renders. May import anything; nothing imports it.
 
-Each area registers its commands from its own module (`bench/cmd_*.py`, a `register(app)` function), so
-this file stays an index. Errors the user can fix are `BenchError`s: one red line on stderr, exit 1; `--debug`
-(or BENCH_DEBUG=1) shows the traceback instead.
+Each area registers its commands from its own module (`bench/cli/<area>.py`, a `register(app)` function), so
+this file stays an index. Command modules import torch, torchvision and the engines inside the commands that
+need them: `bench -h`, `--version` and argument errors answer without loading them. Errors the user can fix are
+`BenchError`s: one red line on stderr, exit 1; `--debug` (or BENCH_DEBUG=1) shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from bench import __version__
-from bench.console import error, out
+from bench.cli.console import error, out, print_table, route_library_logs
 from mldrnet.errors import BenchError
 
 app = typer.Typer(
@@ -30,6 +31,16 @@ app = typer.Typer(
 )
 
 
+@dataclass
+class Session:
+    """What the root options set for the whole invocation (read by `main` when a command fails)."""
+
+    debug: bool = os.environ.get("BENCH_DEBUG") == "1"
+
+
+session = Session()
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"bench {__version__}")
@@ -41,9 +52,12 @@ def root(
     version: Annotated[
         Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.",
+                                        envvar="BENCH_DEBUG")] = False,
 ) -> None:
     """bench: image emotion classification benchmark harness. Outputs go under ./results (see --results-dir)."""
+    session.debug = debug
+    route_library_logs(debug)
 
 
 @app.command()
@@ -53,37 +67,29 @@ def models(
 ) -> None:
     """List every model the harness knows, with parameters, GFLOPs per image and the paper's FI accuracy."""
     from bench.models import model_rows
+    from bench.report import models_table
 
     rows = model_rows(size)
     if as_json:
         print(json.dumps([r.to_dict() for r in rows], indent=2))
-        return
-    table = Table(title=f"Model zoo (input {size}x{size})")
-    for col, justify in [("model", "left"), ("family", "left"), ("params (M)", "right"), ("GFLOPs", "right"),
-                         ("output", "right"), ("paper FI acc %", "right"), ("description", "left")]:
-        table.add_column(col, justify=justify)
-    for r in rows:
-        acc = "-" if r.paper_fi_accuracy is None else f"{r.paper_fi_accuracy:.2f}"
-        table.add_row(r.name, r.family, f"{r.params / 1e6:.2f}", f"{r.gflops:.2f}", str(tuple(r.output_shape)), acc,
-                      r.description)
-    out.print(table)
+    else:
+        print_table(models_table(rows, size))
 
 
 def _register_commands() -> None:
-    # Each area's commands live beside the library code they wrap; imported here so `bench -h` lists them.
-    from bench import cmd_compare, cmd_data, cmd_engines, cmd_train
+    # Each area's commands live in their own module; imported here so `bench -h` lists them (none imports torch).
+    from bench.cli import compare, data, engines, train
 
-    for module in (cmd_data, cmd_train, cmd_engines, cmd_compare):
+    for module in (data, train, engines, compare):
         module.register(app)
 
 
 def main() -> None:
-    debug = "--debug" in sys.argv[1:] or os.environ.get("BENCH_DEBUG") == "1"
     try:
         _register_commands()
         app()
     except BenchError as e:
-        if debug:
+        if session.debug:
             raise
         error(str(e))
         sys.exit(1)

@@ -1,4 +1,6 @@
-"""`bench train` and `bench train-all`: thin wrappers over mldrnet.train and bench.train_all."""
+"""`bench train` and `bench train-all`: thin wrappers over mldrnet.train and bench.train_all.
+
+torch is imported inside the commands (the zoo, the training loop): `bench -h` stays fast."""
 
 from __future__ import annotations
 
@@ -6,15 +8,11 @@ import json
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from bench.console import err, out
-from bench.options import DEFAULT_DATASET, DataRoot, Dataset, ResultsDir
-from bench.paths import results_root
-from mldrnet import zoo
-from mldrnet.distributed import is_main_process
+from bench.cli.console import err, out, print_table
+from bench.cli.options import DEFAULT_DATASET, DataRoot, Dataset, ResultsDir
 from mldrnet.errors import BenchError
+from mldrnet.layout import results_root
 
 ModelOpt = Annotated[Optional[list[str]], typer.Option(
     "--model-opt", help="Model option KEY=VALUE (JSON value), e.g. --model-opt levels=5 --model-opt fusion='\"max\"'.")]
@@ -61,19 +59,6 @@ def _data_config(dataset: str, data_root, seed: int, fold: int, label_noise: flo
                       noisy_extra=noisy_extra, **extra)
 
 
-def _result_table(results) -> Table:
-    table = Table(title="Training summary")
-    for col in ("model", "epochs", "best val acc", "test acc", "time", "status"):
-        table.add_column(col, justify="left" if col in ("model", "status") else "right")
-    for r in results:
-        if isinstance(r, tuple):
-            table.add_row(escape(r[0]), "-", "-", "-", "-", f"[red]error: {escape(r[1])}[/]")
-            continue
-        status = "already trained (use --force)" if r.skipped else "trained"
-        table.add_row(r.model, str(r.epochs), f"{r.best_val_acc:.3f}", f"{r.test_acc:.3f}", f"{r.seconds:.0f} s", status)
-    return table
-
-
 def train(
     model: Annotated[str, typer.Argument(help="A zoo name (see `bench models`).")],
     profile: Profile = "quick",
@@ -103,6 +88,10 @@ def train(
     no_progress: NoProgress = False,
 ) -> None:
     """Train one model with the paper's recipe; keeps the best-val checkpoint and reports its test accuracy."""
+    from bench.cli.progress import EpochProgress
+    from bench.report import train_table
+    from mldrnet import zoo
+    from mldrnet.distributed import is_main_process
     from mldrnet.train import train_model
     from mldrnet.train_config import resolve
 
@@ -112,9 +101,9 @@ def train(
                   weights_path=weights, model_config=_parse_model_opts(model_opt) or None)
     data_cfg = _data_config(dataset, data_root, seed, fold, label_noise, noisy_extra, synth_n, synth_size)
     result = train_model(cfg, data_cfg, results_root(results_dir), resume=resume, force=force,
-                         show_progress=not no_progress)
+                         observer=EpochProgress(bars=not no_progress))
     if is_main_process():
-        err.print(_result_table([result]))
+        print_table(train_table([result]), err)
 
 
 def train_all(
@@ -144,7 +133,11 @@ def train_all(
     debug: Annotated[bool, typer.Option("--debug", help="Stop at the first failing model with its traceback.")] = False,
 ) -> None:
     """Train every model that compare needs; models trained with the same configuration are skipped."""
+    from bench.cli.progress import EpochProgress
+    from bench.report import train_table
     from bench.train_all import DEFAULT_MODELS, train_all as run_all
+    from mldrnet import zoo
+    from mldrnet.distributed import is_main_process
 
     names = list(models or DEFAULT_MODELS)
     if variants:
@@ -152,13 +145,13 @@ def train_all(
     for name in names:
         zoo.info(name)
     data_cfg = _data_config(dataset, data_root, seed, fold, label_noise, noisy_extra, synth_n, synth_size)
-    results = run_all(names, profile, data_cfg, results_root(results_dir), force=force, show_progress=not no_progress,
-                      debug=debug, epochs=epochs, batch_size=batch_size, lr=lr, crop=crop, tta=tta, seed=seed,
+    results = run_all(names, profile, data_cfg, results_root(results_dir), force=force,
+                      observer=EpochProgress(bars=not no_progress), debug=debug, epochs=epochs, batch_size=batch_size, lr=lr, crop=crop, tta=tta, seed=seed,
                       device=device, workers=workers, pretrained=pretrained)
     if not is_main_process():
         return
-    out.print(_result_table(results))
-    if any(isinstance(r, tuple) for r in results):
+    print_table(train_table(results))
+    if not all(r.ok for r in results):
         raise typer.Exit(1)
 
 

@@ -13,10 +13,10 @@ from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from bench.console import out, warn
-from bench.options import DataRoot, DatasetName, ResultsDir
+from bench.cli.console import out, print_table, warn
+from bench.cli.options import DataRoot, DatasetName, ResultsDir
+from mldrnet.layout import results_root
 
 VERIFY_BAD_FILES_EXIT = 2
 
@@ -49,7 +49,6 @@ def synth(
     results_dir: ResultsDir = None,
 ) -> None:
     """Generate the synthetic emotion dataset in FI's layout (train on it with --dataset synth --data-root OUT)."""
-    from bench.paths import results_root
     from mldrnet.data.synth import MARKER, SynthParams, ensure_synth
 
     params = SynthParams(n, size, seed)
@@ -76,24 +75,13 @@ def info(
     results_dir: ResultsDir = None,
 ) -> None:
     """Images per class and split (the split every model uses; written on first use) and unreadable files."""
-    from bench.paths import results_root
+    from bench.report import dataset_table
     from mldrnet.data import get_spec, prepare_data
     from mldrnet.data.audit import class_rows, quick_check
 
     data = prepare_data(_config(dataset, data_root, seed, fold, n, size), results_root(results_dir))
     bad = quick_check([p for p, _ in data.train + data.val + data.test], workers)
-    rows = class_rows(data, bad)
-    split = f"fold {data.fold} of {data.folds} as test" if data.folds else "train / val / test"
-    table = Table(title=escape(f"{get_spec(data.name).title}: {split}"), caption=escape(  # paths are text, not markup
-        f"{data.root}\nsplit {data.split_file} (hash {data.split_hash}); unreadable = header check, "
-        f"`bench data verify` decodes every file"))
-    for col in ("class", "train", "val", "test", "total", "unreadable"):
-        table.add_column(col, justify="left" if col == "class" else "right")
-    for r in rows:
-        table.add_row(escape(r.name), str(r.train), str(r.val), str(r.test), str(r.total), str(r.unreadable or "-"))
-    table.add_section()
-    table.add_row("all", *(str(sum(getattr(r, c) for r in rows)) for c in ("train", "val", "test", "total", "unreadable")))
-    out.print(table)
+    print_table(dataset_table(data, class_rows(data, bad), get_spec(data.name).title))
 
 
 @data_app.command()
@@ -106,7 +94,6 @@ def verify(
     results_dir: ResultsDir = None,
 ) -> None:
     """Decode every image and name each bad file. Exit 1 on a wrong layout, 2 when some files are unreadable."""
-    from bench.paths import results_root
     from mldrnet.data.audit import verify as verify_files
     from mldrnet.data.prepare import report_dropped, scan
 
@@ -137,7 +124,6 @@ def split(
     results_dir: ResultsDir = None,
 ) -> None:
     """Write (or check) the dataset's split file under results/splits/."""
-    from bench.paths import results_root
     from mldrnet.data import prepare_data
 
     data = prepare_data(_config(dataset, data_root, seed, n=n, size=size, resplit=force), results_root(results_dir))

@@ -1,0 +1,96 @@
+"""The formats table: one row per engine format, read by export, engine lookup, compare's variants, the CLI's
+choices and the docs (in the spirit of Ultralytics' export formats). Adding an engine is one row here plus one
+engine module that registers its class.
+
+    format    engine        file in the run folder      precisions          devices    made by
+    torch     torch         best.pt                     fp32 bf16 fp16      cpu cuda   training
+    onnx      onnxruntime   model.onnx                  fp32 (fp16: TRT EP) cpu cuda   export (from best.pt)
+    tensorrt  tensorrt      model.<precision>.engine    fp32 fp16 int8      cuda       export (from model.onnx)
+
+No torch here: the CLI builds its option choices from this table before deciding to import anything heavy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from mldrnet import layout
+from mldrnet.errors import BenchError
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str  # `bench export --to NAME`, Record.file_format
+    title: str  # in messages: "ONNX", "TensorRT"
+    engine: str  # the engine that loads the file (engines.base registry name)
+    module: str  # the module that defines and registers that engine (imported on first use)
+    file: str  # file name in the run folder; "{precision}" is filled in for per-precision files
+    precisions: tuple[str, ...]  # what the engine runs from this file
+    devices: tuple[str, ...]
+    exporter: str | None = None  # "module:function" that writes the file from a checkpoint; None: training does
+    export_precisions: tuple[str, ...] = ()  # the precisions the exporter writes
+    made_from: str | None = None  # the format whose file the exporter reads (tensorrt builds from onnx)
+    description: str = ""
+
+    def filename(self, precision: str = "fp32") -> str:
+        return self.file.format(precision=precision)
+
+    def path(self, run: str | Path, precision: str = "fp32") -> Path:
+        """The file in run folder `run` (results/runs/<run key>/<model>/)."""
+        return layout.RunFolder(Path(run)).file(self.filename(precision))
+
+    def exporter_function(self) -> Callable:
+        if self.exporter is None:
+            raise BenchError(f"{self.name} files are written by training, not exported")
+        module, _, function = self.exporter.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+
+FORMATS: tuple[Format, ...] = (
+    Format("torch", "PyTorch", "torch", "engines.torch_engine", layout.CHECKPOINT_FILE, ("fp32", "bf16", "fp16"),
+           ("cpu", "cuda"), description="the training checkpoint, eager PyTorch (or torch.compile)"),
+    Format("onnx", "ONNX", "onnxruntime", "engines.onnx_engine", layout.ONNX_FILE, ("fp32", "fp16"), ("cpu", "cuda"),
+           exporter="engines.export:export_onnx_format", export_precisions=("fp32",), made_from="torch",
+           description="fp32 ONNX, dynamic batch, metadata inside; fp16 only through ORT's TensorRT provider"),
+    Format("tensorrt", "TensorRT", "tensorrt", "engines.tensorrt_engine", layout.ENGINE_FILE, ("fp32", "fp16", "int8"),
+           ("cuda",), exporter="engines.export:export_tensorrt_format", export_precisions=("fp32", "fp16", "int8"),
+           made_from="onnx", description="a TensorRT engine per precision, built from model.onnx (NVIDIA GPU)"),
+)
+BY_NAME = {f.name: f for f in FORMATS}
+BY_ENGINE = {f.engine: f for f in FORMATS}
+
+
+def get(name: str) -> Format:
+    if name not in BY_NAME:
+        raise BenchError(f"unknown format {name!r}: choose one of {', '.join(BY_NAME)}")
+    return BY_NAME[name]
+
+
+def of_engine(engine: str) -> Format:
+    if engine not in BY_ENGINE:
+        raise BenchError(f"unknown engine {engine!r}: choose one of {', '.join(BY_ENGINE)}")
+    return BY_ENGINE[engine]
+
+
+def engine_names() -> tuple[str, ...]:
+    return tuple(BY_ENGINE)
+
+
+def exportable() -> tuple[Format, ...]:
+    return tuple(f for f in FORMATS if f.exporter)
+
+
+def precisions() -> tuple[str, ...]:
+    """Every precision some engine runs, in table order."""
+    return tuple(dict.fromkeys(p for f in FORMATS for p in f.precisions))
+
+
+def export_precisions() -> tuple[str, ...]:
+    return tuple(dict.fromkeys(p for f in exportable() for p in f.export_precisions))
+
+
+def devices() -> tuple[str, ...]:
+    return tuple(dict.fromkeys(d for f in FORMATS for d in f.devices))
