@@ -1,0 +1,42 @@
+"""Hand-crafted image features of the paper's non-CNN baselines (Table III, Figs. 8-10): one module per method.
+
+Holds numpy / scikit-image / OpenCV code only; may import `mldrnet.errors` and nothing from `engines` or `bench`.
+Each method module exposes
+
+    NAME: str                    the zoo / CLI name ("machajdik", "zhao", "rao")
+    VERSION: int                 bumped whenever its output changes (the on-disk feature cache is keyed on it)
+    GROUPS: dict[str, int]       feature group -> dimensions, in output order
+    extract(image) -> dict[str, np.ndarray]   RGB uint8 (H, W, 3) -> group -> float64 vector of GROUPS[group]
+
+and `extract_vector(name, image)` concatenates the groups in order. Images are first resized to about 200,000
+pixels (`image.resize_to_pixels`), as Machajdik & Hanbury did.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import numpy as np
+
+METHODS = {
+    "machajdik": "mldrnet.features.machajdik",
+    "zhao": "mldrnet.features.zhao",
+    "rao": "mldrnet.features.rao",
+}
+
+
+def method(name: str) -> ModuleType:
+    """The method's module, imported on first use (scikit-image and OpenCV are slow to import)."""
+    from mldrnet.errors import BenchError
+
+    if name not in METHODS:
+        raise BenchError(f"unknown feature method {name!r}: choose one of {', '.join(METHODS)}")
+    return importlib.import_module(METHODS[name])
+
+
+def extract_vector(name: str, image: np.ndarray) -> np.ndarray:
+    """All of the method's groups, concatenated in GROUPS order: (sum(GROUPS.values()),) float64."""
+    mod = method(name)
+    groups = mod.extract(image)
+    return np.concatenate([np.asarray(groups[g], dtype=np.float64).ravel() for g in mod.GROUPS])
