@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -175,3 +176,29 @@ def write_mart(root: Path, per_class: int = 10) -> tuple[Path, dict[str, int]]:
         expected[f"images/{name}"] = 0 if positive else 1
     (root / "mart_labels.csv").write_text("\n".join(lines) + "\n")
     return root, expected
+
+
+def write_raw_name(folder: Path, name: bytes, data: bytes) -> str:
+    """A file whose name is raw bytes (e.g. b'caf\\xe9.jpg', Latin-1, not valid UTF-8); returns the name as Python
+    lists it (os.fsdecode: surrogate escapes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(os.fsencode(folder) + b"/" + name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    return os.fsdecode(name)
+
+
+def write_hostile_fi(root: Path, per_class: int = 3) -> tuple[Path, dict[str, str]]:
+    """FI layout plus what real folders hold: a good image and an empty file with non-UTF-8 names, a symlink
+    loop, a dangling image symlink and a folder named like an image, all in awe/. Returns root and the
+    expected reason (a substring) per unusable file name."""
+    write_fi(root, per_class=per_class)
+    awe = root / "emotion_dataset" / "awe"
+    write_raw_name(awe, b"caf\xe9.jpg", (awe / "awe_0000.jpg").read_bytes())
+    empty = write_raw_name(awe, b"vide_\xe9t\xe9.jpg", b"")
+    os.symlink("loop.jpg", awe / "loop.jpg")  # points at itself
+    os.symlink("no_such_target.jpg", awe / "dangling.jpg")
+    (awe / "album.jpg").mkdir()
+    return root, {empty: "empty file", "loop.jpg": "symlink loop", "dangling.jpg": "dangling symlink"}

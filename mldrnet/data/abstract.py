@@ -11,19 +11,34 @@ from pathlib import Path
 
 from mldrnet import EMOTIONS
 from mldrnet.data.base import DatasetSpec, Listing
-from mldrnet.data.files import descend, first_per_path, index_images, is_number, lookup, read_rows, require_dir
+from mldrnet.data.decode import printable
+from mldrnet.data.files import (descend, find_place, first_per_path, index_images, is_number, lookup, places, read_rows,
+                                require_dir)
 from mldrnet.data.labels import label_of
 from mldrnet.errors import BenchError
 
 CSV_NAME = "ABSTRACT_groundTruth.csv"
-LAYOUT = f"ROOT/{CSV_NAME} ('ID' then one vote column per emotion) beside the painting files"
+FOLDER = "testImages_abstract"  # what the archive unpacks to
+LAYOUT = (f"ROOT/{CSV_NAME} ('ID' then one vote column per emotion) beside the painting files, or beside their "
+          f"folder ROOT/{FOLDER}/")
+
+
+def _table_in(folder: Path) -> Path | None:
+    """The ground-truth CSV in `folder`, its name matched case-insensitively."""
+    if (folder / CSV_NAME).is_file():
+        return folder / CSV_NAME
+    named = sorted(p for p in folder.iterdir() if p.name.lower() == CSV_NAME.lower() and p.is_file())
+    return named[0] if named else None
 
 
 def scan(root: Path) -> Listing:
-    base = descend(require_dir(root, "abstract", LAYOUT), "testImages_abstract")
-    table = base / CSV_NAME
-    if not table.is_file():
-        raise BenchError(f"abstract: {table} not found; expected {LAYOUT}")
+    root = require_dir(root, "abstract", LAYOUT)
+    base = descend(root, FOLDER)  # the paintings
+    # the CSV sits inside the paintings' folder or beside it: ROOT/, ROOT/testImages_abstract/, or above the
+    # data root when that is testImages_abstract/ itself
+    where = find_place("abstract", LAYOUT, f"{CSV_NAME} not found", [base, *places(root, FOLDER, parent=True)],
+                       lambda p: None if _table_in(p) else "")
+    table = _table_in(where)
     rows = read_rows(table, quotechar="'")
     if not rows:
         raise BenchError(f"abstract: {table} is empty; expected {LAYOUT}")
@@ -32,8 +47,8 @@ def scan(root: Path) -> Listing:
     missing = [e for j, e in enumerate(EMOTIONS) if j not in columns.values()]
     if missing:
         raise BenchError(f"abstract: {table} has no vote column for {', '.join(missing)}; expected {LAYOUT}")
-    index = index_images(base)
     samples, dropped = [], []
+    index = index_images(base, dropped)
     for row in body:
         name, cells = row[0], row[1:]
         votes = [(float(cells[i - 1]), lbl) for i, lbl in columns.items()
@@ -47,7 +62,7 @@ def scan(root: Path) -> Listing:
         if len(winners) > 1:
             continue  # a tie has no label: the paper drops these 52 paintings too, so this is no news to report
         if rel is None:
-            dropped.append(f"{name}: listed in {CSV_NAME} but not found under {base}")
+            dropped.append(f"{name}: listed in {CSV_NAME} but not found under {printable(base)}")
         else:
             samples.append((rel, winners[0]))
     if not samples:

@@ -8,13 +8,18 @@ available" placeholders and, across splits, a leak from train into test.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import stat
 from collections import Counter
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
 
-from mldrnet.data.decode import UnreadableImage, decode_image, probe_image
+from mldrnet.data.decode import UnreadableImage, decode_image, printable, probe_image
 from mldrnet.data.prepare import PreparedData
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class ClassRow:
 @dataclass(frozen=True)
 class VerifyReport:
     n_checked: int
+    # paths as `printable` shows them (a name that is not valid UTF-8 as \xNN escapes), ready to print
     bad: tuple[tuple[str, str], ...]  # (path, reason), in file order
     duplicates: tuple[tuple[str, ...], ...]  # groups of byte-identical files
 
@@ -49,27 +55,35 @@ def class_rows(data: PreparedData, bad: dict[str, str]) -> list[ClassRow]:
             for i, name in enumerate(data.classes)]
 
 
-def quick_check(paths: list[str], workers: int = 0) -> dict[str, str]:
-    """Path -> reason for every file whose header (or end marker) is bad."""
-    return {p: r for p, r in zip(paths, _map(probe_image, paths, workers)) if r is not None}
+def quick_check(paths: list[str], workers: int = 0, show: int = 10) -> dict[str, str]:
+    """Path -> reason for every file whose header (or end marker) is bad; the first `show` are named in one
+    warning (`verify` names every one), so `info` says which files its unreadable count holds."""
+    bad = {p: r for p, r in zip(paths, _map(probe_image, paths, workers)) if r is not None}
+    if bad and show:
+        named = "; ".join(f"{printable(p)}: {r}" for p, r in list(bad.items())[:show])
+        more = f" (and {len(bad) - show} more; `bench data verify` names every one)" if len(bad) > show else ""
+        log.warning(f"{len(bad)} files cannot be used: {named}{more}")
+    return bad
 
 
 def verify(paths: list[Path], workers: int = 0) -> VerifyReport:
-    results = _map(_check_one, [str(p) for p in paths], workers)
-    bad = tuple((p, reason) for p, reason, _ in results if reason is not None)
+    results = _map(_check_one, [os.fsdecode(p) for p in paths], workers)
+    bad = tuple((printable(p), reason) for p, reason, _ in results if reason is not None)
     groups: dict[str, list[str]] = {}
     for p, _, digest in results:
         if digest:
-            groups.setdefault(digest, []).append(p)
+            groups.setdefault(digest, []).append(printable(p))
     duplicates = tuple(tuple(g) for g in groups.values() if len(g) > 1)
     return VerifyReport(len(results), bad, duplicates)
 
 
 def _check_one(path: str) -> tuple[str, str | None, str | None]:
+    digest = None
     try:
-        digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()
+        if stat.S_ISREG(os.stat(path).st_mode):  # never read a FIFO (blocks) or a device
+            digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()
     except OSError:
-        digest = None
+        pass  # decode_image names the reason
     try:
         decode_image(path)
     except UnreadableImage as e:

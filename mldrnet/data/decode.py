@@ -8,7 +8,9 @@ reason; the loader turns that into a skipped sample and a warning instead of a c
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -26,9 +28,20 @@ class UnreadableImage(BenchError):
     """An image file that cannot be decoded; `reason` is one line, `path` the file."""
 
     def __init__(self, path: str | os.PathLike, reason: str):
-        super().__init__(f"{path}: {reason}")
-        self.path = str(path)
+        super().__init__(f"{printable(path)}: {reason}")
+        self.path = os.fsdecode(path)  # the real name (may hold surrogate escapes); printable(path) to show it
         self.reason = reason
+
+
+def printable(path: str | bytes | os.PathLike) -> str:
+    """`path` as text that any terminal, log or JSON writer accepts: a file name that is not valid UTF-8 (kept by
+    Python as surrogate escapes, e.g. 'caf\\udce9.jpg') shows its raw bytes as \\xNN ('caf\\xe9.jpg')."""
+    text = os.fsdecode(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text
 
 
 def is_image_name(name: str) -> bool:
@@ -43,7 +56,7 @@ def decode_image(path: str | os.PathLike, *, min_size: int | None = None) -> Ima
     slightly from a full decode + resize, so every consumer that must agree (train, compare, engines) goes
     through the same loader.
     """
-    path = Path(path)
+    path = Path(os.fsdecode(path))  # bytes paths too (any encoding)
     _check_file(path)
     try:
         # Pillow only warns between MAX_IMAGE_PIXELS and twice that; a bomb is a bomb either way.
@@ -60,8 +73,10 @@ def decode_image(path: str | os.PathLike, *, min_size: int | None = None) -> Ima
         raise UnreadableImage(path, "not an image (format not recognised)") from None
     except MemoryError:
         raise
+    except OSError as e:
+        raise UnreadableImage(path, _os_reason(e) or _corrupt(e)) from None
     except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, EOFError, struct.error... on bad data
-        raise UnreadableImage(path, f"corrupt or truncated ({type(e).__name__}: {_first_line(e)})") from None
+        raise UnreadableImage(path, _corrupt(e)) from None
 
 
 def probe_image(path: str | os.PathLike) -> str | None:
@@ -70,7 +85,7 @@ def probe_image(path: str | os.PathLike) -> str | None:
     Catches empty, missing, non-image and bomb files from the header, and truncated JPEG/PNG files from a
     missing end marker; only a full `decode_image` (what `bench data verify` does) catches corrupt data.
     """
-    path = Path(path)
+    path = Path(os.fsdecode(path))  # bytes paths too (any encoding)
     try:
         _check_file(path)
         with warnings.catch_warnings():
@@ -84,26 +99,64 @@ def probe_image(path: str | os.PathLike) -> str | None:
     except UnidentifiedImageError:
         return "not an image (format not recognised)"
     except Exception as e:
-        return f"corrupt header ({type(e).__name__}: {_first_line(e)})"
+        return (isinstance(e, OSError) and _os_reason(e)) or f"corrupt header ({type(e).__name__}: {_first_line(e)})"
     end = {"JPEG": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82"}.get(fmt)
     if end is not None:
-        with open(path, "rb") as f:
-            f.seek(max(0, path.stat().st_size - 1024))
-            tail = f.read().rstrip(b"\x00\r\n\t ")  # some writers pad after the end marker
+        try:
+            with open(path, "rb") as f:
+                f.seek(max(0, path.stat().st_size - 1024))
+                tail = f.read().rstrip(b"\x00\r\n\t ")  # some writers pad after the end marker
+        except OSError as e:
+            return _os_reason(e) or f"unreadable ({e})"
         if not tail.endswith(end):
             return f"truncated ({fmt} end marker missing)"
     return None
 
 
 def _check_file(path: Path) -> None:
+    """Refuse what is no regular file before opening it (a FIFO would block the open), with the reason a user
+    can act on: missing, dangling symlink, symlink loop, unreadable, a folder, a special file, empty."""
     try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise UnreadableImage(path, "file not found") from None
+        st = os.stat(path)
     except OSError as e:
-        raise UnreadableImage(path, f"cannot stat ({e.strerror})") from None
-    if size == 0:
+        raise UnreadableImage(path, _stat_reason(path, e)) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UnreadableImage(path, "is a folder, not an image file")
+    if not stat.S_ISREG(st.st_mode):
+        raise UnreadableImage(path, "not a file (a FIFO, socket or device, not an image file)")
+    if st.st_size == 0:
         raise UnreadableImage(path, "empty file (0 bytes)")
+
+
+def _stat_reason(path: Path, e: OSError) -> str:
+    if e.errno == errno.ELOOP:
+        return "symlink loop (too many levels of symbolic links)"
+    if e.errno == errno.ENOENT and os.path.islink(path):
+        try:
+            target = printable(os.readlink(path))
+        except OSError:
+            target = "?"
+        return f"dangling symlink (its target {target} does not exist)"
+    if e.errno in (errno.ENOENT, errno.ENOTDIR):
+        return "does not exist (file not found)"
+    return _os_reason(e) or f"cannot stat ({e.strerror})"
+
+
+def _os_reason(e: OSError) -> str | None:
+    """The reason for an OSError from the system (errno set), None for Pillow's own OSErrors about bad data."""
+    if e.errno is None:
+        return None
+    if e.errno == errno.EISDIR:
+        return "is a folder, not an image file"
+    if e.errno == errno.ELOOP:
+        return "symlink loop (too many levels of symbolic links)"
+    if e.errno == errno.ENOENT:
+        return "does not exist (file not found)"
+    return f"unreadable ({e.strerror or errno.errorcode.get(e.errno, e.errno)})"
+
+
+def _corrupt(e: BaseException) -> str:
+    return f"corrupt or truncated ({type(e).__name__}: {_first_line(e)})"
 
 
 def _orient(img: Image.Image) -> Image.Image:

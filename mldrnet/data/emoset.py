@@ -15,7 +15,8 @@ from pathlib import Path
 
 from mldrnet import EMOTIONS
 from mldrnet.data.base import SPLITS, DatasetSpec, Listing
-from mldrnet.data.files import descend, require_dir
+from mldrnet.data.decode import printable
+from mldrnet.data.files import find_place, listed_file, places, require_dir
 from mldrnet.data.labels import label_of
 from mldrnet.errors import BenchError
 
@@ -39,11 +40,17 @@ def _id_to_name(base: Path) -> dict[str, str]:
     return {str(v): str(k) for k, v in data.get("label2idx", {}).items()}
 
 
+def _lacks(folder: Path) -> str | None:
+    missing = [f"{s}.json" for s in SPLITS if not (folder / f"{s}.json").is_file()]
+    missing += ["image/"] if not (folder / "image").is_dir() else []
+    return f"{' and '.join(missing)} not found" if missing else None
+
+
 def scan(root: Path) -> Listing:
-    base = descend(require_dir(root, "emoset", LAYOUT), "EmoSet-118K", "EmoSet")
-    missing = [f"{s}.json" for s in SPLITS if not (base / f"{s}.json").is_file()] + [d for d in ("image",) if not (base / d).is_dir()]
-    if missing:
-        raise BenchError(f"emoset: {', '.join(missing)} not found in {base}; expected {LAYOUT}")
+    root = require_dir(root, "emoset", LAYOUT)
+    # the archive unpacks to EmoSet-118K/ (or EmoSet/): the data root may be that folder or the one holding it
+    base = find_place("emoset", LAYOUT, "its split files and image/ folder not found",
+                      places(root, "EmoSet-118K", "EmoSet"), _lacks)
     id_to_name = _id_to_name(base)
     rows: dict[str, tuple[int, str]] = {}
     dropped = []
@@ -61,8 +68,8 @@ def scan(root: Path) -> Listing:
                 dropped.append(f"{split}.json: {rel} has unknown emotion {raw!r} (ignored)")
             elif rel in rows:
                 dropped.append(f"{rel}: listed in {rows[rel][1]}.json and {split}.json (first kept)")
-            elif not (base / rel).is_file():
-                dropped.append(f"{rel}: listed in {split}.json but not found under {base}")
+            elif not listed_file(base / rel):
+                dropped.append(f"{rel}: listed in {split}.json but not found under {printable(base)}")
             else:
                 rows[rel] = (label, split)
     if not any(s == "test" for _, s in rows.values()) or not any(s == "train" for _, s in rows.values()):

@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from mldrnet.data.base import DatasetSpec, Listing
-from mldrnet.data.files import descend, first_per_path, is_number, require_dir, require_every_class
+from mldrnet.data.decode import printable
+from mldrnet.data.files import (find_place, first_per_path, is_number, listed_file, places, require_dir,
+                                require_every_class)
 from mldrnet.data.labels import EMOTION6, label_of
-from mldrnet.errors import BenchError
 
 LAYOUT = "ROOT/images/<emotion>/<n>.jpg and ROOT/ground_truth.txt (tab-separated: file, valence, arousal, 7 probabilities)"
 
@@ -27,11 +28,19 @@ def _label(name: str, cells: list[str]) -> int | None:
     return probs.index(max(probs))
 
 
+def _lacks(folder: Path) -> str | None:
+    missing = [name for name, ok in (("ground_truth.txt", (folder / "ground_truth.txt").is_file()),
+                                     ("images/", (folder / "images").is_dir())) if not ok]
+    return f"no {' and no '.join(missing)}" if missing else None
+
+
 def scan(root: Path) -> Listing:
-    base = descend(require_dir(root, "emotion6", LAYOUT), "Emotion6")
+    root = require_dir(root, "emotion6", LAYOUT)
+    # the archive unpacks to Emotion6/; the data root may be that folder, the one holding it, or its images/
+    candidates = places(root, "Emotion6") + ([root.parent] if root.name.lower() == "images" else [])
+    base = find_place("emotion6", LAYOUT, "ground_truth.txt and folder images/ not found together", candidates,
+                      _lacks)
     table, images = base / "ground_truth.txt", base / "images"
-    if not table.is_file() or not images.is_dir():
-        raise BenchError(f"emotion6: expected {table} and folder {images}; expected {LAYOUT}")
     samples, dropped = [], []
     for line in table.read_text(encoding="utf-8-sig", errors="replace").splitlines():
         cells = [c.strip().strip("'\"") for c in line.split("\t")]
@@ -41,8 +50,8 @@ def scan(root: Path) -> Listing:
         label = _label(name, cells[1:])
         if label is None:
             dropped.append(f"{table}: {name!r} has no Emotion6 category (ignored)")
-        elif not (images / name).is_file():
-            dropped.append(f"{name}: listed in ground_truth.txt but not found under {images}")
+        elif not listed_file(images / name):
+            dropped.append(f"{name}: listed in ground_truth.txt but not found under {printable(images)}")
         else:
             samples.append((name, label))
     require_every_class(samples, EMOTION6, "emotion6", f"listed in {table} and found under {images}", LAYOUT)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from mldrnet import EMOTIONS
 from mldrnet.data.base import DatasetSpec, Listing
-from mldrnet.data.files import descend, images_in, require_dir
+from mldrnet.data.decode import printable
+from mldrnet.data.files import find_place, images_in, places, require_dir
 from mldrnet.errors import BenchError
 
 LAYOUT = "ROOT/emotion_dataset/<emotion>/<emotion>_NNNN.jpg with folders " + ", ".join(EMOTIONS)
@@ -20,21 +21,29 @@ LAYOUT = "ROOT/emotion_dataset/<emotion>/<emotion>_NNNN.jpg with folders " + ", 
 def scan_folders(root: Path, dataset: str = "fi", *, require_all: bool = True) -> Listing:
     """One folder per class under `root` (or `root/emotion_dataset`). `require_all=False` accepts missing
     classes, for the user's extra noisy-label folder."""
-    base = descend(require_dir(root, dataset, LAYOUT), "emotion_dataset")
-    folders = {p.name.lower(): p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    root = require_dir(root, dataset, LAYOUT)
+    base = find_place(dataset, LAYOUT, f"missing class folders {', '.join(EMOTIONS)}", places(root, "emotion_dataset"),
+                      lambda p: None if set(_class_folders(p)) & set(EMOTIONS) else "no class folder")
+    folders = _class_folders(base)
     missing = [e for e in EMOTIONS if e not in folders]
-    if len(missing) == len(EMOTIONS) or (require_all and missing):
-        raise BenchError(f"{dataset}: missing class folders {', '.join(missing)} in {base}; expected {LAYOUT}")
+    if require_all and missing:
+        raise BenchError(f"{dataset}: missing class folders {', '.join(missing)} in {printable(base)}; "
+                         f"expected {LAYOUT}")
     samples, dropped = [], []
     for label, emotion in enumerate(EMOTIONS):
         if emotion not in folders:
             continue
-        names = images_in(folders[emotion])
+        names = images_in(folders[emotion], dropped)
         if require_all and not names:
-            raise BenchError(f"{dataset}: class folder {folders[emotion]} has no images; expected {LAYOUT}")
+            raise BenchError(f"{dataset}: class folder {printable(folders[emotion])} has no images; expected {LAYOUT}")
         samples += [(f"{folders[emotion].name}/{n}", label) for n in names]
-    dropped += [f"folder {base / name} is not an emotion class (ignored)" for name in sorted(folders) if name not in EMOTIONS]
+    dropped += [f"folder {printable(base / name)} is not an emotion class (ignored)" for name in sorted(folders)
+                if name not in EMOTIONS]
     return Listing(base, tuple(sorted(samples)), dropped=tuple(dropped))
+
+
+def _class_folders(base: Path) -> dict[str, Path]:
+    return {p.name.lower(): p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")}
 
 
 def scan(root: Path) -> Listing:

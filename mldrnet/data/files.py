@@ -7,8 +7,9 @@ import io
 import os
 import re
 from pathlib import Path
+from typing import Callable, Iterable
 
-from mldrnet.data.decode import is_image_name
+from mldrnet.data.decode import is_image_name, printable
 from mldrnet.data.labels import label_of
 from mldrnet.errors import BenchError
 
@@ -19,32 +20,109 @@ _LABEL_COLUMN = re.compile(r"emotion|categor|label|class", re.I)
 def require_dir(root: Path, dataset: str, layout: str) -> Path:
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise BenchError(f"{dataset}: data root {root} is not a folder; expected {layout}")
+        raise BenchError(f"{dataset}: data root {printable(root)} is not a folder; expected {layout}")
     return root
+
+
+def child(root: Path, name: str) -> Path:
+    """root/name, matching the folder name case-insensitively when only another spelling exists."""
+    if (root / name).is_dir():
+        return root / name
+    try:
+        with os.scandir(root) as entries:
+            for e in entries:
+                if e.name.lower() == name.lower() and _is_dir(e):
+                    return root / e.name
+    except OSError:
+        pass
+    return root / name
 
 
 def descend(root: Path, *names: str) -> Path:
     """The dataset's own folder when the user pointed at its parent (e.g. the unzipped testImages_abstract/)."""
     for name in names:
-        if (root / name).is_dir():
-            return root / name
+        if child(root, name).is_dir():
+            return child(root, name)
     return root
 
 
-def images_in(folder: Path) -> list[str]:
-    """Names of the image-extension files directly in `folder`, sorted (hidden files skipped)."""
-    with os.scandir(folder) as entries:
-        return sorted(e.name for e in entries if is_image_name(e.name) and e.is_file())
+def places(root: Path, *names: str, parent: bool = False) -> list[Path]:
+    """Where an archive's files may be, in the order tried: the folder the archive unpacks to (`names`, inside
+    `root`), then `root` itself. With `parent`, when `root` is that folder, also the folder above it (a table
+    shipped beside the archive's folder)."""
+    out = [child(root, n) for n in names] + [root]
+    if parent and root.name.lower() in {n.lower() for n in names}:
+        out.append(root.parent)
+    return list(dict.fromkeys(out))
 
 
-def index_images(root: Path) -> dict[str, str]:
+def find_place(dataset: str, layout: str, what: str, candidates: Iterable[Path],
+               problem: Callable[[Path], str | None]) -> Path:
+    """The first candidate folder that holds the dataset (`problem(folder)` is None); otherwise a BenchError
+    that names every place looked in and, where `problem` says one, what it lacked."""
+    notes = []
+    for place in dict.fromkeys(candidates):
+        if not place.is_dir():
+            notes.append(f"{printable(place)} (no such folder)")
+            continue
+        issue = problem(place)
+        if issue is None:
+            return place
+        notes.append(f"{printable(place)} ({issue})" if issue else printable(place))
+    raise BenchError(f"{dataset}: {what}; looked in {', '.join(notes)}; expected {layout}")
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()  # follows symlinks; a symlink loop raises ELOOP: not a folder
+    except OSError:
+        return False
+
+
+def listed_file(path: Path) -> bool:
+    """Whether a file an index names is there to be listed: anything but a folder, a broken symlink included
+    (as in `images_in`, decoding then names what is wrong with it)."""
+    return os.path.lexists(path) and not os.path.isdir(path)
+
+
+def images_in(folder: Path, dropped: list[str] | None = None) -> list[str]:
+    """Names of the image-extension entries directly in `folder`, sorted (hidden files skipped).
+
+    Entries that cannot be used (dangling symlinks, symlink loops, unreadable or special files) stay listed, like
+    corrupt images: decoding names each with its reason (`bench data verify`, `info`, the loader), and the split
+    does not change when one is repaired. A folder with an image name is no file: left out, and said so in
+    `dropped`. Names that are not valid UTF-8 are kept as Python's surrogate escapes (os.fsdecode).
+    """
+    names = []
+    try:
+        with os.scandir(folder) as entries:
+            for e in entries:
+                if not is_image_name(e.name):
+                    continue
+                if _is_dir(e):
+                    if dropped is not None:
+                        dropped.append(f"{printable(folder / e.name)}: is a folder, not an image file (ignored)")
+                    continue
+                names.append(e.name)
+    except OSError as e:
+        raise BenchError(f"cannot list folder {printable(folder)} ({e.strerror})") from None
+    return sorted(names)
+
+
+def index_images(root: Path, dropped: list[str] | None = None) -> dict[str, str]:
     """Every image under `root` (recursively) by lower-case relative path, file name and stem -> relative path.
 
     CSV-indexed sets name files inconsistently (with or without folder, extension or case); the first match
-    in sorted order wins, so the result is deterministic.
+    in sorted order wins, so the result is deterministic. As in `images_in`, dangling links and symlink loops
+    are indexed (decoding names them); a sub-folder that cannot be listed is said so in `dropped`.
     """
+    def unlisted(e: OSError) -> None:
+        if dropped is not None:
+            dropped.append(f"{printable(e.filename or root)}: cannot list folder ({e.strerror}); "
+                           f"its images are left out")
+
     index: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlisted):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if not is_image_name(name):
@@ -60,18 +138,28 @@ def lookup(index: dict[str, str], name: str) -> str | None:
     return index.get(key) or index.get(Path(key).name) or index.get(Path(key).stem)
 
 
-def find_table(root: Path, dataset: str, layout: str, prefer: tuple[str, ...], suffixes=(".csv",)) -> Path:
-    """The one label table in `root`: a unique file with a matching suffix, or the one whose name has a hint."""
-    tables = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
-    if len(tables) == 1:
-        return tables[0]
-    hinted = [p for p in tables if any(h in p.name.lower() for h in prefer)]
-    if len(hinted) == 1:
-        return hinted[0]
-    if not tables:
-        raise BenchError(f"{dataset}: no {'/'.join(suffixes)} label table in {root}; expected {layout}")
-    names = ", ".join(p.name for p in tables)
-    raise BenchError(f"{dataset}: several label tables in {root} ({names}); keep only the one that maps files to labels")
+def find_table(roots: Path | Iterable[Path], dataset: str, layout: str, prefer: tuple[str, ...],
+               suffixes=(".csv",)) -> Path:
+    """The one label table in the first of `roots` that has any: a unique file with a matching suffix, or the
+    one whose name has a hint. None anywhere: a BenchError naming every folder looked in."""
+    looked = []
+    for root in dict.fromkeys([roots] if isinstance(roots, Path) else roots):
+        if not root.is_dir():
+            looked.append(f"{printable(root)} (no such folder)")
+            continue
+        tables = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+        if len(tables) == 1:
+            return tables[0]
+        hinted = [p for p in tables if any(h in p.name.lower() for h in prefer)]
+        if len(hinted) == 1:
+            return hinted[0]
+        if tables:
+            names = ", ".join(printable(p.name) for p in tables)
+            raise BenchError(f"{dataset}: several label tables in {printable(root)} ({names}); keep only the one that "
+                             f"maps files to labels")
+        looked.append(printable(root))
+    raise BenchError(f"{dataset}: no {'/'.join(suffixes)} label table found; looked in {', '.join(looked)}; "
+                     f"expected {layout}")
 
 
 def read_rows(path: Path, quotechar: str = '"') -> list[list[str]]:
@@ -79,7 +167,7 @@ def read_rows(path: Path, quotechar: str = '"') -> list[list[str]]:
     try:
         text = path.read_text(encoding="utf-8-sig", errors="replace")
     except OSError as e:
-        raise BenchError(f"cannot read {path}: {e.strerror}") from None
+        raise BenchError(f"cannot read {printable(path)}: {e.strerror}") from None
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
         delimiter = dialect.delimiter

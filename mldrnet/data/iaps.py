@@ -12,12 +12,16 @@ from pathlib import Path
 
 from mldrnet import EMOTIONS
 from mldrnet.data.base import DatasetSpec, Listing
-from mldrnet.data.files import (descend, find_table, first_per_path, index_images, is_number, lookup, read_rows,
+from mldrnet.data.decode import printable
+from mldrnet.data.files import (descend, find_table, first_per_path, index_images, is_number, lookup, places, read_rows,
                                 require_dir, table_columns)
 from mldrnet.data.labels import label_of
 from mldrnet.errors import BenchError
 
 LAYOUT = "ROOT/<picture number>.jpg (e.g. 2352.1.jpg) and one CSV of picture number -> emotion"
+_FOLDERS = ("IAPS-Subset", "iaps")  # the folder the pictures may come in
+
+
 def _numeric_index(index: dict[str, str]) -> dict[float, str]:
     out: dict[float, str] = {}
     for key, rel in sorted(index.items()):
@@ -28,15 +32,17 @@ def _numeric_index(index: dict[str, str]) -> dict[float, str]:
 
 
 def scan(root: Path) -> Listing:
-    base = descend(require_dir(root, "iaps", LAYOUT), "IAPS-Subset", "iaps")
-    table = find_table(base, "iaps", LAYOUT, prefer=("iaps", "mikels"))
+    root = require_dir(root, "iaps", LAYOUT)
+    base = descend(root, *_FOLDERS)  # the pictures
+    # the table sits with the pictures or beside their folder (above the data root when that is the folder itself)
+    table = find_table([base, *places(root, *_FOLDERS, parent=True)], "iaps", LAYOUT, prefer=("iaps", "mikels"))
     rows = read_rows(table)
     if not rows:
         raise BenchError(f"iaps: {table} is empty; expected {LAYOUT}")
     id_col, label_col, has_header = table_columns(rows[0], EMOTIONS)
-    index = index_images(base)
-    by_number = _numeric_index(index)
     samples, dropped = [], []
+    index = index_images(base, dropped)
+    by_number = _numeric_index(index)
     for row in rows[1:] if has_header else rows:
         if len(row) <= max(id_col, label_col):
             continue
@@ -45,7 +51,7 @@ def scan(root: Path) -> Listing:
         if label is None:
             dropped.append(f"{table}: picture {pic!r} has label {row[label_col]!r}, not one of the 8 emotions (ignored)")
         elif rel is None:
-            dropped.append(f"{pic}: listed in {table.name} but no such picture under {base}")
+            dropped.append(f"{pic}: listed in {table.name} but no such picture under {printable(base)}")
         else:
             samples.append((rel, label))
     if not samples:

@@ -12,7 +12,7 @@ import logging
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-from mldrnet.data.decode import UnreadableImage, decode_image
+from mldrnet.data.decode import UnreadableImage, decode_image, printable
 from mldrnet.preprocess import Preprocessing, eval_transform, train_transform
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class SkippingLoader(DataLoader):
             for path, reason in bad:
                 if path not in self.unreadable:
                     self.unreadable[path] = reason
-                    log.warning(f"skipping unreadable image {path}: {reason}")
+                    log.warning(f"skipping unreadable image {printable(path)}: {reason}")
             yield images, labels, len(bad)
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from mldrnet.data.base import DatasetSpec, Listing
-from mldrnet.data.files import (find_table, first_per_path, index_images, lookup, read_rows, require_dir,
-                                 require_every_class, table_columns)
+from mldrnet.data.decode import printable
+from mldrnet.data.files import (find_table, first_per_path, index_images, lookup, places, read_rows, require_dir,
+                                require_every_class, table_columns)
 from mldrnet.data.labels import POLARITY, label_of
 from mldrnet.errors import BenchError
 
@@ -15,14 +16,17 @@ LAYOUT = "ROOT/<one CSV of file,label (positive/negative)> and the paintings any
 
 
 def scan(root: Path) -> Listing:
-    base = require_dir(root, "mart", LAYOUT)
-    table = find_table(base, "mart", LAYOUT, prefer=("mart", "label"))
+    root = require_dir(root, "mart", LAYOUT)
+    # the data root may be the folder holding the table or the one holding that folder (MART/); the paintings
+    # are looked up under the table's folder. ROOT first: a table there always was the one used.
+    table = find_table([root, *places(root, "MART")], "mart", LAYOUT, prefer=("mart", "label"))
+    base = table.parent
     rows = read_rows(table)
     if not rows:
         raise BenchError(f"mart: {table} is empty; expected {LAYOUT}")
     file_col, label_col, has_header = table_columns(rows[0], POLARITY)
-    index = index_images(base)
     samples, dropped = [], []
+    index = index_images(base, dropped)
     for row in rows[1:] if has_header else rows:
         if len(row) <= max(file_col, label_col):
             continue
@@ -31,10 +35,11 @@ def scan(root: Path) -> Listing:
         if label is None:
             dropped.append(f"{table}: {name!r} has label {row[label_col]!r}, not positive/negative (ignored)")
         elif rel is None:
-            dropped.append(f"{name}: listed in {table.name} but not found under {base}")
+            dropped.append(f"{name}: listed in {table.name} but not found under {printable(base)}")
         else:
             samples.append((rel, label))
-    require_every_class(samples, POLARITY, "mart", f"listed in {table} and found under {base}", LAYOUT)
+    require_every_class(samples, POLARITY, "mart", f"listed in {printable(table)} and found under {printable(base)}",
+                        LAYOUT)
     return Listing(base, first_per_path(samples, dropped, table), dropped=tuple(dropped))
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from mldrnet import layout
 from mldrnet.data import noise, splitfile
 from mldrnet.data.base import DatasetSpec, Listing
+from mldrnet.data.decode import printable
 from mldrnet.data.registry import get_spec
 from mldrnet.data.synth import SynthParams, ensure_synth, read_params
 from mldrnet.errors import BenchError
@@ -121,4 +122,5 @@ def prepare_data(cfg: DataConfig, results_root: Path) -> PreparedData:
 def report_dropped(what: str, dropped: tuple[str, ...], show: int = 3) -> None:
     if dropped:
         more = f" (and {len(dropped) - show} more)" if len(dropped) > show else ""
-        log.warning(f"{what}: {len(dropped)} entries left out: " + "; ".join(dropped[:show]) + more)
+        shown = [printable(line) for line in dropped[:show]]  # a file name that is not valid UTF-8 as \xNN
+        log.warning(f"{what}: {len(dropped)} entries left out: " + "; ".join(shown) + more)

@@ -145,4 +145,7 @@ def _what_changed(stored: Split, listing: Listing, params: dict) -> str:
 
 
 def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    # surrogateescape: a file name that is not valid UTF-8 (kept by os.fsdecode as surrogate escapes) hashes as its
+    # raw bytes; every valid name hashes exactly as before. json.dumps writes such names as \udcXX escapes,
+    # which json.loads reads back to the same string, so split files round-trip them.
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
