@@ -7,16 +7,22 @@ Rows match on (model, engine variant, precision, batch). Per matched row:
   same run, see bench.timing.calibrate): latency in "calibration units", throughput in images per unit;
 - a row that was ok in the baseline and is an error now is a regression; a baseline row absent from the run
   is one too (unless allowed), and so is a run with no matching rows, another dataset, or no calibration.
-Faster or more accurate is never a failure; `--update` records the run as the new baseline.
+Faster or more accurate is never a failure; `--update` records the run as the new baseline (refused for a run
+with error rows unless `allow_error_rows`, and always for a run without an ok row).
+Both files are read by bench.records' strict reader (typed fields, finite numbers, no duplicated row key: each
+failure one line naming the file and the field), the stored tolerance by `validate_tolerance`. "Checked" means
+compared to a number: a matched ok row lacking its accuracy or timings is "unchecked" (a failure), and a check
+in which no row was compared fails.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.records import CompareRun, Record, load_run, read_json
+from bench.records import CompareRun, Record, load_run, number, read_json
 from mldrnet.atomic import atomic_write_text
 from mldrnet.errors import BenchError
 
@@ -29,8 +35,35 @@ class Tolerance:
     allow_missing: bool = False  # baseline rows absent from the run are not failures
     busy_spread: float = 1.5  # a run whose calibration varied more than this (max / min) ran on a busy machine
 
+    def __post_init__(self) -> None:
+        validate_tolerance(asdict(self), "the tolerance")
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# each stored or given tolerance: (lowest, highest) of a finite number, or None for a boolean
+TOLERANCE_RANGES = {"accuracy_points": (0.0, 100.0), "timing": (0.0, 1000.0), "busy_spread": (1.0, 1000.0),
+                    "normalize": None, "allow_missing": None}
+
+
+def validate_tolerance(values: object, where: str) -> dict:
+    """The known tolerance fields of `values` (a baseline's stored `tolerance`, or given ones), each of its type
+    and finite within its range, else a BenchError naming `where` and the field. Unknown keys are ignored."""
+    if not isinstance(values, dict):
+        raise BenchError(f"{where} is not an object: regenerate the baseline with `bench check --update`")
+    out = {}
+    for name, value in values.items():
+        if name not in TOLERANCE_RANGES:
+            continue
+        bounds = TOLERANCE_RANGES[name]
+        if bounds is None:
+            if not isinstance(value, bool):
+                raise BenchError(f"{where}.{name} is {value!r}, expected true or false")
+            out[name] = value
+        else:
+            out[name] = number(value, f"{where}.{name}", *bounds)
+    return out
 
 
 @dataclass(frozen=True)
@@ -43,10 +76,11 @@ class RowCheck:
     latency_ratio: float | None = None  # current / baseline median latency (normalized); > 1 = slower
     throughput_ratio: float | None = None  # current / baseline images/s (normalized); < 1 = slower
     noisy: bool = False
+    compared: bool = False  # accuracy, latency and throughput were each compared to a number
 
     @property
     def failed(self) -> bool:
-        return self.verdict in ("regression", "missing")
+        return self.verdict in ("regression", "missing", "unchecked")
 
 
 @dataclass(frozen=True)
@@ -62,6 +96,11 @@ class CheckResult:
         return sum(r.verdict not in ("missing", "new") for r in self.rows)
 
     @property
+    def checked(self) -> int:
+        """Rows compared to numbers (accuracy, latency, throughput): what a pass means."""
+        return sum(r.compared for r in self.rows)
+
+    @property
     def failures(self) -> int:
         return sum(r.failed for r in self.rows) + len(self.problems)
 
@@ -70,9 +109,16 @@ class CheckResult:
         return self.failures == 0
 
 
+def _num(v: object, positive: bool = False) -> float | None:
+    """A finite number (> 0 when `positive`), else None: a value that cannot be compared."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or (positive and v <= 0):
+        return None
+    return float(v)
+
+
 def _cal(run: CompareRun, device: str) -> float | None:
     c = run.calibration.get(device)
-    return float(c["median_ms"]) if c and c.get("median_ms") else None
+    return _num(c.get("median_ms"), positive=True) if isinstance(c, dict) else None
 
 
 def _compare_row(base: Record, cur: Record, tol: Tolerance, scale: dict) -> RowCheck:
@@ -80,24 +126,41 @@ def _compare_row(base: Record, cur: Record, tol: Tolerance, scale: dict) -> RowC
         return RowCheck(cur.key, "error (also in baseline)" if not cur.ok else "fixed", (cur.error or "",) if not cur.ok else ())
     if not cur.ok:
         return RowCheck(cur.key, "regression", (f"error: {cur.error}",))
+    # "checked" means compared to a number: a value that is missing or not a finite number fails the row
+    # (the strict reader refuses such files; this guards runs built in memory)
+    needed = {"accuracy_pct": False, "lat_p50_ms": True, "throughput_ips": True}
+    absent = [f"{name} in the {side}" for name, positive in needed.items()
+              for side, row in (("baseline", base), ("run", cur)) if _num(getattr(row, name), positive) is None]
+    s = _num(scale.get(cur.device, 1.0) if tol.normalize else 1.0, positive=True)
+    if absent or s is None:
+        return RowCheck(cur.key, "unchecked", (f"nothing to compare: no usable {', '.join(absent) or 'calibration'}",),
+                        (base.accuracy_pct, cur.accuracy_pct), (base.agreement_pct, cur.agreement_pct))
     reasons = []
     for name, b, c in (("top-1", base.accuracy_pct, cur.accuracy_pct), ("agreement", base.agreement_pct, cur.agreement_pct)):
+        b, c = _num(b), _num(c)
         if b is not None and c is not None and b - c > tol.accuracy_points:
             reasons.append(f"{name} {b:.2f}% -> {c:.2f}% (-{b - c:.2f} points > {tol.accuracy_points:g})")
-    s = scale.get(cur.device, 1.0) if tol.normalize else 1.0
-    lat = cur.lat_p50_ms / s / base.lat_p50_ms if base.lat_p50_ms and cur.lat_p50_ms else None
-    ips = cur.throughput_ips * s / base.throughput_ips if base.throughput_ips and cur.throughput_ips else None
-    if lat is not None and lat > 1 + tol.timing:
+    lat = cur.lat_p50_ms / s / base.lat_p50_ms
+    ips = cur.throughput_ips * s / base.throughput_ips
+    if not lat <= 1 + tol.timing:  # written so that a NaN fails
         reasons.append(f"median latency x{lat:.2f} (> x{1 + tol.timing:.2f})")
-    if ips is not None and 1 / ips > 1 + tol.timing:
+    if not 1 / ips <= 1 + tol.timing:
         reasons.append(f"throughput x{ips:.2f} (< x{1 / (1 + tol.timing):.2f})")
     return RowCheck(cur.key, "regression" if reasons else "ok", tuple(reasons), (base.accuracy_pct, cur.accuracy_pct),
-                    (base.agreement_pct, cur.agreement_pct), lat, ips, bool(cur.noisy))
+                    (base.agreement_pct, cur.agreement_pct), lat, ips, bool(cur.noisy), compared=True)
 
 
 def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tolerance()) -> CheckResult:
     problems, notes = [], []
     b_env, c_env = baseline.environment, current.environment
+    for side, env in (("baseline", b_env), ("run", c_env)):
+        for name in ("dataset", "threads"):
+            if env.get(name) is None:
+                problems.append(f"the {side} does not record its {name}: runs cannot be matched (re-run compare)")
+    for side, run in (("baseline", baseline), ("run", current)):
+        keys = [r.key for r in run.records]
+        if len(set(keys)) != len(keys):
+            problems.append(f"the {side} has a row key (model, engine, precision, batch) more than once")
     if b_env.get("dataset") != c_env.get("dataset"):
         problems.append(f"dataset differs: baseline {b_env.get('dataset')!r}, run {c_env.get('dataset')!r}")
     if set(b_env.get("split_hashes", [])) != set(c_env.get("split_hashes", [])):
@@ -123,7 +186,7 @@ def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tol
             else:
                 scale[device] = c / b
             spread = current.calibration.get(device, {}).get("spread", 1.0)
-            if spread > tol.busy_spread:
+            if not _num(spread, positive=True) or not spread <= tol.busy_spread:
                 # under contention, models with many small parallel ops slow down far more than one matrix
                 # product: no normalization rescues such timings, and a flaky gate is worse than a loud one
                 problems.append(f"the machine was busy during the run: its {device} calibration varied x{spread:.1f} "
@@ -137,6 +200,9 @@ def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tol
     rows += [RowCheck(key, "new", ("not in the baseline",)) for key in cur_rows if key not in base_rows]
     if not any(r.verdict not in ("missing", "new") for r in rows):
         problems.append("no rows match the baseline (model, engine, precision, batch): nothing was checked")
+    elif not any(r.compared for r in rows):
+        problems.append("no row was compared to a number (every matching row is an error or lacks its values): "
+                        "nothing was checked")
     return CheckResult(tuple(rows), tuple(problems), tuple(notes), tol, scale)
 
 
@@ -145,21 +211,22 @@ def load_baseline(path: Path) -> tuple[CompareRun, dict]:
     if not path.is_file():
         raise BenchError(f"baseline {path} does not exist: create it with `bench check RESULTS --baseline {path} --update`")
     data = read_json(path)
-    run = CompareRun.from_dict(data, str(path))  # a corrupt or foreign file is a BenchError there
-    return run, dict(data.get("tolerance") or {})
+    run = CompareRun.from_dict(data, str(path), unique_keys=True)  # a corrupt or foreign file is a BenchError there
+    if data.get("tolerance") is None:  # absent: the defaults (a baseline written by hand or an older bench)
+        return run, {}
+    return run, validate_tolerance(data["tolerance"], f"{path}: tolerance")
 
 
 def resolve_tolerance(stored: dict, **given) -> Tolerance:
     """Command-line values win over the baseline's stored ones, which win over the defaults."""
-    known = Tolerance.__dataclass_fields__
-    values = {k: v for k, v in stored.items() if k in known}
-    values.update({k: v for k, v in given.items() if v is not None})
+    values = validate_tolerance(stored, "the stored tolerance")
+    values.update(validate_tolerance({k: v for k, v in given.items() if v is not None}, "the given tolerance"))
     return Tolerance(**values)
 
 
 def check(results: Path, baseline: Path, **tolerance) -> CheckResult:
     """The gate: the run in `results` against the baseline file, with its stored tolerances unless overridden."""
-    current = load_run(results)
+    current = load_run(results, unique_keys=True)
     base, stored = load_baseline(baseline)
     return compare_runs(current, base, resolve_tolerance(stored, **tolerance))
 
@@ -176,21 +243,37 @@ class BaselineUpdate:
         return sum(not r.ok for r in self.run.records)
 
 
-def update_baseline(results: Path, baseline: Path, **tolerance) -> BaselineUpdate:
-    """Write the run in `results` as the new baseline; the tolerances not given are kept from the old one."""
-    current = load_run(results)
+def update_baseline(results: Path, baseline: Path, allow_error_rows: bool = False, **tolerance) -> BaselineUpdate:
+    """Write the run in `results` as the new baseline; the tolerances not given are kept from the old one.
+    A run with error rows is refused unless `allow_error_rows` (those rows would never be checked), and a run
+    without one ok row always (nothing could ever be checked against it)."""
+    current = load_run(results, unique_keys=True)
+    refuse_unfit_baseline(current, str(results), allow_error_rows)
     old, stored = load_baseline(baseline) if baseline.is_file() else (None, {})
     tol = resolve_tolerance(stored, **tolerance)
     against_old = compare_runs(current, old, tol) if old is not None else None
-    write_baseline(current, baseline, tol)
+    write_baseline(current, baseline, tol, allow_error_rows)
     return BaselineUpdate(baseline, current, tol, against_old)
 
 
-def write_baseline(run: CompareRun | Path, baseline: Path, tol: Tolerance) -> Path:
+def refuse_unfit_baseline(run: CompareRun, source: str, allow_error_rows: bool = False) -> None:
+    errors = [r for r in run.records if not r.ok]
+    if len(errors) == len(run.records):
+        raise BenchError(f"{source} has no ok row ({len(errors)} error rows): a baseline from it would check nothing; "
+                         "fix the errors and re-run `bench compare`")
+    if errors and not allow_error_rows:
+        first = errors[0]
+        raise BenchError(f"{source} has {len(errors)} error row(s) (e.g. {' '.join(map(str, first.key))}: {first.error}): "
+                         "a baseline would never check them; fix them and re-run `bench compare`, or pass "
+                         "--allow-error-rows")
+
+
+def write_baseline(run: CompareRun | Path, baseline: Path, tol: Tolerance, allow_error_rows: bool = False) -> Path:
     """The run's records, environment and calibration (a CompareRun, or a compare folder / records file), plus
     the tolerances to check against them."""
     if not isinstance(run, CompareRun):
-        run = load_run(run)
+        run = load_run(run, unique_keys=True)
+    refuse_unfit_baseline(run, "the run", allow_error_rows)
     data = {**run.to_dict(), "tolerance": tol.to_dict()}
     atomic_write_text(baseline, json.dumps(data, indent=1, allow_nan=False) + "\n")
     return baseline

@@ -21,13 +21,15 @@ import torch
 from bench.artifacts import Artifact, artifact_for
 from bench.envinfo import environment, usable_cpus
 from bench.records import CompareRun, Record
-from bench.timing import Calibration, TimingConfig, calibrate, measure, measure_engine, pin_threads
+from bench.timing import Calibration, TimingConfig, calibrate, measure_engine, measure_resident, pin_threads
 from bench.variants import Variant, cuda_available, select_variants
 from engines.base import Engine, EngineOptions, create_engine
 from mldrnet import layout, zoo
+from mldrnet.atomic import writable_dir
 from mldrnet.checkpoint import Checkpoint
 from mldrnet.errors import BenchError, one_line
 from mldrnet.evalset import EvalSet
+from mldrnet.lock import exclusive
 from mldrnet.metrics import classification_metrics, parity
 from mldrnet.stats import profile
 
@@ -55,6 +57,17 @@ class CompareConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def check_output_dir(path: str | Path) -> Path:
+    """Before any work (the CLI calls it first): the output folder is created when missing and must take files
+    (not a file, not read-only, not full of someone else's files), else one BenchError line."""
+    return writable_dir(path, "compare output folder")
+
+
+def output_lock(path: str | Path):
+    """The compare output folder's lock (mldrnet.lock): one compare run writes a folder at a time; re-entrant."""
+    return exclusive(Path(path) / layout.LOCK_FILE, f"the compare output folder {path}")
 
 
 @dataclass(frozen=True)
@@ -139,7 +152,8 @@ class _Matrix:
             return [_error_row(tm.name, v, b, one_line(e), dataset=self.config.dataset)
                     for v in self.variants for b in self.batches(v)]
         common = dict(dataset=ev.dataset, split_hash=ev.split_hash, classes=ev.classes, input_size=ev.size,
-                      params=prof.params, gflops=prof.gflops, threads=self.threads,
+                      params=prof.params, threads=self.threads,
+                      gflops=prof.gflops if zoo.info(tm.name).is_network else None,
                       paper_fi_accuracy_pct=zoo.info(tm.name).paper_fi_accuracy if ev.dataset == "fi" else None)
         rows, reference = [], None
         for v in self.variants:
@@ -157,12 +171,16 @@ class _Matrix:
 
     def variant_rows(self, tm: TrainedModel, v: Variant, model: torch.nn.Module, ev: EvalSet,
                      reference: np.ndarray | None, common: dict) -> tuple[list[Record], np.ndarray | None]:
+        offered = zoo.info(tm.name).formats
+        if offered is not None and v.format not in offered:  # e.g. hand-crafted features have no ONNX form
+            why = f"not applicable: {tm.name} runs only as {', '.join(offered)} (no {v.format} form)"
+            return [_error_row(tm.name, v, b, why, **common) for b in self.batches(v)], None
         max_batch = max(self.config.eval_batch_size, *self.batches(v))
         engine = None
         try:
             art = self.hooks.artifact(v, tm.checkpoint, model, max_batch, self.root, self.config.data_root)
             common = dict(common, file_format=v.format, file_bytes=art.nbytes)
-            engine = self.hooks.engine(v.engine, art.source, v.options(self.threads))
+            engine = self.hooks.engine(v.engine, art.source, v.options(self.threads, max_batch))
             logits, labels = _run_split(engine, ev)
             ref = logits if v.is_reference and reference is None else reference
             m = classification_metrics(labels.tolist(), logits.argmax(1).tolist(), len(ev.classes))
@@ -200,8 +218,7 @@ class _Matrix:
         extra: dict = {}
         if v.device == "cuda":  # device-resident: the input already on the GPU, no host-to-device copy
             try:
-                xd = x.to(v.device)
-                r = measure(lambda: engine.run_on_device(xd), batch, self.config.timing, sync=engine.synchronize)
+                r = measure_resident(engine, x, v.device, self.config.timing)
                 extra = dict(resident_p50_ms=r.latency.p50_ms, resident_ips=r.images_per_s)
             except Exception as e:
                 self._guard(e)

@@ -5,6 +5,9 @@ flat (scalars, plus a few JSON-encoded lists in the CSV) so that a spreadsheet o
 Accuracies are percentages (like the paper's tables); times are milliseconds; throughput is images/s.
 A failing row keeps its identity and its `error` (one line, mldrnet.errors.one_line), its numbers are empty;
 `status` ("ok" or "error") is derived from it and written to the files for readers that filter on it.
+Reading is strict (Record.from_dict, CompareRun.from_dict: the one reader of runs and baselines): every field of
+its declared type, every number finite, an ok row with its accuracy and timings (OK_ROW_NUMBERS says which
+numbers may be null); each failure is one BenchError line naming the file and the field.
 """
 
 from __future__ import annotations
@@ -96,23 +99,44 @@ class Record:
                                           "provider")}, "status": self.status, **d}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Record":
+    def from_dict(cls, d: dict, where: str = "a record") -> "Record":
+        """The strict reader of one row (JSON values; read_csv converts its text first): every field of its
+        declared type, every number finite, an ok row with the numbers the gate compares (OK_ROW_NUMBERS).
+        Anything else is a BenchError naming `where` and the field."""
+        if not isinstance(d, dict):
+            raise BenchError(f"{where} is {_kind(d)}, expected an object: {FIX}")
         d = dict(d)
         status = d.pop("status", None)  # derived from `error`; an error row without a message still fails
+        if status not in (None, "ok", "error"):
+            raise BenchError(f"{where}.status is {status!r}, expected 'ok' or 'error': {FIX}")
         if status == "error" and not d.get("error"):
             d["error"] = "error (no message recorded)"
+        if status == "ok" and d.get("error") is not None:
+            raise BenchError(f"{where}.status is 'ok' but its error is set: {FIX}")
         hints = _hints()
         unknown = set(d) - set(hints)
         if unknown:
-            raise BenchError(f"unknown record fields {sorted(unknown)}: written by a newer bench?")
+            raise BenchError(f"{where}: unknown record fields {sorted(unknown)}: written by a newer bench?")
         missing = [f.name for f in _required() if f.name not in d]
         if missing:
-            raise BenchError(f"a record lacks {', '.join(missing)}: the file is incomplete or from an older bench; "
+            raise BenchError(f"{where} lacks {', '.join(missing)}: the file is incomplete or from an older bench; "
                              "re-run `bench compare`")
-        try:
-            return cls(**{k: _coerce(v, hints[k]) for k, v in d.items()})
-        except (TypeError, ValueError) as e:  # a value of the wrong kind: a hand-edited or damaged file
-            raise BenchError(f"a record has a malformed value ({e}): re-run `bench compare`") from e
+        values = {k: _typed(v, hints[k], f"{where}.{k}") for k, v in d.items()}
+        if values["batch_size"] < 1:
+            raise BenchError(f"{where}.batch_size is {values['batch_size']}, expected >= 1: {FIX}")
+        for name in PERCENT_FIELDS:
+            if values.get(name) is not None:
+                number(values[name], f"{where}.{name}", 0.0, 100.0)
+        if values.get("error") is None:
+            for name, low, high in OK_ROW_NUMBERS:
+                v = values.get(name)
+                if v is None:
+                    raise BenchError(f"{where}.{name} is null on an ok row (the gate compares it; compare always "
+                                     f"writes it): {FIX}")
+                if not (low < v if high is None else low <= v <= high):
+                    raise BenchError(f"{where}.{name} is {v!r}, out of range "
+                                     f"({f'> {low:g}' if high is None else f'{low:g}..{high:g}'}): {FIX}")
+        return cls(**values)
 
 
 def _jsonable(v: Any) -> Any:
@@ -136,23 +160,109 @@ def _required() -> list:
     return [f for f in fields(Record) if f.default is MISSING and f.default_factory is MISSING]
 
 
-def _coerce(v: Any, hint: Any) -> Any:
-    """A JSON/CSV value -> the field's declared type (lists -> tuples, so round-trips compare equal)."""
+# --- the strict reader: typed values, finite numbers, one line naming the file and the field -------------
+
+FIX = "a damaged or hand-edited file: regenerate it (`bench compare`; for a baseline `bench check --update`)"
+
+# Numbers an ok row must have (compare.py always writes them; the gate compares them), with their range
+# (low, high; high None = strictly above low). Every other number may be null on an ok row: agreement_pct and
+# max_logit_diff (no PyTorch reference ran), mean_tpr_pct and per_class_tpr_pct entries (a class without test
+# images), resident_* (CPU rows), the lat_* statistics other than p50, lat_count, test_images, calibration_ms,
+# params, gflops, input_size, file_* and paper_fi_accuracy_pct (informative, never compared). An error row may
+# lack every number. Percentages present anywhere must lie in 0..100.
+OK_ROW_NUMBERS = (("accuracy_pct", 0.0, 100.0), ("lat_p50_ms", 0.0, None), ("throughput_ips", 0.0, None))
+PERCENT_FIELDS = ("accuracy_pct", "agreement_pct", "mean_tpr_pct")
+
+
+def _kind(v: Any) -> str:
+    """How a wrong value is named in a message."""
     if v is None:
-        return None
+        return "null"
+    if isinstance(v, bool):
+        return f"a boolean ({str(v).lower()})"
+    if isinstance(v, float) and math.isnan(v):
+        return "NaN"
+    if isinstance(v, float) and math.isinf(v):
+        return "infinite" if v > 0 else "-infinite"
+    if isinstance(v, int):
+        return "an integer too large for a float" if _too_big(v) else f"an integer ({v})"
+    if isinstance(v, float):
+        return f"a number ({v!r})"
+    if isinstance(v, str):
+        return f"a string ({v[:40]!r})"
+    return {list: "a list", tuple: "a list", dict: "an object"}.get(type(v), type(v).__name__)
+
+
+def _too_big(v: int) -> bool:
+    try:
+        float(v)
+    except OverflowError:
+        return True
+    return False
+
+
+def bad_number(v: Any) -> bool:
+    """A number that is not one: NaN, an infinity, or an integer too large for a float."""
+    if isinstance(v, float):
+        return not math.isfinite(v)
+    return isinstance(v, int) and not isinstance(v, bool) and _too_big(v)
+
+
+def check_numbers(value: Any, where: str) -> None:
+    """Refuse NaN, infinities and integers too large for a float anywhere in a JSON value (json.loads takes
+    NaN, Infinity and 1e400 as floats), naming the path, e.g. `x.json: calibration.cpu.median_ms is NaN`."""
+    if bad_number(value):
+        raise BenchError(f"{where} is {_kind(value)}: {FIX}")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            check_numbers(v, f"{where}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            check_numbers(v, f"{where}[{i}]")
+
+
+def number(v: Any, where: str, low: float | None = None, high: float | None = None, above: bool = False,
+           integer: bool = False) -> float | int:
+    """A finite number (an int when `integer`) within [low, high] (low excluded when `above`), else a BenchError."""
+    ok_type = isinstance(v, int) if integer else isinstance(v, (int, float))
+    if isinstance(v, bool) or not ok_type or bad_number(v):
+        raise BenchError(f"{where} is {_kind(v)}, expected {'an integer' if integer else 'a finite number'}: {FIX}")
+    if low is not None and (v <= low if above else v < low) or high is not None and v > high:
+        bounds = f"{'>' if above else '>='} {low:g}" if high is None else f"{low:g}..{high:g}"
+        raise BenchError(f"{where} is {v!r}, expected {bounds}: {FIX}")
+    return v if integer else float(v)
+
+
+def _typed(v: Any, hint: Any, where: str) -> Any:
+    """A JSON value -> the field's declared type (lists -> tuples, so round-trips compare equal), strictly."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
+        if v is None:
+            return None
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _coerce(v, inner[0])
+        return _typed(v, inner[0], where)
     if origin is tuple:
+        if not isinstance(v, (list, tuple)):
+            raise BenchError(f"{where} is {_kind(v)}, expected a list: {FIX}")
         args = typing.get_args(hint)
-        return tuple(_coerce(x, args[0]) for x in v)
+        return tuple(_typed(x, args[0], f"{where}[{i}]") for i, x in enumerate(v))
     if hint is float:
-        return float(v)
+        return number(v, where)
     if hint is int:
-        return int(v)
+        return number(v, where, integer=True)
     if hint is bool:
-        return v if isinstance(v, bool) else str(v).lower() == "true"
+        if not isinstance(v, bool):
+            raise BenchError(f"{where} is {_kind(v)}, expected true or false: {FIX}")
+        return v
+    if hint is str:
+        if not isinstance(v, str):
+            raise BenchError(f"{where} is {_kind(v)}, expected a string: {FIX}")
+        return v
+    if hint is dict:
+        if not isinstance(v, dict):
+            raise BenchError(f"{where} is {_kind(v)}, expected an object: {FIX}")
+        check_numbers(v, where)
+        return v
     return v
 
 
@@ -167,12 +277,22 @@ def _csv_cell(v: Any) -> str:
     return repr(v) if isinstance(v, float) else str(v)  # repr: floats round-trip exactly
 
 
-def _csv_value(text: str, hint: Any) -> Any:
+def _csv_value(text: str, hint: Any, where: str) -> Any:
+    """A CSV cell -> its JSON value (then typed and checked by Record.from_dict, like a records.json value)."""
     if text == "":
         return None
     base = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
-    if typing.get_origin(base[0]) is tuple or base[0] is dict:
-        return json.loads(text)
+    try:
+        if typing.get_origin(base[0]) is tuple or base[0] is dict:
+            return json.loads(text)
+        if base[0] is int:
+            return int(text)
+        if base[0] is float:
+            return float(text)
+        if base[0] is bool and text in ("True", "False"):
+            return text == "True"
+    except ValueError as e:  # json.JSONDecodeError is one
+        raise BenchError(f"{where} is {text[:40]!r}, not a {getattr(base[0], '__name__', 'value')}: {FIX}") from e
     return text
 
 
@@ -191,7 +311,8 @@ def read_csv(path: Path) -> list[Record]:
     hints = {**_hints(), "status": str}
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    return [Record.from_dict({k: _csv_value(v, hints[k]) for k, v in row.items()}) for row in rows]
+    return [Record.from_dict({k: _csv_value(v, hints.get(k, str), f"{path}: row {i + 1}.{k}") for k, v in row.items()},
+                             f"{path}: row {i + 1}") for i, row in enumerate(rows)]
 
 
 # --- the run: records + environment, as records.json ----------------------------------------------------
@@ -209,11 +330,60 @@ class CompareRun:
                 "calibration": self.calibration, "records": [r.to_dict() for r in self.records]}
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "records") -> "CompareRun":
+    def from_dict(cls, d: dict, source: str = "records", unique_keys: bool = False) -> "CompareRun":
+        """The strict reader of a run or a baseline (the one place both are read): `records` a list of rows
+        (Record.from_dict), no row key twice when `unique_keys` (the gate reads with it: bench.check), `environment`, `config` and `calibration` objects of the right value
+        types, no NaN, infinity or integer too large for a float anywhere. A failure is one BenchError line
+        naming `source` and the field, e.g. `x.json: records[3].lat_p50_ms is NaN: ...`."""
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise BenchError(f"{source} is not a bench compare result (expected format {FORMAT})")
-        return cls(tuple(Record.from_dict(r) for r in d.get("records", [])), d.get("environment", {}),
-                   d.get("config", {}), d.get("calibration", {}))
+        for name in ("environment", "config", "calibration"):
+            if not isinstance(d.get(name, {}), dict):
+                raise BenchError(f"{source}: {name} is {_kind(d[name])}, expected an object: {FIX}")
+            check_numbers(d.get(name, {}), f"{source}: {name}")
+        rows = d.get("records")
+        if not isinstance(rows, list):
+            raise BenchError(f"{source}: records is {_kind(rows)}, expected a list of rows: {FIX}")
+        records, seen = [], {}
+        for i, row in enumerate(rows):
+            record = Record.from_dict(row, f"{source}: records[{i}]")
+            if unique_keys and record.key in seen:
+                raise BenchError(f"{source}: records[{i}] repeats the row key (model, variant, precision, batch) "
+                                 f"{' '.join(map(str, record.key))} of records[{seen[record.key]}]: {FIX}")
+            seen[record.key] = i
+            records.append(record)
+        environment = dict(d.get("environment", {}))
+        _environment(environment, f"{source}: environment")
+        calibration = dict(d.get("calibration", {}))
+        for device, cal in calibration.items():
+            _calibration(cal, f"{source}: calibration.{device}")
+        return cls(tuple(records), environment, dict(d.get("config", {})), calibration)
+
+
+def _environment(env: dict, where: str) -> None:
+    """The fields the gate reads: dataset, threads, split_hashes."""
+    if env.get("dataset") is not None and not isinstance(env["dataset"], str):
+        raise BenchError(f"{where}.dataset is {_kind(env['dataset'])}, expected a string: {FIX}")
+    for name in ("threads", "interop_threads", "cpus_usable"):
+        if env.get(name) is not None:
+            number(env[name], f"{where}.{name}", 1, integer=True)
+    hashes = env.get("split_hashes", [])
+    if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+        raise BenchError(f"{where}.split_hashes is {_kind(hashes)}, expected a list of strings: {FIX}")
+
+
+def _calibration(cal: Any, where: str) -> None:
+    """bench.compare.summarize_calibration's dict: its median (the yardstick) a positive number, the rest too."""
+    if not isinstance(cal, dict):
+        raise BenchError(f"{where} is {_kind(cal)}, expected an object: {FIX}")
+    if "median_ms" not in cal:
+        raise BenchError(f"{where}.median_ms is missing: {FIX}")
+    for name in ("median_ms", "before_ms", "after_ms", "spread"):
+        if name in cal:
+            number(cal[name], f"{where}.{name}", 0.0, above=True)
+    for name in ("size", "count", "threads", "samples"):
+        if name in cal:
+            number(cal[name], f"{where}.{name}", 1, integer=True)
 
 
 def save_run(run: CompareRun, out_dir: Path) -> tuple[Path, Path]:
@@ -223,13 +393,13 @@ def save_run(run: CompareRun, out_dir: Path) -> tuple[Path, Path]:
     return json_path, csv_path
 
 
-def load_run(path: str | Path) -> CompareRun:
-    """A compare folder (with records.json) or a records/baseline JSON file."""
+def load_run(path: str | Path, unique_keys: bool = False) -> CompareRun:
+    """A compare folder (with records.json) or a records/baseline JSON file, read strictly (CompareRun.from_dict)."""
     path = Path(path)
     file = path / JSON_NAME if path.is_dir() else path
     if not file.is_file():
         raise BenchError(f"{path} has no compare results: expected a folder with {JSON_NAME} or a JSON file")
-    return CompareRun.from_dict(read_json(file), str(file))
+    return CompareRun.from_dict(read_json(file), str(file), unique_keys)
 
 
 def read_json(file: Path) -> Any:

@@ -140,9 +140,24 @@ def warnings_for(run: CompareRun) -> list[str]:
 
 
 def save_all(run: CompareRun, out_dir: Path, plots: bool = True) -> list[Path]:
-    """records.json, records.csv and (with `plots`) the PNG plots; returns every path written."""
-    json_path, csv_path = save_run(run, out_dir)
-    return [json_path, csv_path, *(write_plots(list(run.records), out_dir) if plots else [])]
+    """records.csv, (with `plots`) the PNG plots, then records.json last, under the output folder's lock; returns
+    every path written. records.json marks a complete run (what `bench check` and `latest` read): a previous
+    one there is removed first, so a run that fails half-way never leaves records beside files of another."""
+    from bench.compare import check_output_dir, output_lock
+    from bench.records import CSV_NAME, JSON_NAME, write_csv
+    from mldrnet.atomic import os_error
+
+    out_dir = Path(out_dir)
+    check_output_dir(out_dir)
+    with output_lock(out_dir):
+        try:
+            (out_dir / JSON_NAME).unlink(missing_ok=True)
+            write_csv(list(run.records), out_dir / CSV_NAME)
+            images = write_plots(list(run.records), out_dir) if plots else []
+        except OSError as e:  # matplotlib writes its files itself
+            raise os_error(e, e.filename or out_dir) from None
+        json_path, csv_path = save_run(run, out_dir)  # records.json, then the same CSV again
+    return [json_path, csv_path, *images]
 
 
 # --- the other commands' tables: each a view of its library result -------------------------------------------
@@ -169,7 +184,8 @@ def check_table(result) -> Table:
                   f"points, timing x{1 + tol.timing:.2f}; p50 x > 1 and img/s x < 1 mean slower")
     for col in ("model", "engine", "batch", "top-1 %", "agree %", "p50 x", "img/s x", "verdict"):
         table.add_column(col, justify="left" if col in ("model", "engine", "verdict") else "right")
-    style = {"ok": "green", "fixed": "green", "new": "cyan", "regression": "bold red", "missing": "bold red"}
+    style = {"ok": "green", "fixed": "green", "new": "cyan", "regression": "bold red", "missing": "bold red",
+             "unchecked": "bold red"}
     for r in result.rows:
         verdict = f"[{style.get(r.verdict, 'yellow')}]{r.verdict}[/]" + (" (noisy)" if r.noisy else "")
         table.add_row(escape(r.key[0]), escape(f"{r.key[1]} {r.key[2]}"), str(r.key[3]), _pair(r.accuracy, ".2f"),
@@ -237,7 +253,8 @@ def models_table(rows, size: int) -> Table:
         table.add_column(col, justify=justify)
     for r in rows:
         acc = "-" if r.paper_fi_accuracy is None else f"{r.paper_fi_accuracy:.2f}"
-        table.add_row(escape(r.name), r.family, f"{r.params / 1e6:.2f}", f"{r.gflops:.2f}", str(tuple(r.output_shape)),
+        gflops = "-" if r.gflops is None else f"{r.gflops:.2f}"
+        table.add_row(escape(r.name), r.family, f"{r.params / 1e6:.2f}", gflops, str(tuple(r.output_shape)),
                       acc, escape(r.description))
     return table
 
@@ -254,4 +271,17 @@ def dataset_table(data, rows, title: str) -> Table:
         table.add_row(escape(r.name), str(r.train), str(r.val), str(r.test), str(r.total), str(r.unreadable or "-"))
     table.add_section()
     table.add_row("all", *(str(sum(getattr(r, c) for r in rows)) for c in ("train", "val", "test", "total", "unreadable")))
+    return table
+
+
+def features_table(method: str, path: str, groups: dict[str, dict[str, float]]) -> Table:
+    """One image's hand-crafted features (mldrnet.features.extract_file), a section per group."""
+    table = Table(title=escape(f"{method} features of {path}"))
+    for col, justify in (("group", "left"), ("feature", "left"), ("value", "right")):
+        table.add_column(col, justify=justify)
+    for i, (group, values) in enumerate(groups.items()):
+        if i:
+            table.add_section()
+        for j, (feature, value) in enumerate(values.items()):
+            table.add_row(escape(group) if j == 0 else "", escape(feature), f"{value:.4g}")
     return table

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from mldrnet import zoo
+from mldrnet.atomic import writable_dir
 from mldrnet.errors import BenchError, one_line
 from mldrnet.train import TrainObserver, TrainResult, train_model
 from mldrnet.train_config import resolve
@@ -18,6 +19,7 @@ def train_all(models: list[str], profile: str, data_cfg, results_root: Path, *, 
               debug: bool = False, **overrides) -> list[TrainResult]:
     """Train each model in turn (a model after those its zoo hooks use: zoo.training_order); a model that fails
     becomes a result with its error and the others still train."""
+    writable_dir(results_root, "results folder")  # a read-only or full-of-files root: one line, not one per model
     results: list[TrainResult] = []
     for name in zoo.training_order(models):
         try:

@@ -7,6 +7,7 @@ that cannot be read becomes a prediction with an error; the others are still cla
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +38,14 @@ class Prediction:
         return self.probabilities[self.top] if self.probabilities else None
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "top": self.top, "confidence": self.confidence,
-                "probabilities": self.probabilities, "error": self.error}
+        """Valid JSON whatever happened: a number that is not finite (never made by predict_images) is null."""
+        probabilities = None if self.probabilities is None else {k: _finite(v) for k, v in self.probabilities.items()}
+        return {"path": self.path, "top": self.top, "confidence": _finite(self.confidence),
+                "probabilities": probabilities, "error": self.error}
+
+
+def _finite(v: float | None) -> float | None:
+    return v if v is None or math.isfinite(v) else None
 
 
 def predict_images(engine: Engine, meta: ModelMeta, paths: Sequence[str | os.PathLike],
@@ -61,6 +68,9 @@ def predict_images(engine: Engine, meta: ModelMeta, paths: Sequence[str | os.Pat
     for start in range(0, len(readable), batch_size):
         chunk = readable[start:start + batch_size]
         probs = torch.softmax(engine(torch.stack([x for _, x in chunk])).float(), dim=1)  # (B, num_classes)
+        if not bool(torch.isfinite(probs).all()):  # broken weights (e.g. an export from a diverged training)
+            raise BenchError(f"the {meta.model} model's outputs are not finite numbers (NaN or inf): its weights are "
+                             f"broken; train {meta.model} again (with a lower --lr) and re-export it")
         for (i, _), p in zip(chunk, probs):
             dist = {name: float(v) for name, v in zip(meta.classes, p.tolist())}
             results[i] = Prediction(str(paths[i]), dist, meta.classes[int(p.argmax())])

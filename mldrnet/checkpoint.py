@@ -20,6 +20,7 @@ predict use) and `last.pt` (resume) sit in the run folder (mldrnet.layout).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -89,12 +90,14 @@ class Checkpoint:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Checkpoint":
         path = Path(path)
+        if path.is_dir():
+            raise BenchError(f"checkpoint {path} is a folder, not a checkpoint file: give its best.pt")
         if not path.is_file():
             raise BenchError(f"checkpoint {path} does not exist: train the model first (`bench train MODEL`)")
         try:
             raw = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
-            raise BenchError(f"cannot read checkpoint {path}: {str(e).splitlines()[0]}") from e
+            raise BenchError(_unreadable(path, e)) from e
         return cls.from_dict(raw, path)
 
     @classmethod
@@ -135,10 +138,20 @@ class Checkpoint:
     def meta(self) -> ModelMeta:
         return ModelMeta(self.model, self.classes, self.preprocessing, dict(self.model_config))
 
+    def require_finite(self) -> "Checkpoint":
+        """Itself, when every weight is a finite number; else a BenchError naming the first broken tensor (a
+        diverged training saved NaN/inf weights: every output of the model would be NaN)."""
+        for name, value in self.state_dict.items():
+            if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                raise BenchError(f"{self.path or 'the ' + self.model + ' checkpoint'} has non-finite weights (NaN or "
+                                 f"inf in {name}): its training diverged; train {self.model} again, with a lower --lr")
+        return self
+
     def build_model(self) -> nn.Module:
-        """The checkpoint's model, weights loaded, in eval mode."""
+        """The checkpoint's model, weights loaded, in eval mode; non-finite weights are refused (require_finite)."""
         from mldrnet import zoo
 
+        self.require_finite()
         model = zoo.create(self.model, num_classes=len(self.classes), **self.model_config)
         model.load_state_dict(self.state_dict)
         return model.eval()
@@ -173,6 +186,25 @@ class Checkpoint:
         """A checkpoint of an in-memory model (training, tests), equal to what loading its file gives back."""
         resolved = Preprocessing.from_dict(preprocessing.to_dict())  # resize=None written as its value
         return cls(name, tuple(classes), resolved, model.state_dict(), **training)
+
+
+def _unreadable(path: Path, e: Exception) -> str:
+    """Why torch.load failed, in one line. Torch's weights-only refusal advises loading with weights_only=False
+    (running the file's code) or allowlisting its globals: bench never does either, nor suggests it."""
+    text = str(e)
+    if isinstance(e, IsADirectoryError) or Path(path).is_dir():
+        return f"cannot read checkpoint {path}: it is a folder, not a checkpoint file"
+    if isinstance(e, OSError):
+        return f"cannot read checkpoint {path}: {e.strerror or text}"
+    if "weights_only" in text or "Weights only load failed" in text or "WeightsUnpickler" in text:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        if found:
+            return (f"refusing checkpoint {path}: it contains pickled Python objects ({found.group(1)}) that would "
+                    "run code when loaded; bench never loads such files: use a checkpoint written by `bench train`")
+        return (f"cannot read checkpoint {path}: it is not a checkpoint bench can load safely (corrupt, truncated, "
+                "or pickled Python objects): use a checkpoint written by `bench train`")
+    first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
+    return f"cannot read checkpoint {path}: {first[:200]}"
 
 
 def save_atomic(obj: dict, path: Path) -> None:

@@ -11,9 +11,33 @@ class BenchError(Exception):
     """A user-facing error: the message is shown as is, without a traceback."""
 
 
+# torch's weights-only refusal advises re-running torch.load with weights_only=False (arbitrary code execution):
+# bench never suggests disabling safe loading, whichever library message reaches a user
+SAFE_LOAD_REASON = "the file holds pickled Python objects or is damaged (bench loads weights only, never code)"
+
+
+def without_unsafe_advice(message: str) -> str:
+    """`message` cut before any text that mentions weights_only and False (torch's advice to load unsafely)."""
+    at = message.find("weights_only")
+    if at < 0 or "False" not in message[at:]:
+        return message
+    torch_text = message.find("Weights only load failed")
+    if 0 <= torch_text < at:
+        at = torch_text
+    else:  # from the start of the sentence or clause that holds the advice
+        at = max(message.rfind(": ", 0, at) + 2, message.rfind(". ", 0, at) + 2, 0)
+    return message[:at] + SAFE_LOAD_REASON
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's text, never repeating torch's advice to load unsafely."""
+    text = without_unsafe_advice(str(e).strip())
+    return text.splitlines()[0] if text else ""
+
+
 def one_line(e: BaseException, limit: int = 300) -> str:
     """A failure as one line: a BenchError's own message; anything else prefixed with its type (a bug or an
     environment problem: out of memory, a crash inside an engine)."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    text = first_line(e)
     msg = text if isinstance(e, BenchError) else f"{type(e).__name__}: {text}".rstrip(": ")
     return msg[:limit]

@@ -8,6 +8,7 @@
       splits/<dataset key>_seed<S>.json  the fixed split every model of a dataset uses
       data/<synth key>/                  generated synthetic datasets
       compare/<timestamp>/               compare runs (records.json, records.csv, plots)
+      features/<method key>/             hand-crafted feature vectors, one per image file (content hash)
 
 A run key names a training data variant (`fi`, `fi-noise0.2`, `mart-fold3`), so runs on variants sit side by
 side. No torch here: the CLI reads this module before deciding whether to import anything heavy.
@@ -22,9 +23,11 @@ from pathlib import Path
 from typing import Iterable
 
 ENV_VAR = "BENCH_RESULTS_DIR"
-RUNS, SPLITS, DATA, COMPARE = "runs", "splits", "data", "compare"
+RUNS, SPLITS, DATA, COMPARE, FEATURES = "runs", "splits", "data", "compare", "features"
 # the files of a run folder; exported files are rows of the formats table (engines.formats), which names them here
 CHECKPOINT_FILE, LAST_FILE, METRICS_FILE, RESULT_FILE = "best.pt", "last.pt", "metrics.jsonl", "result.json"
+TRAINING_FILES = (CHECKPOINT_FILE, LAST_FILE, METRICS_FILE, RESULT_FILE)
+LOCK_FILE = ".lock"  # held by the one process writing a run folder or a compare output (mldrnet.lock)
 ONNX_FILE = "model.onnx"
 ENGINE_FILE = "model.{precision}.engine"  # + model.<precision>.json beside it (batch range, versions, GPU)
 
@@ -85,6 +88,11 @@ class RunFolder:
     def result(self) -> Path:
         return self.path / RESULT_FILE
 
+    @property
+    def lock(self) -> Path:
+        """The lock file of the training writing this folder (present only while one runs)."""
+        return self.path / LOCK_FILE
+
     def file(self, name: str) -> Path:
         """An exported file in this run folder (its name comes from the formats table)."""
         return self.path / name
@@ -125,6 +133,11 @@ def split_file(results_root: str | os.PathLike, dataset_key: str, seed: int) -> 
 
 def synth_dir(results_root: str | os.PathLike, synth_key: str) -> Path:
     return Path(results_root) / DATA / synth_key
+
+
+def feature_cache_dir(results_root: str | os.PathLike, key: str) -> Path:
+    """results/features/<key>/: hand-crafted feature vectors, one file per image (mldrnet.feature_models)."""
+    return Path(results_root) / FEATURES / key
 
 
 def compare_dir(results_root: str | os.PathLike) -> Path:

@@ -19,7 +19,7 @@ import json
 import logging
 import math
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -30,11 +30,12 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 from mldrnet import zoo
-from mldrnet.atomic import atomic_write_text
+from mldrnet.atomic import atomic_write_text, remove_stale_temporaries, writable_dir
 from mldrnet.checkpoint import Checkpoint
 from mldrnet.distributed import DistContext, setup, teardown
 from mldrnet.errors import BenchError
-from mldrnet.layout import RunFolder, run_key
+from mldrnet.layout import TRAINING_FILES, RunFolder, run_key
+from mldrnet.lock import exclusive
 from mldrnet.preprocess import Preprocessing
 from mldrnet.train_config import TrainConfig
 from mldrnet.zoo_hooks import Start, TrainContext
@@ -128,13 +129,37 @@ def _global_sums(values: list[float], ctx: DistContext | None, device) -> list[f
     return t.tolist()
 
 
+class Diverged(BenchError):
+    """The loss or the weights stopped being finite numbers; fit adds which epoch and what was kept."""
+
+
+def _all_finite(value: float, ctx: DistContext | None, device) -> bool:
+    """Whether the loss is finite on every process (under DDP all of them must stop at the same batch)."""
+    ok = math.isfinite(value)
+    if ctx is None or not ctx.enabled:
+        return ok
+    flag = torch.tensor([int(ok)], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item())
+
+
+def first_non_finite(model: nn.Module) -> str | None:
+    """The name of the first weight or buffer with a NaN or an infinity, or None."""
+    for name, t in [*model.named_parameters(), *model.named_buffers()]:
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            return name
+    return None
+
+
 def train_one_epoch(model, loader, optimizer, device, cfg: TrainConfig, progress: TrainObserver | None,
                     ctx: DistContext | None = None) -> dict:
-    """One pass over the loader; the returned figures cover every process (images/s is the global rate)."""
+    """One pass over the loader; the returned figures cover every process (images/s is the global rate).
+    A non-finite loss raises `Diverged` before its backward pass, so the weights of the last step stay."""
     model.train()
     criterion = nn.CrossEntropyLoss()
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cfg.bf16 and device.type == "cuda" else nullcontext()
-    seen = correct = unreadable = 0
+    seen = unreadable = 0
+    correct = torch.zeros((), dtype=torch.long, device=device)  # summed on the device: no host sync per batch
     loss_sum, data_wait, start = 0.0, 0.0, time.perf_counter()
     batch_start = start
     for images, labels, bad in loader:
@@ -149,18 +174,22 @@ def train_one_epoch(model, loader, optimizer, device, cfg: TrainConfig, progress
         with autocast:
             logits = model(images)
             loss = criterion(logits, labels)
+        loss_value = loss.item()  # the one sync per batch, before the step: a non-finite loss never reaches the weights
+        if not _all_finite(loss_value, ctx, device):
+            raise Diverged(f"the training loss became {loss_value if not math.isfinite(loss_value) else 'non-finite'} "
+                           f"after {seen} images of the epoch")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         seen += len(labels)
-        loss_sum += loss.item() * len(labels)
-        correct += int((logits.argmax(1) == labels).sum())
+        loss_sum += loss_value * len(labels)
+        correct += (logits.argmax(1) == labels).sum()
         elapsed = time.perf_counter() - start
         if progress:
-            progress.batch(loss=loss.item(), images_per_s=seen / elapsed)
+            progress.batch(loss=loss_value, images_per_s=seen / elapsed)
         batch_start = time.perf_counter()
     elapsed = time.perf_counter() - start
-    seen, correct, loss_sum, unreadable = _global_sums([seen, correct, loss_sum, unreadable], ctx, device)
+    seen, correct, loss_sum, unreadable = _global_sums([seen, int(correct), loss_sum, unreadable], ctx, device)
     return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1), "images": int(seen),
             "unreadable": int(unreadable), "seconds": elapsed, "images_per_s": seen / elapsed if elapsed else 0.0,
             "data_share": data_wait / elapsed if elapsed else 0.0}
@@ -179,9 +208,11 @@ class TrainJob:
     config_hash: str
     ctx: DistContext
     prep: Preprocessing
+    observer: TrainObserver | None = None
 
     def context(self) -> TrainContext:
-        return TrainContext(cfg=self.cfg, data=self.data, run=self.run, prep=self.prep, device=self.ctx.device)
+        return TrainContext(cfg=self.cfg, data=self.data, run=self.run, prep=self.prep, device=self.ctx.device,
+                            observer=self.observer)
 
     def checkpoint(self, model: nn.Module | None = None, **training) -> Checkpoint:
         return Checkpoint.of_model(
@@ -199,13 +230,48 @@ class TrainState:
 
 
 def _already_trained(run: RunFolder, config_hash: str) -> dict | None:
+    """result.json, when it and best.pt say the run is done with this configuration: the summary is readable and
+    has this config hash, and best.pt exists, loads, carries the same hash and has finite weights. Anything
+    else (a half-written run, a mix of two runs, a diverged one) is trained again rather than trusted."""
     if not run.result.is_file() or not run.checkpoint.is_file():
         return None
     try:
         done = json.loads(run.result.read_text())
     except (OSError, ValueError):
         return None  # unreadable summary: train again rather than trust it
-    return done if done.get("config_hash") == config_hash else None
+    if not isinstance(done, dict) or done.get("config_hash") != config_hash:
+        return None
+    try:
+        best = Checkpoint.load(run.checkpoint).require_finite()
+    except BenchError as e:
+        log.warning(f"{run.path} has a result.json but its best.pt cannot be used ({e}): training again")
+        return None
+    return done if best.config_hash == config_hash else None
+
+
+def _require_epochs(cfg: TrainConfig, start: Start | None) -> None:
+    """At least one epoch, unless the zoo's start hook made the model whole without any (alexnet-svm from the
+    trained alexnet: epochs=0 and then its finish hook)."""
+    if cfg.epochs < 1 and not (start is not None and start.epochs == 0):
+        raise BenchError(f"--epochs {cfg.epochs}: {cfg.model} needs at least 1 epoch of training")
+
+
+def _require_finite_options(cfg: TrainConfig) -> None:
+    for name in ("lr", "momentum", "weight_decay"):
+        value = getattr(cfg, name)
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise BenchError(f"--{name.replace('_', '-')} {value}: must be a finite number")
+
+
+@contextmanager
+def writing(run: RunFolder):
+    """The run folder, created, checked writable and locked for this process (one writer per run folder); the
+    temporaries of killed writes of its training files are removed once the lock is held."""
+    writable_dir(run.path, "run folder")
+    with exclusive(run.lock, f"the run folder {run.path}"):
+        for name in TRAINING_FILES:
+            remove_stale_temporaries(run.path / name)
+        yield run
 
 
 def initial_model(cfg: TrainConfig, data, run: RunFolder) -> tuple[nn.Module, Start | None]:
@@ -222,26 +288,33 @@ def train_model(cfg: TrainConfig, data_cfg, results_root: Path, *, resume: bool 
                 observer: TrainObserver | None = None) -> TrainResult:
     from mldrnet.data import prepare_data  # the data layer pulls in PIL/transforms; keep CLI start-up light
 
+    _require_finite_options(cfg)
+    if zoo.info(cfg.model).hooks.start is None:
+        _require_epochs(cfg, None)  # before any work; with a start hook, once it has said how many it needs
     ctx = setup(cfg.device)
     try:
         if ctx.is_main:
+            writable_dir(results_root, "results folder")  # one line, before the data layer writes anything
             data = prepare_data(data_cfg, results_root)  # writes the split file once
         ctx.barrier()
         if not ctx.is_main:
             data = prepare_data(data_cfg, results_root)
         run = RunFolder.at(results_root, cfg.model, run_key(data_cfg, data))
-        torch.manual_seed(cfg.seed)  # the initial weights, identical in every process and every rerun
-        model, start = initial_model(cfg, data, run)
-        if start and start.epochs is not None:
-            cfg = replace(cfg, epochs=start.epochs)
-        config_hash = cfg.fingerprint({"data": asdict(data_cfg), "split": data.split_hash,
-                                       "backbone": start.source if start else None})
-        done = None if force or resume else _already_trained(run, config_hash)
-        if done:
-            return TrainResult(**{**{k: done[k] for k in TrainResult.__dataclass_fields__ if k in done},
-                                  "skipped": True})
-        job = TrainJob(cfg, data_cfg, data, run, model, config_hash, ctx, Preprocessing(crop=cfg.crop, resize=cfg.resize))
-        return fit(job, resume=resume, observer=observer if ctx.is_main else None)
+        with writing(run) if ctx.is_main else nullcontext():  # rank 0 writes; the others only compute
+            torch.manual_seed(cfg.seed)  # the initial weights, identical in every process and every rerun
+            model, start = initial_model(cfg, data, run)
+            if start and start.epochs is not None:
+                cfg = replace(cfg, epochs=start.epochs)
+            _require_epochs(cfg, start)
+            config_hash = cfg.fingerprint({"data": asdict(data_cfg), "split": data.split_hash,
+                                           "backbone": start.source if start else None})
+            done = None if force or resume else _already_trained(run, config_hash)
+            if done:
+                return TrainResult(**{**{k: done[k] for k in TrainResult.__dataclass_fields__ if k in done},
+                                      "skipped": True})
+            job = TrainJob(cfg, data_cfg, data, run, model, config_hash, ctx,
+                           Preprocessing(crop=cfg.crop, resize=cfg.resize))
+            return fit(job, resume=resume, observer=observer if ctx.is_main else None)
     finally:
         teardown(ctx)
 
@@ -251,12 +324,15 @@ def fit(job: TrainJob, *, resume: bool = False, observer: TrainObserver | None =
 
     t0 = time.perf_counter()
     cfg, ctx, device = job.cfg, job.ctx, job.ctx.device
+    job.observer = observer
     job.model.to(device)
     if cfg.channels_last and device.type == "cuda":
         job.model = job.model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(job.model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    # a model with nothing to train by gradient descent (hand-crafted features: its finish hook fits it) has no optimizer
+    params = [p for p in job.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay) if params else None
     state = resume_state(job, optimizer) if resume else TrainState()
-    trained = DistributedDataParallel(job.model) if ctx.enabled else job.model
+    trained = DistributedDataParallel(job.model) if ctx.enabled and params else job.model
     per_process_batch = max(1, cfg.batch_size // ctx.world_size)
     val_loader = make_loader(job.data.val, job.prep, train=False, tta=cfg.tta, batch_size=per_process_batch,
                              workers=cfg.workers)
@@ -269,12 +345,19 @@ def fit(job: TrainJob, *, resume: bool = False, observer: TrainObserver | None =
             if sampler:
                 sampler.set_epoch(epoch)
             loader = make_loader(job.data.train, job.prep, train=True, batch_size=per_process_batch,
-                                 shuffle=sampler is None, seed=cfg.seed * 1000 + epoch, workers=cfg.workers, sampler=sampler)
+                                 shuffle=sampler is None, seed=cfg.seed * 1000 + epoch, workers=cfg.workers, sampler=sampler,
+                                 pin_memory=device.type == "cuda")  # so that non_blocking copies really overlap
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(cfg, epoch)
             if observer:
                 observer.start_epoch(epoch, len(loader))
-            stats = train_one_epoch(trained, loader, optimizer, device, cfg, observer, ctx)
+            try:
+                stats = train_one_epoch(trained, loader, optimizer, device, cfg, observer, ctx)
+                broken = first_non_finite(job.model)
+                if broken:
+                    raise Diverged(f"the weights became non-finite (NaN or inf in {broken})")
+            except Diverged as e:
+                raise _diverged(job, state, epoch, e) from None
             if ctx.is_main:
                 metrics = {"epoch": epoch + 1, "lr": lr_at(cfg, epoch), **stats,
                            "val_acc": evaluate(job.model, val_loader, device)}
@@ -288,6 +371,17 @@ def fit(job: TrainJob, *, resume: bool = False, observer: TrainObserver | None =
     if not ctx.is_main:
         return TrainResult(cfg.model, str(job.run.path), cfg.epochs, state.best_epoch, state.best_val)
     return finish_and_test(job, state, seconds_so_far=time.perf_counter() - t0)
+
+
+def _diverged(job: TrainJob, state: TrainState, epoch: int, e: Diverged) -> BenchError:
+    """The one line of a diverged run: which epoch, why, and which checkpoints of the last good epoch stay."""
+    if state.history:
+        kept = (f"{job.run.last.name} of epoch {state.history[-1]['epoch']} and {job.run.checkpoint.name} of epoch "
+                f"{state.best_epoch} are kept")
+    else:
+        kept = "nothing was saved"
+    return BenchError(f"{job.cfg.model} diverged in epoch {epoch + 1} (lr {lr_at(job.cfg, epoch):g}): {e}; stopped: "
+                      f"{kept} in {job.run.path}: train again with a lower --lr")
 
 
 def resume_state(job: TrainJob, optimizer) -> TrainState:

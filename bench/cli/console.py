@@ -13,6 +13,8 @@ import logging
 from rich.console import Console
 from rich.markup import escape
 
+from mldrnet.errors import without_unsafe_advice
+
 WIDE = 400  # columns for a table printed to a log: wide enough that no column of ours is squeezed
 
 
@@ -25,16 +27,37 @@ out = _console(stderr=False)
 err = _console(stderr=True)
 
 
+def safe_text(message: str) -> str:
+    """`message` without torch's advice to load unsafely (mldrnet.errors.without_unsafe_advice)."""
+    return without_unsafe_advice(message)
+
+
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err.print(f"[yellow]warning:[/] {escape(safe_text(message))}", highlight=False, soft_wrap=True)
 
 
 def error(message: str) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(safe_text(message))}", highlight=False, soft_wrap=True)
+
+
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+
+
+def interrupted(message: str = "interrupted"):
+    """Ctrl-C: the message in red, then exit 130 (Typer would exit 130 silently). Never returns."""
+    import typer
+
+    global interrupt_reported
+    interrupt_reported = True
+    error(message)
+    raise typer.Exit(INTERRUPTED_EXIT)
+
+
+interrupt_reported = False  # set once `interrupted` has said why the exit code is 130
 
 
 def info(message: str) -> None:
-    err.print(message, highlight=False, markup=False, soft_wrap=True)
+    err.print(safe_text(message), highlight=False, markup=False, soft_wrap=True)
 
 
 def print_table(table, console: Console | None = None) -> None:

@@ -15,15 +15,16 @@ import typer
 from rich.markup import escape
 
 from bench.cli.console import out, print_table, warn
-from bench.cli.options import DataRoot, DatasetName, ResultsDir
+from bench.cli.options import MAX_SEED, MAX_SYNTH_N, MAX_WORKERS, DataRoot, DatasetName, ResultsDir
+from mldrnet.errors import BenchError
 from mldrnet.layout import results_root
 
 VERIFY_BAD_FILES_EXIT = 2
 
 DatasetArg = Annotated[DatasetName, typer.Argument(help="Dataset name; `synth` is the built-in synthetic set.")]
-SynthN = Annotated[int, typer.Option("--n", min=8, help="Synthetic set: number of images (balanced over 8 classes).")]
+SynthN = Annotated[int, typer.Option("--n", min=8, max=MAX_SYNTH_N, help="Synthetic set: number of images (balanced over 8 classes).")]
 SynthSize = Annotated[int, typer.Option("--size", min=16, max=2048, help="Synthetic set: image size in pixels.")]
-Seed = Annotated[int, typer.Option("--seed", help="Split seed.")]
+Seed = Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Split seed.")]
 
 data_app = typer.Typer(help="Datasets: generate the synthetic set, inspect and verify real ones, write splits.",
                        no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,6 +37,12 @@ def register(app) -> None:
 def _config(dataset: DatasetName, data_root, seed: int = 0, fold: int = 0, n: int = 2400, size: int = 128, **extra):
     from mldrnet.data import DataConfig
 
+    # inspecting commands never create data: a --data-root that is not there is a typo, not a place to generate
+    # the synthetic set into (`bench data synth --out` does that)
+    if data_root is not None and not Path(data_root).is_dir():
+        raise BenchError(f"--data-root {data_root} does not exist (or is not a folder): give the dataset's folder"
+                         + (" or generate one with `bench data synth --out PATH`" if dataset.value == "synth" else ""))
+
     return DataConfig(dataset=dataset.value, data_root=str(data_root) if data_root else None, seed=seed, fold=fold,
                       synth_n=n, synth_size=size, **extra)
 
@@ -45,7 +52,7 @@ def synth(
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder to write (default results/data/synth-n<N>-px<PX>-seed<S>).")] = None,
     n: SynthN = 2400,
     size: SynthSize = 128,
-    seed: Annotated[int, typer.Option("--seed", help="Image seed: the same seed gives the same images.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Image seed: the same seed gives the same images.")] = 0,
     results_dir: ResultsDir = None,
 ) -> None:
     """Generate the synthetic emotion dataset in FI's layout (train on it with --dataset synth --data-root OUT)."""
@@ -68,10 +75,10 @@ def info(
     dataset: DatasetArg = DatasetName.synth,
     data_root: DataRoot = None,
     seed: Seed = 0,
-    fold: Annotated[int, typer.Option("--fold", min=0, help="k-fold sets: the test fold.")] = 0,
+    fold: Annotated[int, typer.Option("--fold", min=0, max=99, help="k-fold sets: the test fold.")] = 0,
     n: SynthN = 2400,
     size: SynthSize = 128,
-    workers: Annotated[int, typer.Option("--workers", min=0, help="Processes for the header check.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=0, max=MAX_WORKERS, help="Processes for the header check.")] = 0,
     results_dir: ResultsDir = None,
 ) -> None:
     """Images per class and split (the split every model uses; written on first use) and unreadable files."""
@@ -90,7 +97,7 @@ def verify(
     data_root: DataRoot = None,
     n: SynthN = 2400,
     size: SynthSize = 128,
-    workers: Annotated[int, typer.Option("--workers", min=0, help="Decoding processes.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=0, max=MAX_WORKERS, help="Decoding processes.")] = 0,
     results_dir: ResultsDir = None,
 ) -> None:
     """Decode every image and name each bad file. Exit 1 on a wrong layout, 2 when some files are unreadable."""

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from bench.cli.console import error, print_table, warn
-from bench.cli.options import DEFAULT_DATASET, DataRoot, Dataset, ResultsDir
+from bench.cli.options import CPUS, DEFAULT_DATASET, MAX_BATCH, DataRoot, Dataset, ResultsDir
 from engines import formats
 from mldrnet.errors import BenchError
 from mldrnet.layout import results_root
@@ -33,8 +33,8 @@ def export(
     all_models: Annotated[bool, typer.Option("--all", help="Every model with a trained checkpoint for --dataset.")] = False,
     to: Annotated[ExportTo, typer.Option("--to", help="onnx (fp32, any machine) or tensorrt (NVIDIA GPU).")] = ExportTo("onnx"),
     precision: Annotated[ExportPrecision, typer.Option("--precision", help="TensorRT precision; int8 calibrates on training images.")] = ExportPrecision("fp32"),
-    max_batch: Annotated[int, typer.Option("--max-batch", min=1, help="TensorRT engines run batch 1..N.")] = 32,
-    parity_images: Annotated[int, typer.Option("--parity-images", min=1, help="Test-split images for the parity check.")] = 64,
+    max_batch: Annotated[int, typer.Option("--max-batch", min=1, max=MAX_BATCH, help="TensorRT engines run batch 1..N.")] = 32,
+    parity_images: Annotated[int, typer.Option("--parity-images", min=1, max=100_000, help="Test-split images for the parity check.")] = 64,
     dataset: Dataset = DEFAULT_DATASET,
     data_root: DataRoot = None,
     results_dir: ResultsDir = None,
@@ -76,7 +76,7 @@ def predict(
     engine: Annotated[EngineName, typer.Option("--engine", help="Which engine runs it (its file must exist).")] = EngineName("torch"),
     precision: Annotated[Precision, typer.Option("--precision", help="torch: fp32/bf16/fp16; tensorrt: the engine's precision.")] = Precision("fp32"),
     device: Annotated[Device, typer.Option("--device", help="cpu or cuda (tensorrt is always cuda).")] = Device("cpu"),
-    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads (default: torch's).")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, max=CPUS, help="CPU threads (default: torch's).")] = None,
     dataset: Dataset = DEFAULT_DATASET,
     results_dir: ResultsDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,

@@ -8,9 +8,11 @@ Nothing here imports torch: `bench -h` stays fast.
 
 from __future__ import annotations
 
+import math
+import os
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
@@ -29,3 +31,31 @@ Dataset = Annotated[str, typer.Option(
 DataRoot = Annotated[Optional[Path], typer.Option(
     "--data-root", help="Folder holding the dataset's files on this machine (real datasets; commands on trained "
                         "models default to the folder they were trained on).")]
+
+# --- bounds: every numeric option is checked at parse time (a usage error, exit 2), before any work ---------
+
+CPUS = os.cpu_count() or 1
+MAX_WORKERS = CPUS * 4  # DataLoader / decoding processes
+MAX_SEED = 2**32 - 1  # numpy's seed range
+MAX_BATCH = 1024  # timing, evaluation and export batches
+MAX_CROP = 1024  # px; min 32 (below, the CNNs' feature maps vanish)
+MAX_SYNTH_N = 1_000_000
+
+
+def finite(low: float | None = None, high: float | None = None, above: bool = False) -> Callable:
+    """A Typer callback for a float option: a finite number within [low, high] (low excluded when `above`);
+    Typer's own min/max let NaN through (every comparison with NaN is false) and accept inf when unbounded."""
+
+    def check(value: float | None) -> float | None:
+        if value is None:
+            return None
+        if not math.isfinite(value):
+            raise typer.BadParameter(f"{value} is not a finite number")
+        if low is not None and (value <= low if above else value < low) or high is not None and value > high:
+            lo = "" if low is None else f"{'>' if above else '>='} {low:g}"
+            hi = "" if high is None else f"<= {high:g}"
+            raise typer.BadParameter(f"{value:g} is out of range ({' and '.join(x for x in (lo, hi) if x)})")
+        return value
+
+    return check
+
