@@ -118,6 +118,19 @@ def measure_engine(engine, batch: torch.Tensor, config: TimingConfig = TimingCon
     return measure(lambda: engine(batch), int(batch.shape[0]), config, sync=engine.synchronize)
 
 
+def measure_resident(engine, batch: torch.Tensor, device: str = "cuda",
+                     config: TimingConfig = TimingConfig()) -> Measurement:
+    """Device-resident timing, measured the same way for every GPU engine: the batch is copied to `device` once,
+    before timing; each sample is `synchronize(); t0; engine.run_on_device(x); synchronize(); t1`, so whatever an
+    engine does inside (torch: enqueue on its stream; TensorRT: enqueue on its own stream joined to torch's; ONNX
+    Runtime: a run on its stream that returns when done) the sample spans the same work: the model on inputs
+    already on the device, logits left there, no host copies."""
+    x = batch.to(device)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return measure(lambda: engine.run_on_device(x), int(batch.shape[0]), config, sync=engine.synchronize)
+
+
 # --- calibration ----------------------------------------------------------------------------------------
 
 CALIBRATION_SIZE = {"cpu": 512, "cuda": 4096}  # big enough to be compute-bound, small enough to take ~ms

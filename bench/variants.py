@@ -31,17 +31,20 @@ class Variant:
     device: str
     precision: str
     provider: str | None = None  # onnxruntime only
+    compile: bool = False  # torch only: torch.compile (inductor) instead of eager
 
     @property
     def engine(self) -> str:
         return formats.get(self.format).engine
 
-    def options(self, threads: int | None) -> EngineOptions:
-        return EngineOptions(device=self.device, precision=self.precision, threads=threads, provider=self.provider)
+    def options(self, threads: int | None, max_batch: int | None = None) -> EngineOptions:
+        """`max_batch`: the largest batch the row will run (ORT's TensorRT provider builds its profile for it)."""
+        return EngineOptions(device=self.device, precision=self.precision, threads=threads, provider=self.provider,
+                             compile=self.compile, max_batch=max_batch)
 
     @property
     def is_reference(self) -> bool:
-        return is_reference(self.engine, self.device, self.precision)
+        return is_reference(self.engine, self.device, self.precision) and not self.compile
 
 
 VARIANTS: tuple[Variant, ...] = (
@@ -49,11 +52,17 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("ort-cpu", "onnx", "cpu", "fp32", "cpu"),
     Variant("torch-cuda", "torch", "cuda", "fp32"),
     Variant("torch-cuda", "torch", "cuda", "fp16"),
+    Variant("torch-cuda", "torch", "cuda", "tf32"),  # TF32 tensor cores, its own row: fp32 rows are IEEE fp32
     Variant("ort-cuda", "onnx", "cuda", "fp32", "cuda"),
+    Variant("ort-cuda", "onnx", "cuda", "tf32", "cuda"),
     Variant("ort-trt", "onnx", "cuda", "fp32", "tensorrt"),
     Variant("trt", "tensorrt", "cuda", "fp32"),
     Variant("trt", "tensorrt", "cuda", "fp16"),
+    # named only (`--engines torch-cpu-compile` / `torch-cuda-compile`), never a default: torch.compile rows
+    Variant("torch-cpu-compile", "torch", "cpu", "fp32", compile=True),
+    Variant("torch-cuda-compile", "torch", "cuda", "fp32", compile=True),
 )
+OPT_IN = frozenset({"torch-cpu-compile", "torch-cuda-compile"})  # run only when named (compiling takes minutes)
 LABELS = tuple(dict.fromkeys(v.label for v in VARIANTS))
 
 
@@ -62,7 +71,7 @@ def cuda_available() -> bool:
 
 
 def default_variants(gpu: bool) -> list[Variant]:
-    return [v for v in VARIANTS if gpu or v.device == "cpu"]
+    return [v for v in VARIANTS if (gpu or v.device == "cpu") and v.label not in OPT_IN]
 
 
 def select_variants(names: list[str] | None = None, precisions: list[str] | None = None,
@@ -79,11 +88,11 @@ def select_variants(names: list[str] | None = None, precisions: list[str] | None
         chosen = []
         for name in names:
             if name == "all":
-                picked = list(VARIANTS)
+                picked = [v for v in VARIANTS if v.label not in OPT_IN]
             elif name in LABELS:
                 picked = [v for v in VARIANTS if v.label == name]
             elif name in engine_names():
-                picked = [v for v in VARIANTS if v.engine == name]
+                picked = [v for v in VARIANTS if v.engine == name and v.label not in OPT_IN]
                 picked = [v for v in picked if gpu or v.device == "cpu"] or picked
             else:
                 raise BenchError(f"unknown engine {name!r}: choose from {', '.join(LABELS + tuple(engine_names()))}, all")

@@ -15,9 +15,13 @@ first use, so importing this module never imports onnxruntime or tensorrt.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.metadata
+import os
 import platform
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -30,11 +34,12 @@ from mldrnet.errors import BenchError
 @dataclass(frozen=True)
 class EngineOptions:
     device: str = "cpu"  # "cpu" or "cuda"
-    precision: str = "fp32"  # fp32 | fp16 | bf16 | int8 (what each engine supports differs)
+    precision: str = "fp32"  # fp32 (IEEE, on every engine) | tf32 | fp16 | bf16 | int8 (what each engine supports differs)
     threads: int | None = None  # CPU threads, pinned and recorded; None = the engine's default
     provider: str | None = None  # onnxruntime: "cpu" | "cuda" | "tensorrt"
     compile: bool = False  # torch: torch.compile
     io_binding: bool = True  # onnxruntime on GPU: device-resident timing
+    max_batch: int | None = None  # largest batch the caller will run (ORT's TensorRT provider: its profile); None: 32
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,6 +74,39 @@ class Engine:
 
 
 ENGINES: dict[str, type[Engine]] = {}  # filled as engine modules are imported (see engine_class)
+
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's content, streamed (a VGG-19 ONNX file is 550 MB); remembered per (path, size,
+    mtime) so that asking again for an unchanged file costs a stat. Caches and engines built from a file are
+    keyed on it: a retrained, re-exported model.onnx has a new hash even when its name and graph are the same."""
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _HASHES[key] = h.hexdigest()
+    return _HASHES[key]
+
+
+def tensorrt_version() -> str | None:
+    """The installed TensorRT's version from package metadata (no `import tensorrt`: it loads CUDA); None if absent."""
+    for dist in ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt_cu13_libs", "tensorrt_cu12_libs"):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def gpu_name() -> str | None:
+    """The CUDA device's model name (engines and their caches are tied to it); None without a GPU."""
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else None
 
 
 def cpu_name() -> str:

@@ -30,9 +30,10 @@ from torch import nn
 from engines import formats
 from engines.base import EngineOptions, create_engine
 from engines.parity import ParityReport, check_parity, eager, parity_batches
-from mldrnet import layout
+from mldrnet import layout, zoo
 from mldrnet.checkpoint import Checkpoint, ModelMeta
 from mldrnet.errors import BenchError, one_line
+from mldrnet.lock import exclusive, lock_file_for
 
 # loose bounds for reduced precision: only used to flag a report, never to fail an export
 REDUCED_RTOL, REDUCED_ATOL = 5e-2, 5e-2
@@ -114,6 +115,9 @@ def export_onnx(checkpoint: str | Path, path: str | Path | None = None, *, resul
     """checkpoint -> ONNX file (default: model.onnx beside it), parity-checked on the checkpoint's test split."""
     checkpoint = Path(checkpoint)
     ckpt = Checkpoint.load(checkpoint)
+    offered = zoo.info(ckpt.model).formats
+    if offered is not None and "onnx" not in offered:
+        raise BenchError(f"{ckpt.model} has no ONNX form (it runs only as {', '.join(offered)}): use --engine torch")
     inputs = parity_batches(ckpt, "test", parity_images, layout.root_of_checkpoint(checkpoint, results_root), data_root)
     path = Path(path) if path is not None else formats.get("onnx").path(checkpoint.parent)
     return export_onnx_checked(ckpt.build_model(), ckpt.meta, path, inputs, opset=opset)
@@ -162,7 +166,10 @@ def export_checkpoint(checkpoint: str | Path, options: ExportOptions = ExportOpt
         others = [f"`--to {f.name}`" for f in formats.exportable() if options.precision in f.export_precisions]
         raise BenchError(f"the {fmt.title} file is {'/'.join(fmt.export_precisions)}; {options.precision} is built "
                          f"from it by {' or '.join(others) or 'no format'}")
-    return fmt.exporter_function()(Path(checkpoint), options, results_root)
+    target = fmt.path(Path(checkpoint).parent, options.precision)
+    with exclusive(lock_file_for(target), f"the export {target}"):  # one writer per exported file
+        Checkpoint.load(checkpoint).require_finite()  # a diverged training's weights: refused before any work
+        return fmt.exporter_function()(Path(checkpoint), options, results_root)
 
 
 def export_onnx_format(checkpoint: Path, options: ExportOptions, results_root) -> ExportResult:
@@ -185,19 +192,48 @@ def export_tensorrt_format(checkpoint: Path, options: ExportOptions, results_roo
 def is_current(path: Path, checkpoint: Path, max_batch: int | None = None) -> bool:
     """Whether the file exported from `checkpoint` can be used as it is: it exists and is not older than the
     checkpoint (else the model was retrained since), and a TensorRT engine was built for batches up to
-    `max_batch` (an engine built for fewer would run every larger batch in chunks and time the wrong thing)."""
-    path = Path(path)
-    if not path.is_file() or path.stat().st_mtime < Path(checkpoint).stat().st_mtime:
-        return False
-    if max_batch is None or path.suffix != ".engine":
-        return True
+    `max_batch` (an engine built for fewer would run every larger batch in chunks and time the wrong thing) from
+    the model.onnx beside it as it is now (its sha256), by this TensorRT on this GPU. A stale existing file is
+    logged with the reason (`stale_reason`), e.g. "rebuilding model.fp16.engine: built for TensorRT 10.3, this is 11.0"."""
+    import logging
+
+    reason = stale_reason(path, checkpoint, max_batch)
+    if reason is not None and Path(path).is_file():
+        logging.getLogger(__name__).warning(reason)
+    return reason is None
+
+
+def stale_reason(path: Path, checkpoint: Path, max_batch: int | None = None) -> str | None:
+    """None when `is_current`, else one line saying why the file must be made again."""
+    from engines import base  # base.tensorrt_version / base.gpu_name: looked up at call time (tests replace them)
     from engines.tensorrt_build import read_engine_meta  # no tensorrt import: the metadata is a JSON file
 
+    path = Path(path)
+    if not path.is_file():
+        return f"{path.name} does not exist"
+    verb = "rebuilding" if path.suffix == ".engine" else "re-exporting"
+    if path.stat().st_mtime < Path(checkpoint).stat().st_mtime:
+        return f"{verb} {path.name}: {Path(checkpoint).name} is newer (the model was retrained)"
+    if path.suffix != ".engine":
+        return None
     try:
         _, record = read_engine_meta(path)
-    except BenchError:  # no or foreign metadata: rebuilding writes it
-        return False
-    return int(record.get("max_batch") or 0) >= max_batch
+    except BenchError as e:  # no or foreign metadata: rebuilding writes it
+        return f"{verb} {path.name}: {one_line(e)}"
+    source = path.parent / str(record.get("source_onnx") or formats.get("onnx").filename())
+    if not record.get("source_sha256"):
+        return f"{verb} {path.name}: its metadata has no hash of the {source.name} it was built from (an older bench)"
+    if source.is_file() and base.file_sha256(source) != record["source_sha256"]:
+        return f"{verb} {path.name}: {source.name} changed since it was built (re-exported from a retrained model)"
+    built, here = record.get("tensorrt"), base.tensorrt_version()
+    if here and built != here:
+        return f"{verb} {path.name}: built for TensorRT {built or 'unknown'}, this is {here}"
+    built_gpu, gpu = record.get("gpu"), base.gpu_name()
+    if gpu and built_gpu != gpu:
+        return f"{verb} {path.name}: built on {built_gpu or 'an unknown GPU'}, this is {gpu}"
+    if max_batch is not None and int(record.get("max_batch") or 0) < max_batch:
+        return f"{verb} {path.name}: built for batches up to {record.get('max_batch')}, {max_batch} needed"
+    return None
 
 
 def ensure_file(fmt: formats.Format, precision: str, checkpoint: Path, *, max_batch: int = 32,
@@ -206,9 +242,10 @@ def ensure_file(fmt: formats.Format, precision: str, checkpoint: Path, *, max_ba
     if fmt.exporter is None:
         return Path(checkpoint)
     path = fmt.path(Path(checkpoint).parent, precision)
-    if not is_current(path, checkpoint, max_batch):
-        export_checkpoint(checkpoint, ExportOptions(to=fmt.name, precision=precision, max_batch=max_batch,
-                                                    data_root=data_root), results_root)
+    with exclusive(lock_file_for(path), f"the export {path}"):  # checked and exported by one process at a time
+        if not is_current(path, checkpoint, max_batch):
+            export_checkpoint(checkpoint, ExportOptions(to=fmt.name, precision=precision, max_batch=max_batch,
+                                                        data_root=data_root), results_root)
     if not path.is_file():
         raise BenchError(f"the export did not write {path}")
     return path

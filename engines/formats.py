@@ -3,9 +3,13 @@ choices and the docs (in the spirit of Ultralytics' export formats). Adding an e
 engine module that registers its class.
 
     format    engine        file in the run folder      precisions          devices    made by
-    torch     torch         best.pt                     fp32 bf16 fp16      cpu cuda   training
-    onnx      onnxruntime   model.onnx                  fp32 (fp16: TRT EP) cpu cuda   export (from best.pt)
+    torch     torch         best.pt                     fp32 bf16 fp16 tf32 cpu cuda   training
+    onnx      onnxruntime   model.onnx                  fp32 (fp16: TRT EP; cpu cuda   export (from best.pt)
+                                                        tf32: CUDA/TRT EP)
     tensorrt  tensorrt      model.<precision>.engine    fp32 fp16 int8      cuda       export (from model.onnx)
+
+"fp32" is IEEE fp32 on every engine and device (TF32 switched off where a GPU library would use it by default);
+"tf32" (CUDA only) is the same file with TF32 tensor-core math allowed, as its own row.
 
 No torch here: the CLI builds its option choices from this table before deciding to import anything heavy.
 """
@@ -50,11 +54,12 @@ class Format:
 
 
 FORMATS: tuple[Format, ...] = (
-    Format("torch", "PyTorch", "torch", "engines.torch_engine", layout.CHECKPOINT_FILE, ("fp32", "bf16", "fp16"),
+    Format("torch", "PyTorch", "torch", "engines.torch_engine", layout.CHECKPOINT_FILE, ("fp32", "bf16", "fp16", "tf32"),
            ("cpu", "cuda"), description="the training checkpoint, eager PyTorch (or torch.compile)"),
-    Format("onnx", "ONNX", "onnxruntime", "engines.onnx_engine", layout.ONNX_FILE, ("fp32", "fp16"), ("cpu", "cuda"),
+    Format("onnx", "ONNX", "onnxruntime", "engines.onnx_engine", layout.ONNX_FILE, ("fp32", "fp16", "tf32"), ("cpu", "cuda"),
            exporter="engines.export:export_onnx_format", export_precisions=("fp32",), made_from="torch",
-           description="fp32 ONNX, dynamic batch, metadata inside; fp16 only through ORT's TensorRT provider"),
+           description="fp32 ONNX, dynamic batch, metadata inside; fp16 only through ORT's TensorRT provider, "
+                       "tf32 through its CUDA or TensorRT provider"),
     Format("tensorrt", "TensorRT", "tensorrt", "engines.tensorrt_engine", layout.ENGINE_FILE, ("fp32", "fp16", "int8"),
            ("cuda",), exporter="engines.export:export_tensorrt_format", export_precisions=("fp32", "fp16", "int8"),
            made_from="onnx", description="a TensorRT engine per precision, built from model.onnx (NVIDIA GPU)"),

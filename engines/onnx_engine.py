@@ -4,12 +4,33 @@ The provider is passed explicitly and checked after the session is made: ONNX Ru
 the CPU when a requested provider is missing (e.g. the CPU `onnxruntime` wheel instead of `onnxruntime-gpu`),
 and a row that asked for CUDA but ran on the CPU must be an error, not a result. The intra-op thread count is
 pinned (default: torch's, so eager PyTorch and ONNX Runtime rows use the same cores) and recorded. On a GPU,
-inputs and outputs are bound to device memory (IO binding) so that timing measures the model, not host copies.
+inputs and outputs are bound to device memory (IO binding, one binding per input shape, reused) so that timing
+measures the model, not host copies.
+
+When the requested provider is not the one running, the error says which of two different things happened:
+the wheel has no such provider (the CPU `onnxruntime` wheel: install onnxruntime-gpu), or the provider is built
+in but its shared library failed to load (a CUDA / cuDNN / TensorRT library of the wrong major version or
+missing: the library is named, found by loading the provider's .so the way ONNX Runtime does).
+
+Precision. "fp32" is IEEE fp32 on every provider: the CUDA provider gets `use_tf32=0` (its default is on), and
+the TensorRT provider, which has no TF32 option and builds with TensorRT's default (TF32 on), builds with
+`NVIDIA_TF32_OVERRIDE=0` in the environment (read by TensorRT, cuBLAS and cuDNN when they build or initialise;
+set only while the session, and so its engine, is created, then restored so later rows are unaffected).
+"tf32" is the same file with TF32 allowed (CUDA or TensorRT provider); "fp16" is the TensorRT provider's.
+
+The TensorRT provider's engine cache is a folder per (precision, sha256 of model.onnx, TensorRT version, GPU)
+under ort-trt-cache/ beside the model: ONNX Runtime keys its cache on names and graph structure, not weights,
+so a retrained, re-exported model.onnx would otherwise reuse the engine built from the old weights. It gets an
+optimisation profile for batch 1..max_batch at the model's input size (EngineOptions.max_batch), so no batch
+size in that range triggers a rebuild.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,8 +38,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from engines.base import Engine, EngineOptions, check_options, cpu_name, register_engine
-from engines.onnx_export import meta_from_props
+from engines.base import (Engine, EngineOptions, check_options, cpu_name, file_sha256, gpu_name, register_engine,
+                          tensorrt_version)
+from engines.onnx_export import INPUT_NAME, meta_from_props, read_onnx_meta
 from mldrnet.errors import BenchError
 
 # provider option name -> ONNX Runtime's provider chain (the first one must be the one that runs)
@@ -29,6 +51,109 @@ PROVIDERS = {
 }
 GPU_HINT = ("install onnxruntime-gpu in place of onnxruntime (`pip uninstall onnxruntime && "
             "pip install 'bench-mldrnet[gpu]'`) on a machine with an NVIDIA GPU")
+LOAD_HINT = ("install the gpu extra's coherent CUDA 13 stack (`pip install 'bench-mldrnet[gpu]'`; "
+             "`bench doctor` shows what is installed)")
+# the provider's shared library inside the onnxruntime package (onnxruntime/capi/)
+PROVIDER_LIBRARIES = {"CUDAExecutionProvider": "libonnxruntime_providers_cuda.so",
+                      "TensorrtExecutionProvider": "libonnxruntime_providers_tensorrt.so"}
+DEFAULT_MAX_BATCH = 32
+_MISSING = re.compile(r"([\w.+-]+\.so(?:\.[\w.]+)?): cannot open shared object file")
+_CUDA_SONAME = re.compile(r"lib(?:cudart|cublas|cublasLt|nvrtc)\.so\.(\d+)")
+
+
+def missing_library(message: str) -> str | None:
+    """The library a dlopen error says it could not find (`libcublas.so.12: cannot open shared object file`)."""
+    m = _MISSING.search(message)
+    return m.group(1) if m else None
+
+
+def provider_load_error(ort, provider: str) -> str | None:
+    """Why the provider's shared library does not load in this process (None: it loads). ONNX Runtime loads it
+    after libonnxruntime_providers_shared.so (global symbols), so this does the same."""
+    lib_name = PROVIDER_LIBRARIES.get(provider)
+    if lib_name is None:
+        return None
+    capi = Path(ort.__file__).parent / "capi"
+    lib = capi / lib_name
+    if not lib.is_file():
+        return f"{lib_name} is not in {capi}"
+    try:
+        shared = capi / "libonnxruntime_providers_shared.so"
+        if shared.is_file():
+            ctypes.CDLL(str(shared), mode=ctypes.RTLD_GLOBAL)
+        ctypes.CDLL(str(lib))
+    except OSError as e:
+        return str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+    return None
+
+
+def explain_missing(library: str) -> str:
+    """What a missing library means: no driver, another CUDA major, another TensorRT major, or just missing."""
+    if library.startswith("libcuda.so"):
+        return f"missing library {library}: no NVIDIA driver on this machine"
+    cuda = _CUDA_SONAME.match(library)
+    if cuda:
+        torch_cuda = (torch.version.cuda or "").split(".")[0]
+        if torch_cuda and torch_cuda != cuda.group(1):
+            return (f"missing library {library}: this onnxruntime is built for CUDA {cuda.group(1)} but torch is "
+                    f"CUDA {torch_cuda} (CUDA majors disagree)")
+        return f"missing library {library} (CUDA {cuda.group(1)})"
+    trt = re.match(r"libnv(?:infer|onnxparser)\w*\.so\.(\d+)", library)
+    if trt:
+        installed = tensorrt_version()
+        if installed and installed.split(".")[0] != trt.group(1):
+            return (f"missing library {library}: this onnxruntime's TensorRT provider links TensorRT {trt.group(1)} "
+                    f"but TensorRT {installed} is installed")
+        return f"missing library {library} (TensorRT {trt.group(1)})"
+    return f"missing library {library}"
+
+
+def provider_failure(ort, provider: str) -> str:
+    """Why `provider` is not running, told apart: the CPU wheel (no such provider in it) or a provider that is
+    built in but cannot load (which library it lacks)."""
+    available = list(ort.get_available_providers())
+    if provider not in available:
+        return f"this onnxruntime build has no {provider} (available: {', '.join(available)}): {GPU_HINT}"
+    error = provider_load_error(ort, provider)
+    version = getattr(ort, "__version__", "?")
+    if error is None:
+        return (f"{provider} is built into onnxruntime {version} and its library loads, but the session did not "
+                "use it (no CUDA device visible to ONNX Runtime?); rerun with --debug for ONNX Runtime's log")
+    library = missing_library(error)
+    why = explain_missing(library) if library else error
+    return f"{provider} is built into onnxruntime {version} but failed to load ({why}): {LOAD_HINT}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-") or "unknown"
+
+
+def tensorrt_cache_key(path: str | os.PathLike, precision: str) -> str:
+    """The ORT TensorRT provider's engine-cache folder name: precision, model content, TensorRT version, GPU."""
+    return (f"{precision}-{file_sha256(path)[:16]}-trt{_slug(tensorrt_version() or 'unknown')}-"
+            f"{_slug(gpu_name() or 'nogpu')}")
+
+
+def tensorrt_profile(input_name: str, chw: tuple[int, ...], max_batch: int) -> dict[str, str]:
+    """Provider options for one optimisation profile, batch 1..max_batch, tuned at max (like engines.tensorrt_build)."""
+    dims = "x".join(str(int(d)) for d in chw)
+    low, high = f"{input_name}:1x{dims}", f"{input_name}:{max_batch}x{dims}"
+    return {"trt_profile_min_shapes": low, "trt_profile_opt_shapes": high, "trt_profile_max_shapes": high}
+
+
+@contextlib.contextmanager
+def environment(**values: str):
+    """Set environment variables for the block, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @register_engine
@@ -47,9 +172,13 @@ class OnnxRuntimeEngine(Engine):
         if self.provider not in PROVIDERS:
             raise BenchError(f"unknown onnxruntime provider {self.provider!r}: choose one of {', '.join(PROVIDERS)}")
         self.device = "cpu" if self.provider == "cpu" else "cuda"
-        if options.precision != "fp32" and not (self.provider == "tensorrt" and options.precision == "fp16"):
+        if options.precision == "tf32" and self.provider == "cpu":
+            raise BenchError("tf32 is a GPU precision: use the cuda or tensorrt provider (ort-cuda / ort-trt)")
+        if options.precision not in ("fp32", "tf32") and not (self.provider == "tensorrt" and options.precision == "fp16"):
             raise BenchError(f"onnxruntime runs the fp32 ONNX file; precision {options.precision} is only offered "
                              "through the TensorRT provider (fp16) or the tensorrt engine")
+        self.max_batch = options.max_batch or DEFAULT_MAX_BATCH
+        self.trt_cache: Path | None = None
         self.threads = options.threads or torch.get_num_threads()
 
         so = ort.SessionOptions()
@@ -59,33 +188,54 @@ class OnnxRuntimeEngine(Engine):
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3
         requested = PROVIDERS[self.provider]
-        with warnings.catch_warnings():  # ORT warns about a missing provider, then falls back: we check instead
-            warnings.simplefilter("ignore")
+        chain = self.provider_chain(requested, path)
+        # IEEE fp32 through the TensorRT provider: TensorRT reads NVIDIA_TF32_OVERRIDE when it builds the engine
+        # (at session creation: the profile is explicit), so it is set only meanwhile
+        ieee_trt = self.provider == "tensorrt" and options.precision == "fp32"
+        with warnings.catch_warnings(), (environment(NVIDIA_TF32_OVERRIDE="0") if ieee_trt else contextlib.nullcontext()):
+            warnings.simplefilter("ignore")  # ORT warns about a missing provider, then falls back: we check instead
             try:
-                self.session = ort.InferenceSession(str(path), so, providers=self._provider_chain(requested, path))
+                self.session = ort.InferenceSession(str(path), so, providers=chain)
             except Exception as e:
                 raise BenchError(f"onnxruntime cannot load {path}: {str(e).strip().splitlines()[0]}") from e
         running = self.session.get_providers()
         if running[0] != requested[0]:
-            raise BenchError(f"onnxruntime was asked for {requested[0]} but runs on {running[0]} "
-                             f"(available: {', '.join(ort.get_available_providers())}): {GPU_HINT}")
+            raise BenchError(f"onnxruntime was asked for {requested[0]} but runs on {running[0]}: "
+                             f"{provider_failure(ort, requested[0])}")
         self.meta = meta_from_props(self.session.get_modelmeta().custom_metadata_map, str(path))
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
         self.io_binding = options.io_binding and self.device == "cuda"
+        self._bindings: dict[tuple[int, ...], list] = {}  # input shape -> [IOBinding, bound input pointer]
 
-    def _provider_chain(self, names: list[str], path: Path) -> list:
-        if names[0] != "TensorrtExecutionProvider":
-            return names
-        trt_options = {
+    def provider_chain(self, names: list[str], path: Path) -> list:
+        """The providers with their options: TF32 per precision, the TensorRT provider's cache and profile."""
+        tf32 = self.options.precision == "tf32"
+        chain: list = []
+        for name in names:
+            if name == "CUDAExecutionProvider":
+                chain.append((name, {"use_tf32": "1" if tf32 else "0"}))  # ORT's default is 1: TF32 convs
+            elif name == "TensorrtExecutionProvider":
+                chain.append((name, self._tensorrt_options(path)))
+            else:
+                chain.append(name)
+        return chain
+
+    def _tensorrt_options(self, path: Path) -> dict:
+        root = path.parent / "ort-trt-cache"
+        self.trt_cache = root / tensorrt_cache_key(path, self.options.precision)
+        timing = root / f"timing-trt{_slug(tensorrt_version() or 'unknown')}-{_slug(gpu_name() or 'nogpu')}"
+        for folder in (self.trt_cache, timing):
+            folder.mkdir(parents=True, exist_ok=True)
+        chw = read_onnx_meta(path).input_shape
+        return {
             "trt_fp16_enable": self.options.precision == "fp16",
-            # ORT builds a TensorRT engine per new input shape: cache them beside the model, not in the cwd
             "trt_engine_cache_enable": True,
-            "trt_engine_cache_path": str(path.parent / "ort-trt-cache"),
+            "trt_engine_cache_path": str(self.trt_cache),
             "trt_timing_cache_enable": True,
-            "trt_timing_cache_path": str(path.parent / "ort-trt-cache"),
+            "trt_timing_cache_path": str(timing),
+            **tensorrt_profile(INPUT_NAME, chw, self.max_batch),
         }
-        return [(names[0], trt_options), *names[1:]]
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         if self.io_binding:
@@ -97,17 +247,29 @@ class OnnxRuntimeEngine(Engine):
     def run_on_device(self, batch: torch.Tensor) -> torch.Tensor:
         if not self.io_binding:
             return self(batch)
-        x = batch.to("cuda", torch.float32).contiguous()
+        x = batch.to(self._torch_device, torch.float32).contiguous()
         out = torch.empty((x.shape[0], len(self.meta.classes)), dtype=torch.float32, device=x.device)
         device_id = x.device.index or 0
-        binding = self.session.io_binding()
-        binding.bind_input(self.input_name, "cuda", device_id, np.float32, tuple(x.shape), x.data_ptr())
-        binding.bind_output(self.output_name, "cuda", device_id, np.float32, tuple(out.shape), out.data_ptr())
+        shape = tuple(x.shape)
+        entry = self._bindings.get(shape)
+        if entry is None:  # one binding per input shape, made once and reused
+            entry = self._bindings[shape] = [self.session.io_binding(), None]
+        binding = entry[0]
+        if entry[1] != x.data_ptr():  # the same tensor again (timing): nothing to rebind
+            binding.bind_input(self.input_name, self._ort_device, device_id, np.float32, shape, x.data_ptr())
+            entry[1] = x.data_ptr()
+        # a fresh output per call, as every engine returns (the caller may keep the previous one): a pointer update
+        binding.bind_output(self.output_name, self._ort_device, device_id, np.float32, tuple(out.shape), out.data_ptr())
         # ORT runs on its own CUDA stream: the input written on torch's stream must be complete first
-        torch.cuda.current_stream().synchronize()
+        self._wait_for_torch()
         self.session.run_with_iobinding(binding)
         binding.synchronize_outputs()
         return out
+
+    _torch_device, _ort_device = "cuda", "cuda"  # tests replace them to exercise the binding cache on the CPU
+
+    def _wait_for_torch(self) -> None:
+        torch.cuda.current_stream().synchronize()
 
     def synchronize(self) -> None:
         if self.device == "cuda":
@@ -122,6 +284,8 @@ class OnnxRuntimeEngine(Engine):
             "provider": self.session.get_providers()[0],
             "device": device,
             "precision": self.options.precision,
+            "tf32": self.options.precision == "tf32",
+            **({"max_batch": self.max_batch, "tensorrt_cache": str(self.trt_cache)} if self.trt_cache else {}),
             "threads": self.threads,
             "io_binding": self.io_binding,
             "file": str(self.path),

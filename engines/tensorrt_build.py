@@ -7,7 +7,10 @@
   int8 are first baked into a copy of it with NVIDIA ModelOpt (AutoCast for fp16, Q/DQ quantization calibrated
   on training images for int8). TensorRT 10 is weakly typed: the FP16 / INT8 builder flags, and an entropy
   calibrator fed with training images for int8. fp32 clears TF32 so that "fp32" means fp32.
-- Metadata (the ModelMeta plus precision, batch range, versions, GPU) goes to a JSON file beside the engine.
+- Metadata (the ModelMeta plus precision, batch range, versions, GPU, and the name and sha256 of the ONNX file it
+  was built from) goes to a JSON file beside the engine; `engines.export.is_current` rebuilds an engine whose
+  model.onnx, TensorRT version or GPU differs from the recorded ones.
+- int8 with ModelOpt calibrates at the real batch (`calibration_shapes`), not batch 1.
 
 Without a GPU or without tensorrt, `require_tensorrt` says in one line what is missing and how to get it.
 """
@@ -24,6 +27,7 @@ import numpy as np
 import torch
 
 from engines import formats
+from engines.base import file_sha256
 from mldrnet.atomic import atomic_write_bytes, atomic_write_text
 from mldrnet.checkpoint import ModelMeta
 from mldrnet.errors import BenchError
@@ -121,6 +125,8 @@ def build_engine(onnx_path: Path, engine_path: Path, meta: ModelMeta, *, precisi
         "max_batch": max_batch,
         "input": inp.name,
         "onnx": build_onnx.name,
+        "source_onnx": onnx_path.name,  # what is_current hashes again: model.onnx, even when built from a converted copy
+        "source_sha256": file_sha256(onnx_path),
         "tensorrt": trt.__version__,
         "gpu": torch.cuda.get_device_name(),
         "build_seconds": round(time.perf_counter() - started, 1),
@@ -206,10 +212,24 @@ def _modelopt_convert(onnx_path: Path, precision: str, calibration) -> Path:
 
     from engines.onnx_export import INPUT_NAME
 
-    data = np.concatenate(list(calibration())).astype(np.float32)
+    data, shapes = calibration_input(list(calibration()))
     # calibration runs in ONNX Runtime: on the GPU when onnxruntime-gpu is installed, else on the CPU
     eps = (["cuda:0"] if "CUDAExecutionProvider" in ort.get_available_providers() else []) + ["cpu"]
     quantize(str(onnx_path), quantize_mode="int8", calibration_data={INPUT_NAME: data}, calibration_method="entropy",
-             calibration_eps=eps, output_path=str(out))
+             calibration_eps=eps, calibration_shapes=shapes, output_path=str(out))
     return out
+
+
+def calibration_input(batches: list[np.ndarray]) -> tuple[np.ndarray, str]:
+    """ModelOpt's calibration data and `calibration_shapes`: the images at the real batch size (the largest batch
+    given; without the shape ModelOpt runs a dynamic-batch model at batch 1), trimmed to whole batches."""
+    from engines.onnx_export import INPUT_NAME
+
+    if not batches:
+        raise BenchError("no calibration images for int8")
+    batch = max(len(b) for b in batches)
+    data = np.concatenate(batches).astype(np.float32)
+    data = data[: max(batch, len(data) // batch * batch)]
+    dims = "x".join(str(d) for d in (batch, *data.shape[1:]))
+    return data, f"{INPUT_NAME}:{dims}"
 

@@ -89,6 +89,8 @@ class TensorRTEngine(Engine):
             "precision": self.record["precision"],
             "threads": None,
             "max_batch": int(self.max_batch),
+            "tf32": False,  # fp32 engines are built with TF32 cleared (engines.tensorrt_build)
+            "source_sha256": self.record.get("source_sha256"),  # the model.onnx it was built from
             **({"chunked_batches": dict(sorted(self.chunked.items()))} if self.chunked else {}),
             "file": str(self.path),
             "file_mb": round(os.path.getsize(self.path) / 2**20, 2),

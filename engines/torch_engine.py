@@ -5,6 +5,11 @@ uses autocast rather than `.half()`: autocast keeps the weights in fp32 and runs
 low precision (reductions, the GRU's recurrences, softmax) in fp32, which is what a deployment through PyTorch
 would do; bf16 and fp16 autocast exist on both CPU and CUDA. The engine takes ownership of a module passed in:
 it is put in eval mode and moved to the engine's device.
+
+On CUDA, "fp32" is IEEE fp32: cuDNN runs convolutions in TF32 by default, so every call runs with TF32 switched
+off for convolutions, matmuls and RNNs (and the caller's settings restored after); "tf32" is its own precision
+with TF32 switched on. cuDNN's autotuner (`cudnn.benchmark`) is switched on for CUDA engines, as ONNX Runtime
+and TensorRT autotune their kernels too (process-wide: torch has no per-module switch; recorded in describe()).
 """
 
 from __future__ import annotations
@@ -21,7 +26,34 @@ from engines.base import Engine, EngineOptions, check_options, cpu_name, registe
 from mldrnet.checkpoint import Checkpoint
 from mldrnet.errors import BenchError
 
-DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # the formats table's torch precisions
+DTYPES = {"fp32": None, "tf32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # the formats table's torch precisions
+
+
+def _tf32_switches() -> list[tuple[object, str, Any, Any]]:
+    """(object, attribute, IEEE value, TF32 value) of this torch's TF32 switches: the `fp32_precision` API of
+    torch >= 2.9 where it exists (mixing it with the legacy `allow_tf32` flags is an error there), else those."""
+    cudnn = torch.backends.cudnn
+    if hasattr(getattr(cudnn, "conv", None), "fp32_precision"):
+        switches = [(torch.backends.cuda.matmul, "fp32_precision", "ieee", "tf32"),
+                    (cudnn.conv, "fp32_precision", "ieee", "tf32")]
+        if hasattr(getattr(cudnn, "rnn", None), "fp32_precision"):
+            switches.append((cudnn.rnn, "fp32_precision", "ieee", "tf32"))
+        return switches
+    return [(torch.backends.cuda.matmul, "allow_tf32", False, True), (cudnn, "allow_tf32", False, True)]
+
+
+@contextlib.contextmanager
+def fp32_math(tf32: bool):
+    """Run the block with TF32 on (`tf32`) or off (IEEE fp32) in cuBLAS and cuDNN; restores the previous settings."""
+    switches = _tf32_switches()
+    saved = [getattr(obj, attr) for obj, attr, _, _ in switches]
+    try:
+        for obj, attr, ieee, tf in switches:
+            setattr(obj, attr, tf if tf32 else ieee)
+        yield
+    finally:
+        for (obj, attr, _, _), value in zip(switches, saved):
+            setattr(obj, attr, value)
 
 
 @register_engine
@@ -30,6 +62,8 @@ class TorchEngine(Engine):
 
     def __init__(self, source: Any, options: EngineOptions = EngineOptions()):
         check_options(self.name, options)
+        if options.precision == "tf32" and options.device != "cuda":
+            raise BenchError("tf32 is a CUDA precision (tensor cores): use --device cuda, or fp32/bf16/fp16 on the CPU")
         if options.device == "cuda" and not torch.cuda.is_available():
             raise BenchError("the torch engine was asked for CUDA but torch sees no GPU: use --device cpu, "
                              "or run on a machine with an NVIDIA GPU and a CUDA build of torch")
@@ -45,6 +79,8 @@ class TorchEngine(Engine):
             # process-wide: torch has no per-module thread pool; recorded in describe() either way
             torch.set_num_threads(options.threads)
         self.model = model.eval().to(self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # autotune convolutions, as ORT's and TensorRT's engines do
         self.forward = torch.compile(self.model) if options.compile else self.model
 
     def _autocast(self):
@@ -53,8 +89,13 @@ class TorchEngine(Engine):
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=dtype)
 
+    def _math(self):
+        if self.device.type != "cuda":
+            return contextlib.nullcontext()  # no TF32 on the CPU: fp32 is IEEE there already
+        return fp32_math(tf32=self.options.precision == "tf32")
+
     def run_on_device(self, batch: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self._math(), self._autocast():
             return self.forward(batch.to(self.device, non_blocking=True))
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
@@ -71,6 +112,8 @@ class TorchEngine(Engine):
             "provider": "torch.compile (inductor)" if self.options.compile else "eager",
             "device": torch.cuda.get_device_name(self.device) if cuda else cpu_name(),
             "precision": self.options.precision,
+            **({"tf32": self.options.precision == "tf32", "cudnn_benchmark": torch.backends.cudnn.benchmark}
+               if cuda else {}),
             "threads": torch.get_num_threads(),
             "source": self.source,
             "file_mb": round(os.path.getsize(self.source) / 2**20, 2) if self.source != "in-memory" else None,

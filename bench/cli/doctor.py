@@ -1,0 +1,78 @@
+"""`bench doctor`: which engines and precisions this machine can run and why not; `--gpu-check` runs the GPU path.
+
+A thin wrapper over bench.doctor; torch and onnxruntime are imported inside the command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bench.cli.console import error, info, out, print_table
+
+
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    resolve_gpu_extra: Annotated[bool, typer.Option(
+        "--resolve-gpu-extra", help="Also resolve the gpu extra with pip (no install; needs the package index) and "
+                                    "fail when its packages are built for different CUDA majors.")] = False,
+    gpu_check: Annotated[bool, typer.Option(
+        "--gpu-check", help="On a GPU machine: run the GPU tests and a small compare (torch-cuda, ort-cuda, ort-trt, "
+                            "trt; fp32/fp16) of a MldrNet trained on the spot, within 8 minutes.")] = False,
+    out_dir: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="--gpu-check: folder for its logs and records (default results/gpu-check).")] = None,
+) -> None:
+    """What this machine can run: every engine x device x precision, and for each one it cannot, why."""
+    from bench import doctor as lib
+
+    if gpu_check:
+        summary = lib.gpu_check(out_dir or Path("results") / "gpu-check", progress=info)
+        if as_json:
+            print(json.dumps(summary, indent=2))
+        for step in summary["steps"]:
+            if not step["ok"]:
+                error(f"{step['step']}: {step.get('error') or ' | '.join(step.get('tail', []))}")
+        if not summary["ok"]:
+            raise typer.Exit(1)
+        if not as_json:
+            out.print(f"GPU check passed: logs and records in {summary['out']}")
+        return
+
+    data = lib.report()
+    stack = None
+    if resolve_gpu_extra:
+        try:
+            stack = lib.check_gpu_stack().to_dict()
+        except lib.ResolverUnavailable as e:
+            stack = {"ok": None, "message": str(e), "majors": {}}
+        data["gpu_extra"] = stack
+    if as_json:
+        print(json.dumps(data, indent=2))
+    else:
+        print_table(_table(data))
+        if stack is not None:
+            (info if stack["ok"] else error)(f"gpu extra: {stack['message']}")
+    if stack is not None and stack["ok"] is False:
+        raise typer.Exit(1)
+
+
+def _table(data: dict):
+    from rich.markup import escape
+    from rich.table import Table
+
+    m = data["machine"]
+    caption = (f"torch {m['torch']} (CUDA {m['torch_cuda'] or 'none'}), GPU: {m['gpu'] or 'none'}, "
+               f"onnxruntime {m['onnxruntime'] or 'none'}, TensorRT {m['tensorrt'] or 'none'}")
+    table = Table(title="bench doctor: what this machine can run", caption=escape(caption))
+    for col in ("engine", "provider", "device", "precision", "available", "why not"):
+        table.add_column(col)
+    for r in data["engines"]:
+        table.add_row(r["engine"], r["provider"] or "", r["device"], r["precision"],
+                      "yes" if r["available"] else "no", escape("; ".join(r["reasons"])))
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)
