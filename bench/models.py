@@ -14,7 +14,7 @@ class ModelRow:
     name: str
     family: str
     params: int
-    gflops: float
+    gflops: float | None  # None: not a network (hand-crafted features: numpy code, no FLOP count)
     output_shape: tuple[int, ...]
     paper_fi_accuracy: float | None
     description: str
@@ -27,6 +27,9 @@ def model_rows(size: int = 375, names: list[str] | None = None) -> list[ModelRow
     rows = []
     for name in names or zoo.names():
         entry = zoo.info(name)
+        if not entry.is_network:  # nothing to count before its classifier is fitted
+            rows.append(ModelRow(name, entry.family, 0, None, (1, 8), entry.paper_fi_accuracy, entry.description))
+            continue
         try:
             p = profile(zoo.create(name), size)
         except RuntimeError as e:  # e.g. AlexNet's 11x11 stride-4 stem and three pools need >= 63 px

@@ -21,7 +21,8 @@ import torchvision
 from torch import nn
 
 from mldrnet.alexnet_svm import AlexNetSVM, fit_svm_head, start_from_trained_alexnet
-from mldrnet.errors import BenchError
+from mldrnet.errors import BenchError, first_line
+from mldrnet.feature_models import FeatureModel, fit_on_features, no_epochs
 from mldrnet.model import MldrNet, MldrNetConfig
 from mldrnet.zoo_hooks import TrainHooks
 
@@ -34,17 +35,24 @@ class ZooEntry:
     paper_fi_accuracy: float | None  # Table I / II / III of the paper, FI well-labelled split
     description: str
     hooks: TrainHooks = TrainHooks()  # what the training loop does for this model besides the epochs
+    formats: tuple[str, ...] | None = None  # the engine formats it has (engines.formats names); None: all
+
+    @property
+    def is_network(self) -> bool:
+        """A neural network (trained by gradient descent, exportable), not hand-crafted features + classifier."""
+        return self.family in NETWORK_FAMILIES
 
 
 _REGISTRY: dict[str, ZooEntry] = {}
+NETWORK_FAMILIES = ("mldrnet", "baseline")
 
 
 def register(name: str, family: str, paper_fi_accuracy: float | None, description: str,
-             hooks: TrainHooks = TrainHooks()):
+             hooks: TrainHooks = TrainHooks(), formats: tuple[str, ...] | None = None):
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ZooEntry(name, fn, family, paper_fi_accuracy, description, hooks)
+        _REGISTRY[name] = ZooEntry(name, fn, family, paper_fi_accuracy, description, hooks, formats)
         return fn
 
     return wrap
@@ -52,6 +60,11 @@ def register(name: str, family: str, paper_fi_accuracy: float | None, descriptio
 
 def names() -> list[str]:
     return list(_REGISTRY)
+
+
+def networks() -> list[str]:
+    """The neural networks of the zoo (every name but the hand-crafted-feature and MART baselines)."""
+    return [n for n, e in _REGISTRY.items() if e.is_network]
 
 
 def info(name: str) -> ZooEntry:
@@ -134,7 +147,7 @@ def _load_imagenet(arch: str, pretrained: bool, weights_path: str | os.PathLike 
             state = torch.load(path, map_location="cpu", weights_only=True)
             model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
         except Exception as e:  # a wrong file is the user's to fix, say so in one line
-            raise BenchError(f"cannot load {arch} ImageNet weights from {path}: {str(e).splitlines()[0]}") from e
+            raise BenchError(f"cannot load {arch} ImageNet weights from {path}: {first_line(e)}") from e
         return model
     if not pretrained:
         return torchvision.models.get_model(arch, weights=None)
@@ -181,3 +194,30 @@ register("resnet101", "baseline", 60.82, "ResNet-101 fine-tuned (torchvision), 8
           hooks=TrainHooks(after=("alexnet",), start=start_from_trained_alexnet, finish=fit_svm_head))
 def _alexnet_svm(num_classes: int = 8, pretrained: bool = False, weights_path=None) -> nn.Module:
     return AlexNetSVM(_load_imagenet("alexnet", pretrained, weights_path), num_classes)
+
+
+# --- The paper's non-CNN baselines: hand-crafted features + a classifier (mldrnet.feature_models) ----------------
+
+_FEATURE_HOOKS = TrainHooks(start=no_epochs, finish=fit_on_features)
+
+
+def _register_features(name: str, family: str, acc: float | None, description: str, method: str,
+                       classifier: str, groups: tuple[str, ...] | None = None) -> None:
+    def build(num_classes: int = 8, method: str = method, groups: list[str] | None = groups,
+              classifier: str = classifier) -> nn.Module:
+        return FeatureModel(num_classes, method, list(groups) if groups else None, classifier)
+
+    # eager PyTorch runs them (numpy / scikit-image / OpenCV inside): no ONNX or TensorRT form
+    register(name, family, acc, description, hooks=_FEATURE_HOOKS, formats=("torch",))(build)
+
+
+_register_features("machajdik", "hand-crafted", None, "Machajdik & Hanbury 2010 features (116-d) + SVM (Table III)",
+                   "machajdik", "svm")
+_register_features("zhao", "hand-crafted", 46.52, "Zhao et al. 2014 principles-of-art features + SVM (Table III)",
+                   "zhao", "svm")
+_register_features("rao", "hand-crafted", 51.67, "Rao et al. 2016 multi-scale blocks, mi-SVM (Table III)", "rao", "mil")
+# Table IV (MART, positive/negative): colour and composition features of abstract paintings, two classes
+for _name, _what in {"tsvm": "transductive SVM", "lmc": "linear matrix completion", "nlmc": "non-linear (RBF) "
+                     "matrix completion", "lasso": "Lasso", "group-lasso": "sparse group lasso"}.items():
+    _register_features(_name, "mart", None, f"MART baseline: {_what} on colour + composition features (Table IV)",
+                       "machajdik", _name, ("colour", "composition"))

@@ -32,6 +32,7 @@ class TrainContext:
     run: RunFolder
     prep: Any = None  # mldrnet.preprocess.Preprocessing
     device: Any = None  # torch.device
+    observer: Any = None  # mldrnet.train.TrainObserver for progress (None: quiet)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def mldrnet_onnx(tmp_path_factory):
     return model, path
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in zoo.names()])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in zoo.networks()])
 def test_every_zoo_model_exports_and_onnxruntime_matches_eager(name, tmp_path):
     model = _model(name)
     # batch 3 and 1: neither is the export's example batch of 2, so the batch dimension must really be dynamic

@@ -15,7 +15,7 @@ from mldrnet.stats import count_params, profile
 HEAVY = {"vgg19", "resnet101"}
 
 
-@pytest.mark.parametrize("name", zoo.names())
+@pytest.mark.parametrize("name", zoo.networks())
 @pytest.mark.parametrize("size", [64, 375])
 def test_forward_backward(name, size):
     if size == 375 and name in HEAVY:
@@ -32,7 +32,7 @@ def test_forward_backward(name, size):
     assert not missing, f"parameters without a finite gradient: {missing[:5]}"
 
 
-@pytest.mark.parametrize("name", zoo.names())
+@pytest.mark.parametrize("name", zoo.networks())
 def test_eval_forward_at_375(name):
     model = zoo.create(name).eval()
     with torch.no_grad():

@@ -17,6 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from bench import __version__
+from bench.cli import console
 from bench.cli.console import error, out, print_table, route_library_logs
 from mldrnet.errors import BenchError
 
@@ -78,9 +79,9 @@ def models(
 
 def _register_commands() -> None:
     # Each area's commands live in their own module; imported here so `bench -h` lists them (none imports torch).
-    from bench.cli import compare, data, engines, train
+    from bench.cli import compare, data, doctor, engines, features, train
 
-    for module in (data, train, engines, compare):
+    for module in (data, train, engines, features, compare, doctor):
         module.register(app)
 
 
@@ -93,6 +94,11 @@ def main() -> None:
             raise
         error(str(e))
         sys.exit(1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # outside a command (Typer handles those: below)
         error("interrupted")
-        sys.exit(130)
+        sys.exit(console.INTERRUPTED_EXIT)
+    except SystemExit as e:
+        # Typer turns Ctrl-C inside a command into a silent SystemExit(130): name it, unless the command did
+        if e.code == console.INTERRUPTED_EXIT and not console.interrupt_reported:
+            error("interrupted")
+        raise

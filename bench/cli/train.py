@@ -9,8 +9,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from bench.cli.console import err, out, print_table
-from bench.cli.options import DEFAULT_DATASET, DataRoot, Dataset, ResultsDir
+from bench.cli.console import err, interrupted, out, print_table
+from bench.cli.options import (DEFAULT_DATASET, MAX_CROP, MAX_SEED, MAX_SYNTH_N, MAX_WORKERS, DataRoot, Dataset,
+                               ResultsDir, finite)
 from mldrnet.errors import BenchError
 from mldrnet.layout import results_root
 
@@ -19,21 +20,23 @@ ModelOpt = Annotated[Optional[list[str]], typer.Option(
 Profile = Annotated[str, typer.Option("--profile", help="quick (small, CPU, the default) or paper (375 px, GPU).")]
 
 # Options that `train` and `train-all` share: defined once, so a flag means the same in both.
-Epochs = Annotated[Optional[int], typer.Option(help="Epochs (default: the profile's, per model).")]
-BatchSize = Annotated[Optional[int], typer.Option(help="Global batch size (paper: 64).")]
-Lr = Annotated[Optional[float], typer.Option(help="Initial learning rate (paper: 0.001).")]
-Crop = Annotated[Optional[int], typer.Option(help="Crop size in px (paper: 375).")]
+# Every number is bounded at parse time: a usage error before any data or model work.
+Epochs = Annotated[Optional[int], typer.Option(min=1, max=10000, help="Epochs (default: the profile's, per model).")]
+BatchSize = Annotated[Optional[int], typer.Option(min=1, max=4096, help="Global batch size (paper: 64).")]
+Lr = Annotated[Optional[float], typer.Option(callback=finite(0.0, 10.0, above=True),
+                                             help="Initial learning rate (paper: 0.001).")]
+Crop = Annotated[Optional[int], typer.Option(min=32, max=MAX_CROP, help="Crop size in px (paper: 375).")]
 Tta = Annotated[Optional[str], typer.Option(help="Evaluation: center or five (mean of five crops).")]
-Seed = Annotated[int, typer.Option(help="Seed for the split, the training order and the initialisation.")]
-Workers = Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")]
+Seed = Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed for the split, the training order and the initialisation.")]
+Workers = Annotated[Optional[int], typer.Option(min=0, max=MAX_WORKERS, help="DataLoader worker processes.")]
 Device = Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")]
 Pretrained = Annotated[Optional[bool], typer.Option("--pretrained", help="Baselines: torchvision ImageNet weights "
                                                     "(the paper fine-tunes them).")]
-Fold = Annotated[int, typer.Option(help="k-fold datasets: the test fold.")]
-LabelNoise = Annotated[float, typer.Option(help="Flip this seeded fraction of the training labels.")]
+Fold = Annotated[int, typer.Option(min=0, max=99, help="k-fold datasets: the test fold.")]
+LabelNoise = Annotated[float, typer.Option(callback=finite(0.0, 1.0), help="Flip this seeded fraction of the training labels.")]
 NoisyExtra = Annotated[Optional[str], typer.Option(help="Extra noisy training pairs: folder or CSV.")]
-SynthN = Annotated[Optional[int], typer.Option(help="Synthetic dataset: number of images.")]
-SynthSize = Annotated[Optional[int], typer.Option(help="Synthetic dataset: image size in px.")]
+SynthN = Annotated[Optional[int], typer.Option(min=8, max=MAX_SYNTH_N, help="Synthetic dataset: number of images.")]
+SynthSize = Annotated[Optional[int], typer.Option(min=16, max=2048, help="Synthetic dataset: image size in px.")]
 Force = Annotated[bool, typer.Option("--force", help="Train again even if trained with the same configuration.")]
 NoProgress = Annotated[bool, typer.Option("--no-progress", help="No progress bars (epoch lines only).")]
 
@@ -100,8 +103,12 @@ def train(
                   workers=workers, device=device, bf16=bf16, channels_last=channels_last, pretrained=pretrained,
                   weights_path=weights, model_config=_parse_model_opts(model_opt) or None)
     data_cfg = _data_config(dataset, data_root, seed, fold, label_noise, noisy_extra, synth_n, synth_size)
-    result = train_model(cfg, data_cfg, results_root(results_dir), resume=resume, force=force,
-                         observer=EpochProgress(bars=not no_progress))
+    try:
+        result = train_model(cfg, data_cfg, results_root(results_dir), resume=resume, force=force,
+                             observer=EpochProgress(bars=not no_progress))
+    except KeyboardInterrupt:
+        # Typer turns a KeyboardInterrupt raised in a command into a silent exit 130: say it here
+        interrupted(f"interrupted: resume with `bench train {model} --resume` (and the same options)")
     if is_main_process():
         print_table(train_table([result]), err)
 
@@ -110,6 +117,8 @@ def train_all(
     models: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Models to train (repeat); default: "
                                                         "mldrnet alexnet vgg19 resnet101 alexnet-svm.")] = None,
     variants: Annotated[bool, typer.Option("--variants", help="Also every MldrNet variant of the paper.")] = False,
+    hand_crafted: Annotated[bool, typer.Option("--hand-crafted", help="Also the hand-crafted-feature baselines "
+                                               "(machajdik, zhao, rao; minutes of feature extraction).")] = False,
     profile: Profile = "quick",
     dataset: Dataset = DEFAULT_DATASET,
     data_root: DataRoot = None,
@@ -142,12 +151,18 @@ def train_all(
     names = list(models or DEFAULT_MODELS)
     if variants:
         names += [n for n in zoo.names() if zoo.info(n).family == "mldrnet"]
+    if hand_crafted:
+        names += [n for n in zoo.names() if zoo.info(n).family == "hand-crafted"]
     for name in names:
         zoo.info(name)
     data_cfg = _data_config(dataset, data_root, seed, fold, label_noise, noisy_extra, synth_n, synth_size)
-    results = run_all(names, profile, data_cfg, results_root(results_dir), force=force,
-                      observer=EpochProgress(bars=not no_progress), debug=debug, epochs=epochs, batch_size=batch_size, lr=lr, crop=crop, tta=tta, seed=seed,
-                      device=device, workers=workers, pretrained=pretrained)
+    try:
+        results = run_all(names, profile, data_cfg, results_root(results_dir), force=force,
+                          observer=EpochProgress(bars=not no_progress), debug=debug, epochs=epochs, batch_size=batch_size, lr=lr, crop=crop, tta=tta, seed=seed,
+                          device=device, workers=workers, pretrained=pretrained)
+    except KeyboardInterrupt:
+        interrupted("interrupted: run the same `bench train-all` again to continue (trained models are skipped; "
+                    "resume the interrupted one with `bench train MODEL --resume`)")
     if not is_main_process():
         return
     print_table(train_table(results))

@@ -19,6 +19,8 @@ from types import ModuleType
 
 import numpy as np
 
+from mldrnet.errors import BenchError
+
 METHODS = {
     "machajdik": "mldrnet.features.machajdik",
     "zhao": "mldrnet.features.zhao",
@@ -28,8 +30,6 @@ METHODS = {
 
 def method(name: str) -> ModuleType:
     """The method's module, imported on first use (scikit-image and OpenCV are slow to import)."""
-    from mldrnet.errors import BenchError
-
     if name not in METHODS:
         raise BenchError(f"unknown feature method {name!r}: choose one of {', '.join(METHODS)}")
     return importlib.import_module(METHODS[name])
@@ -40,3 +40,20 @@ def extract_vector(name: str, image: np.ndarray) -> np.ndarray:
     mod = method(name)
     groups = mod.extract(image)
     return np.concatenate([np.asarray(groups[g], dtype=np.float64).ravel() for g in mod.GROUPS])
+
+
+def extract_file(name: str, path) -> dict[str, dict[str, float]]:
+    """One image file's features by group, each feature named (the method's FEATURE_NAMES, else group[i]).
+    An unreadable file is a BenchError naming it (decoded like the data loader does)."""
+    from mldrnet.data import UnreadableImage, decode_image
+
+    mod = method(name)
+    try:
+        image = decode_image(path)
+    except UnreadableImage as e:
+        raise BenchError(f"cannot extract features from {e}") from e
+    groups = mod.extract(np.asarray(image.convert("RGB")))
+    names = getattr(mod, "FEATURE_NAMES", {})
+    return {g: dict(zip(names.get(g) or [f"{g}[{i}]" for i in range(mod.GROUPS[g])],
+                        (float(v) for v in np.asarray(groups[g]).ravel())))
+            for g in mod.GROUPS}

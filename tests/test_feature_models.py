@@ -1,0 +1,133 @@
+"""The paper's non-CNN baselines as zoo models: trained by `train_model` through their zoo hooks, saved in the
+checkpoint without pickles, reloaded with identical predictions, run by the torch engine and compare, refused by
+export; the MART methods on a binary dataset."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from data_fixtures import write_mart
+from mldrnet import zoo
+from mldrnet.checkpoint import Checkpoint
+from mldrnet.data import DataConfig
+from mldrnet.errors import BenchError
+from mldrnet.feature_models import FeatureCache, FeatureModel, split_features
+from mldrnet.train import train_model
+from mldrnet.train_config import resolve
+
+TINY = dict(crop=40, batch_size=16, workers=0)
+
+
+def tiny_synth() -> DataConfig:
+    return DataConfig(dataset="synth", synth_n=64, synth_size=48, seed=0)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("results")
+    result = train_model(resolve("zhao", "quick", **TINY), tiny_synth(), root)
+    assert result.ok and result.epochs == 0 and 0 <= result.test_acc <= 1
+    return root
+
+
+def test_zoo_lists_them_as_models_without_onnx():
+    for name in ("machajdik", "zhao", "rao", "tsvm", "lmc", "nlmc", "lasso", "group-lasso"):
+        entry = zoo.info(name)
+        assert not entry.is_network and entry.formats == ("torch",) and name not in zoo.networks()
+    assert zoo.info("zhao").paper_fi_accuracy == 46.52 and zoo.info("rao").paper_fi_accuracy == 51.67
+
+
+def test_trained_checkpoint_round_trips_with_identical_predictions(trained):
+    ckpt = Checkpoint.load(trained / "runs/synth/zhao/best.pt")
+    model = ckpt.build_model()
+    assert isinstance(model, FeatureModel) and model.clf is not None
+    batch = next(iter(ckpt.eval_set("test", trained, batch_size=8).batches()))[0]
+    again = Checkpoint.load(trained / "runs/synth/zhao/best.pt").build_model()
+    with torch.inference_mode():
+        assert torch.equal(model(batch), again(batch))
+    assert model(batch).shape == (len(batch), 8)
+
+
+def test_features_are_cached_by_file_content(trained, tmp_path):
+    from mldrnet.data import prepare_data
+    from mldrnet.preprocess import Preprocessing
+
+    data = prepare_data(tiny_synth(), trained)
+    model, prep = FeatureModel(method="zhao"), Preprocessing(crop=40)
+    cache = FeatureCache(trained, model.spec, prep)
+    assert any(cache.dir.rglob("*.npy"))  # written by the training run
+    x, y = split_features(model.spec, prep, data.train[:6], cache, workers=1)
+    fresh = FeatureCache(tmp_path, model.spec, prep)
+    x2, y2 = split_features(model.spec, prep, data.train[:6], fresh, workers=1)
+    np.testing.assert_allclose(x, x2) and np.testing.assert_array_equal(y, y2)
+
+
+def test_a_classifier_saved_for_another_model_is_refused(trained):
+    ckpt = Checkpoint.load(trained / "runs/synth/zhao/best.pt")
+    wrong = Checkpoint(**{**ckpt.__dict__, "model": "machajdik"})
+    with pytest.raises(BenchError, match="saved classifier is for"):
+        wrong.build_model()
+
+
+def test_untrusted_types_in_a_saved_svm_are_refused(trained):
+    import skops.io as sio
+
+    ckpt = Checkpoint.load(trained / "runs/synth/zhao/best.pt")
+    state = dict(ckpt.state_dict)
+    extra = dict(state["_extra_state"])
+    extra["arrays"] = {"skops": torch.from_numpy(np.frombuffer(sio.dumps(_Evil()), dtype=np.uint8).copy())}
+    state["_extra_state"] = extra
+    with pytest.raises(BenchError, match="does not load"):
+        Checkpoint(**{**ckpt.__dict__, "state_dict": state}).build_model()
+
+
+class _Evil:
+    """A type skops does not trust: loading must refuse it instead of rebuilding it."""
+
+
+def test_torch_engine_and_compare_run_it_and_export_refuses_it(trained):
+    from bench.compare import CompareConfig, run_compare
+    from bench.timing import TimingConfig
+    from engines.export import export_onnx
+
+    fast = TimingConfig(warmup_iters=1, warmup_s=0.0, min_iters=2, budget_s=0.0)
+    run = run_compare(CompareConfig(models=("zhao",), batch_sizes=(1,), max_test_images=4, threads=1, timing=fast),
+                      trained)
+    rows = {r.variant: r for r in run.records}
+    assert rows["torch-cpu"].ok and rows["torch-cpu"].accuracy_pct is not None and rows["torch-cpu"].gflops is None
+    assert not rows["ort-cpu"].ok and "not applicable" in rows["ort-cpu"].error
+    with pytest.raises(BenchError, match="no ONNX form"):
+        export_onnx(trained / "runs/synth/zhao/best.pt")
+
+
+def test_mart_method_trains_on_a_binary_dataset_and_refuses_eight_classes(tmp_path):
+    root, _ = write_mart(tmp_path / "mart")
+    data = DataConfig(dataset="mart", data_root=str(root))
+    result = train_model(resolve("lasso", "quick", **TINY), data, tmp_path / "results")
+    assert result.ok and result.best_val_acc >= 0.5  # two colours: the colour features separate them
+    with pytest.raises(BenchError, match="two-class method"):
+        train_model(resolve("lasso", "quick", **TINY), tiny_synth(), tmp_path / "results")
+
+
+def test_bench_features_prints_named_groups_and_names_a_bad_file(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from bench.cli.features import METHODS
+    from compare_fakes import cli_app
+    from data_fixtures import jpg
+    from mldrnet.features import METHODS as LIBRARY_METHODS, method
+
+    assert METHODS == tuple(LIBRARY_METHODS)  # the CLI spells them out to stay light
+    image, bad = jpg(tmp_path / "a.jpg"), tmp_path / "b.jpg"
+    bad.write_bytes(b"not an image")
+    result = CliRunner().invoke(cli_app(), ["features", "zhao", str(image), str(bad), "--json"])
+    assert result.exit_code == 1
+    printed = json.loads(result.stdout)
+    groups = printed["images"][str(image)]
+    assert list(groups) == list(method("zhao").GROUPS)
+    assert all(len(v) == method("zhao").GROUPS[g] for g, v in groups.items())
+    assert str(bad) in result.stderr and str(bad) not in printed["images"]
