@@ -27,10 +27,13 @@ def as_rgb_uint8(image) -> np.ndarray:
 
 
 def resize_to_pixels(image, pixels: int = TARGET_PIXELS) -> np.ndarray:
-    """RGB uint8 with about `pixels` pixels and the same aspect ratio (up- or down-scaled, at least 8x8)."""
+    """RGB uint8 with at most about `pixels` pixels and the same aspect ratio. Larger images are scaled down, as
+    Machajdik & Hanbury did; smaller ones are kept (upscaling adds no information, only time: the built-in
+    synthetic images are 128 px and the quick profile's crops 64 px), except that a side under 8 px is raised."""
     arr = as_rgb_uint8(image)
     h, w = arr.shape[:2]
-    scale = math.sqrt(pixels / max(h * w, 1))
+    scale = min(1.0, math.sqrt(pixels / max(h * w, 1)))
+    scale = max(scale, 8 / max(min(h, w), 1)) if min(h, w) < 8 else scale
     size = (max(8, round(w * scale)), max(8, round(h * scale)))
     if size == (w, h):
         return arr
