@@ -33,18 +33,23 @@ def state_dict_bytes(model: torch.nn.Module) -> int:
 
 
 def _size(path: Path) -> int:
-    extra = path.with_name(path.name + ".data")  # ONNX external data, if the exporter wrote any
-    return path.stat().st_size + (extra.stat().st_size if extra.is_file() else 0)
+    # ONNX external data if the exporter wrote any; an OpenVINO IR's weights are the .bin beside its .xml
+    extras = [path.with_name(path.name + ".data")] + ([path.with_suffix(".bin")] if path.suffix == ".xml" else [])
+    return path.stat().st_size + sum(e.stat().st_size for e in extras if e.is_file())
 
 
 def artifact_for(variant: Variant, checkpoint: Path, model: torch.nn.Module, max_batch: int, results_root: Path,
-                 data_root: str | None = None) -> Artifact:
+                 data_root: str | None = None, size: int | None = None) -> Artifact:
+    """`size`: the input side (px) the file must serve (bench compare --size); None = the checkpoint's crop. The
+    torch row loads the checkpoint at any size (the zoo's CNNs end in adaptive pooling); exported files are made
+    for one size (engines.export.ensure_file's `size`)."""
     fmt = formats.get(variant.format)
     if fmt.exporter is None:
         # the torch engine loads the checkpoint itself: handing it `model` would move compare's reference copy
         return Artifact(checkpoint, checkpoint, state_dict_bytes(model))
     from engines.export import ensure_file  # heavy (onnx, onnxscript): only when a row needs it
 
+    at_size = {} if size is None else {"size": size}  # only when compare asks for another size than the crop
     path = ensure_file(fmt, variant.precision if variant.precision in fmt.export_precisions else "fp32",
-                       checkpoint, max_batch=max_batch, results_root=results_root, data_root=data_root)
+                       checkpoint, max_batch=max_batch, results_root=results_root, data_root=data_root, **at_size)
     return Artifact(path, path, _size(path))

@@ -7,6 +7,9 @@ Rows match on (model, engine variant, precision, batch). Per matched row:
   same run, see bench.timing.calibrate): latency in "calibration units", throughput in images per unit;
 - a row that was ok in the baseline and is an error now is a regression; a baseline row absent from the run
   is one too (unless allowed), and so is a run with no matching rows, another dataset, or no calibration.
+int8 rows of the run (ok ones, matched or new) whose top-1 agreement with PyTorch fp32 is below
+`int8_agreement_pct` (default 99 %), or was not measured, fail whatever the baseline holds. Timings at another
+timing size (px, bench compare --size) than the baseline's are not compared: a run-level failure.
 Faster or more accurate is never a failure; `--update` records the run as the new baseline (refused for a run
 with error rows unless `allow_error_rows`, and always for a run without an ok row).
 Both files are read by bench.records' strict reader (typed fields, finite numbers, no duplicated row key: each
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from bench.records import CompareRun, Record, load_run, number, read_json
@@ -34,6 +37,7 @@ class Tolerance:
     normalize: bool = True  # divide timings by each run's calibration (off: same machine only)
     allow_missing: bool = False  # baseline rows absent from the run are not failures
     busy_spread: float = 1.5  # a run whose calibration varied more than this (max / min) ran on a busy machine
+    int8_agreement_pct: float = 99.0  # an int8 row's top-1 agreement with PyTorch fp32 below this fails
 
     def __post_init__(self) -> None:
         validate_tolerance(asdict(self), "the tolerance")
@@ -44,7 +48,7 @@ class Tolerance:
 
 # each stored or given tolerance: (lowest, highest) of a finite number, or None for a boolean
 TOLERANCE_RANGES = {"accuracy_points": (0.0, 100.0), "timing": (0.0, 1000.0), "busy_spread": (1.0, 1000.0),
-                    "normalize": None, "allow_missing": None}
+                    "int8_agreement_pct": (0.0, 100.0), "normalize": None, "allow_missing": None}
 
 
 def validate_tolerance(values: object, where: str) -> dict:
@@ -150,7 +154,29 @@ def _compare_row(base: Record, cur: Record, tol: Tolerance, scale: dict) -> RowC
                     (base.agreement_pct, cur.agreement_pct), lat, ips, bool(cur.noisy), compared=True)
 
 
-def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tolerance()) -> CheckResult:
+def _timing_size(r: Record) -> int | None:
+    """px of the row's timed batch (older files lack timing_size: they timed at input_size)."""
+    return r.timing_size if r.timing_size is not None else r.input_size
+
+
+def _int8_gate(check: RowCheck, cur: Record, tol: Tolerance) -> RowCheck:
+    """An ok int8 row of the run fails below the agreement limit (or without an agreement to judge), whatever the
+    baseline says; other rows pass through unchanged."""
+    if not (cur.ok and cur.precision == "int8"):
+        return check
+    agree = _num(cur.agreement_pct)
+    if agree is not None and agree >= tol.int8_agreement_pct:
+        return check
+    why = ("int8 row without a top-1 agreement with fp32: the int8 gate cannot judge it" if agree is None else
+           f"int8 top-1 agreement with fp32 {agree:.2f}% < {tol.int8_agreement_pct:g}%")
+    reasons = check.reasons if check.verdict != "new" else ()
+    verdict = check.verdict if check.failed else "regression"
+    return replace(check, verdict=verdict, reasons=(*reasons, why),
+                   agreement=(check.agreement[0], cur.agreement_pct))
+
+
+def _environment_problems(current: CompareRun, baseline: CompareRun) -> tuple[list[str], list[str]]:
+    """(problems, notes) of the two runs as wholes: recorded dataset and threads, unique row keys, same data."""
     problems, notes = [], []
     b_env, c_env = baseline.environment, current.environment
     for side, env in (("baseline", b_env), ("run", c_env)):
@@ -170,27 +196,53 @@ def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tol
         # threads far better than a small model at batch 1)
         problems.append(f"thread count differs: baseline {b_env.get('threads')}, run {c_env.get('threads')}: "
                         f"run compare with --threads {b_env.get('threads')}")
+    return problems, notes
+
+
+def _scales(current: CompareRun, baseline: CompareRun, tol: Tolerance, base_rows: dict) -> tuple[dict, list[str]]:
+    """(device -> current / baseline calibration, problems): the normalization, and a busy machine refused."""
+    scale: dict = {}
+    problems: list[str] = []
+    if not tol.normalize:
+        return scale, problems
+    for device in sorted({r.device for r in current.records if r.key in base_rows and r.ok}):
+        b, c = _cal(baseline, device), _cal(current, device)
+        sizes = {run.calibration.get(device, {}).get("size") for run in (baseline, current)}
+        if b is None or c is None:
+            problems.append(f"no {device} calibration in the {'baseline' if b is None else 'run'}: "
+                            "timings cannot be normalized (use --no-normalize on one machine)")
+        elif len(sizes) > 1:
+            problems.append(f"the {device} calibration changed ({' vs '.join(map(str, sizes))}): refresh the "
+                            "baseline with --update")
+        else:
+            scale[device] = c / b
+        spread = current.calibration.get(device, {}).get("spread", 1.0)
+        if not _num(spread, positive=True) or not spread <= tol.busy_spread:
+            # under contention, models with many small parallel ops slow down far more than one matrix
+            # product: no normalization rescues such timings, and a flaky gate is worse than a loud one
+            problems.append(f"the machine was busy during the run: its {device} calibration varied x{spread:.1f} "
+                            f"(limit x{tol.busy_spread:g}); rerun compare on a quiet machine")
+    return scale, problems
+
+
+def _resized_problem(base_rows: dict, cur_rows: dict) -> list[str]:
+    resized = [(key, _timing_size(base_rows[key]), _timing_size(cur)) for key, cur in cur_rows.items()
+               if key in base_rows and cur.ok and base_rows[key].ok
+               and None not in (_timing_size(base_rows[key]), _timing_size(cur))
+               and _timing_size(base_rows[key]) != _timing_size(cur)]
+    if not resized:
+        return []
+    key, b, c = resized[0]
+    return [f"{len(resized)} row(s) timed at another size than the baseline's (e.g. {' '.join(map(str, key))}: "
+            f"{c} px, baseline {b} px): timings at two sizes do not compare; run compare with --size {b}"]
+
+
+def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tolerance()) -> CheckResult:
+    problems, notes = _environment_problems(current, baseline)
     base_rows = {r.key: r for r in baseline.records}
     cur_rows = {r.key: r for r in current.records}
-    scale: dict = {}
-    if tol.normalize:
-        for device in sorted({r.device for r in current.records if r.key in base_rows and r.ok}):
-            b, c = _cal(baseline, device), _cal(current, device)
-            sizes = {run.calibration.get(device, {}).get("size") for run in (baseline, current)}
-            if b is None or c is None:
-                problems.append(f"no {device} calibration in the {'baseline' if b is None else 'run'}: "
-                                "timings cannot be normalized (use --no-normalize on one machine)")
-            elif len(sizes) > 1:
-                problems.append(f"the {device} calibration changed ({' vs '.join(map(str, sizes))}): refresh the "
-                                "baseline with --update")
-            else:
-                scale[device] = c / b
-            spread = current.calibration.get(device, {}).get("spread", 1.0)
-            if not _num(spread, positive=True) or not spread <= tol.busy_spread:
-                # under contention, models with many small parallel ops slow down far more than one matrix
-                # product: no normalization rescues such timings, and a flaky gate is worse than a loud one
-                problems.append(f"the machine was busy during the run: its {device} calibration varied x{spread:.1f} "
-                                f"(limit x{tol.busy_spread:g}); rerun compare on a quiet machine")
+    scale, busy = _scales(current, baseline, tol, base_rows)
+    problems += busy
     rows = []
     for key, base in base_rows.items():
         if key in cur_rows:
@@ -198,11 +250,13 @@ def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tol
         elif base.ok and not tol.allow_missing:
             rows.append(RowCheck(key, "missing", ("in the baseline, not in this run",)))
     rows += [RowCheck(key, "new", ("not in the baseline",)) for key in cur_rows if key not in base_rows]
+    problems += _resized_problem(base_rows, cur_rows)
     if not any(r.verdict not in ("missing", "new") for r in rows):
         problems.append("no rows match the baseline (model, engine, precision, batch): nothing was checked")
     elif not any(r.compared for r in rows):
         problems.append("no row was compared to a number (every matching row is an error or lacks its values): "
                         "nothing was checked")
+    rows = [_int8_gate(r, cur_rows[r.key], tol) if r.key in cur_rows else r for r in rows]  # after the match count
     return CheckResult(tuple(rows), tuple(problems), tuple(notes), tol, scale)
 
 

@@ -2,7 +2,11 @@
 
 Per (model, variant) the test split runs through the engine once (accuracy, per-class TPR, confusion matrix,
 parity against PyTorch fp32 eager on the CPU); then, per batch size, the engine is timed on a fixed random
-batch (latency at that batch, throughput in images/s). Anything that goes wrong in a row (no export, provider
+batch (latency at that batch, throughput in images/s). Accuracy is measured at the size the model was trained at (the
+checkpoint's crop, `input_size`); timing at `CompareConfig.size` when given (the serving size, `timing_size`: the
+engine's file is then made for that size too), else at the trained size. GFLOPs per image are counted at the timing
+size, and each row's achieved GFLOP/s is set against the machine's fp32 matrix-product peak, measured once per run
+(bench.timing.measure_peak, stored as calibration.<device>.peak). Anything that goes wrong in a row (no export, provider
 missing, out of memory, a crash inside an engine) becomes that row's error and the run goes on, as in timm's
 and Ultralytics' benchmark scripts. A calibration matrix product is timed before and after the matrix so that
 `bench check` can compare timings from different machines.
@@ -21,7 +25,8 @@ import torch
 from bench.artifacts import Artifact, artifact_for
 from bench.envinfo import environment, usable_cpus
 from bench.records import CompareRun, Record
-from bench.timing import Calibration, TimingConfig, calibrate, measure_engine, measure_resident, pin_threads
+from bench.timing import (Calibration, TimingConfig, achieved, calibrate, measure_engine, measure_peak,
+                          measure_resident, pin_threads)
 from bench.variants import Variant, cuda_available, select_variants
 from engines.base import Engine, EngineOptions, create_engine
 from mldrnet import layout, zoo
@@ -50,6 +55,8 @@ class CompareConfig:
     eval_batch_size: int = 32
     max_test_images: int | None = None  # quick knob: a seeded subset of the test split
     threads: int | None = None  # None: every usable CPU core
+    size: int | None = None  # px at which every engine is exported and timed (the serving size); None: the trained size
+    peak_budget_s: float = 1.0  # seconds of the fp32 matrix-product peak measurement (at least 3 products)
     timing: TimingConfig = field(default_factory=TimingConfig)
     calibration: TimingConfig = field(default_factory=lambda: CALIBRATION_TIMING)
     cache_bytes: int = 2 << 30  # keep the preprocessed test split in memory up to this size
@@ -88,7 +95,9 @@ class Hooks:
     """Where compare reaches outside itself; tests replace them with fakes."""
 
     eval_set: Callable[[Checkpoint, CompareConfig, Path], EvalSet] = _default_eval_set
-    artifact: Callable[..., Artifact] = artifact_for  # (variant, checkpoint, model, max_batch, results_root, data_root)
+    # (variant, checkpoint, model, max_batch, results_root, data_root[, size=S]): size only when timing at another
+    # size than the checkpoint's crop (CompareConfig.size), so hooks without it serve the default runs
+    artifact: Callable[..., Artifact] = artifact_for
     engine: Callable[[str, Any, EngineOptions], Engine] = create_engine
 
 
@@ -128,9 +137,10 @@ class _Matrix:
     """One compare run's state: settings, hooks and a progress callback."""
 
     def __init__(self, config: CompareConfig, results_root: Path, hooks: Hooks, progress: Callable[[str], None],
-                 variants: list[Variant], threads: int):
+                 variants: list[Variant], threads: int, peaks: dict[str, float] | None = None):
         self.config, self.root, self.hooks, self.progress = config, results_root, hooks, progress
         self.variants, self.threads = variants, threads
+        self.peaks = peaks or {}  # device -> measured fp32 matrix-product GFLOP/s
 
     def batches(self, v: Variant) -> tuple[int, ...]:
         # a GPU's throughput batch would take minutes per call for a big model on the CPU
@@ -145,14 +155,15 @@ class _Matrix:
             ckpt = Checkpoint.load(tm.checkpoint)
             model = ckpt.build_model()
             ev = self.hooks.eval_set(ckpt, self.config, self.root)
-            prof = profile(model, ev.size)
+            timing_size = self.config.size or ev.size
+            prof = profile(model, timing_size)  # GFLOPs per image where the model is timed
         except Exception as e:
             self._guard(e)
             self.progress(f"{tm.name}: {one_line(e)}")
             return [_error_row(tm.name, v, b, one_line(e), dataset=self.config.dataset)
                     for v in self.variants for b in self.batches(v)]
         common = dict(dataset=ev.dataset, split_hash=ev.split_hash, classes=ev.classes, input_size=ev.size,
-                      params=prof.params, threads=self.threads,
+                      timing_size=timing_size, params=prof.params, threads=self.threads,
                       gflops=prof.gflops if zoo.info(tm.name).is_network else None,
                       paper_fi_accuracy_pct=zoo.info(tm.name).paper_fi_accuracy if ev.dataset == "fi" else None)
         rows, reference = [], None
@@ -176,12 +187,21 @@ class _Matrix:
             why = f"not applicable: {tm.name} runs only as {', '.join(offered)} (no {v.format} form)"
             return [_error_row(tm.name, v, b, why, **common) for b in self.batches(v)], None
         max_batch = max(self.config.eval_batch_size, *self.batches(v))
+        size = common.get("timing_size") or ev.size
         engine = None
         try:
             art = self.hooks.artifact(v, tm.checkpoint, model, max_batch, self.root, self.config.data_root)
             common = dict(common, file_format=v.format, file_bytes=art.nbytes)
             engine = self.hooks.engine(v.engine, art.source, v.options(self.threads, max_batch))
-            logits, labels = _run_split(engine, ev)
+            logits, labels = _run_split(engine, ev)  # accuracy at the trained size
+            if size != ev.size:  # timing at the serving size: its own file (an export is made for one size)
+                del engine
+                engine = None
+                gc.collect()
+                art = self.hooks.artifact(v, tm.checkpoint, model, max_batch, self.root, self.config.data_root,
+                                          size=size)
+                common = dict(common, file_bytes=art.nbytes)
+                engine = self.hooks.engine(v.engine, art.source, v.options(self.threads, max_batch))
             ref = logits if v.is_reference and reference is None else reference
             m = classification_metrics(labels.tolist(), logits.argmax(1).tolist(), len(ev.classes))
             same = None if ref is None else parity(ref, logits)
@@ -197,7 +217,7 @@ class _Matrix:
             self.progress(f"{tm.name} {v.label} {v.precision}: {one_line(e)}")
             del engine
             return [_error_row(tm.name, v, b, one_line(e), **common) for b in self.batches(v)], None
-        rows = [self.timed_row(tm, v, engine, ev.size, b, common) for b in self.batches(v)]
+        rows = [self.timed_row(tm, v, engine, size, b, common) for b in self.batches(v)]
         del engine
         gc.collect()
         if v.device == "cuda" and torch.cuda.is_available():
@@ -215,16 +235,18 @@ class _Matrix:
             self.progress(f"{tm.name} {v.label} {v.precision} batch {batch}: {one_line(e)}")
             return _error_row(tm.name, v, batch, one_line(e), **common)
         lat = m.latency
-        extra: dict = {}
+        rate, fraction = achieved(common.get("gflops"), m.images_per_s, self.peaks.get(v.device))
+        extra: dict = dict(achieved_gflops=rate, peak_fraction=fraction)
         if v.device == "cuda":  # device-resident: the input already on the GPU, no host-to-device copy
             try:
                 r = measure_resident(engine, x, v.device, self.config.timing)
-                extra = dict(resident_p50_ms=r.latency.p50_ms, resident_ips=r.images_per_s)
+                extra = dict(extra, resident_p50_ms=r.latency.p50_ms, resident_ips=r.images_per_s)
             except Exception as e:
                 self._guard(e)
-                extra = dict(engine_info=dict(common.get("engine_info", {}), resident_error=one_line(e)))
-        self.progress(f"{tm.name} {v.label} {v.precision} batch {batch}: p50 {lat.p50_ms:.2f} ms, "
-                      f"{m.images_per_s:.1f} img/s" + (" (noisy)" if m.noisy else ""))
+                extra = dict(extra, engine_info=dict(common.get("engine_info", {}), resident_error=one_line(e)))
+        self.progress(f"{tm.name} {v.label} {v.precision} batch {batch} at {size} px: p50 {lat.p50_ms:.2f} ms, "
+                      f"{m.images_per_s:.1f} img/s" + (f", {fraction:.0%} of peak" if fraction is not None else "")
+                      + (" (noisy)" if m.noisy else ""))
         return Record(tm.name, v.label, v.engine, v.device, v.precision, batch, v.provider, **{
             **common, **extra, "lat_count": lat.count, "lat_mean_ms": lat.mean_ms, "lat_std_ms": lat.std_ms,
             "lat_min_ms": lat.min_ms, "lat_p50_ms": lat.p50_ms, "lat_p90_ms": lat.p90_ms, "lat_p99_ms": lat.p99_ms,
@@ -233,7 +255,7 @@ class _Matrix:
 
 
 def _error_row(model: str, v: Variant, batch: int, error: str, **common) -> Record:
-    keep = {k: common[k] for k in ("dataset", "split_hash", "classes", "input_size", "params", "gflops", "threads",
+    keep = {k: common[k] for k in ("dataset", "split_hash", "classes", "input_size", "timing_size", "params", "gflops", "threads",
                                    "paper_fi_accuracy_pct", "file_format", "file_bytes") if k in common}
     return Record(model, v.label, v.engine, v.device, v.precision, batch, v.provider, error=error, **keep)
 
@@ -244,13 +266,26 @@ def run_compare(config: CompareConfig, results_root: Path, hooks: Hooks = Hooks(
     gpu_rows = any(v.device == "cuda" for v in variants) and cuda_available()
     if any(b < 1 for b in config.batch_sizes or ()):
         raise BenchError("batch sizes must be >= 1")
+    if config.size is not None and config.size < 1:
+        raise BenchError("the timing size must be >= 1 px")
     models = find_trained(results_root, config.dataset, config.models)
     previous_threads = torch.get_num_threads()
     threads = pin_threads(config.threads or usable_cpus())
     try:
         devices = ["cpu"] + (["cuda"] if gpu_rows else [])
         before = {d: calibrate(d, config.calibration) for d in devices}
-        matrix = _Matrix(config, results_root, hooks, progress, variants, threads)
+        peaks = {}
+        for d in devices:  # once per run, with the run's threads: what "% of peak" divides by
+            try:
+                peaks[d] = measure_peak(d, budget_s=config.peak_budget_s)
+                progress(f"{d} fp32 matrix-product peak: {peaks[d].gflops_per_s:.1f} GFLOP/s "
+                         f"({peaks[d].size}x{peaks[d].size}, {threads} threads)")
+            except Exception as e:  # no peak: rows keep their GFLOP/s, without a fraction
+                if config.fail_fast:
+                    raise
+                progress(f"no {d} matrix-product peak: {one_line(e)}")
+        matrix = _Matrix(config, results_root, hooks, progress, variants, threads,
+                         {d: p.gflops_per_s for d, p in peaks.items()})
         records = [r for tm in models for r in matrix.model_rows(tm)]
         after = {d: calibrate(d, config.calibration) for d in devices}
     finally:
@@ -258,6 +293,8 @@ def run_compare(config: CompareConfig, results_root: Path, hooks: Hooks = Hooks(
     calibration = {d: summarize_calibration(before[d], after[d], [r.calibration_ms for r in records
                                                                   if r.device == d and r.calibration_ms])
                    for d in devices}
+    for d, p in peaks.items():
+        calibration[d]["peak"] = p.to_dict()
     env = environment(config.dataset, [r.split_hash for r in records if r.split_hash], threads)
     return CompareRun(tuple(records), env, config.to_dict(), calibration)
 

@@ -209,6 +209,9 @@ class Probe:
     tensorrt: str | None = None  # version; None when not installed
     tensorrt_cuda_major: int | None = None
     modelopt: bool = False
+    openvino: str | None = None  # version; None when not installed
+    nncf: bool = False  # OpenVINO int8 quantization
+    cpu_bf16: bool = False  # native bf16 (AVX512_BF16 / AMX): OpenVINO's bf16 rows
 
     @property
     def torch_cuda_major(self) -> int | None:
@@ -255,7 +258,20 @@ def probe() -> Probe:
         if trt is not None:
             p.tensorrt_cuda_major = package_cuda_major(trt.metadata["Name"], trt.version, trt.requires)[0]
     p.modelopt = importlib.util.find_spec("modelopt") is not None
+    ov = _dist("openvino")
+    p.openvino = ov.version if ov is not None else None
+    p.nncf = _dist("nncf") is not None
+    p.cpu_bf16 = _cpu_has_bf16()
     return p
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
 
 
 @dataclass(frozen=True)
@@ -338,6 +354,13 @@ def engine_checks(p: Probe) -> list[EngineCheck]:
                 reasons += _gpu_reasons(p)
                 if provider == "tensorrt" and p.tensorrt is None:
                     reasons.append("TensorRT is not installed (ORT's TensorRT provider needs its libraries)")
+        elif engine == "openvino":
+            if p.openvino is None:
+                reasons.append("openvino is not installed (pip install 'bench-mldrnet[cpu]')")
+            if precision == "int8" and not p.nncf:
+                reasons.append("nncf is not installed: OpenVINO int8 is quantized with NNCF (pip install 'bench-mldrnet[cpu]')")
+            if precision == "bf16" and not p.cpu_bf16:
+                reasons.append("this CPU has no native bf16 (AVX512_BF16 or AMX): bench never runs a silent emulation")
         elif engine == "tensorrt":
             if p.tensorrt is None:
                 reasons.append("the tensorrt package is not installed (pip install 'bench-mldrnet[gpu]')")

@@ -36,6 +36,15 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def cpu_capability() -> str | None:
+    """The widest vector instruction set PyTorch's CPU kernels use here (e.g. AVX2, AVX512): what an fp32 peak
+    and int8 speed-ups depend on."""
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):
+        return None
+
+
 def gpu_name() -> str | None:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
@@ -75,6 +84,7 @@ def environment(dataset: str, split_hashes: list[str], threads: int) -> dict:
         "python": platform.python_version(),
         "cpu": cpu_name(),
         "cpus_usable": usable_cpus(),
+        "cpu_capability": cpu_capability(),
         "gpu": gpu_name(),
         "cuda": torch.version.cuda if torch.cuda.is_available() else None,
         "torch": torch.__version__,

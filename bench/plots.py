@@ -1,4 +1,5 @@
-"""PNG views of compare records: accuracy against latency per engine, a confusion matrix per model (the paper's
+"""PNG views of compare records: accuracy against latency (batch 1) and against throughput (the best batch: the
+offline scenario) per engine and precision, a confusion matrix per model (the paper's
 Fig. 6), and per-class true-positive rates as grouped bars (the paper's Figs. 8-10).
 
 Figures are built with matplotlib's object API (`Figure`, no pyplot), so nothing depends on a display or on
@@ -61,9 +62,47 @@ def plot_accuracy_latency(records: list[Record], path: Path) -> Path | None:
                     ha="right", fontsize=8)
     ax.set_xscale("log")
     ax.margins(x=0.12, y=0.08)  # room for the model names left of the fastest points
-    ax.set_xlabel(f"median latency at batch {batch} (ms, log scale)")
+    sizes = sorted({r.timing_size or r.input_size for r in ok if (r.timing_size or r.input_size)})
+    ax.set_xlabel(f"median latency at batch {batch} (ms, log scale)" + (f", at {'/'.join(map(str, sizes))} px" if sizes else ""))
     ax.set_ylabel("top-1 accuracy on the test split (%)")
-    ax.set_title("Accuracy vs latency per engine")
+    ax.set_title("Accuracy vs latency per engine and precision (single-stream)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def plot_accuracy_throughput(records: list[Record], path: Path) -> Path | None:
+    """Top-1 against the best throughput of each (model, engine variant, precision) over the run's batch sizes
+    (MLPerf's offline scenario), one marker per variant + precision."""
+    best: dict[tuple[str, str, str], Record] = {}
+    for r in records:
+        if r.ok and r.throughput_ips is not None and r.accuracy_pct is not None:
+            key = (r.model, r.variant, r.precision)
+            if key not in best or r.throughput_ips > best[key].throughput_ips:
+                best[key] = r
+    if not best:
+        return None
+    ok = list(best.values())
+    fig = Figure(figsize=(8, 5.5), layout="constrained")
+    ax = fig.add_subplot()
+    for i, (variant, precision) in enumerate(sorted({(r.variant, r.precision) for r in ok})):
+        rows = [r for r in ok if (r.variant, r.precision) == (variant, precision)]
+        ax.scatter([r.throughput_ips for r in rows], [r.accuracy_pct for r in rows], marker=MARKERS[i % len(MARKERS)],
+                   s=50, label=f"{variant} {precision}", zorder=3)
+    for model in dict.fromkeys(r.model for r in ok):
+        rows = sorted((r for r in ok if r.model == model), key=lambda r: r.throughput_ips)
+        ax.plot([r.throughput_ips for r in rows], [r.accuracy_pct for r in rows], color="0.7", lw=0.8, zorder=1)
+        top = rows[-1]  # named once, at its fastest engine
+        ax.annotate(model, (top.throughput_ips, top.accuracy_pct), textcoords="offset points", xytext=(4, 6),
+                    ha="left", fontsize=8)
+    sizes = sorted({r.timing_size or r.input_size for r in ok if (r.timing_size or r.input_size)})
+    ax.set_xscale("log")
+    ax.margins(x=0.12, y=0.08)
+    ax.set_xlabel("best throughput over the batch sizes (images/s, log scale)"
+                  + (f", at {'/'.join(map(str, sizes))} px" if sizes else ""))
+    ax.set_ylabel("top-1 accuracy on the test split (%)")
+    ax.set_title("Accuracy vs throughput per engine and precision (offline)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.savefig(path, dpi=120)
@@ -118,6 +157,7 @@ def plot_per_class_tpr(records: list[Record], path: Path) -> Path | None:
 def write_plots(records: list[Record], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [plot_accuracy_latency(records, out_dir / "accuracy_vs_latency.png"),
+               plot_accuracy_throughput(records, out_dir / "accuracy_vs_throughput.png"),
                plot_per_class_tpr(records, out_dir / "per_class_tpr.png")]
     for model, r in model_rows(records).items():
         if r.confusion:

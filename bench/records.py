@@ -73,13 +73,17 @@ class Record:
     threads: int | None = None
     calibration_ms: float | None = None  # bench.timing.calibrate on this row's device, just before its timing
     # the model and its file in this format
-    input_size: int | None = None
+    input_size: int | None = None  # px: the accuracy size (the checkpoint's crop, what the model was trained at)
     params: int | None = None
-    gflops: float | None = None
+    gflops: float | None = None  # per image at timing_size
     file_format: str | None = None
     file_bytes: int | None = None
     paper_fi_accuracy_pct: float | None = None  # only when the dataset is FI
     engine_info: dict = field(default_factory=dict)  # Engine.describe(): what actually ran
+    # the serving size and how close the row came to the machine's limit (None in files of older benches)
+    timing_size: int | None = None  # px of the timed batch and of gflops (bench compare --size; default input_size)
+    achieved_gflops: float | None = None  # GFLOP/s: gflops x throughput_ips
+    peak_fraction: float | None = None  # achieved_gflops / the run's measured fp32 matrix-product rate (calibration.<device>.peak)
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -127,6 +131,12 @@ class Record:
         for name in PERCENT_FIELDS:
             if values.get(name) is not None:
                 number(values[name], f"{where}.{name}", 0.0, 100.0)
+        for name in NONNEGATIVE_FIELDS:
+            if values.get(name) is not None:
+                number(values[name], f"{where}.{name}", 0.0)
+        for name in POSITIVE_INT_FIELDS:
+            if values.get(name) is not None:
+                number(values[name], f"{where}.{name}", 1, integer=True)
         if values.get("error") is None:
             for name, low, high in OK_ROW_NUMBERS:
                 v = values.get(name)
@@ -168,10 +178,13 @@ FIX = "a damaged or hand-edited file: regenerate it (`bench compare`; for a base
 # (low, high; high None = strictly above low). Every other number may be null on an ok row: agreement_pct and
 # max_logit_diff (no PyTorch reference ran), mean_tpr_pct and per_class_tpr_pct entries (a class without test
 # images), resident_* (CPU rows), the lat_* statistics other than p50, lat_count, test_images, calibration_ms,
-# params, gflops, input_size, file_* and paper_fi_accuracy_pct (informative, never compared). An error row may
+# params, gflops, input_size, timing_size, achieved_gflops, peak_fraction, file_* and paper_fi_accuracy_pct
+# (informative, never compared; bench.check refuses timings at another timing_size than the baseline's). An error row may
 # lack every number. Percentages present anywhere must lie in 0..100.
 OK_ROW_NUMBERS = (("accuracy_pct", 0.0, 100.0), ("lat_p50_ms", 0.0, None), ("throughput_ips", 0.0, None))
 PERCENT_FIELDS = ("accuracy_pct", "agreement_pct", "mean_tpr_pct")
+NONNEGATIVE_FIELDS = ("achieved_gflops", "peak_fraction", "gflops")
+POSITIVE_INT_FIELDS = ("timing_size", "input_size")
 
 
 def _kind(v: Any) -> str:
@@ -325,6 +338,12 @@ class CompareRun:
     config: dict  # the CompareConfig it ran with
     calibration: dict  # device -> bench.timing.Calibration.to_dict(), measured in the same run
 
+    def peak_gflops(self, device: str) -> float | None:
+        """The fp32 matrix-product peak measured in this run on `device` (GFLOP/s), None if not measured."""
+        cal = self.calibration.get(device)
+        peak = cal.get("peak") if isinstance(cal, dict) else None
+        return peak.get("gflops_per_s") if isinstance(peak, dict) else None
+
     def to_dict(self) -> dict:
         return {"format": FORMAT, "environment": _jsonable(self.environment), "config": _jsonable(self.config),
                 "calibration": self.calibration, "records": [r.to_dict() for r in self.records]}
@@ -384,6 +403,15 @@ def _calibration(cal: Any, where: str) -> None:
     for name in ("size", "count", "threads", "samples"):
         if name in cal:
             number(cal[name], f"{where}.{name}", 1, integer=True)
+    if "peak" in cal:  # bench.timing.Peak.to_dict(): the fp32 matrix-product peak (absent in older files)
+        peak = cal["peak"]
+        if not isinstance(peak, dict):
+            raise BenchError(f"{where}.peak is {_kind(peak)}, expected an object: {FIX}")
+        for name in ("gflops_per_s", "best_ms"):
+            number(peak.get(name), f"{where}.peak.{name}", 0.0, above=True)
+        for name in ("size", "runs", "threads"):
+            if name in peak:
+                number(peak[name], f"{where}.peak.{name}", 1, integer=True)
 
 
 def save_run(run: CompareRun, out_dir: Path) -> tuple[Path, Path]:

@@ -13,6 +13,8 @@ What the numbers mean (trtexec / timm / MLPerf conventions):
 
 `calibrate` times a fixed matrix product with the same threads: the CI gate divides timings by it, so a
 baseline taken on one machine can judge a run on another (to first order: both are dense float maths).
+`measure_peak` is another matter: the machine's fp32 matrix-product limit (the best of several large products),
+measured once per compare run, what each row's achieved GFLOP/s is a fraction of (`achieved`).
 """
 
 from __future__ import annotations
@@ -158,6 +160,76 @@ def calibrate(device: str = "cpu", config: TimingConfig = TimingConfig(warmup_s=
     sync = torch.cuda.synchronize if device.startswith("cuda") else _noop
     m = measure(lambda: torch.mm(a, b), 1, config, sync=sync)
     return Calibration(device, n, m.latency.p50_ms, m.latency.count, torch.get_num_threads())
+
+
+# --- the machine's limit: a proper fp32 matrix-product peak, measured once per run ---------------------
+
+PEAK_SIZE = {"cpu": 2048, "cuda": 8192}  # n of the (n x n) @ (n x n) float32 product; big enough to be compute bound
+
+
+@dataclass(frozen=True)
+class Peak:
+    """The best fp32 matrix-product rate seen on `device` with the current threads: what "% of peak" divides by."""
+
+    device: str
+    size: int
+    best_ms: float  # fastest of the timed products
+    runs: int
+    threads: int
+
+    @property
+    def gflops_per_s(self) -> float:
+        return 2.0 * self.size**3 / (self.best_ms * 1e-3) / 1e9
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "gflops_per_s": self.gflops_per_s}
+
+
+def measure_peak(device: str = "cpu", size: int | None = None, min_runs: int = 3, max_runs: int = 20,
+                 budget_s: float = 1.0, clock: Callable[[], float] = time.perf_counter) -> Peak:
+    """The best of several float32 `torch.matmul` products of two (n x n) matrices (2048 on the CPU, grown to 4096
+    when one takes under 10 ms; 8192 on a GPU) after one warm-up product, run until `min_runs` products and
+    `budget_s` seconds have passed (at most `max_runs`): about a second on a 2-core CPU. Peak means the best run,
+    not the median: the question is what the machine can do, not what it did on average."""
+    kind = device.split(":")[0]
+    n = size or PEAK_SIZE.get(kind, 2048)
+    sync = torch.cuda.synchronize if kind == "cuda" else _noop
+    gen = torch.Generator().manual_seed(0)
+
+    def operands(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.rand(n, n, generator=gen).to(device), torch.rand(n, n, generator=gen).to(device)
+
+    def once(a: torch.Tensor, b: torch.Tensor) -> float:
+        sync()
+        t0 = clock()
+        torch.matmul(a, b)
+        sync()
+        return clock() - t0
+
+    a, b = operands(n)
+    first = once(a, b)  # warm-up (thread pool start, first-touch of the output)
+    if size is None and kind == "cpu" and first < 0.01:  # many cores: a bigger product keeps them all busy
+        n = 2 * n
+        a, b = operands(n)
+        once(a, b)
+    times: list[float] = []
+    start = clock()
+    while len(times) < max_runs and (len(times) < min_runs or clock() - start < budget_s):
+        times.append(once(a, b))
+    return Peak(device, n, min(times) * 1e3, len(times), torch.get_num_threads())
+
+
+def achieved(gflops_per_image: float | None, images_per_s: float | None,
+             peak_gflops_per_s: float | None) -> tuple[float | None, float | None]:
+    """(achieved GFLOP/s, fraction of the peak): GFLOPs per image at the timed size x images/s, and that over the
+    machine's measured fp32 matrix-product rate (None where a number is missing; the fraction may pass 1 for
+    reduced precision, which the fp32 peak does not bound)."""
+    if gflops_per_image is None or images_per_s is None or not math.isfinite(images_per_s):
+        return None, None
+    rate = gflops_per_image * images_per_s
+    if peak_gflops_per_s is None or not peak_gflops_per_s > 0:
+        return rate, None
+    return rate, rate / peak_gflops_per_s
 
 
 def pin_threads(threads: int | None) -> int:

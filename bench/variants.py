@@ -61,8 +61,16 @@ VARIANTS: tuple[Variant, ...] = (
     # named only (`--engines torch-cpu-compile` / `torch-cuda-compile`), never a default: torch.compile rows
     Variant("torch-cpu-compile", "torch", "cpu", "fp32", compile=True),
     Variant("torch-cuda-compile", "torch", "cuda", "fp32", compile=True),
+    # not in the default CPU selection (the CI gate compares torch-cpu + ort-cpu fp32 with its baseline): run when
+    # named (`--engines ov-cpu`, `--engines openvino`, `--engines all`, `--engines ort-cpu --precisions int8`);
+    # int8 files are calibrated on training images on first use
+    Variant("ort-cpu", "onnx-int8", "cpu", "int8", "cpu"),
+    Variant("ov-cpu", "openvino", "cpu", "fp32"),
+    Variant("ov-cpu", "openvino", "cpu", "int8"),
 )
 OPT_IN = frozenset({"torch-cpu-compile", "torch-cuda-compile"})  # run only when named (compiling takes minutes)
+# variants outside the default selection that `all` and engine names still pick
+NOT_DEFAULT = frozenset({("ort-cpu", "int8"), ("ov-cpu", "fp32"), ("ov-cpu", "int8")})
 LABELS = tuple(dict.fromkeys(v.label for v in VARIANTS))
 
 
@@ -71,7 +79,16 @@ def cuda_available() -> bool:
 
 
 def default_variants(gpu: bool) -> list[Variant]:
-    return [v for v in VARIANTS if (gpu or v.device == "cpu") and v.label not in OPT_IN]
+    return [v for v in VARIANTS if (gpu or v.device == "cpu") and v.label not in OPT_IN
+            and (v.label, v.precision) not in NOT_DEFAULT]
+
+
+def _label_variants(label: str, precisions: list[str] | None) -> list[Variant]:
+    """A label's variants: those of the default selection (ort-cpu: fp32), its others (ort-cpu int8) when
+    --precisions names them; a label with no default variant (ov-cpu) gives them all."""
+    ours = [v for v in VARIANTS if v.label == label]
+    usual = [v for v in ours if (v.label, v.precision) not in NOT_DEFAULT]
+    return [v for v in ours if v in usual or not usual or v.precision in (precisions or ())]
 
 
 def select_variants(names: list[str] | None = None, precisions: list[str] | None = None,
@@ -90,7 +107,7 @@ def select_variants(names: list[str] | None = None, precisions: list[str] | None
             if name == "all":
                 picked = [v for v in VARIANTS if v.label not in OPT_IN]
             elif name in LABELS:
-                picked = [v for v in VARIANTS if v.label == name]
+                picked = _label_variants(name, precisions)
             elif name in engine_names():
                 picked = [v for v in VARIANTS if v.engine == name and v.label not in OPT_IN]
                 picked = [v for v in picked if gpu or v.device == "cpu"] or picked

@@ -142,11 +142,11 @@ def engine_class(name: str) -> type[Engine]:
 
 def check_options(name: str, options: EngineOptions) -> None:
     """The formats table's precisions and devices for engine `name`: one message for every engine."""
-    fmt = formats.of_engine(name)
-    if options.precision not in fmt.precisions:
-        raise BenchError(f"{name} engine precision must be one of {', '.join(fmt.precisions)}, got {options.precision!r}")
-    if options.device not in fmt.devices:
-        raise BenchError(f"{name} engine device must be {' or '.join(fmt.devices)}, got {options.device!r}")
+    precisions, devices = formats.engine_precisions(name), formats.engine_devices(name)
+    if options.precision not in precisions:
+        raise BenchError(f"{name} engine precision must be one of {', '.join(precisions)}, got {options.precision!r}")
+    if options.device not in devices:
+        raise BenchError(f"{name} engine device must be {' or '.join(devices)}, got {options.device!r}")
 
 
 def create_engine(name: str, source: Any, options: EngineOptions = EngineOptions()) -> Engine:

@@ -7,6 +7,12 @@ whose `exporter` column points at the functions here:
     model.onnx              fp32, dynamic batch, metadata inside (onnxruntime engine)
     model.<precision>.engine + model.<precision>.json, tensorrt.timing-cache  (tensorrt engine)
     model.fp16.onnx / model.int8.onnx   TensorRT 11's ModelOpt-converted inputs
+    model.ort-int8.onnx     ONNX Runtime static int8 (engines.quantize)
+    model.openvino[.int8].xml + .bin + .json   OpenVINO IR, fp32 weights or NNCF int8 (engines.openvino_export)
+
+A serving size S other than the checkpoint's crop (`ExportOptions.size`, `ensure_file(size=S)`) exports the same
+weights at S (the models end in adaptive pooling) into files named with ".sS" before the extension
+(model.s375.onnx), parity-checked on test images preprocessed at S (`at_size`).
 
 `ensure_file` gives a format's file for a checkpoint, exporting it when it is missing or stale (older than the
 checkpoint, or a TensorRT engine built for a smaller batch): compare and predict ask it.
@@ -41,13 +47,34 @@ REDUCED_RTOL, REDUCED_ATOL = 5e-2, 5e-2
 
 @dataclass(frozen=True)
 class ExportOptions:
-    to: str = "onnx"  # onnx | tensorrt
-    precision: str = "fp32"  # tensorrt: fp32 | fp16 | int8 (ONNX is always fp32)
+    to: str = "onnx"  # a format with an exporter: onnx | tensorrt | onnx-int8 | openvino
+    precision: str = "fp32"  # tensorrt: fp32 | fp16 | int8; openvino: fp32 | int8; onnx-int8: int8 (ONNX is fp32)
     max_batch: int = 32  # tensorrt optimization profile: batch 1..max_batch
     parity_images: int = 64  # test-split images for the parity check
-    calibration_images: int = 256  # training images for int8
+    calibration_images: int = 256  # training images for int8 (a seeded sample: engines.quantize)
     data_root: str | None = None  # where the checkpoint's dataset lives on this machine, if not where it was trained
     opset: int | None = None
+    size: int | None = None  # serving size (crop) to export at; None: the checkpoint's own
+    calibration_method: str = "minmax"  # onnx-int8: minmax | entropy
+
+
+def at_size(ckpt: Checkpoint, size: int | None) -> Checkpoint:
+    """The checkpoint with its preprocessing scaled to crop `size` (resize scaled alike), for exports and parity
+    images at a serving size; itself when `size` is None or its own crop."""
+    p = ckpt.preprocessing
+    if size is None or int(size) == p.crop:
+        return ckpt
+    if int(size) < 16:
+        raise BenchError(f"serving size {size} is too small (16 px at least)")
+    return replace(ckpt, preprocessing=replace(p, crop=int(size), resize=round(p.resize_to * int(size) / p.crop)))
+
+
+def size_key(checkpoint: str | Path | Checkpoint, size: int | None) -> int | None:
+    """`size` as file names take it: None when it is the checkpoint's own crop (the file without ".sS")."""
+    if size is None:
+        return None
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint.load(checkpoint)
+    return None if int(size) == ckpt.preprocessing.crop else int(size)
 
 
 @dataclass(frozen=True)
@@ -111,30 +138,36 @@ def export_tensorrt_checked(model: nn.Module, meta: ModelMeta, onnx_path: Path, 
 
 
 def export_onnx(checkpoint: str | Path, path: str | Path | None = None, *, results_root: str | Path | None = None,
-                data_root: str | None = None, parity_images: int = 64, opset: int | None = None) -> ExportResult:
-    """checkpoint -> ONNX file (default: model.onnx beside it), parity-checked on the checkpoint's test split."""
+                data_root: str | None = None, parity_images: int = 64, opset: int | None = None,
+                size: int | None = None) -> ExportResult:
+    """checkpoint -> ONNX file (default: model.onnx beside it, model.sS.onnx at another size S), parity-checked on
+    the checkpoint's test split."""
     checkpoint = Path(checkpoint)
-    ckpt = Checkpoint.load(checkpoint)
+    loaded = Checkpoint.load(checkpoint)
+    key = size_key(loaded, size)
+    ckpt = at_size(loaded, key)
     offered = zoo.info(ckpt.model).formats
     if offered is not None and "onnx" not in offered:
         raise BenchError(f"{ckpt.model} has no ONNX form (it runs only as {', '.join(offered)}): use --engine torch")
     inputs = parity_batches(ckpt, "test", parity_images, layout.root_of_checkpoint(checkpoint, results_root), data_root)
-    path = Path(path) if path is not None else formats.get("onnx").path(checkpoint.parent)
+    path = Path(path) if path is not None else formats.get("onnx").path(checkpoint.parent, "fp32", key)
     return export_onnx_checked(ckpt.build_model(), ckpt.meta, path, inputs, opset=opset)
 
 
 def build_tensorrt(onnx_path: str | Path, engine_path: str | Path | None = None, *, precision: str = "fp32",
                    max_batch: int = 32, checkpoint: str | Path | None = None, results_root: str | Path | None = None,
                    data_root: str | None = None, parity_images: int = 64,
-                   calibration_images: int = 256) -> ExportResult:
+                   calibration_images: int = 256, size: int | None = None) -> ExportResult:
     """ONNX file -> TensorRT engine (default: model.<precision>.engine beside it), parity-checked against the
     checkpoint it was exported from (default: best.pt beside it), whose training split also calibrates int8."""
     _require_tensorrt(precision)
     onnx_path = Path(onnx_path)
     checkpoint = Path(checkpoint) if checkpoint is not None else formats.get("torch").path(onnx_path.parent)
-    engine_path = Path(engine_path) if engine_path is not None else formats.get("tensorrt").path(onnx_path.parent, precision)
+    loaded = Checkpoint.load(checkpoint)
+    key = size_key(loaded, size)
+    engine_path = Path(engine_path) if engine_path is not None else formats.get("tensorrt").path(onnx_path.parent, precision, key)
     root = layout.root_of_checkpoint(checkpoint, results_root)
-    ckpt = Checkpoint.load(checkpoint)
+    ckpt = at_size(loaded, key)
     inputs = parity_batches(ckpt, "test", parity_images, root, data_root)
 
     def calibration() -> list[np.ndarray]:
@@ -166,27 +199,35 @@ def export_checkpoint(checkpoint: str | Path, options: ExportOptions = ExportOpt
         others = [f"`--to {f.name}`" for f in formats.exportable() if options.precision in f.export_precisions]
         raise BenchError(f"the {fmt.title} file is {'/'.join(fmt.export_precisions)}; {options.precision} is built "
                          f"from it by {' or '.join(others) or 'no format'}")
-    target = fmt.path(Path(checkpoint).parent, options.precision)
+    ckpt = Checkpoint.load(checkpoint)
+    target = fmt.path(Path(checkpoint).parent, options.precision, size_key(ckpt, options.size))
     with exclusive(lock_file_for(target), f"the export {target}"):  # one writer per exported file
-        Checkpoint.load(checkpoint).require_finite()  # a diverged training's weights: refused before any work
+        ckpt.require_finite()  # a diverged training's weights: refused before any work
         return fmt.exporter_function()(Path(checkpoint), options, results_root)
 
 
 def export_onnx_format(checkpoint: Path, options: ExportOptions, results_root) -> ExportResult:
     """The onnx row's exporter."""
     return export_onnx(checkpoint, results_root=results_root, data_root=options.data_root,
-                       parity_images=options.parity_images, opset=options.opset)
+                       parity_images=options.parity_images, opset=options.opset, size=options.size)
 
 
 def export_tensorrt_format(checkpoint: Path, options: ExportOptions, results_root) -> ExportResult:
     """The tensorrt row's exporter: builds from model.onnx, exported first when missing or stale."""
     _require_tensorrt(options.precision)
-    onnx_path = formats.get("onnx").path(checkpoint.parent)
-    if not is_current(onnx_path, checkpoint):
-        export_onnx_format(checkpoint, replace(options, to="onnx", precision="fp32"), results_root)
+    onnx_path = source_onnx(checkpoint, options, results_root)
     return build_tensorrt(onnx_path, precision=options.precision, max_batch=options.max_batch, checkpoint=checkpoint,
                           results_root=results_root, data_root=options.data_root,
-                          parity_images=options.parity_images, calibration_images=options.calibration_images)
+                          parity_images=options.parity_images, calibration_images=options.calibration_images,
+                          size=options.size)
+
+
+def source_onnx(checkpoint: Path, options: ExportOptions, results_root) -> Path:
+    """The fp32 ONNX file (at options.size) that rows made from onnx read, exported first when missing or stale."""
+    onnx_path = formats.get("onnx").path(checkpoint.parent, "fp32", size_key(checkpoint, options.size))
+    if not is_current(onnx_path, checkpoint):
+        export_onnx_format(checkpoint, replace(options, to="onnx", precision="fp32"), results_root)
+    return onnx_path
 
 
 def is_current(path: Path, checkpoint: Path, max_batch: int | None = None) -> bool:
@@ -237,15 +278,18 @@ def stale_reason(path: Path, checkpoint: Path, max_batch: int | None = None) -> 
 
 
 def ensure_file(fmt: formats.Format, precision: str, checkpoint: Path, *, max_batch: int = 32,
-                results_root: str | Path | None = None, data_root: str | None = None) -> Path:
-    """The format's file next to the checkpoint, exported (with its parity check) when missing or stale."""
+                results_root: str | Path | None = None, data_root: str | None = None,
+                size: int | None = None) -> Path:
+    """The format's file next to the checkpoint, exported (with its parity check) when missing or stale; `size`:
+    exported at that serving size (a file named ".sS" when S is not the checkpoint's crop)."""
     if fmt.exporter is None:
         return Path(checkpoint)
-    path = fmt.path(Path(checkpoint).parent, precision)
+    key = size_key(checkpoint, size)
+    path = fmt.path(Path(checkpoint).parent, precision, key)
     with exclusive(lock_file_for(path), f"the export {path}"):  # checked and exported by one process at a time
         if not is_current(path, checkpoint, max_batch):
             export_checkpoint(checkpoint, ExportOptions(to=fmt.name, precision=precision, max_batch=max_batch,
-                                                        data_root=data_root), results_root)
+                                                        data_root=data_root, size=key), results_root)
     if not path.is_file():
         raise BenchError(f"the export did not write {path}")
     return path

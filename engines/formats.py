@@ -7,6 +7,14 @@ engine module that registers its class.
     onnx      onnxruntime   model.onnx                  fp32 (fp16: TRT EP; cpu cuda   export (from best.pt)
                                                         tf32: CUDA/TRT EP)
     tensorrt  tensorrt      model.<precision>.engine    fp32 fp16 int8      cuda       export (from model.onnx)
+    onnx-int8 onnxruntime   model.ort-int8.onnx         int8                cpu        ORT static quantization (from model.onnx)
+    openvino  openvino      model.openvino.xml (+.bin)  fp32 bf16 int8      cpu        export (from model.onnx); int8: NNCF,
+                            model.openvino.int8.xml                                    model.openvino.int8.xml
+
+A file exported at a serving size S other than the checkpoint's crop has ".sS" before its extension
+(model.s375.onnx, model.openvino.int8.s375.xml): the models end in adaptive pooling, so the same weights run at
+any size. One engine may load several rows' files (onnxruntime: model.onnx and model.ort-int8.onnx); the row of
+an (engine, precision) is the first that offers that precision (`of_engine`).
 
 "fp32" is IEEE fp32 on every engine and device (TF32 switched off where a GPU library would use it by default);
 "tf32" (CUDA only) is the same file with TF32 tensor-core math allowed, as its own row.
@@ -38,13 +46,20 @@ class Format:
     export_precisions: tuple[str, ...] = ()  # the precisions the exporter writes
     made_from: str | None = None  # the format whose file the exporter reads (tensorrt builds from onnx)
     description: str = ""
+    precision_files: tuple[tuple[str, str], ...] = ()  # (precision, file) where a precision has its own file
 
-    def filename(self, precision: str = "fp32") -> str:
-        return self.file.format(precision=precision)
+    def filename(self, precision: str = "fp32", size: int | None = None) -> str:
+        """The file's name; `size`: a serving size other than the trained one, written as ".s<size>" before the
+        extension (None: the checkpoint's own size)."""
+        name = dict(self.precision_files).get(precision, self.file).format(precision=precision)
+        if size is None:
+            return name
+        stem, dot, ext = name.rpartition(".")
+        return f"{stem}.s{int(size)}{dot}{ext}"
 
-    def path(self, run: str | Path, precision: str = "fp32") -> Path:
+    def path(self, run: str | Path, precision: str = "fp32", size: int | None = None) -> Path:
         """The file in run folder `run` (results/runs/<run key>/<model>/)."""
-        return layout.RunFolder(Path(run)).file(self.filename(precision))
+        return layout.RunFolder(Path(run)).file(self.filename(precision, size))
 
     def exporter_function(self) -> Callable:
         if self.exporter is None:
@@ -63,9 +78,19 @@ FORMATS: tuple[Format, ...] = (
     Format("tensorrt", "TensorRT", "tensorrt", "engines.tensorrt_engine", layout.ENGINE_FILE, ("fp32", "fp16", "int8"),
            ("cuda",), exporter="engines.export:export_tensorrt_format", export_precisions=("fp32", "fp16", "int8"),
            made_from="onnx", description="a TensorRT engine per precision, built from model.onnx (NVIDIA GPU)"),
+    Format("onnx-int8", "ONNX int8", "onnxruntime", "engines.onnx_engine", "model.ort-int8.onnx", ("int8",), ("cpu",),
+           exporter="engines.quantize:export_onnx_int8_format", export_precisions=("int8",), made_from="onnx",
+           description="ONNX Runtime static int8 (QDQ, per-channel), calibrated on training images"),
+    Format("openvino", "OpenVINO", "openvino", "engines.openvino_engine", "model.openvino.xml", ("fp32", "bf16", "int8"),
+           ("cpu",), exporter="engines.openvino_export:export_openvino_format", export_precisions=("fp32", "int8"),
+           made_from="onnx", precision_files=(("int8", "model.openvino.int8.xml"),),
+           description="OpenVINO IR with fp32 weights (bf16: the same IR run in bf16 where the CPU has it); "
+                       "int8 quantized by NNCF on training images"),
 )
 BY_NAME = {f.name: f for f in FORMATS}
-BY_ENGINE = {f.engine: f for f in FORMATS}
+BY_ENGINE: dict[str, Format] = {}
+for _f in FORMATS:
+    BY_ENGINE.setdefault(_f.engine, _f)  # an engine's first row: its module, its devices
 
 
 def get(name: str) -> Format:
@@ -74,10 +99,21 @@ def get(name: str) -> Format:
     return BY_NAME[name]
 
 
-def of_engine(engine: str) -> Format:
+def of_engine(engine: str, precision: str | None = None) -> Format:
+    """The engine's row; with `precision`, the first of its rows that offers it (onnxruntime int8: onnx-int8)."""
     if engine not in BY_ENGINE:
         raise BenchError(f"unknown engine {engine!r}: choose one of {', '.join(BY_ENGINE)}")
-    return BY_ENGINE[engine]
+    rows = [f for f in FORMATS if f.engine == engine and (precision is None or precision in f.precisions)]
+    return rows[0] if rows else BY_ENGINE[engine]
+
+
+def engine_precisions(engine: str) -> tuple[str, ...]:
+    """Every precision any row of `engine` runs."""
+    return tuple(dict.fromkeys(p for f in FORMATS if f.engine == engine for p in f.precisions))
+
+
+def engine_devices(engine: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(d for f in FORMATS if f.engine == engine for d in f.devices))
 
 
 def engine_names() -> tuple[str, ...]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import re
 import warnings
@@ -174,7 +175,10 @@ class OnnxRuntimeEngine(Engine):
         self.device = "cpu" if self.provider == "cpu" else "cuda"
         if options.precision == "tf32" and self.provider == "cpu":
             raise BenchError("tf32 is a GPU precision: use the cuda or tensorrt provider (ort-cuda / ort-trt)")
-        if options.precision not in ("fp32", "tf32") and not (self.provider == "tensorrt" and options.precision == "fp16"):
+        if options.precision == "int8" and self.provider != "cpu":
+            raise BenchError("onnxruntime int8 (model.ort-int8.onnx) runs on the cpu provider only: use ort-cpu int8, "
+                             "or the tensorrt engine on a GPU")
+        if options.precision not in ("fp32", "tf32", "int8") and not (self.provider == "tensorrt" and options.precision == "fp16"):
             raise BenchError(f"onnxruntime runs the fp32 ONNX file; precision {options.precision} is only offered "
                              "through the TensorRT provider (fp16) or the tensorrt engine")
         self.max_batch = options.max_batch or DEFAULT_MAX_BATCH
@@ -202,7 +206,12 @@ class OnnxRuntimeEngine(Engine):
         if running[0] != requested[0]:
             raise BenchError(f"onnxruntime was asked for {requested[0]} but runs on {running[0]}: "
                              f"{provider_failure(ort, requested[0])}")
-        self.meta = meta_from_props(self.session.get_modelmeta().custom_metadata_map, str(path))
+        props = self.session.get_modelmeta().custom_metadata_map
+        self.meta = meta_from_props(props, str(path))
+        self.quantization = json.loads(props["bench.quantization"]) if "bench.quantization" in props else None
+        if (options.precision == "int8") != (self.quantization is not None):
+            raise BenchError(f"{path.name} is {'an int8' if self.quantization else 'not an int8'} file but the row asks "
+                             f"for {options.precision}: int8 runs model.ort-int8.onnx (`bench export MODEL --to onnx-int8`)")
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
         self.io_binding = options.io_binding and self.device == "cuda"
@@ -288,6 +297,7 @@ class OnnxRuntimeEngine(Engine):
             **({"max_batch": self.max_batch, "tensorrt_cache": str(self.trt_cache)} if self.trt_cache else {}),
             "threads": self.threads,
             "io_binding": self.io_binding,
+            **({"quantization": self.quantization} if self.quantization else {}),
             "file": str(self.path),
             "file_mb": round(os.path.getsize(self.path) / 2**20, 2),
             "versions": {"onnxruntime": ort.__version__, "torch": torch.__version__},

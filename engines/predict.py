@@ -80,7 +80,7 @@ def predict_images(engine: Engine, meta: ModelMeta, paths: Sequence[str | os.Pat
 def load_engine(engine: str, run: Path, options: EngineOptions = EngineOptions()) -> Engine:
     """The engine from its own file in run folder `run`, with the metadata that file carries."""
     # each engine says itself what is missing (its file, a GPU, a package) and how to make it
-    path = formats.of_engine(engine).path(run, options.precision)
+    path = formats.of_engine(engine, options.precision).path(run, options.precision)
     loaded = create_engine(engine, path, options)
     if loaded.meta is None:
         raise BenchError(f"{path} carries no model metadata: re-export it")

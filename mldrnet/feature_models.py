@@ -117,7 +117,8 @@ def fit_classifier(spec: FeatureSpec, x: np.ndarray, y: np.ndarray, x_unlabeled:
     if spec.classifier == "mil":
         from mldrnet.features.rao import MaxPoolMIL
 
-        return MaxPoolMIL(seed=seed).fit(list(_bags(x)), y)
+        # at most 4 relabelling rounds per class: on the synthetic set rounds 5-10 cost minutes and changed little
+        return MaxPoolMIL(max_iter=4, seed=seed).fit(list(_bags(x)), y)
     from mldrnet.classical import TRANSDUCTIVE, make
 
     if len(np.unique(y)) != 2:

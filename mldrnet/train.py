@@ -370,7 +370,7 @@ def fit(job: TrainJob, *, resume: bool = False, observer: TrainObserver | None =
             observer.end_run()
     if not ctx.is_main:
         return TrainResult(cfg.model, str(job.run.path), cfg.epochs, state.best_epoch, state.best_val)
-    return finish_and_test(job, state, seconds_so_far=time.perf_counter() - t0)
+    return finish_and_test(job, state, started=t0)
 
 
 def _diverged(job: TrainJob, state: TrainState, epoch: int, e: Diverged) -> BenchError:
@@ -416,7 +416,7 @@ def save_epoch(job: TrainJob, state: TrainState, metrics: dict, optimizer) -> No
     atomic_write_text(job.run.metrics, "".join(json.dumps(h) + "\n" for h in state.history))
 
 
-def finish_and_test(job: TrainJob, state: TrainState, seconds_so_far: float) -> TrainResult:
+def finish_and_test(job: TrainJob, state: TrainState, started: float) -> TrainResult:
     """The best weights, the zoo entry's finish hook, the test pass; best.pt and result.json written last."""
     from mldrnet.data import make_loader
 
@@ -432,7 +432,8 @@ def finish_and_test(job: TrainJob, state: TrainState, seconds_so_far: float) -> 
                               batch_size=max(1, cfg.batch_size // job.ctx.world_size), workers=cfg.workers)
     test_logits, test_labels, unreadable = predict(model, test_loader, device)
     test_acc = accuracy(test_logits, test_labels)
-    seconds = seconds_so_far + sum(h["seconds"] for h in state.history[:state.start_epoch])
+    # this process's time, the finish hook and the test pass included, plus the epochs done before a resume
+    seconds = time.perf_counter() - started + sum(h["seconds"] for h in state.history[:state.start_epoch])
     result = TrainResult(cfg.model, str(job.run.path), cfg.epochs, state.best_epoch, state.best_val, test_acc, seconds)
     job.checkpoint(model.cpu(), epoch=state.best_epoch, best_val_acc=state.best_val, test_acc=test_acc,
                    history=state.history).save(job.run.checkpoint)

@@ -11,14 +11,12 @@ import torch
 from typer.testing import CliRunner
 
 from bench import doctor
-from bench.cli import app
-from bench.cli import doctor as doctor_cli
+from compare_fakes import cli_app
 from engines import onnx_engine
 from mldrnet.errors import BenchError
 
 runner = CliRunner()
-if "doctor" not in {c.name for c in app.registered_commands}:  # until bench.cli registers it itself
-    doctor_cli.register(app)
+app = cli_app()
 
 no_gpu_here = pytest.mark.skipif(torch.cuda.is_available(), reason="checks this machine without a GPU")
 
@@ -53,7 +51,16 @@ def test_doctor_json_is_valid_and_complete():
 
 GPU_MACHINE = dict(torch="2.14.1", torch_cuda="13.0", gpu="NVIDIA H200", onnxruntime="1.31.1",
                    ort_providers=["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
-                   ort_cuda_major=13, tensorrt="10.16.1.11", tensorrt_cuda_major=13)
+                   ort_cuda_major=13, tensorrt="10.16.1.11", tensorrt_cuda_major=13, openvino="2026.4.1", nncf=True,
+                   cpu_bf16=True)
+
+
+def test_openvino_rows_say_what_is_missing():
+    rows = _rows(doctor.engine_checks(doctor.Probe(**{**GPU_MACHINE, "openvino": None, "nncf": False,
+                                                      "cpu_bf16": False})))
+    assert "openvino is not installed" in rows[("openvino", None, "cpu", "fp32")].reasons[0]
+    assert any("nncf" in r for r in rows[("openvino", None, "cpu", "int8")].reasons)
+    assert any("no native bf16" in r for r in rows[("openvino", None, "cpu", "bf16")].reasons)
 
 
 def test_a_coherent_gpu_machine_runs_every_row():

@@ -22,18 +22,19 @@ def _model():
 
 
 def test_registry_maps_each_name_to_its_class():
-    assert engine_names() == ["torch", "onnxruntime", "tensorrt"]
+    assert engine_names() == ["torch", "onnxruntime", "tensorrt", "openvino"]
     for name in engine_names():
-        cls = engine_class(name)  # imports the module: must work without tensorrt or a GPU
+        cls = engine_class(name)  # imports the module: must work without tensorrt, openvino or a GPU
         assert issubclass(cls, Engine) and cls.name == name and ENGINES[name] is cls
-    with pytest.raises(BenchError, match="unknown engine 'openvino'"):
-        create_engine("openvino", "x.xml")
+    with pytest.raises(BenchError, match="unknown engine 'tflite'"):
+        create_engine("tflite", "x.tflite")
 
 
 def test_importing_the_engines_never_imports_onnxruntime_or_tensorrt():
     code = ("import sys, engines.base, engines.export, engines.predict, engines.torch_engine, engines.parity, "
-            "engines.tensorrt_engine, bench.cli.engines; "
-            "print(sorted(m for m in ('onnxruntime', 'tensorrt', 'onnx', 'modelopt') if m in sys.modules))")
+            "engines.tensorrt_engine, engines.openvino_engine, engines.openvino_export, engines.quantize, "
+            "bench.cli.engines; print(sorted(m for m in ('onnxruntime', 'tensorrt', 'onnx', 'modelopt', 'openvino', "
+            "'nncf') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
@@ -49,6 +50,7 @@ def test_torch_engine_from_a_module_matches_eager_and_describes_itself():
     torch.testing.assert_close(got, expected)
     info = engine.describe()
     assert info["engine"] == "torch" and info["provider"] == "eager" and info["precision"] == "fp32"
+    assert info["channels_last"] and engine.model.levels[0][0].weight.is_contiguous(memory_format=torch.channels_last)
     assert info["threads"] == torch.get_num_threads() == 1 and info["versions"]["torch"] == torch.__version__
     assert engine.meta is None  # an in-memory module carries no metadata
 
@@ -92,3 +94,22 @@ def test_engine_options_are_frozen_and_recordable():
     assert asdict(options) == options.to_dict() and options.to_dict()["threads"] == 2
     with pytest.raises(Exception):
         options.threads = 4
+
+
+def test_torch_compile_freezes_weights_per_compile_and_times_the_compile_apart():
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(4, 8)).eval()
+    x = torch.randn(2, 3, 16, 16)
+    with torch.inference_mode():
+        expected = model(x)
+    engine = create_engine("torch", model, EngineOptions(threads=1, compile=True))
+    torch.testing.assert_close(engine(x), expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(engine(x), expected, rtol=1e-4, atol=1e-5)
+    info = engine.describe()
+    assert info["provider"] == "torch.compile (inductor)" and info["freezing"] and info["channels_last"]
+    assert list(info["compile_seconds"]) == [2] and info["compile_seconds"][2] > 0  # the first call only
+    assert torch._inductor.config.freezing is False  # scoped to this compile, not left set for the process
+    assert engine.model[0].weight.is_contiguous(memory_format=torch.channels_last)

@@ -167,7 +167,7 @@ def test_a_second_compare_into_one_folder_refuses_naming_the_holder(tmp_path):
     # this process may hold it around the whole run and still save (re-entrant); released afterwards
     with output_lock(out):
         save_all(synthetic_run([dict(model="mldrnet", variant="torch-cpu", batch_size=1)]), out, plots=False)
-    assert sorted(p.name for p in out.iterdir()) == ["records.csv", "records.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["records.csv", "records.json", "scenarios.json"]  # no lock left
 
 
 # --- item 3: failure is not success --------------------------------------------------------------------------

@@ -92,7 +92,8 @@ def test_warnings_name_errors_noise_and_broken_parity():
 def test_plots_are_written_as_png(tmp_path):
     paths = write_plots(RECORDS, tmp_path)
     names = sorted(p.name for p in paths)
-    assert names == ["accuracy_vs_latency.png", "confusion_alexnet.png", "confusion_mldrnet.png", "per_class_tpr.png"]
+    assert names == ["accuracy_vs_latency.png", "accuracy_vs_throughput.png", "confusion_alexnet.png",
+                     "confusion_mldrnet.png", "per_class_tpr.png"]
     for p in paths:
         with Image.open(p) as im:
             assert im.format == "PNG" and im.size[0] > 300 and im.size[1] > 200

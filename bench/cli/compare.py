@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from bench.cli.console import err, error, info, print_table, warn
-from bench.cli.options import CPUS, DEFAULT_DATASET, MAX_BATCH, DataRoot, Dataset, ResultsDir, finite
+from bench.cli.options import CPUS, DEFAULT_DATASET, MAX_BATCH, MAX_CROP, DataRoot, Dataset, ResultsDir, finite
 from mldrnet.errors import BenchError
 from mldrnet.layout import results_root
 
@@ -64,9 +64,9 @@ def check_timing_memory(batch: int, size: int, free: int | None = None) -> None:
                          f"only {free / 2**30:.1f} GiB free: time smaller --batch-sizes")
 
 
-def _memory_checked_eval_set(batches: tuple[int, ...] | None):
-    """compare's eval-set hook, checking the largest timing batch at the model's input size before any row
-    allocates it (a refusal is that model's error rows, with the estimate)."""
+def _memory_checked_eval_set(batches: tuple[int, ...] | None, size: int | None = None):
+    """compare's eval-set hook, checking the largest timing batch at the timing size (`size`, else the model's
+    input size) before any row allocates it (a refusal is that model's error rows, with the estimate)."""
     from bench.compare import CPU_BATCHES, GPU_BATCHES, Hooks
     from bench.variants import cuda_available
 
@@ -75,7 +75,7 @@ def _memory_checked_eval_set(batches: tuple[int, ...] | None):
 
     def eval_set(ckpt, config, root):
         ev = default(ckpt, config, root)
-        check_timing_memory(largest, ev.size)
+        check_timing_memory(largest, max(size or 0, ev.size))
         return ev
 
     return eval_set
@@ -91,6 +91,7 @@ def compare(
     results_dir: ResultsDir = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default results/compare/<timestamp>).")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, max=CPUS, help="CPU threads, pinned for every engine (default: all usable cores).")] = None,
+    size: Annotated[Optional[int], typer.Option("--size", min=32, max=MAX_CROP, help="Serving size in px: export and time every engine at this size (accuracy stays at the size each model was trained at) [default: the trained size].")] = None,
     time_budget: Annotated[float, typer.Option("--time-budget", callback=finite(0.0, 3600.0), help="Seconds of timed calls per row (after warm-up).")] = 1.0,
     warmup_time: Annotated[float, typer.Option("--warmup-time", callback=finite(0.0, 3600.0), help="Minimum warm-up seconds per row.")] = 0.2,
     warmup_iters: Annotated[int, typer.Option("--warmup-iters", min=0, max=10000, help="Minimum warm-up calls per row.")] = 3,
@@ -102,7 +103,7 @@ def compare(
 ) -> None:
     """Accuracy x engine x precision x batch for trained models: a table, records.json/.csv and plots."""
     from bench.compare import CompareConfig, Hooks, check_output_dir, output_lock, run_compare
-    from bench.report import records_table, save_all, warnings_for
+    from bench.report import records_table, save_all, scenarios_table, warnings_for
     from bench.timing import TimingConfig
     from mldrnet.layout import new_compare_dir
 
@@ -114,16 +115,17 @@ def compare(
         raise BenchError(f"--iters {iters} is over the {TimingConfig.max_iters} timed calls a row may take")
     config = CompareConfig(dataset=dataset, data_root=str(data_root) if data_root else None, models=_split(models), engines=_split(engines),
                            precisions=_split(precisions), batch_sizes=batches, eval_batch_size=eval_batch_size,
-                           max_test_images=max_test_images, threads=threads, fail_fast=fail_fast,
+                           max_test_images=max_test_images, threads=threads, size=size, fail_fast=fail_fast,
                            timing=TimingConfig(warmup_iters=warmup_iters, warmup_s=warmup_time, min_iters=iters,
                                                budget_s=time_budget))
     root = results_root(results_dir)
     target = out_dir or new_compare_dir(root)
     check_output_dir(target)  # before any measuring: a read-only or misplaced output loses no work
     with output_lock(target):
-        run = run_compare(config, root, Hooks(eval_set=_memory_checked_eval_set(batches)), progress=info)
+        run = run_compare(config, root, Hooks(eval_set=_memory_checked_eval_set(batches, size)), progress=info)
         written = save_all(run, target, plots)
     print_table(records_table(run))
+    print_table(scenarios_table(run))
     for line in warnings_for(run):
         warn(line)
     ok = sum(r.ok for r in run.records)
@@ -141,6 +143,7 @@ def check(
     normalize: Annotated[Optional[bool], typer.Option("--normalize/--no-normalize", help="Divide timings by each run's calibration [default: on].")] = None,
     busy_limit: Annotated[Optional[float], typer.Option("--busy-limit", callback=finite(1.0, 1000.0), help="Fail when the run's calibration varied more than this factor (a busy machine) [default: the baseline's, else 1.5].")] = None,
     allow_missing: Annotated[Optional[bool], typer.Option("--allow-missing/--no-allow-missing", help="Baseline rows absent from the run do not fail.")] = None,
+    int8_agreement: Annotated[Optional[float], typer.Option("--int8-agreement", callback=finite(0.0, 100.0), help="Fail an int8 row of the run whose top-1 agreement with PyTorch fp32 is below this percentage, baseline or not [default: the baseline's, else 99].")] = None,
     update: Annotated[bool, typer.Option("--update", help="Write RESULTS as the new baseline (with these tolerances) instead of failing.")] = False,
     allow_error_rows: Annotated[bool, typer.Option("--allow-error-rows", help="With --update: accept a run with error rows (they are never checked).")] = False,
     results_dir: ResultsDir = None,
@@ -155,7 +158,7 @@ def check(
         if results is None:
             raise BenchError(f"no compare runs under {results_root(results_dir) / 'compare'}: run `bench compare` first")
     given = dict(timing=tolerance, accuracy_points=accuracy_tolerance, normalize=normalize, allow_missing=allow_missing,
-                 busy_spread=busy_limit)
+                 busy_spread=busy_limit, int8_agreement_pct=int8_agreement)
     if update:
         done = update_baseline(results, baseline, allow_error_rows=allow_error_rows, **given)
         if done.against_old is not None:

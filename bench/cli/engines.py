@@ -31,7 +31,8 @@ Device = _choices("Device", formats.devices())
 def export(
     model: Annotated[Optional[str], typer.Argument(help="Zoo model to export (see `bench models`).")] = None,
     all_models: Annotated[bool, typer.Option("--all", help="Every model with a trained checkpoint for --dataset.")] = False,
-    to: Annotated[ExportTo, typer.Option("--to", help="onnx (fp32, any machine) or tensorrt (NVIDIA GPU).")] = ExportTo("onnx"),
+    to: Annotated[ExportTo, typer.Option("--to", help="The format to write: " + ", ".join(
+        f"{f.name} ({'/'.join(f.devices)})" for f in formats.exportable()) + ".")] = ExportTo("onnx"),
     precision: Annotated[ExportPrecision, typer.Option("--precision", help="TensorRT precision; int8 calibrates on training images.")] = ExportPrecision("fp32"),
     max_batch: Annotated[int, typer.Option("--max-batch", min=1, max=MAX_BATCH, help="TensorRT engines run batch 1..N.")] = 32,
     parity_images: Annotated[int, typer.Option("--parity-images", min=1, max=100_000, help="Test-split images for the parity check.")] = 64,

@@ -1,0 +1,159 @@
+"""int8 post-training quantization, calibrated on a seeded sample of the checkpoint's training split.
+
+- ONNX Runtime (the onnx-int8 row, model.ort-int8.onnx): `quant_pre_process` (shape inference, Conv+BN fusion),
+  then `quantize_static` in QDQ format, per-channel weights, QUInt8 activations and QInt8 weights, MinMax (default)
+  or Entropy calibration. `reduce_range` (7-bit weights) is ONNX Runtime's documented remedy for u8s8 saturation
+  on AVX2/AVX-512 without VNNI. On a VNNI CPU (AMD EPYC, AVX512_VNNI) it only lost precision: the tiny trained
+  MldrNet's largest logit difference to fp32 grew from 0.0026 to 0.0037 (top-1 agreement equal), so it is on only
+  where the CPU lacks VNNI (`reduce_range_default`; not measured on such a CPU here). Not model.int8.onnx:
+  TensorRT 11's ModelOpt path writes that one.
+- OpenVINO int8 (the openvino row's int8, model.openvino.int8.xml) is NNCF's, in engines.openvino_export; the
+  calibration sample and its record are made here for both.
+
+The calibration set (split, count, seed, split hash, a hash of the preprocessed images) and the method go into
+the file: ONNX metadata_props "bench.quantization" (JSON), shown by the engine's describe(). A quantization that
+fails (no calibration image, an op the quantizer cannot handle) is a BenchError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engines import formats
+from mldrnet import layout
+from mldrnet.checkpoint import Checkpoint
+from mldrnet.errors import BenchError
+
+CALIBRATION_SPLIT = "train"
+CALIBRATION_SEED = 0  # mldrnet.evalset.subsample's seed: the sample Checkpoint.eval_set(max_images=N) takes
+METHODS = ("minmax", "entropy")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    batches: list[np.ndarray]  # (B, 3, H, W) float32, preprocessed as the model is evaluated
+    record: dict  # what is written into the quantized file
+
+
+def cpu_has_vnni() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
+def reduce_range_default() -> bool:
+    """7-bit weights only where u8s8 can saturate: AVX2/AVX-512 without VNNI."""
+    return not cpu_has_vnni()
+
+
+def calibration_set(ckpt: Checkpoint, images: int, results_root: str | Path, data_root: str | None = None,
+                    batch_size: int = 16) -> Calibration:
+    """A seeded sample of `images` training images with the checkpoint's evaluation preprocessing."""
+    if images < 1:
+        raise BenchError(f"int8 calibration needs at least one image, got {images}")
+    ev = ckpt.eval_set(CALIBRATION_SPLIT, results_root, data_root=data_root, batch_size=batch_size, max_images=images)
+    batches = [np.ascontiguousarray(x.numpy(), dtype=np.float32) for x, _labels in ev.batches() if len(x)]
+    if not batches:
+        raise BenchError(f"no calibration images for int8: none of the {ev.count} {CALIBRATION_SPLIT} images of "
+                         f"{ev.dataset} could be read")
+    digest = hashlib.sha256()
+    for b in batches:
+        digest.update(b.tobytes())
+    record = {"split": CALIBRATION_SPLIT, "images": int(sum(len(b) for b in batches)), "requested": int(images),
+              "seed": CALIBRATION_SEED, "dataset": ev.dataset, "split_hash": ev.split_hash,
+              "images_sha256": digest.hexdigest()[:16], "size": int(batches[0].shape[-1])}
+    return Calibration(batches, record)
+
+
+class _Reader:
+    """onnxruntime.quantization's CalibrationDataReader protocol over the calibration batches."""
+
+    def __init__(self, batches: list[np.ndarray], input_name: str):
+        self.batches, self.input_name, self.i = batches, input_name, 0
+
+    def get_next(self):
+        if self.i >= len(self.batches):
+            return None
+        self.i += 1
+        return {self.input_name: self.batches[self.i - 1]}
+
+    def rewind(self) -> None:
+        self.i = 0
+
+
+def quantize_onnx(src: Path, dst: Path, calibration: Calibration, *, method: str = "minmax",
+                  reduce_range: bool | None = None) -> Path:
+    """fp32 ONNX file `src` -> static int8 QDQ file `dst` (atomic), with the bench metadata of `src` and the
+    quantization record."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from engines.onnx_export import INPUT_NAME
+    from mldrnet.atomic import atomic_write_bytes
+
+    if method not in METHODS:
+        raise BenchError(f"calibration method must be one of {', '.join(METHODS)}, got {method!r}")
+    reduce_range = reduce_range_default() if reduce_range is None else reduce_range
+    started = time.perf_counter()
+    source = onnx.load(str(src))
+    props = {p.key: p.value for p in source.metadata_props}
+    with tempfile.TemporaryDirectory(dir=dst.parent, prefix=".quantize-") as tmp:
+        pre, out = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
+        try:  # the Entropy calibrator prints its progress: compare's table and --json output must stay clean
+            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+            with contextlib.redirect_stdout(io.StringIO()):
+                quantize_static(str(pre), str(out), _Reader(calibration.batches, INPUT_NAME),
+                                quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=reduce_range,
+                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                calibrate_method=(CalibrationMethod.MinMax if method == "minmax"
+                                                  else CalibrationMethod.Entropy))
+        except Exception as e:  # the quantizer's own errors (an op it cannot handle) are long: the first line
+            raise BenchError(f"ONNX Runtime int8 quantization of {src.name} failed: "
+                             f"{(str(e).strip().splitlines() or [repr(e)])[0]}") from e
+        proto = onnx.load(str(out))
+    import onnxruntime
+
+    record = {"tool": f"onnxruntime {onnxruntime.__version__} quantize_static", "format": "QDQ", "per_channel": True,
+              "activations": "QUInt8", "weights": "QInt8", "reduce_range": reduce_range, "method": method,
+              "calibration": calibration.record, "source": src.name,
+              "seconds": round(time.perf_counter() - started, 1)}
+    del proto.metadata_props[:]
+    for key, value in {**props, "bench.quantization": json.dumps(record)}.items():
+        proto.metadata_props.add(key=key, value=value)
+    atomic_write_bytes(dst, proto.SerializeToString())
+    return dst
+
+
+def export_onnx_int8_format(checkpoint: Path, options, results_root):
+    """The onnx-int8 row's exporter: model.onnx (exported first when missing or stale) -> model.ort-int8.onnx,
+    then compared with PyTorch on test images (reported, never failed: the accuracy cost is compare's to show)."""
+    from engines.base import EngineOptions, create_engine
+    from engines.export import REDUCED_ATOL, REDUCED_RTOL, ExportResult, at_size, size_key, source_onnx
+    from engines.parity import check_parity, eager, parity_batches
+
+    started = time.perf_counter()
+    loaded = Checkpoint.load(checkpoint)
+    key = size_key(loaded, options.size)
+    ckpt = at_size(loaded, key)
+    root = layout.root_of_checkpoint(checkpoint, results_root)
+    src = source_onnx(checkpoint, options, results_root)
+    calibration = calibration_set(ckpt, options.calibration_images, root, options.data_root)
+    dst = formats.get("onnx-int8").path(checkpoint.parent, "int8", key)
+    quantize_onnx(src, dst, calibration, method=options.calibration_method)
+    engine = create_engine("onnxruntime", dst, EngineOptions(provider="cpu", precision="int8"))
+    inputs = parity_batches(ckpt, "test", options.parity_images, root, options.data_root)
+    report = check_parity(eager(ckpt.build_model()), engine, inputs, rtol=REDUCED_RTOL, atol=REDUCED_ATOL)
+    return ExportResult(ckpt.model, "onnx-int8", "int8", dst, report, time.perf_counter() - started)
