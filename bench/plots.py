@@ -41,35 +41,42 @@ def model_rows(records: list[Record]) -> dict[str, Record]:
     return chosen
 
 
-def plot_accuracy_latency(records: list[Record], path: Path) -> Path | None:
-    ok = [r for r in records if r.ok and r.lat_p50_ms is not None and r.accuracy_pct is not None]
-    if not ok:
-        return None
-    batch = min(r.batch_size for r in ok)  # latency is comparable only at one batch size: the smallest
-    ok = [r for r in ok if r.batch_size == batch]
+def _accuracy_scatter(ok: list[Record], x_of, fastest_last: bool, xlabel: str, title: str, path: Path) -> Path:
+    """Top-1 against `x_of(row)` (log scale), one marker per engine variant + precision; each model's engines
+    joined by a line (they share its accuracy) and the model named once, at its fastest engine."""
     fig = Figure(figsize=(8, 5.5), layout="constrained")
     ax = fig.add_subplot()
-    groups = sorted({(r.variant, r.precision) for r in ok})
-    for i, (variant, precision) in enumerate(groups):
+    for i, (variant, precision) in enumerate(sorted({(r.variant, r.precision) for r in ok})):
         rows = [r for r in ok if (r.variant, r.precision) == (variant, precision)]
-        ax.scatter([r.lat_p50_ms for r in rows], [r.accuracy_pct for r in rows], marker=MARKERS[i % len(MARKERS)],
+        ax.scatter([x_of(r) for r in rows], [r.accuracy_pct for r in rows], marker=MARKERS[i % len(MARKERS)],
                    s=50, label=f"{variant} {precision}", zorder=3)
     for model in dict.fromkeys(r.model for r in ok):
-        # one model's engines share its accuracy: join them, name the model once at its fastest engine
-        rows = sorted((r for r in ok if r.model == model), key=lambda r: r.lat_p50_ms)
-        ax.plot([r.lat_p50_ms for r in rows], [r.accuracy_pct for r in rows], color="0.7", lw=0.8, zorder=1)
-        ax.annotate(model, (rows[0].lat_p50_ms, rows[0].accuracy_pct), textcoords="offset points", xytext=(-4, 6),
-                    ha="right", fontsize=8)
-    ax.set_xscale("log")
-    ax.margins(x=0.12, y=0.08)  # room for the model names left of the fastest points
+        rows = sorted((r for r in ok if r.model == model), key=x_of)
+        ax.plot([x_of(r) for r in rows], [r.accuracy_pct for r in rows], color="0.7", lw=0.8, zorder=1)
+        top = rows[-1] if fastest_last else rows[0]
+        ax.annotate(model, (x_of(top), top.accuracy_pct), textcoords="offset points",
+                    xytext=(4, 6) if fastest_last else (-4, 6), ha="left" if fastest_last else "right", fontsize=8)
     sizes = sorted({r.timing_size or r.input_size for r in ok if (r.timing_size or r.input_size)})
-    ax.set_xlabel(f"median latency at batch {batch} (ms, log scale)" + (f", at {'/'.join(map(str, sizes))} px" if sizes else ""))
+    ax.set_xscale("log")
+    ax.margins(x=0.12, y=0.08)  # room for the model names beside the fastest points
+    ax.set_xlabel(xlabel + (f", at {'/'.join(map(str, sizes))} px" if sizes else ""))
     ax.set_ylabel("top-1 accuracy on the test split (%)")
-    ax.set_title("Accuracy vs latency per engine and precision (single-stream)")
+    ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.savefig(path, dpi=120)
     return path
+
+
+def plot_accuracy_latency(records: list[Record], path: Path) -> Path | None:
+    """Top-1 against the median latency at the run's smallest batch (MLPerf's single-stream scenario)."""
+    ok = [r for r in records if r.ok and r.lat_p50_ms is not None and r.accuracy_pct is not None]
+    if not ok:
+        return None
+    batch = min(r.batch_size for r in ok)  # latency is comparable only at one batch size: the smallest
+    return _accuracy_scatter([r for r in ok if r.batch_size == batch], lambda r: r.lat_p50_ms, False,
+                             f"median latency at batch {batch} (ms, log scale)",
+                             "Accuracy vs latency per engine and precision (single-stream)", path)
 
 
 def plot_accuracy_throughput(records: list[Record], path: Path) -> Path | None:
@@ -83,30 +90,9 @@ def plot_accuracy_throughput(records: list[Record], path: Path) -> Path | None:
                 best[key] = r
     if not best:
         return None
-    ok = list(best.values())
-    fig = Figure(figsize=(8, 5.5), layout="constrained")
-    ax = fig.add_subplot()
-    for i, (variant, precision) in enumerate(sorted({(r.variant, r.precision) for r in ok})):
-        rows = [r for r in ok if (r.variant, r.precision) == (variant, precision)]
-        ax.scatter([r.throughput_ips for r in rows], [r.accuracy_pct for r in rows], marker=MARKERS[i % len(MARKERS)],
-                   s=50, label=f"{variant} {precision}", zorder=3)
-    for model in dict.fromkeys(r.model for r in ok):
-        rows = sorted((r for r in ok if r.model == model), key=lambda r: r.throughput_ips)
-        ax.plot([r.throughput_ips for r in rows], [r.accuracy_pct for r in rows], color="0.7", lw=0.8, zorder=1)
-        top = rows[-1]  # named once, at its fastest engine
-        ax.annotate(model, (top.throughput_ips, top.accuracy_pct), textcoords="offset points", xytext=(4, 6),
-                    ha="left", fontsize=8)
-    sizes = sorted({r.timing_size or r.input_size for r in ok if (r.timing_size or r.input_size)})
-    ax.set_xscale("log")
-    ax.margins(x=0.12, y=0.08)
-    ax.set_xlabel("best throughput over the batch sizes (images/s, log scale)"
-                  + (f", at {'/'.join(map(str, sizes))} px" if sizes else ""))
-    ax.set_ylabel("top-1 accuracy on the test split (%)")
-    ax.set_title("Accuracy vs throughput per engine and precision (offline)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.savefig(path, dpi=120)
-    return path
+    return _accuracy_scatter(list(best.values()), lambda r: r.throughput_ips, True,
+                             "best throughput over the batch sizes (images/s, log scale)",
+                             "Accuracy vs throughput per engine and precision (offline)", path)
 
 
 def plot_confusion(r: Record, path: Path) -> Path:
