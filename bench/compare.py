@@ -195,8 +195,7 @@ class _Matrix:
             engine = self.hooks.engine(v.engine, art.source, v.options(self.threads, max_batch))
             logits, labels = _run_split(engine, ev)  # accuracy at the trained size
             if size != ev.size:  # timing at the serving size: its own file (an export is made for one size)
-                del engine
-                engine = None
+                engine = None  # the accuracy engine goes before the timing one is made
                 gc.collect()
                 art = self.hooks.artifact(v, tm.checkpoint, model, max_batch, self.root, self.config.data_root,
                                           size=size)
@@ -215,7 +214,7 @@ class _Matrix:
         except Exception as e:
             self._guard(e)
             self.progress(f"{tm.name} {v.label} {v.precision}: {one_line(e)}")
-            del engine
+            engine = None  # free a half-made engine before the next variant
             return [_error_row(tm.name, v, b, one_line(e), **common) for b in self.batches(v)], None
         rows = [self.timed_row(tm, v, engine, size, b, common) for b in self.batches(v)]
         del engine

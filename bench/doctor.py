@@ -266,12 +266,9 @@ def probe() -> Probe:
 
 
 def _cpu_has_bf16() -> bool:
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+    from engines.base import BF16_FLAGS, cpu_flags
+
+    return bool(cpu_flags() & BF16_FLAGS)
 
 
 @dataclass(frozen=True)

@@ -309,7 +309,7 @@ def _csv_value(text: str, hint: Any, where: str) -> Any:
     return text
 
 
-def write_csv(records: list[Record], path: Path) -> None:
+def write_csv(records: list[Record], path: Path) -> Path:
     names = list(records[0].to_dict()) if records else [f.name for f in fields(Record)]
     text = io.StringIO(newline="")
     w = csv.writer(text)
@@ -318,6 +318,7 @@ def write_csv(records: list[Record], path: Path) -> None:
         row = r.to_dict()
         w.writerow([_csv_cell(row[n]) for n in names])
     atomic_write_text(path, text.getvalue())
+    return path
 
 
 def read_csv(path: Path) -> list[Record]:
@@ -414,9 +415,14 @@ def _calibration(cal: Any, where: str) -> None:
                 number(peak[name], f"{where}.peak.{name}", 1, integer=True)
 
 
+def write_json(run: CompareRun, path: Path) -> Path:
+    atomic_write_text(path, json.dumps(run.to_dict(), indent=1, allow_nan=False) + "\n")
+    return path
+
+
 def save_run(run: CompareRun, out_dir: Path) -> tuple[Path, Path]:
     json_path, csv_path = out_dir / JSON_NAME, out_dir / CSV_NAME
-    atomic_write_text(json_path, json.dumps(run.to_dict(), indent=1, allow_nan=False) + "\n")
+    write_json(run, json_path)
     write_csv(list(run.records), csv_path)
     return json_path, csv_path
 

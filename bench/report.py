@@ -25,7 +25,7 @@ from rich.table import Table
 
 from bench.check import Tolerance
 from bench.plots import write_plots
-from bench.records import CompareRun, Record, save_run
+from bench.records import CompareRun, Record
 
 BUSY_SPREAD = Tolerance().busy_spread  # calibration max / min above this: the machine's load changed (the gate's limit)
 PARITY_WARN_PCT = 99.0  # top-1 agreement with PyTorch below this on an fp32 row points at a broken export
@@ -277,7 +277,7 @@ def save_all(run: CompareRun, out_dir: Path, plots: bool = True) -> list[Path]:
     every path written. records.json marks a complete run (what `bench check` and `latest` read): a previous
     one there is removed first, so a run that fails half-way never leaves records beside files of another."""
     from bench.compare import check_output_dir, output_lock
-    from bench.records import CSV_NAME, JSON_NAME, write_csv
+    from bench.records import CSV_NAME, JSON_NAME, write_csv, write_json
     from mldrnet.atomic import os_error
 
     out_dir = Path(out_dir)
@@ -285,12 +285,12 @@ def save_all(run: CompareRun, out_dir: Path, plots: bool = True) -> list[Path]:
     with output_lock(out_dir):
         try:
             (out_dir / JSON_NAME).unlink(missing_ok=True)
-            write_csv(list(run.records), out_dir / CSV_NAME)
+            csv_path = write_csv(list(run.records), out_dir / CSV_NAME)
             scenarios_path = write_scenarios(run, out_dir / SCENARIOS_NAME)
             images = write_plots(list(run.records), out_dir) if plots else []
         except OSError as e:  # matplotlib writes its files itself
             raise os_error(e, e.filename or out_dir) from None
-        json_path, csv_path = save_run(run, out_dir)  # records.json, then the same CSV again
+        json_path = write_json(run, out_dir / JSON_NAME)  # last: it marks the run complete
     return [json_path, csv_path, scenarios_path, *images]
 
 

@@ -15,9 +15,11 @@ first use, so importing this module never imports onnxruntime or tensorrt.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.metadata
+import json
 import os
 import platform
 from dataclasses import asdict, dataclass
@@ -109,16 +111,44 @@ def gpu_name() -> str | None:
     return torch.cuda.get_device_name() if torch.cuda.is_available() else None
 
 
-def cpu_name() -> str:
-    """The CPU's model name for describe() (platform.processor() is empty on most Linux systems)."""
+def read_file_meta(path: Path, of: Path, fmt: str, what: str, remake: str) -> tuple[ModelMeta, dict]:
+    """(ModelMeta, whole record) of the JSON that describes an engine file `of` (a TensorRT engine, an OpenVINO
+    IR), checked for its format marker; each failure one line saying how to make the file again (`remake`)."""
+    if not path.is_file():
+        raise BenchError(f"{path} (the metadata of {of.name}) is missing: {remake}")
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BenchError(f"cannot read {path} (the metadata of {of.name}): {e}; {remake}") from e
+    if not isinstance(record, dict) or record.get("format") != fmt:
+        raise BenchError(f"{path} is not bench {what} metadata (format {fmt}): {remake}")
+    return ModelMeta.from_dict(record.get("meta"), str(path)), record
+
+
+@functools.cache
+def _cpuinfo(key: str) -> str:
+    """The first `key: value` of /proc/cpuinfo ('' where there is none, e.g. not Linux)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
+                if line.startswith(key):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return ""
+
+
+def cpu_name() -> str:
+    """The CPU's model name for describe() (platform.processor() is empty on most Linux systems)."""
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
+
+
+BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # native bf16 arithmetic (no emulation)
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (avx512_vnni, amx_bf16, ...): what int8 and bf16 paths can use natively."""
+    return frozenset(_cpuinfo("flags").split())
 
 
 def register_engine(cls: type[Engine]) -> type[Engine]:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engines.base import Engine, EngineOptions, check_options, cpu_name, register_engine
+from engines.base import BF16_FLAGS, Engine, EngineOptions, check_options, cpu_flags, cpu_name, register_engine
 from engines.openvino_export import read_ir_meta, require_openvino
 from mldrnet.errors import BenchError
 
@@ -30,13 +30,8 @@ OV_PRECISIONS = {"fp32": "f32", "int8": "f32", "bf16": "bf16"}  # hints.inferenc
 
 def cpu_has_bf16(core) -> bool:
     """Native bf16 in the CPU plugin's view and in the CPU's flags (AVX512_BF16 or AMX)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = set(next((line for line in f if line.startswith("flags")), "").split())
-    except OSError:
-        flags = set()
     return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") and bool(
-        flags & {"avx512_bf16", "amx_bf16"})
+        cpu_flags() & BF16_FLAGS)
 
 
 @register_engine

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from engines import formats
-from engines.base import file_sha256
+from engines.base import file_sha256, read_file_meta
 from mldrnet import layout
 from mldrnet.atomic import atomic_write_text
 from mldrnet.checkpoint import Checkpoint, ModelMeta
@@ -50,15 +50,8 @@ def meta_path(xml: str | os.PathLike) -> Path:
 
 
 def read_ir_meta(xml: str | os.PathLike) -> tuple[ModelMeta, dict]:
-    path = meta_path(xml)
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BenchError(f"cannot read {path} (the metadata of {Path(xml).name}): re-export it with "
-                         "`bench export MODEL --to openvino`") from e
-    if not isinstance(record, dict) or record.get("format") != IR_FORMAT:
-        raise BenchError(f"{path} is not bench OpenVINO metadata (format {IR_FORMAT}): re-export the model")
-    return ModelMeta.from_dict(record.get("meta"), str(path)), record
+    return read_file_meta(meta_path(xml), Path(xml), IR_FORMAT, "OpenVINO",
+                          "re-export it with `bench export MODEL --to openvino`")
 
 
 def save_ir(model, xml: Path, meta: ModelMeta, record: dict) -> Path:

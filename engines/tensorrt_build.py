@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from engines import formats
-from engines.base import file_sha256
+from engines.base import file_sha256, read_file_meta
 from mldrnet.atomic import atomic_write_bytes, atomic_write_text
 from mldrnet.checkpoint import ModelMeta
 from mldrnet.errors import BenchError
@@ -61,18 +61,8 @@ def engine_meta_path(engine_path: str | os.PathLike) -> Path:
 
 def read_engine_meta(engine_path: str | os.PathLike) -> tuple[ModelMeta, dict]:
     """(ModelMeta, the whole JSON record) of the engine at `engine_path`."""
-    path = engine_meta_path(engine_path)
-    if not path.is_file():
-        raise BenchError(f"{path} (the metadata of {Path(engine_path).name}) is missing: rebuild the engine with "
-                         "`bench export MODEL --to tensorrt`")
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BenchError(f"cannot read {path} (the metadata of {Path(engine_path).name}): {e}; rebuild the engine "
-                         "with `bench export MODEL --to tensorrt`") from e
-    if not isinstance(record, dict) or record.get("format") != ENGINE_FORMAT:
-        raise BenchError(f"{path} is not bench engine metadata (format {ENGINE_FORMAT}): rebuild the engine")
-    return ModelMeta.from_dict(record.get("meta"), str(path)), record
+    return read_file_meta(engine_meta_path(engine_path), Path(engine_path), ENGINE_FORMAT, "engine",
+                          "rebuild the engine with `bench export MODEL --to tensorrt`")
 
 
 def build_engine(onnx_path: Path, engine_path: Path, meta: ModelMeta, *, precision: str = "fp32",

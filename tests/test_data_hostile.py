@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import _register_commands, app
-from data_fixtures import (jpg, write_abstract, write_emoset, write_emotion6, write_fi, write_hostile_fi, write_iaps,
+from data_fixtures import (jpg, write_abstract, write_emoset, write_emotion6, write_hostile_fi, write_iaps,
                            write_mart, write_raw_name)
 from mldrnet.data import DATASETS, DataConfig, UnreadableImage, decode_image, make_loader, prepare_data
 from mldrnet.data.decode import probe_image

@@ -7,7 +7,7 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from engines.base import ENGINES, Engine, EngineOptions, ModelMeta, create_engine, engine_class, engine_names
+from engines.base import ENGINES, Engine, EngineOptions, create_engine, engine_class, engine_names
 from mldrnet import EMOTIONS, zoo
 from mldrnet.checkpoint import Checkpoint
 from mldrnet.errors import BenchError

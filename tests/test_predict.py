@@ -11,7 +11,6 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from bench.cli import _register_commands, app
-from engines.base import ModelMeta
 from engines.export import export_onnx_checked
 from mldrnet import EMOTIONS, zoo
 from mldrnet.checkpoint import Checkpoint

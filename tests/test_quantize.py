@@ -12,22 +12,7 @@ from engines.base import EngineOptions, create_engine
 from engines.export import ensure_file
 from engines.parity import parity_batches
 from engines.quantize import Calibration, calibration_set, quantize_onnx
-from mldrnet.checkpoint import Checkpoint
 from mldrnet.errors import BenchError
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from mldrnet.data import DataConfig
-    from mldrnet.train import train_model
-    from mldrnet.train_config import resolve
-
-    root = tmp_path_factory.mktemp("results")
-    result = train_model(resolve("mldrnet-l2", "quick", epochs=2, crop=40, batch_size=32, lr=0.02),
-                         DataConfig(dataset="synth", synth_n=160, synth_size=48), root)
-    assert result.ok
-    checkpoint = root / "runs" / "synth" / "mldrnet-l2" / "best.pt"
-    return root, checkpoint, Checkpoint.load(checkpoint)
 
 
 def _top1(engine, batches):

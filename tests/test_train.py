@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 
 import numpy as np
 import pytest

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bench.cli.console import err, interrupted, out, print_table
+from bench.cli.console import err, interrupted, print_table
 from bench.cli.options import (DEFAULT_DATASET, MAX_CROP, MAX_SEED, MAX_SYNTH_N, MAX_WORKERS, DataRoot, Dataset,
                                ResultsDir, finite)
 from mldrnet.errors import BenchError
