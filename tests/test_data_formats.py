@@ -17,7 +17,8 @@ def labels_by_path(listing):
 
 
 def test_registry_names_every_format():
-    assert set(DATASETS) == {"synth", "fi", "artphoto", "abstract", "iaps", "emotion6", "emoset", "mart"}
+    assert set(DATASETS) == {"synth", "fi", "artphoto", "abstract", "iaps", "emotion6", "emoset", "mart",
+                             "synth-artphoto", "synth-abstract", "synth-iaps", "synth-mart"}
     for name in ("synth", "fi", "artphoto", "abstract", "iaps", "emoset"):
         assert DATASETS[name].classes == EMOTIONS
     assert DATASETS["emotion6"].classes == EMOTION6 == EMOTION6_CLASSES

@@ -20,7 +20,8 @@ from mldrnet.layout import ENV_VAR
 
 DEFAULT_DATASET = "synth"  # the built-in synthetic dataset, what every command uses when none is named
 # Spelled out rather than read from mldrnet.data's registry, which imports torch (tests check they agree).
-DATASET_NAMES = ("synth", "fi", "artphoto", "abstract", "iaps", "emotion6", "emoset", "mart")
+DATASET_NAMES = ("synth", "fi", "artphoto", "abstract", "iaps", "emotion6", "emoset", "mart", "synth-artphoto",
+                 "synth-abstract", "synth-iaps", "synth-mart")
 DatasetName = Enum("DatasetName", {n: n for n in DATASET_NAMES}, type=str)
 
 ResultsDir = Annotated[Optional[Path], typer.Option(

@@ -34,3 +34,6 @@ class DatasetSpec:
     scan: Callable[[Path], Listing] = field(repr=False)
     folds: int = 0  # for split == "kfold"
     ratios: tuple[float, float, float] = (0.0, 0.0, 0.0)  # (train, val, test) for split == "ratio"
+    # A built-in synthetic set, generated on first use: its `SynthParams.kind` ("emotions" for `synth`, or a
+    # kind of synth_sets.KINDS); None for the real datasets, which need a data root.
+    synth_kind: str | None = None

@@ -18,28 +18,37 @@ from mldrnet.errors import BenchError
 LAYOUT = "ROOT/emotion_dataset/<emotion>/<emotion>_NNNN.jpg with folders " + ", ".join(EMOTIONS)
 
 
-def scan_folders(root: Path, dataset: str = "fi", *, require_all: bool = True) -> Listing:
+def scan_folders(root: Path, dataset: str = "fi", *, require_all: bool = True,
+                 classes: tuple[str, ...] = EMOTIONS) -> Listing:
     """One folder per class under `root` (or `root/emotion_dataset`). `require_all=False` accepts missing
-    classes, for the user's extra noisy-label folder."""
-    root = require_dir(root, dataset, LAYOUT)
-    base = find_place(dataset, LAYOUT, f"missing class folders {', '.join(EMOTIONS)}", places(root, "emotion_dataset"),
-                      lambda p: None if set(_class_folders(p)) & set(EMOTIONS) else "no class folder")
+    classes, for the user's extra noisy-label folder; `classes` other than the emotions: the generated
+    synth-mart set (positive / negative folders)."""
+    layout = LAYOUT if classes == EMOTIONS else layout_of(classes)
+    root = require_dir(root, dataset, layout)
+    base = find_place(dataset, layout, f"missing class folders {', '.join(classes)}", places(root, "emotion_dataset"),
+                      lambda p: None if set(_class_folders(p)) & set(classes) else "no class folder")
     folders = _class_folders(base)
-    missing = [e for e in EMOTIONS if e not in folders]
+    missing = [e for e in classes if e not in folders]
     if require_all and missing:
         raise BenchError(f"{dataset}: missing class folders {', '.join(missing)} in {printable(base)}; "
-                         f"expected {LAYOUT}")
+                         f"expected {layout}")
     samples, dropped = [], []
-    for label, emotion in enumerate(EMOTIONS):
+    for label, emotion in enumerate(classes):
         if emotion not in folders:
             continue
         names = images_in(folders[emotion], dropped)
         if require_all and not names:
-            raise BenchError(f"{dataset}: class folder {printable(folders[emotion])} has no images; expected {LAYOUT}")
+            raise BenchError(f"{dataset}: class folder {printable(folders[emotion])} has no images; expected {layout}")
         samples += [(f"{folders[emotion].name}/{n}", label) for n in names]
-    dropped += [f"folder {printable(base / name)} is not an emotion class (ignored)" for name in sorted(folders)
-                if name not in EMOTIONS]
+    what = "an emotion class" if classes == EMOTIONS else f"a class of {dataset}"
+    dropped += [f"folder {printable(base / name)} is not {what} (ignored)" for name in sorted(folders)
+                if name not in classes]
     return Listing(base, tuple(sorted(samples)), dropped=tuple(dropped))
+
+
+def layout_of(classes: tuple[str, ...]) -> str:
+    """FI's layout with other class folders (the generated synth-mart set's positive / negative)."""
+    return f"ROOT/emotion_dataset/<class>/<class>_NNNN.jpg with folders {', '.join(classes)}"
 
 
 def _class_folders(base: Path) -> dict[str, Path]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mldrnet import layout
@@ -28,7 +28,7 @@ Pairs = list[tuple[str, int]]
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "synth"  # synth | fi | artphoto | abstract | iaps | emotion6 | emoset | mart
+    dataset: str = "synth"  # synth | fi | artphoto | abstract | iaps | emotion6 | emoset | mart | synth-<kind>
     data_root: str | None = None  # required for real datasets; for synth, the folder to generate into / reuse
     seed: int = 0  # split seed
     fold: int = 0  # k-fold sets: which fold is the test fold
@@ -68,14 +68,21 @@ class PreparedData:
 
 
 def dataset_root(cfg: DataConfig, results_root: Path) -> tuple[Path, str]:
-    """(folder to scan, split-file key). The synthetic set is generated on first use, in results/data/<key>
-    unless data_root is given; a data_root that already holds a synthetic set (`bench data synth --out DIR`)
-    is used as it is, whatever its parameters: the folder, not the config defaults, says what it holds."""
-    if cfg.dataset.lower() == "synth":
-        params = cfg.synth_params()
+    """(folder to scan, split-file key). A synthetic set (`synth`, `synth-<kind>`) is generated on first use,
+    in results/data/<key> unless data_root is given; a data_root that already holds a synthetic set of that kind
+    (`bench data synth --out DIR`) is used as it is, whatever its parameters: the folder, not the config
+    defaults, says what it holds."""
+    kind = get_spec(cfg.dataset).synth_kind
+    if kind:
+        params = replace(cfg.synth_params(), kind=kind)  # a fixed-count kind ignores synth_n
         if cfg.data_root:
             out = Path(cfg.data_root).expanduser()
-            params = read_params(out) or params
+            found = read_params(out)
+            if found is not None and found.kind != kind:
+                name = "synth" if found.kind == "emotions" else f"synth-{found.kind}"
+                raise BenchError(f"{out} holds the synthetic set {found.key}, not a {cfg.dataset} set: "
+                                 f"use --dataset {name}, or another --data-root")
+            params = found or params
         else:
             out = layout.synth_dir(results_root, params.key)
         return ensure_synth(params, out).absolute(), params.key

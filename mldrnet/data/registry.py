@@ -1,19 +1,41 @@
 """The dataset registry: name -> `DatasetSpec`. One module per on-disk format; `synth` is FI's format with a
-generated root (see `synth.py`), so it shares FI's loader and split scheme."""
+generated root (see `synth.py`), so it shares FI's loader and split scheme. The small generated sets
+`synth-artphoto`, `synth-abstract`, `synth-iaps` and `synth-mart` (see `synth_sets.py`) are FI's folder layout
+too, with their real counterparts' k-fold split schemes."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 from mldrnet.data import abstract, artphoto, emoset, emotion6, fi, iaps, mart
 from mldrnet.data.base import DatasetSpec
 from mldrnet.errors import BenchError
 
-SYNTH = replace(fi.SPEC, name="synth", title="synthetic emotions (built in, generated on first use, FI layout)")
+SYNTH = replace(fi.SPEC, name="synth", title="synthetic emotions (built in, generated on first use, FI layout)",
+                synth_kind="emotions")
+
+
+def _small_synth(kind: str, real: DatasetSpec, title: str) -> DatasetSpec:
+    """A generated stand-in for `real`: its classes and folds, FI's folder layout."""
+    name = f"synth-{kind}"
+    layout = fi.LAYOUT if real.classes == fi.SPEC.classes else fi.layout_of(real.classes)
+    return DatasetSpec(name=name, title=f"{title} (built in, generated on first use, FI layout)", classes=real.classes,
+                       split=real.split, folds=real.folds, layout=layout, synth_kind=kind,
+                       scan=partial(fi.scan_folders, dataset=name, classes=real.classes))
+
+
+SYNTH_SETS = (
+    _small_synth("artphoto", artphoto.SPEC, "synthetic ArtPhoto stand-in (807 images, 8 emotions)"),
+    _small_synth("abstract", abstract.SPEC, "synthetic Abstract stand-in (228 compositions, 8 emotions)"),
+    _small_synth("iaps", iaps.SPEC, "synthetic IAPS-Subset stand-in (395 cluttered scenes, 8 emotions)"),
+    _small_synth("mart", mart.SPEC, "synthetic MART stand-in (500 abstract compositions, positive / negative)"),
+)
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
-    for spec in (SYNTH, fi.SPEC, artphoto.SPEC, abstract.SPEC, iaps.SPEC, emotion6.SPEC, emoset.SPEC, mart.SPEC)
+    for spec in (SYNTH, fi.SPEC, artphoto.SPEC, abstract.SPEC, iaps.SPEC, emotion6.SPEC, emoset.SPEC, mart.SPEC,
+                 *SYNTH_SETS)
 }
 
 

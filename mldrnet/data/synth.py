@@ -21,6 +21,10 @@ pixel statistic gives the label away: the palette is easy, composition and shape
 
 Image k of class c is drawn from its own RNG stream (seed, c, k), so a larger set extends a smaller one. The
 set is written to a temporary folder and renamed into place, so an interrupted run never leaves half a dataset.
+
+`SynthParams.kind` picks the set: "emotions" (the default, described above) or one of the small fixed-size sets
+of `synth_sets.py` (artphoto, abstract, iaps: the same cues with other nuisances and the real sets' class
+counts; mart: positive / negative abstract compositions). Those are registered as datasets `synth-<kind>`.
 """
 
 from __future__ import annotations
@@ -33,12 +37,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from mldrnet import EMOTIONS
 from mldrnet.errors import BenchError
 
 FORMAT = "bench-synth/1"
+DEFAULT_KIND = "emotions"
 MARKER = "synth.json"
 CUES = {
     "amusement": ("warm", "off-centre", "rounded"),
@@ -54,19 +59,48 @@ CUES = {
 
 @dataclass(frozen=True)
 class SynthParams:
-    n: int = 2400
+    n: int = 2400  # ignored (replaced by the fixed total) for the fixed-count kinds of synth_sets.COUNTS
     size: int = 128
     seed: int = 0
+    kind: str = DEFAULT_KIND  # "emotions" or a kind of synth_sets.KINDS
+
+    def __post_init__(self):
+        counts = _sets().COUNTS.get(self.kind)
+        if counts is not None:  # a fixed-count kind: its size is its class counts' total, whatever n was given
+            object.__setattr__(self, "n", sum(counts))
 
     @property
     def key(self) -> str:
-        """Folder name and split-file key: different parameters never share files."""
-        return f"synth-n{self.n}-px{self.size}-seed{self.seed}"
+        """Folder name and split-file key: different parameters never share files. The default kind's key
+        stays what it always was (split files and baselines name it)."""
+        if self.kind == DEFAULT_KIND:
+            return f"synth-n{self.n}-px{self.size}-seed{self.seed}"
+        return f"synth-{self.kind}-px{self.size}-seed{self.seed}"
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return EMOTIONS if self.kind == DEFAULT_KIND else _sets().classes(self.kind)
 
     def per_class(self) -> list[int]:
-        """Images per class: balanced, the first n % 8 classes get one more."""
+        """Images per class: the fixed counts of the kind, or balanced with the first n % 8 classes one more."""
+        if self.kind != DEFAULT_KIND:
+            return list(_sets().COUNTS[self.kind])
         base, extra = divmod(self.n, len(EMOTIONS))
         return [base + (c < extra) for c in range(len(EMOTIONS))]
+
+    def to_json(self) -> dict:
+        """The marker's "params": without "kind" for the default kind, as markers always were."""
+        d = asdict(self)
+        if self.kind == DEFAULT_KIND:
+            del d["kind"]
+        return d
+
+
+def _sets():
+    """synth_sets, imported on use: it builds on this module's drawing helpers."""
+    from mldrnet.data import synth_sets
+
+    return synth_sets
 
 
 def read_params(out: Path) -> SynthParams | None:
@@ -75,7 +109,7 @@ def read_params(out: Path) -> SynthParams | None:
     if not marker.is_file():
         return None
     try:
-        return SynthParams(**json.loads(marker.read_text())["params"])
+        return SynthParams(**json.loads(marker.read_text())["params"])  # markers without "kind": the default kind
     except (OSError, ValueError, KeyError, TypeError):
         raise BenchError(f"{marker} is damaged; delete {out} to generate the synthetic set again") from None
 
@@ -87,7 +121,7 @@ def ensure_synth(params: SynthParams, out: Path) -> Path:
     found = read_params(out)
     if found is not None:
         if found != params:
-            raise BenchError(f"{out} holds a synthetic set with {asdict(found)}, not {asdict(params)}; "
+            raise BenchError(f"{out} holds a synthetic set with {found.to_json()}, not {params.to_json()}; "
                              f"choose another folder or delete it")
         return out
     if out.exists() and any(out.iterdir()):
@@ -101,12 +135,13 @@ def generate(params: SynthParams, out: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         width = max(4, len(str(max(params.per_class()) - 1)))
-        for label, (emotion, count) in enumerate(zip(EMOTIONS, params.per_class())):
+        for label, (emotion, count) in enumerate(zip(params.classes, params.per_class())):
             folder = tmp / "emotion_dataset" / emotion
             folder.mkdir(parents=True)
             for k in range(count):
                 render(params, label, k).save(folder / f"{emotion}_{k:0{width}d}.jpg", quality=90)
-        meta = {"format": FORMAT, "params": asdict(params), "cues": CUES}
+        cues = CUES if params.kind == DEFAULT_KIND else _sets().cues(params.kind)
+        meta = {"format": FORMAT, "params": params.to_json(), "cues": cues}
         (tmp / MARKER).write_text(json.dumps(meta, indent=2))
         if out.exists() and not any(out.iterdir()):
             out.rmdir()
@@ -123,31 +158,54 @@ def generate(params: SynthParams, out: Path) -> Path:
 
 
 def render(params: SynthParams, label: int, k: int) -> Image.Image:
-    """Image k of class `label`: drawn at 2x and box-downsampled, for smooth edges."""
+    """Image k of class `label` (an index into `params.classes`)."""
+    if params.kind != DEFAULT_KIND:
+        return _sets().render(params, label, k)
     rng = np.random.default_rng([params.seed, label, k])
-    palette, composition, family = CUES[EMOTIONS[label]]
-    s = 2 * params.size
+    return draw_emotion(rng, params.size, CUES[EMOTIONS[label]])
+
+
+def draw_emotion(rng: np.random.Generator, size: int, cues: tuple[str, str, str], *, clutter=(0, 5, 0.06),
+                 noise: float = 8.0, blur: tuple[float, float] | None = None) -> Image.Image:
+    """One image showing `cues` (palette, composition, shape): drawn at 2x and box-downsampled, for smooth
+    edges. clutter = (min, max + 1 distractors, their largest radius as a fraction of the side); noise: the
+    largest pixel-noise sigma; blur: a Gaussian blur radius range in px at 128 px (None: no blur, and no
+    random number drawn for it)."""
+    palette, composition, family = cues
+    s = 2 * size
     # The background is smooth: render it at the output size and upsample (4x fewer pixels to compute).
-    img = Image.fromarray(_background(rng, params.size, warm=palette == "warm")).resize((s, s), Image.BILINEAR)
+    img = Image.fromarray(_background(rng, size, warm=palette == "warm")).resize((s, s), Image.BILINEAR)
     draw = ImageDraw.Draw(img)
-    for _ in range(int(rng.integers(0, 5))):  # distractors: small, greyish, any shape, anywhere
+    for _ in range(int(rng.integers(clutter[0], clutter[1]))):  # distractors: small, greyish, any shape, anywhere
         xy = rng.uniform(0.05, 0.95, 2) * s
-        pts = _shape(rng, xy, rng.uniform(0.025, 0.06) * s, rng.random() < 0.5)
+        pts = _shape(rng, xy, rng.uniform(0.025, clutter[2]) * s, rng.random() < 0.5)
         draw.polygon(pts, fill=_hsv(rng.random(), rng.uniform(0, 0.3), rng.uniform(0.2, 0.9)))
     if composition == "centred":
         centre = 0.5 + rng.normal(0, 0.03, 2)
     else:
         centre = 0.5 + rng.choice([-1, 1], 2) * rng.uniform(0.19, 0.24, 2)
     pts = _shape(rng, centre * s, rng.uniform(0.15, 0.24) * s, family == "jagged")
-    if palette == "warm":
-        colour = _hsv(rng.uniform(-0.08, 0.16) % 1.0, rng.uniform(0.55, 1.0), rng.uniform(0.75, 1.0))
-    else:
-        colour = _hsv(rng.uniform(0.5, 0.78), rng.uniform(0.35, 0.85), rng.uniform(0.3, 0.7))
+    colour = palette_colour(rng, palette == "warm")
     outline = _hsv(rng.random(), rng.uniform(0, 0.5), rng.uniform(0, 1)) if rng.random() < 0.5 else None
     draw.polygon(pts, fill=colour, outline=outline, width=int(rng.integers(1, 5)))
-    small = np.asarray(img.reduce(2), dtype=np.float32)
-    small += rng.standard_normal(small.shape, dtype=np.float32) * rng.uniform(0, 8)
+    return finish(rng, img.reduce(2), noise, blur)
+
+
+def finish(rng: np.random.Generator, img: Image.Image, noise: float,
+           blur: tuple[float, float] | None = None) -> Image.Image:
+    """The camera: an optional blur (radius range at 128 px, scaled to the image), then pixel noise."""
+    if blur is not None:
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(*blur) * img.width / 128))
+    small = np.asarray(img, dtype=np.float32)
+    small += rng.standard_normal(small.shape, dtype=np.float32) * rng.uniform(0, noise)
     return Image.fromarray(np.clip(small, 0, 255).astype(np.uint8))
+
+
+def palette_colour(rng: np.random.Generator, warm: bool) -> tuple[int, int, int]:
+    """The palette cue: warm (red-yellow hues, bright) or dark / cool (cyan-violet hues)."""
+    if warm:
+        return _hsv(rng.uniform(-0.08, 0.16) % 1.0, rng.uniform(0.55, 1.0), rng.uniform(0.75, 1.0))
+    return _hsv(rng.uniform(0.5, 0.78), rng.uniform(0.35, 0.85), rng.uniform(0.3, 0.7))
 
 
 def _background(rng: np.random.Generator, s: int, *, warm: bool) -> np.ndarray:
@@ -190,6 +248,9 @@ def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
 
 
 def _check(params: SynthParams) -> None:
+    if params.kind != DEFAULT_KIND and params.kind not in _sets().COUNTS:
+        raise BenchError(f"unknown synthetic set kind {params.kind!r}; choose {DEFAULT_KIND} or "
+                         f"{', '.join(_sets().COUNTS)}")
     if params.n < len(EMOTIONS):
         raise BenchError(f"synthetic set size {params.n} is too small: use --n {len(EMOTIONS)} or more (one image per class)")
     if not 16 <= params.size <= 2048:
