@@ -24,6 +24,7 @@ from mldrnet.alexnet_svm import AlexNetSVM, fit_svm_head, start_from_trained_ale
 from mldrnet.errors import BenchError, first_line
 from mldrnet.feature_models import FeatureModel, fit_on_features, no_epochs
 from mldrnet.model import MldrNet, MldrNetConfig
+from mldrnet.paper_cnns import ACNN, TCNN
 from mldrnet.zoo_hooks import TrainHooks
 
 
@@ -194,6 +195,11 @@ register("resnet101", "baseline", 60.82, "ResNet-101 fine-tuned (torchvision), 8
           hooks=TrainHooks(after=("alexnet",), start=start_from_trained_alexnet, finish=fit_svm_head))
 def _alexnet_svm(num_classes: int = 8, pretrained: bool = False, weights_path=None) -> nn.Module:
     return AlexNetSVM(_load_imagenet("alexnet", pretrained, weights_path), num_classes)
+
+
+# The shallow CNNs of the paper's Fig. 4 (section III-B), trained from scratch; no FI accuracy in the paper
+register("a-cnn", "baseline", None, "A-CNN (Fig. 4b, Lu et al. RAPID): 4 convs, FC 1000-256-8, from scratch")(ACNN)
+register("t-cnn", "baseline", None, "T-CNN (Fig. 4c): AlexNet conv1-2 + energy (mean) layer, FC 4096-4096-8")(TCNN)
 
 
 # --- The paper's non-CNN baselines: hand-crafted features + a classifier (mldrnet.feature_models) ----------------
