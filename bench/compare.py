@@ -165,7 +165,8 @@ class _Matrix:
         common = dict(dataset=ev.dataset, split_hash=ev.split_hash, classes=ev.classes, input_size=ev.size,
                       timing_size=timing_size, params=prof.params, threads=self.threads,
                       gflops=prof.gflops if zoo.info(tm.name).is_network else None,
-                      paper_fi_accuracy_pct=zoo.info(tm.name).paper_fi_accuracy if ev.dataset == "fi" else None)
+                      paper_fi_accuracy_pct=zoo.info(tm.name).paper_fi_accuracy if ev.dataset == "fi" else None,
+                      how_trained=ckpt.how_trained(), near_chance=ckpt.near_chance)
         rows, reference = [], None
         for v in self.variants:
             if reference is None and not v.is_reference:  # no (successful) reference row: run the model itself
@@ -255,7 +256,8 @@ class _Matrix:
 
 def _error_row(model: str, v: Variant, batch: int, error: str, **common) -> Record:
     keep = {k: common[k] for k in ("dataset", "split_hash", "classes", "input_size", "timing_size", "params", "gflops", "threads",
-                                   "paper_fi_accuracy_pct", "file_format", "file_bytes") if k in common}
+                                   "paper_fi_accuracy_pct", "file_format", "file_bytes", "how_trained", "near_chance")
+            if k in common}
     return Record(model, v.label, v.engine, v.device, v.precision, batch, v.provider, error=error, **keep)
 
 

@@ -54,7 +54,8 @@ def _accuracy_scatter(ok: list[Record], x_of, fastest_last: bool, xlabel: str, t
         rows = sorted((r for r in ok if r.model == model), key=x_of)
         ax.plot([x_of(r) for r in rows], [r.accuracy_pct for r in rows], color="0.7", lw=0.8, zorder=1)
         top = rows[-1] if fastest_last else rows[0]
-        ax.annotate(model, (x_of(top), top.accuracy_pct), textcoords="offset points",
+        label = model + (" (near chance)" if top.near_chance else "")
+        ax.annotate(label, (x_of(top), top.accuracy_pct), textcoords="offset points",
                     xytext=(4, 6) if fastest_last else (-4, 6), ha="left" if fastest_last else "right", fontsize=8)
     sizes = sorted({r.timing_size or r.input_size for r in ok if (r.timing_size or r.input_size)})
     ax.set_xscale("log")
@@ -64,6 +65,10 @@ def _accuracy_scatter(ok: list[Record], x_of, fastest_last: bool, xlabel: str, t
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
+    trained = dict.fromkeys(f"{r.model}: {r.how_trained}" for r in ok if r.how_trained)
+    if trained:  # every accuracy says how its model was trained
+        fig.text(0.01, 0.005, "how trained: " + "; ".join(trained), fontsize=6, wrap=True, va="bottom")
+        fig.get_layout_engine().set(rect=(0, 0.06, 1, 0.94))
     fig.savefig(path, dpi=120)
     return path
 

@@ -84,6 +84,9 @@ class Record:
     timing_size: int | None = None  # px of the timed batch and of gflops (bench compare --size; default input_size)
     achieved_gflops: float | None = None  # GFLOP/s: gflops x throughput_ips
     peak_fraction: float | None = None  # achieved_gflops / the run's measured fp32 matrix-product rate (calibration.<device>.peak)
+    # how the model was trained (mldrnet.provenance; None in files of older benches)
+    how_trained: str | None = None  # profile, epochs, input size, starting point
+    near_chance: bool | None = None  # val accuracy within a few points of chance: not trained to a usable level
 
     @property
     def key(self) -> tuple[str, str, str, int]:

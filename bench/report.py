@@ -26,6 +26,7 @@ from rich.table import Table
 from bench.check import Tolerance
 from bench.plots import write_plots
 from bench.records import CompareRun, Record
+from mldrnet.provenance import NEAR_CHANCE_NOTE
 
 BUSY_SPREAD = Tolerance().busy_spread  # calibration max / min above this: the machine's load changed (the gate's limit)
 PARITY_WARN_PCT = 99.0  # top-1 agreement with PyTorch below this on an fp32 row points at a broken export
@@ -154,13 +155,28 @@ def records_table(run: CompareRun, title: str | None = None) -> Table:
     for i, model in enumerate(models):
         if i:
             table.add_section()
-        for j, r in enumerate(r for r in records if r.model == model):
-            table.add_row(escape(model) if j == 0 else "", *[_cell(c, r, best) for c in columns])
+        rows = [r for r in records if r.model == model]
+        for j, r in enumerate(rows):
+            table.add_row(_model_cell(model, rows[0], j, len(rows)), *[_cell(c, r, best) for c in columns])
     return table
 
 
+def _model_cell(model: str, first: Record, j: int, n_rows: int) -> str:
+    """The model column of a model's rows: its name, then (second row, or a second line of a single row) how it was
+    trained, in yellow with a mark when its val accuracy stayed near chance."""
+    how = escape(first.how_trained or "")
+    if first.near_chance:
+        how = f"[yellow]{how}; {NEAR_CHANCE_NOTE}[/]"
+    elif how:
+        how = f"[dim]{how}[/]"
+    if j == 0:
+        return escape(model) + (f"\n{how}" if n_rows == 1 and how else "")
+    return how if j == 1 else ""
+
+
 def warnings_for(run: CompareRun) -> list[str]:
-    out = []
+    out = [f"{model}: {NEAR_CHANCE_NOTE} ({how}): its accuracy says nothing about the architecture"
+           for model, how in dict.fromkeys((r.model, r.how_trained) for r in run.records if r.near_chance)]
     for r in run.records:
         name = f"{r.model} {r.variant} {r.precision} batch {r.batch_size}"
         if not r.ok:
@@ -332,17 +348,20 @@ def _error_cell(error: str) -> str:
 
 
 def train_table(results) -> Table:
-    """mldrnet.train.TrainResult rows (bench train, bench train-all)."""
+    """mldrnet.train.TrainResult rows (bench train, bench train-all): each says how it was trained, and a model
+    whose val accuracy stayed near chance is marked as not trained to a usable level."""
     table = Table(title="Training summary")
-    for col in ("model", "epochs", "best val acc", "test acc", "time", "status"):
-        table.add_column(col, justify="left" if col in ("model", "status") else "right")
+    for col in ("model", "epochs", "best val acc", "test acc", "time", "how trained", "status"):
+        table.add_column(col, justify="left" if col in ("model", "how trained", "status") else "right")
     for r in results:
         if not r.ok:
-            table.add_row(escape(r.model), "-", "-", "-", "-", _error_cell(r.error))
+            table.add_row(escape(r.model), "-", "-", "-", "-", "-", _error_cell(r.error))
             continue
         status = "already trained (use --force)" if r.skipped else "trained"
+        if r.near_chance:
+            status += f"; [yellow]{NEAR_CHANCE_NOTE}[/]"
         table.add_row(escape(r.model), str(r.epochs), f"{r.best_val_acc:.3f}", f"{r.test_acc:.3f}",
-                      f"{r.seconds:.0f} s", status)
+                      f"{r.seconds:.0f} s", escape(r.how_trained or "-"), status)
     return table
 
 

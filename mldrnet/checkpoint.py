@@ -31,6 +31,7 @@ from torch import nn
 from mldrnet.atomic import atomic_open
 from mldrnet.errors import BenchError
 from mldrnet.preprocess import Preprocessing
+from mldrnet.provenance import how_trained, near_chance
 
 FORMAT = "bench-checkpoint/1"
 
@@ -134,6 +135,17 @@ class Checkpoint:
 
     # --- what readers need -----------------------------------------------------------------------------------
 
+    def how_trained(self) -> str:
+        """Profile, epochs, input size and starting point in one phrase (mldrnet.provenance)."""
+        kind, backbone = training_kind(self.model)
+        epochs = len(self.history) if self.history else None
+        return how_trained(self.train_config, kind, backbone, epochs)
+
+    @property
+    def near_chance(self) -> bool:
+        """Validation accuracy within a few points of chance: not trained to a usable level."""
+        return near_chance(self.best_val_acc, len(self.classes))
+
     @property
     def meta(self) -> ModelMeta:
         return ModelMeta(self.model, self.classes, self.preprocessing, dict(self.model_config))
@@ -210,3 +222,15 @@ def _unreadable(path: Path, e: Exception) -> str:
 def save_atomic(obj: dict, path: Path) -> None:
     with atomic_open(path) as f:
         torch.save(obj, f)
+
+
+def training_kind(model: str) -> tuple[str, str | None]:
+    """("network" | "features" | "head", backbone) of a zoo model, for mldrnet.provenance.how_trained."""
+    from mldrnet import zoo
+
+    entry = zoo.info(model)
+    if not entry.is_network:
+        return "features", None
+    if entry.hooks.after:
+        return "head", entry.hooks.after[0]
+    return "network", None

@@ -9,6 +9,7 @@
       data/<synth key>/                  generated synthetic datasets
       compare/<timestamp>/               compare runs (records.json, records.csv, plots)
       features/<method key>/             hand-crafted feature vectors, one per image file (content hash)
+      reproduce/<timestamp>/             `bench reproduce` reports (report.md, results.json, PNGs)
 
 A run key names a training data variant (`fi`, `fi-noise0.2`, `mart-fold3`), so runs on variants sit side by
 side. No torch here: the CLI reads this module before deciding whether to import anything heavy.
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Iterable
 
 ENV_VAR = "BENCH_RESULTS_DIR"
-RUNS, SPLITS, DATA, COMPARE, FEATURES = "runs", "splits", "data", "compare", "features"
+RUNS, SPLITS, DATA, COMPARE, FEATURES, REPRODUCE = "runs", "splits", "data", "compare", "features", "reproduce"
 # the files of a run folder; exported files are rows of the formats table (engines.formats), which names them here
 CHECKPOINT_FILE, LAST_FILE, METRICS_FILE, RESULT_FILE = "best.pt", "last.pt", "metrics.jsonl", "result.json"
 TRAINING_FILES = (CHECKPOINT_FILE, LAST_FILE, METRICS_FILE, RESULT_FILE)
@@ -36,10 +37,11 @@ def results_root(override: str | os.PathLike | None = None) -> Path:
     return Path(override or os.environ.get(ENV_VAR) or "results")
 
 
-def run_key(data_cfg, data) -> str:
+def run_key(data_cfg, data, train_seed: int = 0) -> str:
     """The folder name of a training data variant: the dataset's name, plus `-fold<k>` for a k-fold set's fold
-    other than 0, `-noise<p>` with label noise, `-noisy` with extra noisy pairs. Runs on different variants
-    (Table II's well vs noisy FI, Table IV's folds) then sit side by side instead of overwriting each other."""
+    other than 0, `-noise<p>` with label noise, `-noisy` with extra noisy pairs, `-seed<s>` for a training seed
+    other than 0. Runs on different variants (Table II's well vs noisy FI, Table IV's folds, the seeds of a
+    run-to-run spread) then sit side by side instead of overwriting each other."""
     key = data.name
     if getattr(data, "folds", 0) and data_cfg.fold:
         key += f"-fold{data_cfg.fold}"
@@ -47,6 +49,8 @@ def run_key(data_cfg, data) -> str:
         key += f"-noise{data_cfg.label_noise:g}"
     if data_cfg.noisy_extra:
         key += "-noisy"
+    if train_seed:
+        key += f"-seed{train_seed}"
     return key
 
 
@@ -138,6 +142,10 @@ def synth_dir(results_root: str | os.PathLike, synth_key: str) -> Path:
 def feature_cache_dir(results_root: str | os.PathLike, key: str) -> Path:
     """results/features/<key>/: hand-crafted feature vectors, one file per image (mldrnet.feature_models)."""
     return Path(results_root) / FEATURES / key
+
+
+def reproduce_dir(results_root: str | os.PathLike) -> Path:
+    return Path(results_root) / REPRODUCE
 
 
 def compare_dir(results_root: str | os.PathLike) -> Path:

@@ -31,12 +31,13 @@ from torch.utils.data import DistributedSampler
 
 from mldrnet import zoo
 from mldrnet.atomic import atomic_write_text, remove_stale_temporaries, writable_dir
-from mldrnet.checkpoint import Checkpoint
+from mldrnet.checkpoint import Checkpoint, training_kind
 from mldrnet.distributed import DistContext, setup, teardown
 from mldrnet.errors import BenchError
 from mldrnet.layout import TRAINING_FILES, RunFolder, run_key
 from mldrnet.lock import exclusive
 from mldrnet.preprocess import Preprocessing
+from mldrnet.provenance import how_trained, near_chance
 from mldrnet.train_config import TrainConfig
 from mldrnet.zoo_hooks import Start, TrainContext
 
@@ -54,6 +55,8 @@ class TrainResult:
     seconds: float = 0.0
     skipped: bool = False  # already trained with the same configuration
     error: str | None = None  # one line (mldrnet.errors.one_line) when the training failed
+    how_trained: str = ""  # profile, epochs, input size, starting point (mldrnet.provenance)
+    near_chance: bool = False  # val accuracy within a few points of chance: not trained to a usable level
 
     @property
     def ok(self) -> bool:
@@ -249,6 +252,14 @@ def _already_trained(run: RunFolder, config_hash: str) -> dict | None:
     return done if best.config_hash == config_hash else None
 
 
+def _skipped(done: dict, run: RunFolder) -> TrainResult:
+    """The result of a run already trained the same way; its provenance from best.pt (result.json files of older
+    versions lack it)."""
+    best = Checkpoint.load(run.checkpoint)
+    fields = {k: done[k] for k in TrainResult.__dataclass_fields__ if k in done}
+    return TrainResult(**{**fields, "skipped": True, "how_trained": best.how_trained(), "near_chance": best.near_chance})
+
+
 def _require_epochs(cfg: TrainConfig, start: Start | None) -> None:
     """At least one epoch, unless the zoo's start hook made the model whole without any (alexnet-svm from the
     trained alexnet: epochs=0 and then its finish hook)."""
@@ -299,7 +310,7 @@ def train_model(cfg: TrainConfig, data_cfg, results_root: Path, *, resume: bool 
         ctx.barrier()
         if not ctx.is_main:
             data = prepare_data(data_cfg, results_root)
-        run = RunFolder.at(results_root, cfg.model, run_key(data_cfg, data))
+        run = RunFolder.at(results_root, cfg.model, run_key(data_cfg, data, cfg.seed))
         with writing(run) if ctx.is_main else nullcontext():  # rank 0 writes; the others only compute
             torch.manual_seed(cfg.seed)  # the initial weights, identical in every process and every rerun
             model, start = initial_model(cfg, data, run)
@@ -310,8 +321,7 @@ def train_model(cfg: TrainConfig, data_cfg, results_root: Path, *, resume: bool 
                                            "backbone": start.source if start else None})
             done = None if force or resume else _already_trained(run, config_hash)
             if done:
-                return TrainResult(**{**{k: done[k] for k in TrainResult.__dataclass_fields__ if k in done},
-                                      "skipped": True})
+                return _skipped(done, run)
             job = TrainJob(cfg, data_cfg, data, run, model, config_hash, ctx,
                            Preprocessing(crop=cfg.crop, resize=cfg.resize))
             return fit(job, resume=resume, observer=observer if ctx.is_main else None)
@@ -434,7 +444,10 @@ def finish_and_test(job: TrainJob, state: TrainState, started: float) -> TrainRe
     test_acc = accuracy(test_logits, test_labels)
     # this process's time, the finish hook and the test pass included, plus the epochs done before a resume
     seconds = time.perf_counter() - started + sum(h["seconds"] for h in state.history[:state.start_epoch])
-    result = TrainResult(cfg.model, str(job.run.path), cfg.epochs, state.best_epoch, state.best_val, test_acc, seconds)
+    kind, backbone = training_kind(cfg.model)
+    result = TrainResult(cfg.model, str(job.run.path), cfg.epochs, state.best_epoch, state.best_val, test_acc, seconds,
+                         how_trained=how_trained(cfg.to_dict(), kind, backbone, len(state.history) or None),
+                         near_chance=near_chance(state.best_val, len(job.data.classes)))
     job.checkpoint(model.cpu(), epoch=state.best_epoch, best_val_acc=state.best_val, test_acc=test_acc,
                    history=state.history).save(job.run.checkpoint)
     atomic_write_text(job.run.result, json.dumps({**result.to_dict(), "config_hash": job.config_hash,
