@@ -79,9 +79,9 @@ def models(
 
 def _register_commands() -> None:
     # Each area's commands live in their own module; imported here so `bench -h` lists them (none imports torch).
-    from bench.cli import compare, data, doctor, engines, features, train
+    from bench.cli import compare, data, doctor, engines, features, reproduce, train
 
-    for module in (data, train, engines, features, compare, doctor):
+    for module in (data, train, engines, features, compare, reproduce, doctor):
         module.register(app)
 
 

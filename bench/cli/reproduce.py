@@ -1,0 +1,82 @@
+"""`bench reproduce`: a thin wrapper over bench.reproduce (torch is imported inside the command)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bench.cli.console import info, interrupted, print_table, warn
+from bench.cli.options import DataRoot, ResultsDir
+from mldrnet.errors import BenchError
+from mldrnet.layout import reproduce_dir, results_root
+
+EXPERIMENT_NAMES = ("table1", "table2", "table3", "table4", "fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "all")
+
+
+def reproduce(
+    experiment: Annotated[str, typer.Argument(help=f"One of {', '.join(EXPERIMENT_NAMES)}.")],
+    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help=(
+        "Real data instead of the built-in synthetic sets: fi (Tables I-III, Figs. 5-7), mart (Table IV), artphoto "
+        "(Fig. 8), abstract (Fig. 9), iaps (Fig. 10); needs --data-root."))] = None,
+    data_root: DataRoot = None,
+    profile: Annotated[str, typer.Option("--profile", help="quick (CPU, minutes per table) or paper (375 px, 30 "
+                                                           "epochs: a GPU).")] = "quick",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Report folder (default results/reproduce/<time>).")] = None,
+    seeds: Annotated[Optional[int], typer.Option("--seeds", min=1, max=20, help=(
+        "Trainings per network for the run-to-run spread (default: quick 2, one for VGG-19 and ResNet-101; paper 3)."))] = None,
+    extended: Annotated[bool, typer.Option("--extended", help="Table III also with A-CNN and T-CNN (Fig. 4).")] = False,
+    noisy_extra: Annotated[Optional[str], typer.Option("--noisy-extra", help=(
+        "Table II / Fig. 6 on real data: the extra noisy images (folder in FI's layout or CSV of path,label); "
+        "without it the noisy set flips 30% of the training labels."))] = None,
+    results_dir: ResultsDir = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars (epoch lines only).")] = False,
+) -> None:
+    """Reproduce one of the paper's tables or figures (or all): train what it needs, run its protocol, print our
+    numbers beside the paper's, check its claims, and write a report folder."""
+    from bench.cli.progress import EpochProgress
+    from bench.reproduce.context import ReproduceConfig
+    from bench.reproduce.report import claims_table, rich_table
+    from bench.reproduce.run import run_experiments, select
+
+    if profile not in ("quick", "paper"):
+        raise BenchError(f"--profile {profile!r}: choose quick or paper")
+    if dataset and not data_root and not dataset.startswith("synth"):
+        raise BenchError(f"--dataset {dataset} needs --data-root PATH (the folder holding its files)")
+    root = results_root(results_dir)
+    folder = out or reproduce_dir(root) / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    ctx = ReproduceConfig(root, Path(folder), profile, dataset, str(data_root) if data_root else None, noisy_extra,
+                          seeds, extended, EpochProgress(bars=not no_progress), info)
+    names, skipped = select(experiment, ctx)
+    if skipped:
+        warn(f"--dataset {dataset} does not apply to {', '.join(skipped)}: skipped")
+    _warn_paper_on_cpu(profile)
+
+    def show(res) -> None:
+        if res.rows:
+            print_table(rich_table(res))
+        if res.claims:
+            print_table(claims_table(res))
+        for note in res.notes:
+            info(f"{res.name}: {note}")
+
+    try:
+        run_experiments(names, ctx, on_result=show)
+    except KeyboardInterrupt:
+        interrupted(f"interrupted: run the same `bench reproduce {experiment}` again: trained runs are reused")
+    info(f"report: {ctx.out / 'report.md'}")
+
+
+def _warn_paper_on_cpu(profile: str) -> None:
+    if profile != "paper":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        warn("the paper profile trains at 375 px for 30 epochs: it needs a GPU; on this CPU it takes days")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(reproduce)

@@ -1,0 +1,116 @@
+"""What every experiment of `bench reproduce` shares: the profile, the data, how many seeds, where runs go, and
+the one function that trains a system (or reuses its runs) and turns the trainings into a `Cell`."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from bench.reproduce.results import Cell, Run
+from mldrnet.errors import BenchError, one_line
+
+log = logging.getLogger(__name__)
+
+# Datasets by the role they play: the large 8-emotion set (Tables I-III, Figs. 5-7, and the models Figs. 8-10
+# start from), the small sets of Figs. 8-10, and MART (Table IV). With no --dataset, the built-in synthetic one.
+LARGE = ("synth", "fi", "emoset")
+SMALL = {"fig8": ("synth-artphoto", "artphoto"), "fig9": ("synth-abstract", "abstract"),
+         "fig10": ("synth-iaps", "iaps")}
+BINARY = ("synth-mart", "mart")
+SYNTH_NOISE = 0.3  # label noise of the synthetic "noisy" training set (it has no annotator disagreement to use)
+
+SEEDS = {"quick": 2, "paper": 3}  # trainings per network, for the run-to-run spread
+ONE_SEED_IN_QUICK = ("vgg19", "resnet101")  # minutes per epoch on a CPU: one training in the quick profile
+
+
+@dataclass
+class ReproduceConfig:
+    results_root: Path
+    out: Path
+    profile: str = "quick"
+    dataset: str | None = None  # None: every experiment on its built-in synthetic set
+    data_root: str | None = None
+    noisy_extra: str | None = None  # Table II on real data: the extra noisy images (folder or CSV)
+    seeds: int | None = None  # None: the profile's (SEEDS)
+    extended: bool = False  # Table III with A-CNN and T-CNN
+    observer: object = None  # mldrnet.train.TrainObserver
+    # changes to every DataConfig / TrainConfig the experiments make (tests: a tiny synthetic set, one epoch)
+    data_overrides: dict = field(default_factory=dict)
+    train_overrides: dict = field(default_factory=dict)
+    progress: Callable[[str], None] = field(default=lambda line: None)
+    debug: bool = False  # stop at the first failing training with its traceback
+    max_folds: int | None = None  # Table IV: only the first folds (tests); None: every fold
+
+    def seeds_for(self, model: str) -> list[int]:
+        from mldrnet import zoo
+
+        if not zoo.info(model).is_network:
+            return [0]  # features + a classifier fitted on them: the same every time, one run
+        if self.seeds is not None:
+            return list(range(self.seeds))
+        if self.profile == "quick" and model in ONE_SEED_IN_QUICK:
+            return [0]
+        return list(range(SEEDS.get(self.profile, 1)))
+
+    def dataset_for(self, role: str, experiment: str = "") -> tuple[str, str | None]:
+        """(dataset, data root) an experiment of `role` ("large", "small", "binary") runs on; a --dataset of
+        another role is refused with what to run instead."""
+        synthetic, real = {"large": ("synth", LARGE), "binary": BINARY}.get(role) or SMALL[experiment]
+        allowed = real if isinstance(real, tuple) else (synthetic, real)
+        if self.dataset is None:
+            return synthetic, None
+        if self.dataset not in allowed:
+            raise BenchError(f"{experiment or role} runs on {' or '.join(allowed)}, not --dataset {self.dataset}: "
+                             f"drop --dataset to use the built-in synthetic set")
+        return self.dataset, self.data_root
+
+    def data_config(self, role: str, experiment: str = "", **changes):
+        from mldrnet.data import DataConfig
+
+        dataset, root = self.dataset_for(role, experiment)
+        return replace(DataConfig(dataset=dataset, data_root=root), **{**self.data_overrides, **changes})
+
+
+def train_cell(ctx: ReproduceConfig, model: str, data_cfg, *, seeds: list[int] | None = None,
+               unit: str = "seeds", index: int | None = None, **overrides) -> Cell:
+    """Train `model` once per seed (runs trained the same way before are reused) and collect the test accuracies.
+    The split stays the data config's (seed 0): only the training seed changes, so every seed sees the same test
+    images. `index` labels a single run (the fold of a cross-validation)."""
+    from mldrnet.train import train_model
+    from mldrnet.train_config import resolve
+
+    runs = []
+    for seed in seeds if seeds is not None else ctx.seeds_for(model):
+        label = f"{model} seed {seed}" + (f" fold {index}" if index is not None else "")
+        ctx.progress(f"training {label} on {data_cfg.dataset}" + (f" (label noise {data_cfg.label_noise:g})"
+                                                                  if data_cfg.label_noise else ""))
+        try:
+            cfg = resolve(model, ctx.profile, seed=seed, **{**ctx.train_overrides, **overrides})
+            r = train_model(cfg, data_cfg, ctx.results_root,
+                            observer=ctx.observer)
+        except Exception as e:  # a model that fails (a crop too small for it, out of memory) leaves the others
+            if ctx.debug:
+                raise
+            runs.append(Run(None, seed if index is None else index, error=one_line(e)))
+            ctx.progress(f"{label}: {one_line(e)}")
+            continue
+        value = 100.0 * r.test_acc if r.ok and math.isfinite(r.test_acc) else None
+        runs.append(Run(value, seed if index is None else index, r.how_trained, r.near_chance, r.error, r.seconds,
+                        r.skipped, r.run_dir))
+    return Cell(tuple(runs), unit)
+
+
+def merge_folds(cells: list[Cell]) -> Cell:
+    """One cell of every fold's run (each labelled with its fold index)."""
+    return Cell(tuple(run for c in cells for run in c.runs), "folds")
+
+
+def checkpoint_of(cell: Cell, seed: int = 0):
+    """The best.pt of the cell's run with this seed/index, or None when it did not train."""
+    from mldrnet.layout import RunFolder
+
+    run = next((r for r in cell.runs if r.index == seed and r.ok and r.run_dir), None)
+    return RunFolder(Path(run.run_dir)).checkpoint if run else None

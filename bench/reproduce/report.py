@@ -1,0 +1,150 @@
+"""The views of `bench reproduce` results: a rich table per experiment, and the report folder (report.md with
+the tables, the claims and the plots; results.json; one PNG per table). Every number says how its model was
+trained, near-chance models are marked, and the paper's numbers sit beside ours with the difference."""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+from rich.markup import escape
+from rich.table import Table
+
+from bench.reproduce.results import SUPPORTED, NOT_SUPPORTED, ExperimentResult
+from mldrnet.atomic import atomic_write_text
+from mldrnet.provenance import CHANCE_MARGIN_PTS, NEAR_CHANCE_NOTE
+
+FORMAT = "bench-reproduce/1"
+VERDICT_STYLE = {SUPPORTED: "green", NOT_SUPPORTED: "red"}
+
+
+def _has_paper(res: ExperimentResult, column: str) -> bool:
+    return any(r.paper.get(column) is not None for r in res.rows)
+
+
+def _diff(res_row, column: str) -> str:
+    cell, paper = res_row.cells.get(column), res_row.paper.get(column)
+    if cell is None or cell.mean is None or paper is None:
+        return "-"
+    return f"{cell.mean - paper:+.2f}"
+
+
+def _how(res_row) -> str:
+    hows = list(dict.fromkeys(c.how_trained for c in res_row.cells.values() if c.how_trained))
+    return "; ".join(hows) or "-"
+
+
+def table_rows(res: ExperimentResult) -> tuple[list[str], list[list[str]], list[bool]]:
+    """(header, rows of plain text, near-chance flag per row): what both the rich and the markdown table show."""
+    header = ["system"]
+    for c in res.columns:
+        header += ([f"paper {c}"] if _has_paper(res, c) else []) + [f"ours {c}"] + (["diff"] if _has_paper(res, c) else [])
+    header.append("how trained")
+    rows, flags = [], []
+    many = len(res.columns) > 3  # per-class columns (Figs. 8-10): compact cells, the fold count in the caption
+    for r in res.rows:
+        line = [r.system]
+        for c in res.columns:
+            cell = r.cells.get(c)
+            ours = cell.text(".1f" if many else ".2f", count=not many) if cell is not None else "-"
+            if cell is not None and cell.near_chance:
+                ours += " (near chance)"
+            paper = r.paper.get(c)
+            line += ([f"{paper:.2f}" if paper is not None else "-"] if _has_paper(res, c) else []) + [ours] + \
+                    ([_diff(r, c)] if _has_paper(res, c) else [])
+        line.append(_how(r))
+        rows.append(line)
+        flags.append(any(cell.near_chance for cell in r.cells.values()))
+    return header, rows, flags
+
+
+def rich_table(res: ExperimentResult) -> Table:
+    table = Table(title=escape(f"{res.title} — ours on {res.dataset} ({res.profile} profile), the paper's on "
+                               f"{res.paper_dataset}"), caption=escape(f"{res.metric}; mean ± std over seeds or folds"))
+    header, rows, flags = table_rows(res)
+    for h in header:
+        table.add_column(escape(h), justify="left" if h in ("system", "how trained") else "right")
+    for line, flag in zip(rows, flags):
+        table.add_row(*[f"[yellow]{escape(x)}[/]" if flag and "near chance" in x else escape(x) for x in line])
+    return table
+
+
+def claims_table(res: ExperimentResult) -> Table:
+    table = Table(title=escape(f"{res.name}: the paper's claims on this run"))
+    for h in ("claim", "verdict", "evidence"):
+        table.add_column(h, justify="left")
+    for c in res.claims:
+        style = VERDICT_STYLE.get(c.verdict, "yellow")
+        table.add_row(escape(c.text), f"[{style}]{escape(c.verdict)}[/]", escape(c.evidence))
+    return table
+
+
+def markdown(res: ExperimentResult) -> str:
+    header, rows, _ = table_rows(res)
+    out = [f"## {res.title}", "",
+           f"Ours: {res.metric} on `{res.dataset}` ({res.profile} profile), mean ± std over seeds or folds; the "
+           f"paper's: {res.paper_dataset}. Time: {res.seconds / 60:.1f} min.", ""]
+    if rows:
+        out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(x.replace("|", "/") for x in line) + " |" for line in rows] + [""]
+    if res.claims:
+        out += ["| claim | verdict | evidence |", "|---|---|---|"]
+        out += [f"| {c.text} | **{c.verdict}** | {c.evidence} |" for c in res.claims] + [""]
+    out += [f"- {n}" for n in res.notes]
+    out += [""] + [f"![{f}]({f})" for f in res.figures] + [""]
+    return "\n".join(out)
+
+
+def plot_table(res: ExperimentResult, out: Path) -> str | None:
+    """Ours (mean, std as an error bar) beside the paper's number, per system and column: <name>.png."""
+    rows = [r for r in res.rows if any(c.mean is not None for c in r.cells.values())]
+    if not rows or res.name.startswith("fig"):
+        return None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 0.5 + 0.45 * len(rows) * len(res.columns)), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    labels, ys = [], 0
+    for r in rows:
+        for c in res.columns:
+            cell = r.cells.get(c)
+            mean = cell.mean if cell is not None and cell.mean is not None else 0.0
+            ax.barh(ys, mean, xerr=(cell.std or 0) if cell else 0, color="#e0a030" if cell and cell.near_chance else "#4878a8")
+            if r.paper.get(c) is not None:
+                ax.plot(r.paper[c], ys, "k|", markersize=16, mew=2.5)
+            labels.append(f"{r.system} ({c})" if len(res.columns) > 1 else r.system)
+            ys += 1
+    ax.set_yticks(range(ys), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{res.metric}: bars ours on {res.dataset} (orange: near chance), | the paper's on {res.paper_dataset}")
+    ax.set_title(res.title, fontsize=9)
+    name = f"{res.name}.png"
+    fig.savefig(out / name, dpi=110)
+    return name
+
+
+def write_report(results: list[ExperimentResult], out: Path, environment: dict | None = None) -> Path:
+    """report.md and results.json in `out` (rewritten whole after each experiment, atomically)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for res in results:
+        name = plot_table(res, out)
+        if name and name not in res.figures:
+            res.figures.insert(0, name)
+    env = {"python": platform.python_version(), "machine": platform.platform(), **(environment or {})}
+    head = ["# bench reproduce", "",
+            "Each experiment of the paper on this machine. Ours are measured here; the paper's numbers are FI's "
+            "(Tables I-III) and MART's (Table IV): on other data the difference says how far the setting is from "
+            "the paper's, not whether the paper is right. Claims are judged against the run-to-run spread "
+            "(seeds, or paired folds), never against zero; a model whose validation accuracy stayed within "
+            f"{CHANCE_MARGIN_PTS:g} points of chance is marked '{NEAR_CHANCE_NOTE}' and makes the comparisons it "
+            "is in not testable.", "", f"Environment: {json.dumps(env)}", ""]
+    summary = ["| experiment | minutes | claims |", "|---|---|---|"] + [
+        f"| {r.name} | {r.seconds / 60:.1f} | " + ", ".join(f"{c.verdict}" for c in r.claims) + " |" for r in results]
+    text = "\n".join(head + summary + [""] + [markdown(r) for r in results])
+    atomic_write_text(out / "report.md", text)
+    payload = {"format": FORMAT, "environment": env, "experiments": [r.to_dict() for r in results]}
+    atomic_write_text(out / "results.json", json.dumps(payload, indent=2, allow_nan=False))
+    return out / "report.md"

@@ -1,0 +1,141 @@
+"""Figs. 8-10: per-emotion results on the small sets (ArtPhoto, Abstract, IAPS-Subset), the paper's protocol
+after Machajdik & Hanbury (mldrnet.smallset): one against all per emotion, each emotion's images split at
+random into 5 batches, 5-fold cross-validation, the true positive rate per class. For MldrNet and AlexNet only
+the last fully connected layer is trained, on the features of the model trained on the large set (a logistic
+regression on the inputs of its classification layer(s)); the hand-crafted methods get an SVM on their
+features. A class with fewer images than folds is not evaluable and has no number."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench.reproduce import claims
+from bench.reproduce.context import ReproduceConfig, checkpoint_of, train_cell
+from bench.reproduce.results import Cell, ExperimentResult, Row, Run
+from mldrnet.errors import BenchError
+
+FOLDS = 5
+CNNS = (("AlexNet", "alexnet"), ("MldrNet", "mldrnet"))
+HAND_CRAFTED = (("Machajdik", "machajdik"), ("Zhao", "zhao"), ("Rao", "rao"))
+TITLES = {"fig8": ("Fig. 8", "ArtPhoto"), "fig9": ("Fig. 9", "Abstract"), "fig10": ("Fig. 10", "IAPS-Subset")}
+
+
+def fig8(ctx: ReproduceConfig) -> ExperimentResult:
+    return small_set(ctx, "fig8")
+
+
+def fig9(ctx: ReproduceConfig) -> ExperimentResult:
+    return small_set(ctx, "fig9")
+
+
+def fig10(ctx: ReproduceConfig) -> ExperimentResult:
+    return small_set(ctx, "fig10")
+
+
+def small_set(ctx: ReproduceConfig, name: str) -> ExperimentResult:
+    from mldrnet.data.prepare import report_dropped, scan
+
+    figure, title = TITLES[name]
+    data_cfg = ctx.data_config("small", name)
+    spec, listing, _ = scan(data_cfg, ctx.results_root)
+    report_dropped(spec.name, listing.dropped)
+    paths = [str(p) for p in listing.paths()]
+    labels = np.asarray([label for _, label in listing.samples])
+    res = ExperimentResult(name, f"{figure}: per-emotion true positive rate on {title} (one against all, "
+                           f"{FOLDS}-fold)", spec.name, ctx.profile, "true positive rate per class (%)",
+                           list(spec.classes), paper_dataset=title)
+    counts = ", ".join(f"{c} {int((labels == i).sum())}" for i, c in enumerate(spec.classes))
+    res.notes += [f"{len(paths)} images ({counts}); classes with fewer than {FOLDS} images are not evaluable",
+                  "the paper shows these results as bar charts without printed values: no paper numbers beside ours"]
+    for label, method in HAND_CRAFTED:
+        res.rows.append(_hand_crafted_row(ctx, label, method, paths, labels, spec.classes))
+    for label, model in CNNS:
+        res.rows.append(_cnn_row(ctx, label, model, paths, labels, spec.classes))
+    res.claims = claims.small_set(res)
+    res.figures.append(draw_per_class(res, ctx.out / f"{name}.png"))
+    return res
+
+
+def _cells(results: dict, how: str, near_chance: bool) -> dict[str, Cell]:
+    """mldrnet.smallset.ClassResult per class -> a cell of per-fold TPRs (%), or a note when not evaluable."""
+    cells = {}
+    for cls, r in results.items():
+        if not r.evaluable:
+            cells[cls] = Cell((), "folds", note=f"not evaluable: {r.reason}")
+            continue
+        runs = tuple(Run(100.0 * t, k, how, near_chance) for k, t in enumerate(r.fold_tprs))
+        cells[cls] = Cell(runs, "folds")
+    return cells
+
+
+def _hand_crafted_row(ctx: ReproduceConfig, label: str, method: str, paths, labels, classes) -> Row:
+    from mldrnet.preprocess import Preprocessing
+    from mldrnet.smallset import cross_validate_one_vs_all, handcrafted_features, svm_classifier
+    from mldrnet.train_config import resolve
+
+    crop = resolve(method, ctx.profile, **ctx.train_overrides).crop  # the crop the profile trains it at
+    ctx.progress(f"{label}: features of {len(paths)} images at {crop} px")
+    x, kept = handcrafted_features(paths, method, ctx.results_root, prep=Preprocessing(crop=crop))
+    results = cross_validate_one_vs_all(x, labels[kept], classes, FOLDS, make_classifier=svm_classifier)
+    how = f"{ctx.profile}, hand-crafted features at {crop} px + SVM (RBF, C 1, balanced), no epochs"
+    return Row(label, method, {}, _cells(results, how, False))
+
+
+def _cnn_row(ctx: ReproduceConfig, label: str, model: str, paths, labels, classes) -> Row:
+    from mldrnet.checkpoint import Checkpoint
+    from mldrnet.smallset import cross_validate_one_vs_all
+
+    path = checkpoint_of(train_cell(ctx, model, ctx.data_config("large"), seeds=[0]))
+    if path is None:
+        note = f"{model} did not train on the large set"
+        return Row(label, model, {}, {c: Cell((), "folds", note=note) for c in classes})
+    ckpt = Checkpoint.load(path)
+    ctx.progress(f"{label}: last-layer features of {len(paths)} images")
+    x, y = _features(ckpt, paths, labels)
+    results = cross_validate_one_vs_all(x, y, classes, FOLDS)
+    how = f"last layer retrained (logistic regression) on {model} from the large set ({ckpt.how_trained()})"
+    return Row(label, model, {}, _cells(results, how, ckpt.near_chance))
+
+
+def _features(ckpt, paths, labels) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs of the classification layer(s) for every readable image (the evaluation crop), and their labels."""
+    from mldrnet.data import make_loader
+    from mldrnet.smallset import last_layer_features
+
+    model = ckpt.build_model()
+    loader = make_loader(list(zip(paths, labels.tolist())), ckpt.preprocessing, train=False, tta="center",
+                         batch_size=64)
+    rows, ys = [], []
+    for images, y, _ in loader:
+        if len(y):
+            rows.append(last_layer_features(model, images))
+            ys.append(y.numpy())
+    if not rows:
+        raise BenchError("no readable image in the small set")
+    return np.concatenate(rows), np.concatenate(ys)
+
+
+def draw_per_class(res: ExperimentResult, path: Path) -> str:
+    """Grouped bars: per emotion, each method's mean TPR with the fold std; not evaluable classes left empty."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    width = 0.8 / max(1, len(res.rows))
+    for j, row in enumerate(res.rows):
+        means = [row.cells[c].mean if row.cells[c].mean is not None else np.nan for c in res.columns]
+        stds = [row.cells[c].std or 0.0 for c in res.columns]
+        label = row.system + (" (near chance)" if any(c.near_chance for c in row.cells.values()) else "")
+        ax.bar(np.arange(len(res.columns)) + j * width, means, width, yerr=stds, label=label, capsize=2)
+    ax.set_xticks(np.arange(len(res.columns)) + 0.4 - width / 2, res.columns, fontsize=8)
+    ax.axhline(50, color="0.5", lw=0.8, ls="--")
+    ax.set_ylabel("true positive rate per class (%), 50 = chance")
+    ax.set_title(f"{res.title} — ours on {res.dataset}", fontsize=9)
+    ax.legend(fontsize=7, ncols=len(res.rows))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path.name

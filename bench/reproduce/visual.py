@@ -1,0 +1,179 @@
+"""Figures 5-7 of the paper: what MldrNet's levels respond to, which emotions it confuses against AlexNet, and
+test images it gets right where AlexNet does not. The models are the large set's runs of Tables II and III
+(reused when trained, trained here otherwise); the drawing is bench.reproduce.figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.reproduce import claims, figures
+from bench.reproduce.context import ReproduceConfig, checkpoint_of, train_cell
+from bench.reproduce.results import Cell, ExperimentResult, Row, Run
+from bench.reproduce.tables import _noisy_variant
+from mldrnet.errors import BenchError
+
+
+@dataclass
+class TestPredictions:
+    probs: np.ndarray  # (N, classes) softmax
+    labels: np.ndarray  # (N,)
+    images: np.ndarray  # (N, H, W, 3) uint8: the evaluation crops
+    classes: tuple[str, ...]
+    how_trained: str
+    near_chance: bool
+
+
+def test_predictions(checkpoint: Path, results_root: Path) -> TestPredictions:
+    """The model of `checkpoint` on its own test split (the evaluation crop), as probabilities."""
+    import torch
+
+    from mldrnet.checkpoint import Checkpoint
+    from mldrnet.feature_models import to_uint8
+
+    ckpt = Checkpoint.load(checkpoint)
+    model = ckpt.build_model()
+    probs, labels, images = [], [], []
+    with torch.inference_mode():
+        for batch, y in ckpt.eval_set("test", results_root).batches():
+            probs.append(torch.softmax(model(batch).float(), dim=1).numpy())
+            labels.append(y.numpy())
+            images.append(to_uint8(batch))
+    if not probs:
+        raise BenchError(f"the test split of {checkpoint} has no readable image")
+    return TestPredictions(np.concatenate(probs), np.concatenate(labels), np.concatenate(images), ckpt.classes,
+                           ckpt.how_trained(), ckpt.near_chance)
+
+
+def _result(name: str, title: str, ctx: ReproduceConfig, dataset: str, metric: str, columns=None) -> ExperimentResult:
+    return ExperimentResult(name, title, dataset, ctx.profile, metric, list(columns or []))
+
+
+def fig5(ctx: ReproduceConfig) -> ExperimentResult:
+    """Per level, the filter with the highest activation on one test image MldrNet classifies right."""
+    from mldrnet.checkpoint import Checkpoint
+
+    data = ctx.data_config("large")
+    res = _result("fig5", "Fig. 5: the strongest filter of each level on one image", ctx, data.dataset, "activation")
+    cell = train_cell(ctx, "mldrnet", data, seeds=[0])
+    path = checkpoint_of(cell)
+    if path is None:
+        res.notes.append(f"MldrNet did not train: {'; '.join(cell.errors) or 'no checkpoint'}")
+        return res
+    pred = test_predictions(path, ctx.results_root)
+    right = np.flatnonzero(pred.probs.argmax(1) == pred.labels)
+    pick = int(right[np.argmax(pred.probs[right].max(1))]) if len(right) else 0
+    ckpt = Checkpoint.load(path)
+    model = ckpt.build_model()
+    image = _normalized(pred.images[pick], ckpt)
+    levels = figures.strongest_filters(model, image)
+    figures.draw_fig5(pred.images[pick], levels, figures.first_level_weights(model), ctx.out / "fig5.png")
+    res.figures.append("fig5.png")
+    res.notes.append(f"image: test image {pick} (true {pred.classes[pred.labels[pick]]}, MldrNet "
+                     f"{pred.probs[pick].max():.0%} sure); model: mldrnet ({pred.how_trained})")
+    res.notes += [f"level {a.level}: filter {a.filter} peaks at {a.peak:.2f} on a {a.activation.shape[0]}x"
+                  f"{a.activation.shape[1]} map" for a in levels]
+    return res
+
+
+def _normalized(image_rgb: np.ndarray, ckpt):
+    """The evaluation crop (uint8) back to the model's normalized input tensor (1, 3, H, W)."""
+    import torch
+
+    from mldrnet.preprocess import IMAGENET_MEAN, IMAGENET_STD
+
+    x = torch.from_numpy(image_rgb).permute(2, 0, 1).float().div(255)
+    mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    return ((x - mean) / std).unsqueeze(0)
+
+
+FIG6_MODELS = (("AlexNet", "alexnet"), ("MldrNet", "mldrnet"))
+
+
+def fig6(ctx: ReproduceConfig) -> ExperimentResult:
+    """Confusion matrices of AlexNet and MldrNet trained on the well and the noisy set; the cells are the mean
+    per-class accuracy (mean TPR) over seeds, the figure shows seed 0."""
+    well = ctx.data_config("large")
+    noisy, how = _noisy_variant(ctx, well)
+    res = _result("fig6", "Fig. 6: confusion matrices of AlexNet and MldrNet, well and noisy training sets", ctx,
+                  well.dataset, "mean per-class accuracy on the test split (%)", ["well", "noisy"])
+    res.notes.append(how)
+    matrices, subtitles = {}, {}
+    for label, model in FIG6_MODELS:
+        cells = {}
+        for column, data in (("well", well), ("noisy", noisy)):
+            cells[column], cm, pred = _confusion_cell(ctx, model, data)
+            if cm is not None:
+                matrices[f"{label}, {column}"] = cm
+                subtitles[f"{label}, {column}"] = pred.how_trained + (" (near chance)" if pred.near_chance else "")
+                res.notes.append(_confusions_line(f"{label}, {column}", cm, pred.classes))
+        res.rows.append(Row(label, model, {}, cells))
+    if matrices:
+        classes = list(pred.classes)
+        figures.draw_confusions(matrices, classes, ctx.out / "fig6.png", subtitles)
+        res.figures.append("fig6.png")
+    res.claims = [claims.greater("MldrNet confuses fewer emotions than AlexNet (higher mean per-class accuracy)",
+                                 [("MldrNet", res.cell("mldrnet", c), "AlexNet", res.cell("alexnet", c))
+                                  for c in ("well", "noisy")])]
+    return res
+
+
+def _confusion_cell(ctx: ReproduceConfig, model: str, data) -> tuple[Cell, np.ndarray | None, TestPredictions | None]:
+    from mldrnet.metrics import confusion
+
+    cell = train_cell(ctx, model, data)
+    runs, first_cm, first = [], None, None
+    for run in cell.runs:
+        path = checkpoint_of(cell, run.index)
+        if path is None:
+            runs.append(run)
+            continue
+        pred = test_predictions(path, ctx.results_root)
+        cm = confusion(pred.labels, pred.probs.argmax(1), len(pred.classes))
+        mean_tpr = 100.0 * (1.0 - figures.off_diagonal_mass(cm))
+        runs.append(Run(mean_tpr, run.index, run.how_trained, run.near_chance, None, run.seconds, run.skipped,
+                        run.run_dir))
+        if first_cm is None:
+            first_cm, first = cm, pred
+    return Cell(tuple(runs), "seeds"), first_cm, first
+
+
+def _confusions_line(name: str, cm: np.ndarray, classes) -> str:
+    pairs = figures.confused_pairs(cm, list(classes), top=3)
+    rates = figures.row_rates(cm)
+    fear, sad = list(classes).index("fear") if "fear" in classes else None, \
+        list(classes).index("sadness") if "sadness" in classes else None
+    fs = f"; fear->sadness {rates[fear, sad]:.0%}, sadness->fear {rates[sad, fear]:.0%}" if None not in (fear, sad) else ""
+    most = ", ".join(f"{p.true}->{p.predicted} {p.rate:.0%}" for p in pairs) or "none"
+    return f"{name}: most confused {most}{fs}"
+
+
+def fig7(ctx: ReproduceConfig) -> ExperimentResult:
+    """Test images MldrNet gets right and AlexNet wrong, with both predicted distributions."""
+    data = ctx.data_config("large")
+    res = _result("fig7", "Fig. 7: images MldrNet classifies right and AlexNet wrong", ctx, data.dataset,
+                  "share of the test split (%)", ["share"])
+    preds = {}
+    for label, model in FIG6_MODELS:
+        path = checkpoint_of(train_cell(ctx, model, data, seeds=[0]))
+        if path is None:
+            res.notes.append(f"{model} did not train: no figure")
+            return res
+        preds[model] = test_predictions(path, ctx.results_root)
+    m, a = preds["mldrnet"], preds["alexnet"]
+    right_m, right_a = m.probs.argmax(1) == m.labels, a.probs.argmax(1) == a.labels
+    for label, mask in (("MldrNet right, AlexNet wrong", right_m & ~right_a),
+                        ("AlexNet right, MldrNet wrong", right_a & ~right_m)):
+        res.rows.append(Row(label, "", {}, {"share": Cell((Run(100.0 * mask.mean()),), "seeds")}))
+    picked = figures.pick_examples(m.labels, m.probs, a.probs, n=6)
+    res.notes.append(f"mldrnet: {m.how_trained}; alexnet: {a.how_trained}" + ("; alexnet stayed near chance: the "
+                     "contrast says little about the architectures" if a.near_chance else ""))
+    if not picked:
+        res.notes.append("no test image is classified right by MldrNet and wrong by AlexNet: no figure")
+        return res
+    figures.draw_fig7([m.images[i] for i in picked], m.labels[picked], m.probs[picked], a.probs[picked],
+                      list(m.classes), ctx.out / "fig7.png")
+    res.figures.append("fig7.png")
+    return res
