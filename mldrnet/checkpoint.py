@@ -137,7 +137,7 @@ class Checkpoint:
 
     def how_trained(self) -> str:
         """Profile, epochs, input size and starting point in one phrase (mldrnet.provenance)."""
-        kind, backbone = training_kind(self.model)
+        kind, backbone = training_kind(self.model, self.train_config)
         epochs = len(self.history) if self.history else None
         return how_trained(self.train_config, kind, backbone, epochs)
 
@@ -224,13 +224,15 @@ def save_atomic(obj: dict, path: Path) -> None:
         torch.save(obj, f)
 
 
-def training_kind(model: str) -> tuple[str, str | None]:
-    """("network" | "features" | "head", backbone) of a zoo model, for mldrnet.provenance.how_trained."""
+def training_kind(model: str, train_config: dict | None) -> tuple[str, str | None]:
+    """("network" | "features" | "head", backbone) of a zoo model as it was trained, for
+    mldrnet.provenance.how_trained: "head" only when its start hook found the trained backbone (no epochs of its
+    own); alexnet-svm without a trained alexnet beside it trained its backbone itself."""
     from mldrnet import zoo
 
     entry = zoo.info(model)
     if not entry.is_network:
         return "features", None
-    if entry.hooks.after:
+    if entry.hooks.after and (train_config or {}).get("epochs") == 0:
         return "head", entry.hooks.after[0]
     return "network", None

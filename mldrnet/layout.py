@@ -39,9 +39,11 @@ def results_root(override: str | os.PathLike | None = None) -> Path:
 
 def run_key(data_cfg, data, train_seed: int = 0) -> str:
     """The folder name of a training data variant: the dataset's name, plus `-fold<k>` for a k-fold set's fold
-    other than 0, `-noise<p>` with label noise, `-noisy` with extra noisy pairs, `-seed<s>` for a training seed
-    other than 0. Runs on different variants (Table II's well vs noisy FI, Table IV's folds, the seeds of a
-    run-to-run spread) then sit side by side instead of overwriting each other."""
+    other than 0, `-noise<p>` with label noise, `-noisy` with extra noisy pairs, `-split<s>` for a split seed and
+    `-seed<s>` for a training seed other than 0 (`bench train --seed 1` sets both; `bench reproduce` varies only
+    the training seed, so that every seed sees the same test images). Runs on different variants (Table II's
+    well vs noisy FI, Table IV's folds, the seeds of a run-to-run spread) then sit side by side instead of
+    overwriting each other."""
     key = data.name
     if getattr(data, "folds", 0) and data_cfg.fold:
         key += f"-fold{data_cfg.fold}"
@@ -49,6 +51,8 @@ def run_key(data_cfg, data, train_seed: int = 0) -> str:
         key += f"-noise{data_cfg.label_noise:g}"
     if data_cfg.noisy_extra:
         key += "-noisy"
+    if getattr(data_cfg, "seed", 0):
+        key += f"-split{data_cfg.seed}"
     if train_seed:
         key += f"-seed{train_seed}"
     return key

@@ -6,8 +6,11 @@ nothing about the architectures when VGG-19 had one epoch from scratch at 64 px 
 
 - `how_trained`: profile, epochs, input size and the starting point ("quick, 10 ep, 64 px, from scratch";
   "quick, hand-crafted features at 64 px + fitted classifier, no epochs"; "quick, head on alexnet (SVM), 64 px").
-- `near_chance`: the validation accuracy stayed within `CHANCE_MARGIN_PTS` points of chance (100 / classes):
-  such a model is "not trained to a usable level", and its rows say so.
+- `near_chance`: the validation accuracy covered less than `USABLE_SHARE` of the way from chance (100 / classes)
+  to 100 % (under 30 % with 8 emotions, under 60 % for positive/negative): such a model is "not trained to a
+  usable level", and its rows say so. A fixed number of points would not do: 5 points above chance is a
+  different thing for 8 classes and for 2, and the from-scratch baselines of a quick CPU run sit 10-15 points
+  above chance on 8 emotions without having learned what the comparison is about.
 
 No torch here: records and reports read it without loading a model.
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-CHANCE_MARGIN_PTS = 5.0  # points above chance a model must reach on val to count as trained
+USABLE_SHARE = 0.2  # share of the way from chance to 100 % a model must cover on val to count as trained
 NEAR_CHANCE_NOTE = "near chance: not trained to a usable level"
 
 
@@ -25,12 +28,18 @@ def chance_pct(num_classes: int) -> float:
     return 100.0 / max(1, num_classes)
 
 
-def near_chance(val_acc: float | None, num_classes: int, margin_pts: float = CHANCE_MARGIN_PTS) -> bool:
-    """Whether a validation accuracy (a fraction, 0..1) stayed within `margin_pts` points of chance. No accuracy
-    at all (a run that never evaluated) counts as near chance: nothing shows it learned."""
+def usable_from_pct(num_classes: int) -> float:
+    """The val accuracy (%) from which a model counts as trained: 30 % for 8 classes, 60 % for 2."""
+    chance = chance_pct(num_classes)
+    return chance + USABLE_SHARE * (100.0 - chance)
+
+
+def near_chance(val_acc: float | None, num_classes: int) -> bool:
+    """Whether a validation accuracy (a fraction, 0..1) stayed below `usable_from_pct`. No accuracy at all (a
+    run that never evaluated) counts as near chance: nothing shows it learned."""
     if val_acc is None or val_acc != val_acc:  # None or NaN
         return True
-    return 100.0 * val_acc < chance_pct(num_classes) + margin_pts
+    return 100.0 * val_acc < usable_from_pct(num_classes)
 
 
 def _start(cfg: dict) -> str:

@@ -124,16 +124,19 @@ def _not_evaluable(y: np.ndarray, folds: np.ndarray, n_folds: int, min_images: i
 
 def cross_validate_one_vs_all(features: np.ndarray, labels: np.ndarray, classes: Sequence[str], folds: int = FOLDS,
                               seed: int = 0, make_classifier: Callable[[int], Any] = last_layer_classifier,
-                              min_images: int | None = None) -> dict[str, ClassResult]:
+                              min_images: int | None = None, fold_of: Sequence[int] | None = None
+                              ) -> dict[str, ClassResult]:
     """Per emotion (label i is `classes[i]`): one-vs-all classifiers trained on `folds` - 1 batches and scored on
     the held-out one; mean and (population) std of the per-fold true positive rate per class.
-    `make_classifier(seed)` returns a fresh scikit-learn estimator (fit / predict on 0/1 labels)."""
+    `make_classifier(seed)` returns a fresh scikit-learn estimator (fit / predict on 0/1 labels). `fold_of` gives
+    each row's fold (default: `class_folds` of these labels); pass the folds dealt once over the whole set, subset
+    to the rows a method could read, so that every method is scored on the same test folds."""
     x, labels = np.asarray(features, dtype=np.float64), np.asarray(labels).astype(int)
     if x.ndim != 2 or len(x) != len(labels):
         raise BenchError(f"features must be (N, D) with one row per label: got {x.shape} for {len(labels)} labels")
     if folds < 2:
         raise BenchError(f"cross-validation needs at least 2 folds, got {folds}")
-    fold_of = class_folds(labels, folds, seed)
+    fold_of = class_folds(labels, folds, seed) if fold_of is None else np.asarray(fold_of)
     results = {}
     for label, name in enumerate(classes):
         y = one_vs_all(labels, label)

@@ -444,7 +444,7 @@ def finish_and_test(job: TrainJob, state: TrainState, started: float) -> TrainRe
     test_acc = accuracy(test_logits, test_labels)
     # this process's time, the finish hook and the test pass included, plus the epochs done before a resume
     seconds = time.perf_counter() - started + sum(h["seconds"] for h in state.history[:state.start_epoch])
-    kind, backbone = training_kind(cfg.model)
+    kind, backbone = training_kind(cfg.model, cfg.to_dict())
     result = TrainResult(cfg.model, str(job.run.path), cfg.epochs, state.best_epoch, state.best_val, test_acc, seconds,
                          how_trained=how_trained(cfg.to_dict(), kind, backbone, len(state.history) or None),
                          near_chance=near_chance(state.best_val, len(job.data.classes)))

@@ -33,19 +33,20 @@ def test_cell_mean_std_and_text():
     assert Cell((), note="not evaluable: 3 images").text() == "not evaluable"
 
 
-def test_cell_is_near_chance_when_most_runs_are():
+def test_cell_is_near_chance_when_any_run_is():
     assert cell(13.0, 14.0, near_chance=True).near_chance
-    mixed = Cell((Run(13.0, 0, near_chance=True), Run(60.0, 1), Run(61.0, 2)))
-    assert not mixed.near_chance
+    assert Cell((Run(13.0, 0, near_chance=True), Run(60.0, 1), Run(61.0, 2))).near_chance
+    assert not cell(60.0, 61.0).near_chance
 
 
 # --- the claim checker -------------------------------------------------------------------------------------------
 
 
 def test_greater_is_judged_against_the_seed_spread_not_zero():
+    # two standard errors of the difference of the means: 2 sqrt(2/2 + 2/2) = 2.83
     clear = claims.compare("a", cell(70.0, 72.0), "b", cell(60.0, 62.0))
-    assert clear.greater and clear.diff == pytest.approx(10.0) and clear.margin == pytest.approx(2.0)
-    within = claims.compare("a", cell(61.0, 65.0), "b", cell(60.0, 64.0))  # +1 against a margin of ~4
+    assert clear.greater and clear.diff == pytest.approx(10.0) and clear.margin == pytest.approx(2.8284, abs=1e-4)
+    within = claims.compare("a", cell(61.0, 65.0), "b", cell(60.0, 64.0))  # +1 against a margin of 5.66
     assert within.testable and not within.greater and within.not_less
 
 
@@ -53,8 +54,19 @@ def test_one_run_each_or_a_near_chance_model_is_not_testable():
     assert "no run-to-run spread" in claims.compare("a", cell(70.0), "b", cell(60.0)).problem
     assert "near chance" in claims.compare("a", cell(70.0, 71.0), "b", cell(13.0, 14.0, near_chance=True)).problem
     assert "no result" in claims.compare("a", cell(70.0, 71.0), "b", None).problem
-    one_side = claims.compare("a", cell(70.0, 72.0), "b", cell(60.0))  # b's spread taken as a's
-    assert one_side.testable and one_side.margin == pytest.approx(2.0)
+    one_side = claims.compare("a", cell(70.0, 72.0), "b", cell(60.0))  # b's spread taken as a's: 2 sqrt(2/2 + 2/1)
+    assert one_side.testable and one_side.margin == pytest.approx(3.4641, abs=1e-4)
+    pooled = claims.compare("a", cell(70.0), "b", cell(60.0), pooled=1.0)  # single runs judged by the table's spread
+    assert pooled.greater and pooled.margin == pytest.approx(2.8284, abs=1e-4)
+
+
+def test_a_failing_part_outweighs_an_untestable_one():
+    claim = claims.greater("x", [("a", cell(50.0, 51.0), "b", cell(60.0, 61.0)),
+                                 ("a", cell(50.0, 51.0), "c", cell(13.0, near_chance=True))])
+    assert claim.verdict == NOT_SUPPORTED and "near chance" in claim.evidence
+    claim = claims.greater("x", [("a", cell(70.0, 71.0), "b", cell(60.0, 61.0)),
+                                 ("a", cell(70.0, 71.0), "c", cell(13.0, near_chance=True))])
+    assert claim.verdict == NOT_TESTABLE
 
 
 def test_folds_are_compared_paired():
@@ -95,11 +107,13 @@ def test_table2_claims():
 
 
 def test_table3_claims_not_testable_when_the_deep_baselines_stayed_near_chance():
-    cells = {"machajdik": cell(40.0), "zhao": cell(45.0), "rao": cell(50.0), "alexnet": cell(58.0, 60.0),
+    cells = {"machajdik": cell(40.0), "zhao": cell(45.0), "rao": cell(50.0), "alexnet-svm": cell(57.0, 58.0),
+             "alexnet": cell(58.0, 60.0),
              "vgg19": cell(13.0, near_chance=True), "resnet101": cell(12.0, near_chance=True),
              "mldrnet": cell(67.0, 68.0), "mldrnet-bigru": cell(72.0, 74.0)}
     deep, deeper, gru = claims.table3(result("table3", cells))
     assert deep.verdict == NOT_TESTABLE and deeper.verdict == NOT_TESTABLE and "vgg19 stayed near chance" in deeper.evidence
+    assert "alexnet-svm - rao" in deep.evidence  # the single-run rao judged by the table's pooled spread
     assert gru.verdict == SUPPORTED
     trained = {**cells, "vgg19": cell(59.0, 60.0), "resnet101": cell(60.0, 61.0)}
     deep, deeper, _ = claims.table3(result("table3", trained))
@@ -244,3 +258,40 @@ def test_cli_refuses_a_dataset_the_experiment_cannot_use(tmp_path):
     assert r.exit_code == 1 and "table4 runs on synth-mart or mart" in str(r.exception or r.output)
     r = CliRunner().invoke(app, ["reproduce", "table9", "--results-dir", str(tmp_path)])
     assert r.exit_code == 1 and "unknown experiment 'table9'" in str(r.exception or r.output)
+
+
+def test_run_keys_of_seeds_and_splits_do_not_collide():
+    from types import SimpleNamespace as NS
+
+    from mldrnet.layout import run_key
+
+    data = NS(name="synth", folds=0)
+
+    def cfg(**changes):
+        return NS(**{"fold": 0, "label_noise": 0.0, "noisy_extra": None, "seed": 0, **changes})
+
+    assert run_key(cfg(), data) == "synth"
+    assert run_key(cfg(), data, 1) == "synth-seed1"  # bench reproduce: the training seed only
+    assert run_key(cfg(seed=1), data, 1) == "synth-split1-seed1"  # bench train --seed 1: split and training
+    assert run_key(cfg(label_noise=0.3), data, 2) == "synth-noise0.3-seed2"
+
+
+def test_cli_reuses_what_train_trained_and_writes_the_report(tmp_path):
+    """`bench reproduce` trains seed 0 exactly as `bench train` does: a model trained before is reused."""
+    from typer.testing import CliRunner
+
+    from bench.cli import _register_commands, app
+
+    _register_commands()
+    tiny = ["--synth-n", "48", "--synth-size", "64", "--epochs", "1", "--crop", "64", "--results-dir", str(tmp_path)]
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", "mldrnet", "--no-progress", *tiny])
+    assert r.exit_code == 0, r.output
+    best = tmp_path / "runs" / "synth" / "mldrnet" / "best.pt"
+    before = best.stat().st_mtime_ns
+    r = runner.invoke(app, ["reproduce", "fig5", "--no-progress", "--out", str(tmp_path / "report"), *tiny])
+    assert r.exit_code == 0, r.output
+    assert best.stat().st_mtime_ns == before  # reused, not trained again
+    assert (tmp_path / "report" / "fig5.png").is_file() and "fig5" in (tmp_path / "report" / "report.md").read_text()
+    data = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert any("level 1: filter" in n for n in data["experiments"][0]["notes"])

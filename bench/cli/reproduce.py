@@ -31,24 +31,41 @@ def reproduce(
     noisy_extra: Annotated[Optional[str], typer.Option("--noisy-extra", help=(
         "Table II / Fig. 6 on real data: the extra noisy images (folder in FI's layout or CSV of path,label); "
         "without it the noisy set flips 30% of the training labels."))] = None,
+    source_data_root: Annotated[Optional[Path], typer.Option("--source-data-root", help=(
+        "Figs. 8-10 on real data: FI's folder; the last layer is retrained on the models trained there."))] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, max=10000, help=(
+        "Override every training's epochs (default: the profile's, per model)."))] = None,
+    crop: Annotated[Optional[int], typer.Option("--crop", min=64, max=1024, help="Override the crop size in px.")] = None,
+    synth_n: Annotated[Optional[int], typer.Option("--synth-n", min=8, max=1_000_000, help=(
+        "The synthetic 8-emotion set's size (default 2400); the small sets keep their real counts."))] = None,
+    synth_size: Annotated[Optional[int], typer.Option("--synth-size", min=16, max=2048, help=(
+        "Synthetic image size in px (default 128)."))] = None,
     results_dir: ResultsDir = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars (epoch lines only).")] = False,
 ) -> None:
     """Reproduce one of the paper's tables or figures (or all): train what it needs, run its protocol, print our
     numbers beside the paper's, check its claims, and write a report folder."""
+    # refused before anything heavy is imported: a typo answers at once
+    if experiment not in EXPERIMENT_NAMES:
+        raise BenchError(f"unknown experiment {experiment!r}: choose one of {', '.join(EXPERIMENT_NAMES)}")
+    if profile not in ("quick", "paper"):
+        raise BenchError(f"--profile {profile!r}: choose quick or paper")
+    if dataset and not data_root and not dataset.startswith("synth"):
+        raise BenchError(f"--dataset {dataset} needs --data-root PATH (the folder holding its files)")
     from bench.cli.progress import EpochProgress
     from bench.reproduce.context import ReproduceConfig
     from bench.reproduce.report import claims_table, rich_table
     from bench.reproduce.run import run_experiments, select
 
-    if profile not in ("quick", "paper"):
-        raise BenchError(f"--profile {profile!r}: choose quick or paper")
-    if dataset and not data_root and not dataset.startswith("synth"):
-        raise BenchError(f"--dataset {dataset} needs --data-root PATH (the folder holding its files)")
     root = results_root(results_dir)
     folder = out or reproduce_dir(root) / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    ctx = ReproduceConfig(root, Path(folder), profile, dataset, str(data_root) if data_root else None, noisy_extra,
-                          seeds, extended, EpochProgress(bars=not no_progress), info)
+    data_overrides = {k: v for k, v in {"synth_n": synth_n, "synth_size": synth_size}.items() if v is not None}
+    train_overrides = {k: v for k, v in {"epochs": epochs, "crop": crop}.items() if v is not None}
+    ctx = ReproduceConfig(root, Path(folder), profile=profile, dataset=dataset,
+                          data_root=str(data_root) if data_root else None, noisy_extra=noisy_extra, seeds=seeds,
+                          extended=extended, observer=EpochProgress(bars=not no_progress), progress=info,
+                          data_overrides=data_overrides, train_overrides=train_overrides,
+                          source_data_root=str(source_data_root) if source_data_root else None)
     names, skipped = select(experiment, ctx)
     if skipped:
         warn(f"--dataset {dataset} does not apply to {', '.join(skipped)}: skipped")

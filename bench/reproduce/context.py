@@ -43,6 +43,7 @@ class ReproduceConfig:
     progress: Callable[[str], None] = field(default=lambda line: None)
     debug: bool = False  # stop at the first failing training with its traceback
     max_folds: int | None = None  # Table IV: only the first folds (tests); None: every fold
+    source_data_root: str | None = None  # Figs. 8-10 on real small sets: FI, where the retrained models come from
 
     def seeds_for(self, model: str) -> list[int]:
         from mldrnet import zoo
@@ -66,6 +67,19 @@ class ReproduceConfig:
             raise BenchError(f"{experiment or role} runs on {' or '.join(allowed)}, not --dataset {self.dataset}: "
                              f"drop --dataset to use the built-in synthetic set")
         return self.dataset, self.data_root
+
+    def source_config(self, experiment: str):
+        """The large set the models of Figs. 8-10 are trained on (their last layer is then retrained): the
+        synthetic 8-emotion set for the synthetic small sets, FI (--source-data-root) for the real ones."""
+        from mldrnet.data import DataConfig
+
+        dataset, _ = self.dataset_for("small", experiment)
+        if dataset.startswith("synth"):
+            return replace(DataConfig(), **self.data_overrides)
+        if not self.source_data_root:
+            raise BenchError(f"{experiment} on {dataset} retrains the last layer of models trained on FI, as the "
+                             f"paper does: pass --source-data-root PATH (FI's folder), or drop --dataset")
+        return DataConfig(dataset="fi", data_root=self.source_data_root)
 
     def data_config(self, role: str, experiment: str = "", **changes):
         from mldrnet.data import DataConfig

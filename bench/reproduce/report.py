@@ -13,7 +13,7 @@ from rich.table import Table
 
 from bench.reproduce.results import SUPPORTED, NOT_SUPPORTED, ExperimentResult
 from mldrnet.atomic import atomic_write_text
-from mldrnet.provenance import CHANCE_MARGIN_PTS, NEAR_CHANCE_NOTE
+from mldrnet.provenance import NEAR_CHANCE_NOTE, USABLE_SHARE
 
 FORMAT = "bench-reproduce/1"
 VERDICT_STYLE = {SUPPORTED: "green", NOT_SUPPORTED: "red"}
@@ -42,7 +42,7 @@ def table_rows(res: ExperimentResult) -> tuple[list[str], list[list[str]], list[
         header += ([f"paper {c}"] if _has_paper(res, c) else []) + [f"ours {c}"] + (["diff"] if _has_paper(res, c) else [])
     header.append("how trained")
     rows, flags = [], []
-    many = len(res.columns) > 3  # per-class columns (Figs. 8-10): compact cells, the fold count in the caption
+    many = len(res.columns) > 3  # per-class columns (Figs. 8-10): compact cells, the fold count in the metric
     for r in res.rows:
         line = [r.system]
         for c in res.columns:
@@ -138,9 +138,9 @@ def write_report(results: list[ExperimentResult], out: Path, environment: dict |
             "Each experiment of the paper on this machine. Ours are measured here; the paper's numbers are FI's "
             "(Tables I-III) and MART's (Table IV): on other data the difference says how far the setting is from "
             "the paper's, not whether the paper is right. Claims are judged against the run-to-run spread "
-            "(seeds, or paired folds), never against zero; a model whose validation accuracy stayed within "
-            f"{CHANCE_MARGIN_PTS:g} points of chance is marked '{NEAR_CHANCE_NOTE}' and makes the comparisons it "
-            "is in not testable.", "", f"Environment: {json.dumps(env)}", ""]
+            "(seeds, or paired folds), never against zero; a model whose validation accuracy covered less than "
+            f"{USABLE_SHARE:.0%} of the way from chance to 100 % is marked '{NEAR_CHANCE_NOTE}' and makes the "
+            "comparisons it is in not testable.", "", f"Environment: {json.dumps(env)}", ""]
     summary = ["| experiment | minutes | claims |", "|---|---|---|"] + [
         f"| {r.name} | {r.seconds / 60:.1f} | " + ", ".join(f"{c.verdict}" for c in r.claims) + " |" for r in results]
     text = "\n".join(head + summary + [""] + [markdown(r) for r in results])

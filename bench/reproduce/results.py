@@ -53,9 +53,9 @@ class Cell:
 
     @property
     def near_chance(self) -> bool:
-        """Most of its runs stayed near chance (a model that did not learn)."""
-        ok = [r for r in self.runs if r.ok]
-        return bool(ok) and sum(r.near_chance for r in ok) * 2 > len(ok)
+        """One of its runs stayed near chance (a model that did not learn): its mean and spread mix a trained
+        model with an untrained one, so the cell is marked and claims do not judge on it."""
+        return any(r.near_chance for r in self.runs if r.ok)
 
     @property
     def how_trained(self) -> str:

@@ -55,7 +55,9 @@ def run_experiments(names: list[str], ctx: ReproduceConfig,
         start = time.perf_counter()
         try:
             res = EXPERIMENTS[name](ctx)
-        except BenchError as e:  # one experiment's failure (its data, its model) leaves the others to run
+        except Exception as e:  # one experiment's failure (its data, its model) leaves the others to run
+            if ctx.debug:
+                raise
             res = ExperimentResult(name, name, ctx.dataset or "synthetic", ctx.profile, "-",
                                    notes=[f"failed: {one_line(e)}"])
         res.seconds = time.perf_counter() - start

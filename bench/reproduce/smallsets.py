@@ -7,6 +7,7 @@ features. A class with fewer images than folds is not evaluable and has no numbe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,25 +35,38 @@ def fig10(ctx: ReproduceConfig) -> ExperimentResult:
     return small_set(ctx, "fig10")
 
 
-def small_set(ctx: ReproduceConfig, name: str) -> ExperimentResult:
-    from mldrnet.data.prepare import report_dropped, scan
+@dataclass(frozen=True)
+class SmallSet:
+    paths: list[str]
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    fold_of: np.ndarray  # each image's fold, dealt once per class over the whole set: every method's test folds
 
-    figure, title = TITLES[name]
-    data_cfg = ctx.data_config("small", name)
-    spec, listing, _ = scan(data_cfg, ctx.results_root)
+
+def load_small_set(ctx: ReproduceConfig, name: str) -> SmallSet:
+    from mldrnet.data.prepare import report_dropped, scan
+    from mldrnet.smallset import class_folds
+
+    spec, listing, _ = scan(ctx.data_config("small", name), ctx.results_root)
     report_dropped(spec.name, listing.dropped)
-    paths = [str(p) for p in listing.paths()]
     labels = np.asarray([label for _, label in listing.samples])
+    return SmallSet([str(p) for p in listing.paths()], labels, spec.classes, class_folds(labels, FOLDS))
+
+
+def small_set(ctx: ReproduceConfig, name: str) -> ExperimentResult:
+    figure, title = TITLES[name]
+    data = load_small_set(ctx, name)
     res = ExperimentResult(name, f"{figure}: per-emotion true positive rate on {title} (one against all, "
-                           f"{FOLDS}-fold)", spec.name, ctx.profile, "true positive rate per class (%)",
-                           list(spec.classes), paper_dataset=title)
-    counts = ", ".join(f"{c} {int((labels == i).sum())}" for i, c in enumerate(spec.classes))
-    res.notes += [f"{len(paths)} images ({counts}); classes with fewer than {FOLDS} images are not evaluable",
+                           f"{FOLDS}-fold)", ctx.dataset_for("small", name)[0], ctx.profile,
+                           f"true positive rate per class (%), mean ± std over {FOLDS} folds", list(data.classes),
+                           paper_dataset=title)
+    counts = ", ".join(f"{c} {int((data.labels == i).sum())}" for i, c in enumerate(data.classes))
+    res.notes += [f"{len(data.paths)} images ({counts}); classes with fewer than {FOLDS} images are not evaluable",
                   "the paper shows these results as bar charts without printed values: no paper numbers beside ours"]
     for label, method in HAND_CRAFTED:
-        res.rows.append(_hand_crafted_row(ctx, label, method, paths, labels, spec.classes))
+        res.rows.append(_hand_crafted_row(ctx, label, method, data))
     for label, model in CNNS:
-        res.rows.append(_cnn_row(ctx, label, model, paths, labels, spec.classes))
+        res.rows.append(_cnn_row(ctx, name, label, model, data))
     res.claims = claims.small_set(res)
     res.figures.append(draw_per_class(res, ctx.out / f"{name}.png"))
     return res
@@ -70,51 +84,54 @@ def _cells(results: dict, how: str, near_chance: bool) -> dict[str, Cell]:
     return cells
 
 
-def _hand_crafted_row(ctx: ReproduceConfig, label: str, method: str, paths, labels, classes) -> Row:
+def _hand_crafted_row(ctx: ReproduceConfig, label: str, method: str, data: SmallSet) -> Row:
     from mldrnet.preprocess import Preprocessing
     from mldrnet.smallset import cross_validate_one_vs_all, handcrafted_features, svm_classifier
     from mldrnet.train_config import resolve
 
     crop = resolve(method, ctx.profile, **ctx.train_overrides).crop  # the crop the profile trains it at
-    ctx.progress(f"{label}: features of {len(paths)} images at {crop} px")
-    x, kept = handcrafted_features(paths, method, ctx.results_root, prep=Preprocessing(crop=crop))
-    results = cross_validate_one_vs_all(x, labels[kept], classes, FOLDS, make_classifier=svm_classifier)
+    ctx.progress(f"{label}: features of {len(data.paths)} images at {crop} px")
+    x, kept = handcrafted_features(data.paths, method, ctx.results_root, prep=Preprocessing(crop=crop))
+    results = cross_validate_one_vs_all(x, data.labels[kept], data.classes, FOLDS, make_classifier=svm_classifier,
+                                        fold_of=data.fold_of[kept])
     how = f"{ctx.profile}, hand-crafted features at {crop} px + SVM (RBF, C 1, balanced), no epochs"
     return Row(label, method, {}, _cells(results, how, False))
 
 
-def _cnn_row(ctx: ReproduceConfig, label: str, model: str, paths, labels, classes) -> Row:
+def _cnn_row(ctx: ReproduceConfig, experiment: str, label: str, model: str, data: SmallSet) -> Row:
     from mldrnet.checkpoint import Checkpoint
     from mldrnet.smallset import cross_validate_one_vs_all
 
-    path = checkpoint_of(train_cell(ctx, model, ctx.data_config("large"), seeds=[0]))
+    source = ctx.source_config(experiment)
+    path = checkpoint_of(train_cell(ctx, model, source, seeds=[0]))
     if path is None:
-        note = f"{model} did not train on the large set"
-        return Row(label, model, {}, {c: Cell((), "folds", note=note) for c in classes})
+        note = f"{model} did not train on {source.dataset}"
+        return Row(label, model, {}, {c: Cell((), "folds", note=note) for c in data.classes})
     ckpt = Checkpoint.load(path)
-    ctx.progress(f"{label}: last-layer features of {len(paths)} images")
-    x, y = _features(ckpt, paths, labels)
-    results = cross_validate_one_vs_all(x, y, classes, FOLDS)
-    how = f"last layer retrained (logistic regression) on {model} from the large set ({ckpt.how_trained()})"
+    ctx.progress(f"{label}: last-layer features of {len(data.paths)} images")
+    x, kept = _features(ckpt, data.paths)
+    results = cross_validate_one_vs_all(x, data.labels[kept], data.classes, FOLDS, fold_of=data.fold_of[kept])
+    how = f"last layer retrained (logistic regression) on {model} from {source.dataset} ({ckpt.how_trained()})"
     return Row(label, model, {}, _cells(results, how, ckpt.near_chance))
 
 
-def _features(ckpt, paths, labels) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs of the classification layer(s) for every readable image (the evaluation crop), and their labels."""
+def _features(ckpt, paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs of the classification layer(s) for every readable image (the evaluation crop), and the indices of
+    those images in `paths` (the loader skips unreadable files: each image carries its index as its label)."""
     from mldrnet.data import make_loader
     from mldrnet.smallset import last_layer_features
 
     model = ckpt.build_model()
-    loader = make_loader(list(zip(paths, labels.tolist())), ckpt.preprocessing, train=False, tta="center",
+    loader = make_loader([(p, i) for i, p in enumerate(paths)], ckpt.preprocessing, train=False, tta="center",
                          batch_size=64)
-    rows, ys = [], []
-    for images, y, _ in loader:
-        if len(y):
+    rows, kept = [], []
+    for images, index, _ in loader:
+        if len(index):
             rows.append(last_layer_features(model, images))
-            ys.append(y.numpy())
+            kept.append(index.numpy())
     if not rows:
         raise BenchError("no readable image in the small set")
-    return np.concatenate(rows), np.concatenate(ys)
+    return np.concatenate(rows), np.concatenate(kept)
 
 
 def draw_per_class(res: ExperimentResult, path: Path) -> str:
