@@ -45,16 +45,9 @@ def reproduce(
 ) -> None:
     """Reproduce one of the paper's tables or figures (or all): train what it needs, run its protocol, print our
     numbers beside the paper's, check its claims, and write a report folder."""
-    # refused before anything heavy is imported: a typo answers at once
-    if experiment not in EXPERIMENT_NAMES:
-        raise BenchError(f"unknown experiment {experiment!r}: choose one of {', '.join(EXPERIMENT_NAMES)}")
-    if profile not in ("quick", "paper"):
-        raise BenchError(f"--profile {profile!r}: choose quick or paper")
-    if dataset and not data_root and not dataset.startswith("synth"):
-        raise BenchError(f"--dataset {dataset} needs --data-root PATH (the folder holding its files)")
+    _check_arguments(experiment, profile, dataset, data_root)
     from bench.cli.progress import EpochProgress
     from bench.reproduce.context import ReproduceConfig
-    from bench.reproduce.report import claims_table, rich_table
     from bench.reproduce.run import run_experiments, select
 
     root = results_root(results_dir)
@@ -71,19 +64,33 @@ def reproduce(
         warn(f"--dataset {dataset} does not apply to {', '.join(skipped)}: skipped")
     _warn_paper_on_cpu(profile)
 
-    def show(res) -> None:
-        if res.rows:
-            print_table(rich_table(res))
-        if res.claims:
-            print_table(claims_table(res))
-        for note in res.notes:
-            info(f"{res.name}: {note}")
-
     try:
-        run_experiments(names, ctx, on_result=show)
+        run_experiments(names, ctx, on_result=_show)
     except KeyboardInterrupt:
         interrupted(f"interrupted: run the same `bench reproduce {experiment}` again: trained runs are reused")
     info(f"report: {ctx.out / 'report.md'}")
+
+
+def _check_arguments(experiment: str, profile: str, dataset: str | None, data_root) -> None:
+    """Refused before anything heavy is imported: a typo answers at once."""
+    if experiment not in EXPERIMENT_NAMES:
+        raise BenchError(f"unknown experiment {experiment!r}: choose one of {', '.join(EXPERIMENT_NAMES)}")
+    if profile not in ("quick", "paper"):
+        raise BenchError(f"--profile {profile!r}: choose quick or paper")
+    if dataset and not data_root and not dataset.startswith("synth"):
+        raise BenchError(f"--dataset {dataset} needs --data-root PATH (the folder holding its files)")
+
+
+def _show(res) -> None:
+    """One experiment's tables as it finishes, then its notes."""
+    from bench.reproduce.report import claims_table, rich_table
+
+    if res.rows:
+        print_table(rich_table(res))
+    if res.claims:
+        print_table(claims_table(res))
+    for note in res.notes:
+        info(f"{res.name}: {note}")
 
 
 def _warn_paper_on_cpu(profile: str) -> None:
