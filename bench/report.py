@@ -166,7 +166,7 @@ def _model_cell(model: str, first: Record, j: int, n_rows: int) -> str:
     trained, in yellow with a mark when its val accuracy stayed near chance."""
     how = escape(first.how_trained or "")
     if first.near_chance:
-        how = f"[yellow]{how}; {NEAR_CHANCE_NOTE}[/]"
+        how = f"[yellow]{how}; near chance[/]"  # the whole note is a warning under the table
     elif how:
         how = f"[dim]{how}[/]"
     if j == 0:

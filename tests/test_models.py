@@ -144,3 +144,26 @@ def test_local_weights_file(tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"not a state dict")
     with pytest.raises(BenchError, match="cannot load alexnet ImageNet weights"):
         zoo.create("alexnet", weights_path=tmp_path / "junk.pth")
+
+
+def test_alexnet_from_scratch_gets_he_init_and_loaded_weights_stay(tmp_path):
+    """torchvision leaves AlexNet at PyTorch's default init (its weights are meant to be loaded): from scratch it
+    sat near chance for epochs. The zoo gives it VGG's He init; weights loaded from a file are left as they are."""
+    import math
+
+    import torch
+    import torchvision
+
+    from mldrnet import zoo
+
+    torch.manual_seed(0)
+    model = zoo.create("alexnet")
+    conv = model.features[0]
+    fan_out = conv.out_channels * conv.kernel_size[0] * conv.kernel_size[1]
+    assert float(conv.weight.std()) == pytest.approx(math.sqrt(2 / fan_out), rel=0.05)
+    assert float(model.classifier[1].weight.std()) == pytest.approx(0.01, rel=0.05)
+    assert float(conv.bias.abs().max()) == 0.0
+    state = torchvision.models.alexnet().state_dict()
+    torch.save(state, tmp_path / "alexnet.pth")
+    loaded = zoo.create("alexnet", weights_path=str(tmp_path / "alexnet.pth"))
+    assert torch.equal(loaded.features[0].weight, state["features.0.weight"])

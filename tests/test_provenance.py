@@ -51,7 +51,7 @@ def test_compare_rows_carry_how_trained_into_table_and_warnings():
                Record("mldrnet", "torch-cpu", how_trained="quick, 10 ep, 64 px, from scratch", near_chance=False, **common))
     run = CompareRun(records=records, environment={}, config={}, calibration={})
     text = _text(records_table(run))
-    assert "quick, 1 ep, 32 px, from scratch; near chance" in text and "quick, 10 ep, 64 px, from scratch" in text
+    assert "quick, 1 ep, 32 px, from scratch; near chance" in text and "usable level" not in text and "quick, 10 ep, 64 px, from scratch" in text
     assert any(w.startswith("vgg19: near chance") for w in warnings_for(run))
     failed = Record("vgg19", "torch-cpu", "torch", "cpu", "fp32", 1, error="x", how_trained="quick", near_chance=True)
     back = Record.from_dict(failed.to_dict())  # the strict reader knows the fields
