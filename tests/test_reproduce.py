@@ -289,9 +289,14 @@ def test_cli_reuses_what_train_trained_and_writes_the_report(tmp_path):
     assert r.exit_code == 0, r.output
     best = tmp_path / "runs" / "synth" / "mldrnet" / "best.pt"
     before = best.stat().st_mtime_ns
-    r = runner.invoke(app, ["reproduce", "fig5", "--no-progress", "--out", str(tmp_path / "report"), *tiny])
+    image = sorted((tmp_path / "data").rglob("*.jpg"))[0]
+    r = runner.invoke(app, ["reproduce", "fig5", "--no-progress", "--image", str(image), "--out",
+                            str(tmp_path / "report"), *tiny])
     assert r.exit_code == 0, r.output
     assert best.stat().st_mtime_ns == before  # reused, not trained again
     assert (tmp_path / "report" / "fig5.png").is_file() and "fig5" in (tmp_path / "report" / "report.md").read_text()
     data = json.loads((tmp_path / "report" / "results.json").read_text())
-    assert any("level 1: filter" in n for n in data["experiments"][0]["notes"])
+    notes = data["experiments"][0]["notes"]
+    assert any("level 1: filter" in n for n in notes) and any(str(image) in n for n in notes)
+    r = runner.invoke(app, ["reproduce", "fig5", "--image", str(tmp_path / "missing.jpg"), *tiny])
+    assert r.exit_code == 1 and "no such file" in str(r.exception or r.output)

@@ -33,6 +33,8 @@ def reproduce(
         "without it the noisy set flips 30% of the training labels."))] = None,
     source_data_root: Annotated[Optional[Path], typer.Option("--source-data-root", help=(
         "Figs. 8-10 on real data: FI's folder; the last layer is retrained on the models trained there."))] = None,
+    image: Annotated[Optional[Path], typer.Option("--image", help=(
+        "Fig. 5: the image whose strongest filters are shown (default: a test image MldrNet gets right)."))] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, max=10000, help=(
         "Override every training's epochs (default: the profile's, per model)."))] = None,
     crop: Annotated[Optional[int], typer.Option("--crop", min=64, max=1024, help="Override the crop size in px.")] = None,
@@ -45,7 +47,8 @@ def reproduce(
 ) -> None:
     """Reproduce one of the paper's tables or figures (or all): train what it needs, run its protocol, print our
     numbers beside the paper's, check its claims, and write a report folder."""
-    _check_arguments(experiment, profile, dataset, data_root)
+    _check_arguments(experiment, profile, dataset, data_root, image)
+    from bench.cli import session
     from bench.cli.progress import EpochProgress
     from bench.reproduce.context import ReproduceConfig
     from bench.reproduce.run import run_experiments, select
@@ -58,7 +61,8 @@ def reproduce(
                           data_root=str(data_root) if data_root else None, noisy_extra=noisy_extra, seeds=seeds,
                           extended=extended, observer=EpochProgress(bars=not no_progress), progress=info,
                           data_overrides=data_overrides, train_overrides=train_overrides,
-                          source_data_root=str(source_data_root) if source_data_root else None)
+                          source_data_root=str(source_data_root) if source_data_root else None,
+                          image=str(image) if image else None, debug=session.debug)
     names, skipped = select(experiment, ctx)
     if skipped:
         warn(f"--dataset {dataset} does not apply to {', '.join(skipped)}: skipped")
@@ -71,7 +75,7 @@ def reproduce(
     info(f"report: {ctx.out / 'report.md'}")
 
 
-def _check_arguments(experiment: str, profile: str, dataset: str | None, data_root) -> None:
+def _check_arguments(experiment: str, profile: str, dataset: str | None, data_root, image: Path | None) -> None:
     """Refused before anything heavy is imported: a typo answers at once."""
     if experiment not in EXPERIMENT_NAMES:
         raise BenchError(f"unknown experiment {experiment!r}: choose one of {', '.join(EXPERIMENT_NAMES)}")
@@ -79,6 +83,8 @@ def _check_arguments(experiment: str, profile: str, dataset: str | None, data_ro
         raise BenchError(f"--profile {profile!r}: choose quick or paper")
     if dataset and not data_root and not dataset.startswith("synth"):
         raise BenchError(f"--dataset {dataset} needs --data-root PATH (the folder holding its files)")
+    if image is not None and not image.is_file():
+        raise BenchError(f"--image {image}: no such file")
 
 
 def _show(res) -> None:

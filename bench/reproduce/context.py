@@ -44,6 +44,7 @@ class ReproduceConfig:
     debug: bool = False  # stop at the first failing training with its traceback
     max_folds: int | None = None  # Table IV: only the first folds (tests); None: every fold
     source_data_root: str | None = None  # Figs. 8-10 on real small sets: FI, where the retrained models come from
+    image: str | None = None  # Fig. 5: the image to show (default: a test image MldrNet gets right)
 
     def seeds_for(self, model: str) -> list[int]:
         from mldrnet import zoo

@@ -55,7 +55,8 @@ def _result(name: str, title: str, ctx: ReproduceConfig, dataset: str, metric: s
 
 
 def fig5(ctx: ReproduceConfig) -> ExperimentResult:
-    """Per level, the filter with the highest activation on one test image MldrNet classifies right."""
+    """Per level, the filter with the highest activation on one image: --image, or else the test image MldrNet
+    classifies right with the highest confidence."""
     from mldrnet.checkpoint import Checkpoint
 
     data = ctx.data_config("large")
@@ -65,20 +66,32 @@ def fig5(ctx: ReproduceConfig) -> ExperimentResult:
     if path is None:
         res.notes.append(f"MldrNet did not train: {'; '.join(cell.errors) or 'no checkpoint'}")
         return res
-    pred = test_predictions(path, ctx.results_root)
-    right = np.flatnonzero(pred.probs.argmax(1) == pred.labels)
-    pick = int(right[np.argmax(pred.probs[right].max(1))]) if len(right) else 0
     ckpt = Checkpoint.load(path)
+    image_rgb, what = _fig5_image(ctx, path, ckpt)
     model = ckpt.build_model()
-    image = _normalized(pred.images[pick], ckpt)
-    levels = figures.strongest_filters(model, image)
-    figures.draw_fig5(pred.images[pick], levels, figures.first_level_weights(model), ctx.out / "fig5.png")
+    levels = figures.strongest_filters(model, _normalized(image_rgb, ckpt))
+    figures.draw_fig5(image_rgb, levels, figures.first_level_weights(model), ctx.out / "fig5.png")
     res.figures.append("fig5.png")
-    res.notes.append(f"image: test image {pick} (true {pred.classes[pred.labels[pick]]}, MldrNet "
-                     f"{pred.probs[pick].max():.0%} sure); model: mldrnet ({pred.how_trained})")
+    res.notes.append(f"image: {what}; model: mldrnet ({ckpt.how_trained()})")
     res.notes += [f"level {a.level}: filter {a.filter} peaks at {a.peak:.2f} on a {a.activation.shape[0]}x"
                   f"{a.activation.shape[1]} map" for a in levels]
     return res
+
+
+def _fig5_image(ctx: ReproduceConfig, path: Path, ckpt) -> tuple[np.ndarray, str]:
+    """(the evaluation crop as RGB uint8, what it is)."""
+    if ctx.image:
+        from mldrnet.data.decode import decode_image
+        from mldrnet.feature_models import to_uint8
+        from mldrnet.preprocess import eval_transform
+
+        tensor = eval_transform(ckpt.preprocessing)(decode_image(ctx.image))
+        return to_uint8(tensor.unsqueeze(0))[0], f"{ctx.image} (centre crop at {ckpt.preprocessing.crop} px)"
+    pred = test_predictions(path, ctx.results_root)
+    right = np.flatnonzero(pred.probs.argmax(1) == pred.labels)
+    pick = int(right[np.argmax(pred.probs[right].max(1))]) if len(right) else 0
+    return pred.images[pick], (f"test image {pick} (true {pred.classes[pred.labels[pick]]}, MldrNet "
+                               f"{pred.probs[pick].max():.0%} sure)")
 
 
 def _normalized(image_rgb: np.ndarray, ckpt):
