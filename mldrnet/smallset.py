@@ -137,6 +137,9 @@ def cross_validate_one_vs_all(features: np.ndarray, labels: np.ndarray, classes:
     if folds < 2:
         raise BenchError(f"cross-validation needs at least 2 folds, got {folds}")
     fold_of = class_folds(labels, folds, seed) if fold_of is None else np.asarray(fold_of)
+    if fold_of.shape != labels.shape or fold_of.min(initial=0) < 0 or fold_of.max(initial=0) >= folds:
+        raise BenchError(f"fold_of must give one fold in 0..{folds - 1} per row: got {fold_of.shape[0]} values in "
+                         f"{fold_of.min(initial=0)}..{fold_of.max(initial=0)} for {len(labels)} rows")
     results = {}
     for label, name in enumerate(classes):
         y = one_vs_all(labels, label)

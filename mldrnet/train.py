@@ -253,11 +253,13 @@ def _already_trained(run: RunFolder, config_hash: str) -> dict | None:
 
 
 def _skipped(done: dict, run: RunFolder) -> TrainResult:
-    """The result of a run already trained the same way; its provenance from best.pt (result.json files of older
-    versions lack it)."""
-    best = Checkpoint.load(run.checkpoint)
+    """The result of a run already trained the same way (result.json files of older versions lack its provenance:
+    then from best.pt)."""
     fields = {k: done[k] for k in TrainResult.__dataclass_fields__ if k in done}
-    return TrainResult(**{**fields, "skipped": True, "how_trained": best.how_trained(), "near_chance": best.near_chance})
+    if "how_trained" not in done:  # a result.json of an older version: read it from best.pt
+        best = Checkpoint.load(run.checkpoint)
+        fields.update(how_trained=best.how_trained(), near_chance=best.near_chance)
+    return TrainResult(**{**fields, "skipped": True})
 
 
 def _require_epochs(cfg: TrainConfig, start: Start | None) -> None:
@@ -317,8 +319,9 @@ def train_model(cfg: TrainConfig, data_cfg, results_root: Path, *, resume: bool 
             if start and start.epochs is not None:
                 cfg = replace(cfg, epochs=start.epochs)
             _require_epochs(cfg, start)
-            config_hash = cfg.fingerprint({"data": asdict(data_cfg), "split": data.split_hash,
-                                           "backbone": start.source if start else None})
+            extra = {"data": asdict(data_cfg), "split": data.split_hash, "backbone": start.source if start else None}
+            init = zoo.init_tag(cfg.model, cfg.pretrained, cfg.weights_path)
+            config_hash = cfg.fingerprint({**extra, "init": init} if init else extra)
             done = None if force or resume else _already_trained(run, config_hash)
             if done:
                 return _skipped(done, run)

@@ -73,7 +73,7 @@ PROFILES: dict[str, dict] = {
     "paper": {"epochs": {"*": 30}, "lr": 0.001, "crop": 375, "batch_size": 64},
     "quick": {
         "epochs": {"*": 10, "alexnet": 6, "alexnet-svm": 6, "vgg19": 1, "resnet101": 1},
-        "lr": {"*": 0.01, "alexnet": 0.02},
+        "lr": {"*": 0.01, "alexnet": 0.02, "alexnet-svm": 0.02},
         "crop": {"*": 64, "alexnet": 96, "alexnet-svm": 96, "vgg19": 32, "resnet101": 32},
         "batch_size": 64,
     },
@@ -84,8 +84,9 @@ def resolve(model: str, profile: str = "quick", **overrides) -> TrainConfig:
     """The profile's values for `model`, then every override that is not None."""
     if profile not in PROFILES:
         raise BenchError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
-    values = {k: v.get(model, v["*"]) if isinstance(v, dict) and "*" in v else v
-              for k, v in PROFILES[profile].items()}
+    values = {}
+    for key, value in PROFILES[profile].items():  # a per-model dict: the model's value, or its "*" default
+        values[key] = value.get(model, value["*"]) if isinstance(value, dict) else value
     known = {f.name for f in fields(TrainConfig)}
     unknown = set(overrides) - known
     if unknown:

@@ -210,7 +210,20 @@ register("resnet101", "baseline", 60.82, "ResNet-101 fine-tuned (torchvision), 8
 @register("alexnet-svm", "baseline", 57.89, "AlexNet features + linear SVM head (You et al.)",
           hooks=TrainHooks(after=("alexnet",), start=start_from_trained_alexnet, finish=fit_svm_head))
 def _alexnet_svm(num_classes: int = 8, pretrained: bool = False, weights_path=None) -> nn.Module:
-    return AlexNetSVM(_load_imagenet("alexnet", pretrained, weights_path), num_classes)
+    backbone = _load_imagenet("alexnet", pretrained, weights_path)
+    if not pretrained and weights_path is None:  # it trains its own backbone when no trained alexnet is beside it
+        he_init(backbone)
+    return AlexNetSVM(backbone, num_classes)
+
+
+# models whose from-scratch initialisation is ours, not their builder's: part of a run's config hash, so a run
+# trained before the init changed is trained again instead of reused
+SCRATCH_INIT = {"alexnet": "he", "alexnet-svm": "he"}
+
+
+def init_tag(name: str, pretrained: bool = False, weights_path=None) -> str | None:
+    """The initialisation a from-scratch model gets when it is ours (SCRATCH_INIT), else None."""
+    return None if pretrained or weights_path else SCRATCH_INIT.get(name)
 
 
 # The shallow CNNs of the paper's Fig. 4 (section III-B), trained from scratch; no FI accuracy in the paper

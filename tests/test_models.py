@@ -163,6 +163,10 @@ def test_alexnet_from_scratch_gets_he_init_and_loaded_weights_stay(tmp_path):
     assert float(conv.weight.std()) == pytest.approx(math.sqrt(2 / fan_out), rel=0.05)
     assert float(model.classifier[1].weight.std()) == pytest.approx(0.01, rel=0.05)
     assert float(conv.bias.abs().max()) == 0.0
+    svm = zoo.create("alexnet-svm")  # trains its own backbone when no trained alexnet is beside it: same init
+    assert float(svm.features[0].weight.std()) == pytest.approx(math.sqrt(2 / fan_out), rel=0.05)
+    assert zoo.init_tag("alexnet") == "he" and zoo.init_tag("alexnet", pretrained=True) is None
+    assert zoo.init_tag("mldrnet") is None
     state = torchvision.models.alexnet().state_dict()
     torch.save(state, tmp_path / "alexnet.pth")
     loaded = zoo.create("alexnet", weights_path=str(tmp_path / "alexnet.pth"))

@@ -127,3 +127,19 @@ def test_handcrafted_features_go_through_the_feature_cache(tmp_path):
     assert list((tmp_path / "results").rglob("*.npy"))  # cached: a second call reads the vectors back
     x2, _ = handcrafted_features(paths, "zhao", tmp_path / "results", Preprocessing(crop=40), workers=1)
     np.testing.assert_array_equal(x, x2)
+
+
+def test_given_folds_are_checked_and_used():
+    from mldrnet.errors import BenchError
+    from mldrnet.smallset import cross_validate_one_vs_all
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 10)
+    x = rng.normal(size=(20, 3)) + labels[:, None] * 3
+    folds = np.tile(np.arange(5), 4)
+    out = cross_validate_one_vs_all(x, labels, ("a", "b"), 5, fold_of=folds)
+    assert out["a"].evaluable and len(out["a"].fold_tprs) == 5
+    with pytest.raises(BenchError, match="one fold in 0..4 per row"):
+        cross_validate_one_vs_all(x, labels, ("a", "b"), 5, fold_of=folds[:-1])
+    with pytest.raises(BenchError, match="one fold in 0..4 per row"):
+        cross_validate_one_vs_all(x, labels, ("a", "b"), 5, fold_of=folds + 1)

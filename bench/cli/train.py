@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bench.cli.console import err, interrupted, print_table
+from bench.cli.console import err, info, interrupted, print_table
 from bench.cli.options import (DEFAULT_DATASET, MAX_CROP, MAX_SEED, MAX_SYNTH_N, MAX_WORKERS, DataRoot, Dataset,
                                ResultsDir, finite)
 from mldrnet.errors import BenchError
@@ -111,6 +111,7 @@ def train(
         interrupted(f"interrupted: resume with `bench train {model} --resume` (and the same options)")
     if is_main_process():
         print_table(train_table([result]), err)
+        _say_run_keys([result])
 
 
 def train_all(
@@ -166,8 +167,17 @@ def train_all(
     if not is_main_process():
         return
     print_table(train_table(results))
+    _say_run_keys(results)
     if not all(r.ok for r in results):
         raise typer.Exit(1)
+
+
+def _say_run_keys(results) -> None:
+    """Where the runs are, and the run key that compare, export and predict take as --dataset."""
+    from pathlib import Path
+
+    for folder in dict.fromkeys(Path(r.run_dir).parent for r in results if r.ok and r.run_dir):
+        info(f"runs in {folder}/ (run key {folder.name}: `bench compare --dataset {folder.name}`)")
 
 
 def register(app: typer.Typer) -> None:

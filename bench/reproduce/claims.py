@@ -71,10 +71,12 @@ def _paired(a: Cell, b: Cell) -> tuple[float, float] | None:
     return statistics.fmean(diffs), SE_FACTOR * statistics.stdev(diffs) / math.sqrt(len(diffs))
 
 
-def pooled_std(res: ExperimentResult) -> float | None:
-    """The seed spread pooled over every cell of the experiment with two runs or more (root mean variance)."""
-    variances = [c.std ** 2 for r in res.rows for c in r.cells.values()
-                 if c.unit == "seeds" and c.std is not None and not c.near_chance]
+def pooled_std(res: ExperimentResult, columns: tuple[str, ...] | None = None) -> float | None:
+    """The seed spread pooled over every cell (of `columns`, when the experiment's columns measure different
+    things) with two runs or more: the root mean variance."""
+    variances = [c.std ** 2 for r in res.rows for col, c in r.cells.items()
+                 if (columns is None or col in columns) and c.unit == "seeds" and c.std is not None
+                 and not c.near_chance]
     return math.sqrt(statistics.fmean(variances)) if variances else None
 
 

@@ -54,6 +54,8 @@ COUNTS: dict[str, tuple[int, ...]] = {
     "mart": (250, 250),  # 500, balanced
 }
 KINDS = tuple(COUNTS)
+# each set's RNG stream tag: fixed numbers, so adding a set never changes the images of another
+STREAM_ID = {"artphoto": 0, "abstract": 1, "iaps": 2, "mart": 3}
 AGREE = 0.8  # synth-mart: probability that each cue agrees with the label
 # synth-mart's stars are drawn larger, to cover about the area of its blobs (a star of inner radius ~0.47 covers
 # about half the area of the ellipse of the same outer radius): else colour statistics would see the shape cue.
@@ -74,7 +76,7 @@ def cues(kind: str) -> dict:
 
 
 def _rng(params: SynthParams, label: int, k: int) -> np.random.Generator:
-    return np.random.default_rng([params.seed, label, k, _STREAM, KINDS.index(params.kind)])
+    return np.random.default_rng([params.seed, label, k, _STREAM, STREAM_ID[params.kind]])
 
 
 def render(params: SynthParams, label: int, k: int) -> Image.Image:
@@ -155,7 +157,7 @@ def mart_design(params: SynthParams, label: int, k: int) -> tuple[np.random.Gene
 def _disagreeing(seed: int, label: int, count: int) -> tuple[frozenset[int], ...]:
     """Per cue (harmony, lightness, shape), the images of the class on which it disagrees with the label."""
     n_off = round((1 - AGREE) * count)
-    streams = [np.random.default_rng([seed, label, _STREAM, KINDS.index("mart"), 100 + cue]) for cue in range(3)]
+    streams = [np.random.default_rng([seed, label, _STREAM, STREAM_ID["mart"], 100 + cue]) for cue in range(3)]
     return tuple(frozenset(rng.permutation(count)[:n_off].tolist()) for rng in streams)
 
 
