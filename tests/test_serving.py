@@ -242,7 +242,7 @@ def test_timings_at_another_size_than_the_baseline_fail():
 
 def test_the_committed_baseline_still_loads_and_passes_against_itself():
     run, stored = load_baseline(COMMITTED)
-    assert len(run.records) == 20 and all(r.timing_size is None and r.peak_fraction is None for r in run.records)
+    assert len(run.records) == 20 and all(r.timing_size == r.input_size and r.how_trained for r in run.records)
     tol = resolve_tolerance(stored)
     assert tol.int8_agreement_pct == 99.0
     result = compare_runs(run, run, tol)
