@@ -137,9 +137,7 @@ class Checkpoint:
 
     def how_trained(self) -> str:
         """Profile, epochs, input size and starting point in one phrase (mldrnet.provenance)."""
-        kind, backbone = training_kind(self.model, self.train_config)
-        epochs = len(self.history) if self.history else None
-        return how_trained(self.train_config, kind, backbone, epochs)
+        return describe_training(self.model, self.train_config, len(self.history) or None)
 
     @property
     def near_chance(self) -> bool:
@@ -222,6 +220,12 @@ def _unreadable(path: Path, e: Exception) -> str:
 def save_atomic(obj: dict, path: Path) -> None:
     with atomic_open(path) as f:
         torch.save(obj, f)
+
+
+def describe_training(model: str, train_config: dict | None, epochs_run: int | None) -> str:
+    """mldrnet.provenance.how_trained for a zoo model, with its kind (network, features, head) looked up."""
+    kind, backbone = training_kind(model, train_config)
+    return how_trained(train_config, kind, backbone, epochs_run)
 
 
 def training_kind(model: str, train_config: dict | None) -> tuple[str, str | None]:

@@ -31,13 +31,13 @@ from torch.utils.data import DistributedSampler
 
 from mldrnet import zoo
 from mldrnet.atomic import atomic_write_text, remove_stale_temporaries, writable_dir
-from mldrnet.checkpoint import Checkpoint, training_kind
+from mldrnet.checkpoint import Checkpoint, describe_training
 from mldrnet.distributed import DistContext, setup, teardown
 from mldrnet.errors import BenchError
 from mldrnet.layout import TRAINING_FILES, RunFolder, run_key
 from mldrnet.lock import exclusive
 from mldrnet.preprocess import Preprocessing
-from mldrnet.provenance import how_trained, near_chance
+from mldrnet.provenance import near_chance
 from mldrnet.train_config import TrainConfig
 from mldrnet.zoo_hooks import Start, TrainContext
 
@@ -447,9 +447,8 @@ def finish_and_test(job: TrainJob, state: TrainState, started: float) -> TrainRe
     test_acc = accuracy(test_logits, test_labels)
     # this process's time, the finish hook and the test pass included, plus the epochs done before a resume
     seconds = time.perf_counter() - started + sum(h["seconds"] for h in state.history[:state.start_epoch])
-    kind, backbone = training_kind(cfg.model, cfg.to_dict())
     result = TrainResult(cfg.model, str(job.run.path), cfg.epochs, state.best_epoch, state.best_val, test_acc, seconds,
-                         how_trained=how_trained(cfg.to_dict(), kind, backbone, len(state.history) or None),
+                         how_trained=describe_training(cfg.model, cfg.to_dict(), len(state.history) or None),
                          near_chance=near_chance(state.best_val, len(job.data.classes)))
     job.checkpoint(model.cpu(), epoch=state.best_epoch, best_val_acc=state.best_val, test_acc=test_acc,
                    history=state.history).save(job.run.checkpoint)

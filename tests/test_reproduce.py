@@ -302,3 +302,11 @@ def test_cli_reuses_what_train_trained_and_writes_the_report(tmp_path):
     assert any("level 1: filter" in n for n in notes) and any(str(image) in n for n in notes)
     r = runner.invoke(app, ["reproduce", "fig5", "--image", str(tmp_path / "missing.jpg"), *tiny])
     assert r.exit_code == 1 and "no such file" in str(r.exception or r.output)
+
+
+def test_the_cli_names_every_experiment():
+    """The CLI spells the names out (checked before torch is imported): they must be the runner's."""
+    from bench.cli.reproduce import EXPERIMENT_NAMES
+    from bench.reproduce.run import ALL, EXPERIMENTS
+
+    assert EXPERIMENT_NAMES == (*EXPERIMENTS, ALL)

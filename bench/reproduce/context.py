@@ -26,6 +26,14 @@ SEEDS = {"quick": 2, "paper": 3}  # trainings per network, for the run-to-run sp
 ONE_SEED_IN_QUICK = ("vgg19", "resnet101")  # minutes per epoch on a CPU: one training in the quick profile
 
 
+def _datasets(role: str, experiment: str) -> tuple[str, tuple[str, ...]]:
+    """(the built-in synthetic set, every dataset allowed) of an experiment's role."""
+    if role == "large":
+        return "synth", LARGE
+    pair = BINARY if role == "binary" else SMALL[experiment]
+    return pair[0], pair
+
+
 @dataclass
 class ReproduceConfig:
     results_root: Path
@@ -60,8 +68,7 @@ class ReproduceConfig:
     def dataset_for(self, role: str, experiment: str = "") -> tuple[str, str | None]:
         """(dataset, data root) an experiment of `role` ("large", "small", "binary") runs on; a --dataset of
         another role is refused with what to run instead."""
-        synthetic, real = {"large": ("synth", LARGE), "binary": BINARY}.get(role) or SMALL[experiment]
-        allowed = real if isinstance(real, tuple) else (synthetic, real)
+        synthetic, allowed = _datasets(role, experiment)
         if self.dataset is None:
             return synthetic, None
         if self.dataset not in allowed:
