@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from bench.records import CompareRun, Record, load_run, number, read_json
-from mldrnet.atomic import atomic_write_text
+from mldrnet.io.atomic import atomic_write_text
 from mldrnet.errors import BenchError
 
 

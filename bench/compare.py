@@ -29,14 +29,16 @@ from bench.timing import (Calibration, TimingConfig, achieved, calibrate, measur
                           measure_resident, pin_threads)
 from bench.variants import Variant, cuda_available, select_variants
 from engines.base import Engine, EngineOptions, create_engine
-from mldrnet import layout, zoo
-from mldrnet.atomic import writable_dir
+from mldrnet import models
+from mldrnet.io import layout
+from mldrnet.io.atomic import writable_dir
 from mldrnet.checkpoint import Checkpoint
 from mldrnet.errors import BenchError, one_line
-from mldrnet.evalset import EvalSet
-from mldrnet.lock import exclusive
-from mldrnet.metrics import classification_metrics, parity
-from mldrnet.stats import profile
+from mldrnet.data.evalset import EvalSet, for_checkpoint
+from mldrnet.training.hooks import describe_checkpoint
+from mldrnet.io.lock import exclusive
+from mldrnet.evaluation.metrics import classification_metrics, parity
+from mldrnet.models.stats import profile
 
 CPU_BATCHES = (1, 8)  # latency at batch 1, throughput at a batch that fills 2-4 cores without minutes per row
 GPU_BATCHES = (1, 32)
@@ -73,7 +75,7 @@ def check_output_dir(path: str | Path) -> Path:
 
 
 def output_lock(path: str | Path):
-    """The compare output folder's lock (mldrnet.lock): one compare run writes a folder at a time; re-entrant."""
+    """The compare output folder's lock (mldrnet.io.lock): one compare run writes a folder at a time; re-entrant."""
     return exclusive(Path(path) / layout.LOCK_FILE, f"the compare output folder {path}")
 
 
@@ -86,7 +88,7 @@ class TrainedModel:
 def _default_eval_set(ckpt: Checkpoint, config: CompareConfig, results_root: Path) -> EvalSet:
     # config.dataset names the runs folder, which may be a run key such as "mart-fold3" or "fi-noise0.2";
     # the images come from the checkpoint's own data configuration (the split it was trained and tested on)
-    return ckpt.eval_set("test", results_root, data_root=config.data_root, batch_size=config.eval_batch_size,
+    return for_checkpoint(ckpt, "test", results_root, data_root=config.data_root, batch_size=config.eval_batch_size,
                          max_images=config.max_test_images, cache_bytes=config.cache_bytes)
 
 
@@ -101,14 +103,14 @@ class Hooks:
     engine: Callable[[str, Any, EngineOptions], Engine] = create_engine
 
 
-def find_trained(results_root: Path, dataset: str, models: tuple[str, ...] | None) -> list[TrainedModel]:
+def find_trained(results_root: Path, dataset: str, names: tuple[str, ...] | None) -> list[TrainedModel]:
     """Named models (trained or not: an untrained one becomes error rows), or every trained one in zoo order."""
-    if models:
-        for m in models:
-            zoo.info(m)  # an unknown name is a typo, not a row
-        return [TrainedModel(m, layout.checkpoint_path(results_root, m, dataset)) for m in models]
+    if names:
+        for m in names:
+            models.info(m)  # an unknown name is a typo, not a row
+        return [TrainedModel(m, layout.checkpoint_path(results_root, m, dataset)) for m in names]
     found = [TrainedModel(m, layout.checkpoint_path(results_root, m, dataset))
-             for m in layout.trained_models(results_root, dataset, zoo.names())]
+             for m in layout.trained_models(results_root, dataset, models.names())]
     if not found:
         raise BenchError(f"no trained models under {layout.runs_dir(results_root, dataset)}: run `bench train-all` first")
     return found
@@ -153,7 +155,7 @@ class _Matrix:
     def model_rows(self, tm: TrainedModel) -> list[Record]:
         try:
             ckpt = Checkpoint.load(tm.checkpoint)
-            model = ckpt.build_model()
+            model = models.load(ckpt)
             ev = self.hooks.eval_set(ckpt, self.config, self.root)
             timing_size = self.config.size or ev.size
             prof = profile(model, timing_size)  # GFLOPs per image where the model is timed
@@ -164,9 +166,9 @@ class _Matrix:
                     for v in self.variants for b in self.batches(v)]
         common = dict(dataset=ev.dataset, split_hash=ev.split_hash, classes=ev.classes, input_size=ev.size,
                       timing_size=timing_size, params=prof.params, threads=self.threads,
-                      gflops=prof.gflops if zoo.info(tm.name).is_network else None,
-                      paper_fi_accuracy_pct=zoo.info(tm.name).paper_fi_accuracy if ev.dataset == "fi" else None,
-                      how_trained=ckpt.how_trained(), near_chance=ckpt.near_chance)
+                      gflops=prof.gflops if models.info(tm.name).is_network else None,
+                      paper_fi_accuracy_pct=models.info(tm.name).paper_fi_accuracy if ev.dataset == "fi" else None,
+                      how_trained=describe_checkpoint(ckpt), near_chance=ckpt.near_chance)
         rows, reference = [], None
         for v in self.variants:
             if reference is None and not v.is_reference:  # no (successful) reference row: run the model itself
@@ -183,7 +185,7 @@ class _Matrix:
 
     def variant_rows(self, tm: TrainedModel, v: Variant, model: torch.nn.Module, ev: EvalSet,
                      reference: np.ndarray | None, common: dict) -> tuple[list[Record], np.ndarray | None]:
-        offered = zoo.info(tm.name).formats
+        offered = models.info(tm.name).formats
         if offered is not None and v.format not in offered:  # e.g. hand-crafted features have no ONNX form
             why = f"not applicable: {tm.name} runs only as {', '.join(offered)} (no {v.format} form)"
             return [_error_row(tm.name, v, b, why, **common) for b in self.batches(v)], None
@@ -269,7 +271,7 @@ def run_compare(config: CompareConfig, results_root: Path, hooks: Hooks = Hooks(
         raise BenchError("batch sizes must be >= 1")
     if config.size is not None and config.size < 1:
         raise BenchError("the timing size must be >= 1 px")
-    models = find_trained(results_root, config.dataset, config.models)
+    trained = find_trained(results_root, config.dataset, config.models)
     previous_threads = torch.get_num_threads()
     threads = pin_threads(config.threads or usable_cpus())
     try:
@@ -287,7 +289,7 @@ def run_compare(config: CompareConfig, results_root: Path, hooks: Hooks = Hooks(
                 progress(f"no {d} matrix-product peak: {one_line(e)}")
         matrix = _Matrix(config, results_root, hooks, progress, variants, threads,
                          {d: p.gflops_per_s for d, p in peaks.items()})
-        records = [r for tm in models for r in matrix.model_rows(tm)]
+        records = [r for tm in trained for r in matrix.model_rows(tm)]
         after = {d: calibrate(d, config.calibration) for d in devices}
     finally:
         torch.set_num_threads(previous_threads)

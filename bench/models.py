@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from mldrnet import zoo
+from mldrnet import models
 from mldrnet.errors import BenchError
-from mldrnet.stats import profile
+from mldrnet.models.stats import profile
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,13 @@ class ModelRow:
 
 def model_rows(size: int = 375, names: list[str] | None = None) -> list[ModelRow]:
     rows = []
-    for name in names or zoo.names():
-        entry = zoo.info(name)
+    for name in names or models.names():
+        entry = models.info(name)
         if not entry.is_network:  # nothing to count before its classifier is fitted
             rows.append(ModelRow(name, entry.family, 0, None, (1, 8), entry.paper_fi_accuracy, entry.description))
             continue
         try:
-            p = profile(zoo.create(name), size)
+            p = profile(models.create(name), size)
         except RuntimeError as e:  # e.g. AlexNet's 11x11 stride-4 stem and three pools need >= 63 px
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise BenchError(f"{name} cannot run at {size} px: {first}") from e

@@ -23,7 +23,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from mldrnet.atomic import atomic_write_text
+from mldrnet.io.atomic import atomic_write_text
 from mldrnet.errors import BenchError
 
 FORMAT = "bench-compare/1"
@@ -84,7 +84,7 @@ class Record:
     timing_size: int | None = None  # px of the timed batch and of gflops (bench compare --size; default input_size)
     achieved_gflops: float | None = None  # GFLOP/s: gflops x throughput_ips
     peak_fraction: float | None = None  # achieved_gflops / the run's measured fp32 matrix-product rate (calibration.<device>.peak)
-    # how the model was trained (mldrnet.provenance; None in files of older benches)
+    # how the model was trained (mldrnet.io.provenance; None in files of older benches)
     how_trained: str | None = None  # profile, epochs, input size, starting point
     near_chance: bool | None = None  # val accuracy within a few points of chance: not trained to a usable level
 

@@ -26,7 +26,7 @@ from rich.table import Table
 from bench.check import Tolerance
 from bench.plots import write_plots
 from bench.records import CompareRun, Record
-from mldrnet.provenance import NEAR_CHANCE_NOTE
+from mldrnet.io.provenance import NEAR_CHANCE_NOTE
 
 BUSY_SPREAD = Tolerance().busy_spread  # calibration max / min above this: the machine's load changed (the gate's limit)
 PARITY_WARN_PCT = 99.0  # top-1 agreement with PyTorch below this on an fp32 row points at a broken export
@@ -234,7 +234,7 @@ def scenarios(run: CompareRun) -> list[dict]:
 
 def write_scenarios(run: CompareRun, path: Path) -> Path:
     from bench.records import _jsonable
-    from mldrnet.atomic import atomic_write_text
+    from mldrnet.io.atomic import atomic_write_text
 
     data = {"format": SCENARIOS_FORMAT, "peak_gflops": {d: run.peak_gflops(d) for d in run.calibration},
             "scenarios": _jsonable(scenarios(run))}
@@ -294,7 +294,7 @@ def save_all(run: CompareRun, out_dir: Path, plots: bool = True) -> list[Path]:
     one there is removed first, so a run that fails half-way never leaves records beside files of another."""
     from bench.compare import check_output_dir, output_lock
     from bench.records import CSV_NAME, JSON_NAME, write_csv, write_json
-    from mldrnet.atomic import os_error
+    from mldrnet.io.atomic import os_error
 
     out_dir = Path(out_dir)
     check_output_dir(out_dir)
@@ -348,7 +348,7 @@ def _error_cell(error: str) -> str:
 
 
 def train_table(results) -> Table:
-    """mldrnet.train.TrainResult rows (bench train, bench train-all): each says how it was trained, and a model
+    """mldrnet.training.loop.TrainResult rows (bench train, bench train-all): each says how it was trained, and a model
     whose val accuracy stayed near chance is marked as not trained to a usable level."""
     table = Table(title="Training summary")
     for col in ("model", "epochs", "best val acc", "test acc", "time", "how trained", "status"):
@@ -428,7 +428,7 @@ def dataset_table(data, rows, title: str) -> Table:
 
 
 def features_table(method: str, path: str, groups: dict[str, dict[str, float]]) -> Table:
-    """One image's hand-crafted features (mldrnet.features.extract_file), a section per group."""
+    """One image's hand-crafted features (mldrnet.baselines.features.extract_file), a section per group."""
     table = Table(title=escape(f"{method} features of {path}"))
     for col, justify in (("group", "left"), ("feature", "left"), ("value", "right")):
         table.add_column(col, justify=justify)

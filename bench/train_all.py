@@ -5,23 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from mldrnet import zoo
-from mldrnet.atomic import writable_dir
+from mldrnet.training.hooks import training_order
+from mldrnet.io.atomic import writable_dir
 from mldrnet.errors import BenchError, one_line
-from mldrnet.train import TrainObserver, TrainResult, train_model
-from mldrnet.train_config import resolve
+from mldrnet.training.loop import TrainObserver, TrainResult, train_model
+from mldrnet.training.config import resolve
 
 DEFAULT_MODELS = ("mldrnet", "alexnet", "vgg19", "resnet101", "alexnet-svm")
 
 
-def train_all(models: list[str], profile: str, data_cfg, results_root: Path, *, force: bool = False,
+def train_all(model_names: list[str], profile: str, data_cfg, results_root: Path, *, force: bool = False,
               observer: TrainObserver | None = None, on_result: Callable[[TrainResult], None] | None = None,
               debug: bool = False, **overrides) -> list[TrainResult]:
     """Train each model in turn (a model after those its zoo hooks use: zoo.training_order); a model that fails
     becomes a result with its error and the others still train."""
     writable_dir(results_root, "results folder")  # a read-only or full-of-files root: one line, not one per model
     results: list[TrainResult] = []
-    for name in zoo.training_order(models):
+    for name in training_order(model_names):
         try:
             cfg = resolve(name, profile, **overrides)
             result = train_model(cfg, data_cfg, results_root, force=force, observer=observer)

@@ -36,10 +36,11 @@ from torch import nn
 from engines import formats
 from engines.base import EngineOptions, create_engine
 from engines.parity import ParityReport, check_parity, eager, parity_batches
-from mldrnet import layout, zoo
+from mldrnet import models
+from mldrnet.io import layout
 from mldrnet.checkpoint import Checkpoint, ModelMeta
 from mldrnet.errors import BenchError, one_line
-from mldrnet.lock import exclusive, lock_file_for
+from mldrnet.io.lock import exclusive, lock_file_for
 
 # loose bounds for reduced precision: only used to flag a report, never to fail an export
 REDUCED_RTOL, REDUCED_ATOL = 5e-2, 5e-2
@@ -146,12 +147,12 @@ def export_onnx(checkpoint: str | Path, path: str | Path | None = None, *, resul
     loaded = Checkpoint.load(checkpoint)
     key = size_key(loaded, size)
     ckpt = at_size(loaded, key)
-    offered = zoo.info(ckpt.model).formats
+    offered = models.info(ckpt.model).formats
     if offered is not None and "onnx" not in offered:
         raise BenchError(f"{ckpt.model} has no ONNX form (it runs only as {', '.join(offered)}): use --engine torch")
     inputs = parity_batches(ckpt, "test", parity_images, layout.root_of_checkpoint(checkpoint, results_root), data_root)
     path = Path(path) if path is not None else formats.get("onnx").path(checkpoint.parent, "fp32", key)
-    return export_onnx_checked(ckpt.build_model(), ckpt.meta, path, inputs, opset=opset)
+    return export_onnx_checked(models.load(ckpt), ckpt.meta, path, inputs, opset=opset)
 
 
 def build_tensorrt(onnx_path: str | Path, engine_path: str | Path | None = None, *, precision: str = "fp32",
@@ -173,7 +174,7 @@ def build_tensorrt(onnx_path: str | Path, engine_path: str | Path | None = None,
     def calibration() -> list[np.ndarray]:
         return [b.numpy() for b in parity_batches(ckpt, "train", calibration_images, root, data_root)]
 
-    return export_tensorrt_checked(ckpt.build_model(), ckpt.meta, onnx_path, engine_path, inputs,
+    return export_tensorrt_checked(models.load(ckpt), ckpt.meta, onnx_path, engine_path, inputs,
                                    precision=precision, max_batch=max_batch,
                                    calibration=calibration if precision == "int8" else None)
 

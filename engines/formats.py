@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from mldrnet import layout
+from mldrnet.io import layout
 from mldrnet.errors import BenchError
 
 

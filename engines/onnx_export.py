@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from engines.base import ModelMeta
-from mldrnet.atomic import atomic_write_bytes
+from mldrnet.io.atomic import atomic_write_bytes
 from mldrnet.errors import BenchError
 
 FORMAT = "bench-onnx/1"

@@ -20,8 +20,9 @@ from pathlib import Path
 
 from engines import formats
 from engines.base import file_sha256, read_file_meta
-from mldrnet import layout
-from mldrnet.atomic import atomic_write_text
+from mldrnet.io import layout
+from mldrnet.io.atomic import atomic_write_text
+from mldrnet import models
 from mldrnet.checkpoint import Checkpoint, ModelMeta
 from mldrnet.errors import BenchError
 
@@ -121,7 +122,7 @@ def export_openvino_format(checkpoint: Path, options, results_root):
     fmt = formats.get("openvino")
     fp32 = fmt.path(checkpoint.parent, "fp32", key)
     inputs = parity_batches(ckpt, "test", options.parity_images, root, options.data_root)
-    reference = eager(ckpt.build_model())
+    reference = eager(models.load(ckpt))
     if options.precision == "fp32" or not is_current(fp32, checkpoint):
         onnx_to_ir(source_onnx(checkpoint, options, results_root), fp32, ckpt.meta)
         report = check_parity(reference, create_engine("openvino", fp32, EngineOptions(precision="fp32")), inputs)

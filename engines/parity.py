@@ -1,4 +1,4 @@
-"""Parity of an engine against PyTorch eager: run both on the same batches, then `mldrnet.metrics.parity`.
+"""Parity of an engine against PyTorch eager: run both on the same batches, then `mldrnet.evaluation.metrics.parity`.
 
 `parity_batches` picks the images: the checkpoint's own split through `Checkpoint.eval_set`, the one loader of
 evaluation images, so export's check and compare's accuracy read images the same way.
@@ -12,8 +12,9 @@ from typing import Callable, Iterable
 import torch
 
 from mldrnet.checkpoint import Checkpoint
+from mldrnet.data.evalset import for_checkpoint
 from mldrnet.errors import BenchError
-from mldrnet.metrics import FP32_ATOL, FP32_RTOL, ParityReport, parity
+from mldrnet.evaluation.metrics import FP32_ATOL, FP32_RTOL, ParityReport, parity
 
 __all__ = ["FP32_ATOL", "FP32_RTOL", "ParityReport", "check_parity", "eager", "parity_batches"]
 
@@ -42,7 +43,7 @@ def parity_batches(ckpt: Checkpoint, split: str, n: int, results_root: str | os.
                    data_root: str | os.PathLike | None = None, batch_size: int = 16) -> list[torch.Tensor]:
     """Up to `n` images (a seeded sample) of the checkpoint's dataset split ("test" for parity, "train" for int8
     calibration), with the checkpoint's evaluation preprocessing, as (B, 3, H, W) batches."""
-    ev = ckpt.eval_set(split, results_root, data_root=data_root, batch_size=batch_size, max_images=n)
+    ev = for_checkpoint(ckpt, split, results_root, data_root=data_root, batch_size=batch_size, max_images=n)
     batches = [images for images, _labels in ev.batches() if len(images)]
     if not batches:
         raise BenchError(f"none of the {ev.count} {split} images of {ev.dataset} could be read")

@@ -19,7 +19,7 @@ from engines import formats
 from engines.base import Engine, EngineOptions, create_engine
 from mldrnet.checkpoint import ModelMeta
 from mldrnet.errors import BenchError
-from mldrnet.preprocess import eval_transform
+from mldrnet.data.transforms import eval_transform
 
 
 @dataclass(frozen=True)

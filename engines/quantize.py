@@ -29,12 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from engines import formats
-from mldrnet import layout
+from mldrnet.io import layout
+from mldrnet import models
 from mldrnet.checkpoint import Checkpoint
+from mldrnet.data.evalset import for_checkpoint
 from mldrnet.errors import BenchError
 
 CALIBRATION_SPLIT = "train"
-CALIBRATION_SEED = 0  # mldrnet.evalset.subsample's seed: the sample Checkpoint.eval_set(max_images=N) takes
+CALIBRATION_SEED = 0  # mldrnet.data.evalset.subsample's seed: the sample Checkpoint.eval_set(max_images=N) takes
 METHODS = ("minmax", "entropy")
 
 
@@ -60,7 +62,7 @@ def calibration_set(ckpt: Checkpoint, images: int, results_root: str | Path, dat
     """A seeded sample of `images` training images with the checkpoint's evaluation preprocessing."""
     if images < 1:
         raise BenchError(f"int8 calibration needs at least one image, got {images}")
-    ev = ckpt.eval_set(CALIBRATION_SPLIT, results_root, data_root=data_root, batch_size=batch_size, max_images=images)
+    ev = for_checkpoint(ckpt, CALIBRATION_SPLIT, results_root, data_root=data_root, batch_size=batch_size, max_images=images)
     batches = [np.ascontiguousarray(x.numpy(), dtype=np.float32) for x, _labels in ev.batches() if len(x)]
     if not batches:
         raise BenchError(f"no calibration images for int8: none of the {ev.count} {CALIBRATION_SPLIT} images of "
@@ -99,7 +101,7 @@ def quantize_onnx(src: Path, dst: Path, calibration: Calibration, *, method: str
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from engines.onnx_export import INPUT_NAME
-    from mldrnet.atomic import atomic_write_bytes
+    from mldrnet.io.atomic import atomic_write_bytes
 
     if method not in METHODS:
         raise BenchError(f"calibration method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -152,5 +154,5 @@ def export_onnx_int8_format(checkpoint: Path, options, results_root):
     quantize_onnx(src, dst, calibration, method=options.calibration_method)
     engine = create_engine("onnxruntime", dst, EngineOptions(provider="cpu", precision="int8"))
     inputs = parity_batches(ckpt, "test", options.parity_images, root, options.data_root)
-    report = check_parity(eager(ckpt.build_model()), engine, inputs, rtol=REDUCED_RTOL, atol=REDUCED_ATOL)
+    report = check_parity(eager(models.load(ckpt)), engine, inputs, rtol=REDUCED_RTOL, atol=REDUCED_ATOL)
     return ExportResult(ckpt.model, "onnx-int8", "int8", dst, report, time.perf_counter() - started)

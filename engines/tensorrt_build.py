@@ -28,7 +28,7 @@ import torch
 
 from engines import formats
 from engines.base import file_sha256, read_file_meta
-from mldrnet.atomic import atomic_write_bytes, atomic_write_text
+from mldrnet.io.atomic import atomic_write_bytes, atomic_write_text
 from mldrnet.checkpoint import ModelMeta
 from mldrnet.errors import BenchError
 

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from engines.base import Engine, EngineOptions, check_options, cpu_name, register_engine
+from mldrnet import models
 from mldrnet.checkpoint import Checkpoint
 from mldrnet.errors import BenchError
 
@@ -79,7 +80,7 @@ class TorchEngine(Engine):
             model, self.source = source, "in-memory"
         else:
             ckpt = Checkpoint.load(source)
-            model, self.source = ckpt.build_model(), str(Path(source))
+            model, self.source = models.load(ckpt), str(Path(source))
             self.meta = ckpt.meta
         if options.threads:
             # process-wide: torch has no per-module thread pool; recorded in describe() either way

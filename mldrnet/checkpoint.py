@@ -1,11 +1,13 @@
 """Checkpoint files, typed: `Checkpoint.load(path)` is the one reader, `Checkpoint.save(path)` the one writer.
+The file format only: `mldrnet.models.load(ckpt)` builds its model, `mldrnet.data.evalset.for_checkpoint(ckpt)`
+its evaluation images, `mldrnet.training.hooks.describe_checkpoint(ckpt)` says how it was trained.
 
 On disk a checkpoint is a plain dict (tensors, numbers, strings, lists, dicts only, so `torch.load(...,
 weights_only=True)` reads it, never a code-executing pickle), written atomically:
 
     format          "bench-checkpoint/1"
     model           zoo name, e.g. "mldrnet"
-    model_config    keyword arguments for `zoo.create(model, num_classes=..., **model_config)`
+    model_config    keyword arguments for `models.create(model, num_classes=..., **model_config)`
     classes         class names, in label order
     preprocessing   `Preprocessing.to_dict()`
     state_dict      the model's weights
@@ -14,24 +16,24 @@ weights_only=True)` reads it, never a code-executing pickle), written atomically
 
 `ModelMeta` is the part every engine file carries too (ONNX metadata, the JSON beside a TensorRT engine): which
 model, its classes and its evaluation preprocessing. `best.pt` (best val accuracy, what export, compare and
-predict use) and `last.pt` (resume) sit in the run folder (mldrnet.layout).
+predict use) and `last.pt` (resume) sit in the run folder (mldrnet.io.layout).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from mldrnet.atomic import atomic_open
+from mldrnet.io.atomic import atomic_open
 from mldrnet.errors import BenchError
-from mldrnet.preprocess import Preprocessing
-from mldrnet.provenance import how_trained, near_chance
+from mldrnet.data.transforms import Preprocessing
+from mldrnet.io.provenance import near_chance
 
 FORMAT = "bench-checkpoint/1"
 
@@ -129,15 +131,11 @@ class Checkpoint:
         return out
 
     def save(self, path: str | os.PathLike) -> Path:
-        """`torch.save` through mldrnet.atomic: a kill never leaves half a checkpoint."""
+        """`torch.save` through mldrnet.io.atomic: a kill never leaves half a checkpoint."""
         save_atomic(self.to_dict(), Path(path))
         return Path(path)
 
     # --- what readers need -----------------------------------------------------------------------------------
-
-    def how_trained(self) -> str:
-        """Profile, epochs, input size and starting point in one phrase (mldrnet.provenance)."""
-        return describe_training(self.model, self.train_config, len(self.history) or None)
 
     @property
     def near_chance(self) -> bool:
@@ -156,40 +154,6 @@ class Checkpoint:
                 raise BenchError(f"{self.path or 'the ' + self.model + ' checkpoint'} has non-finite weights (NaN or "
                                  f"inf in {name}): its training diverged; train {self.model} again, with a lower --lr")
         return self
-
-    def build_model(self) -> nn.Module:
-        """The checkpoint's model, weights loaded, in eval mode; non-finite weights are refused (require_finite)."""
-        from mldrnet import zoo
-
-        self.require_finite()
-        model = zoo.create(self.model, num_classes=len(self.classes), **self.model_config)
-        model.load_state_dict(self.state_dict)
-        return model.eval()
-
-    def data(self, dataset: str | None = None, data_root: str | os.PathLike | None = None):
-        """The DataConfig it was trained with (same split file, so the same test images), with the dataset and
-        its folder on this machine overridable. Keys this version does not know are left out."""
-        from mldrnet.data import DataConfig
-
-        if self.data_config is None:
-            raise BenchError(f"the {self.model} checkpoint records no data_config, so its splits cannot be rebuilt: "
-                             "retrain it with the current `bench train`")
-        known = {f.name for f in fields(DataConfig)}
-        cfg = DataConfig(**{k: v for k, v in self.data_config.items() if k in known})
-        if dataset is not None:
-            cfg = replace(cfg, dataset=dataset)
-        if data_root is not None:  # the same dataset, at another place on this machine
-            cfg = replace(cfg, data_root=str(data_root))
-        return cfg
-
-    def eval_set(self, split: str, results_root: str | os.PathLike, *, data_root: str | os.PathLike | None = None,
-                 batch_size: int = 32, max_images: int | None = None, cache_bytes: int = 0):
-        """Images of one of its dataset's splits ("test" for accuracy and parity, "train" for int8 calibration)
-        with its evaluation preprocessing: the one loader of evaluation images (mldrnet.evalset)."""
-        from mldrnet.evalset import load_split
-
-        return load_split(self.data(data_root=data_root), self.preprocessing, split, Path(results_root),
-                          batch_size=batch_size, max_images=max_images, cache_bytes=cache_bytes)
 
     @classmethod
     def of_model(cls, name: str, model: nn.Module, classes, preprocessing: Preprocessing, **training) -> "Checkpoint":
@@ -220,23 +184,3 @@ def _unreadable(path: Path, e: Exception) -> str:
 def save_atomic(obj: dict, path: Path) -> None:
     with atomic_open(path) as f:
         torch.save(obj, f)
-
-
-def describe_training(model: str, train_config: dict | None, epochs_run: int | None) -> str:
-    """mldrnet.provenance.how_trained for a zoo model, with its kind (network, features, head) looked up."""
-    kind, backbone = training_kind(model, train_config)
-    return how_trained(train_config, kind, backbone, epochs_run)
-
-
-def training_kind(model: str, train_config: dict | None) -> tuple[str, str | None]:
-    """("network" | "features" | "head", backbone) of a zoo model as it was trained, for
-    mldrnet.provenance.how_trained: "head" only when its start hook found the trained backbone (no epochs of its
-    own); alexnet-svm without a trained alexnet beside it trained its backbone itself."""
-    from mldrnet import zoo
-
-    entry = zoo.info(model)
-    if not entry.is_network:
-        return "features", None
-    if entry.hooks.after and (train_config or {}).get("epochs") == 0:
-        return "head", entry.hooks.after[0]
-    return "network", None

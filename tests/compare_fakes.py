@@ -11,11 +11,11 @@ from bench.compare import CompareConfig, Hooks, run_compare
 from bench.records import CompareRun, Record
 from bench.timing import TimingConfig
 from engines.base import Engine
-from mldrnet import zoo
+from mldrnet import models
 from mldrnet.checkpoint import Checkpoint
-from mldrnet.evalset import from_tensors
-from mldrnet.layout import checkpoint_path
-from mldrnet.preprocess import Preprocessing
+from mldrnet.data.evalset import from_tensors
+from mldrnet.io.layout import checkpoint_path
+from mldrnet.data.transforms import Preprocessing
 
 CLASSES = ("amusement", "anger", "awe", "contentment", "disgust", "excitement", "fear", "sadness")
 SIZE = 64
@@ -24,7 +24,7 @@ FAST = TimingConfig(warmup_iters=1, warmup_s=0.0, min_iters=3, budget_s=0.0)
 
 def write_checkpoint(root: Path, model: str = "mldrnet", dataset: str = "synth", seed: int = 0) -> Path:
     torch.manual_seed(seed)
-    net = zoo.create(model, num_classes=len(CLASSES))
+    net = models.create(model, num_classes=len(CLASSES))
     ckpt = Checkpoint.of_model(model, net, CLASSES, Preprocessing(crop=SIZE), data_config={"dataset": dataset})
     return ckpt.save(checkpoint_path(root, model, dataset))
 

@@ -22,8 +22,8 @@ def trained(tmp_path_factory):
     model the export and quantization tests convert (trained once per session; modules may define their own)."""
     from mldrnet.checkpoint import Checkpoint
     from mldrnet.data import DataConfig
-    from mldrnet.train import train_model
-    from mldrnet.train_config import resolve
+    from mldrnet.training.loop import train_model
+    from mldrnet.training.config import resolve
 
     root = tmp_path_factory.mktemp("trained")
     result = train_model(resolve("mldrnet-l2", "quick", epochs=2, crop=40, batch_size=32, lr=0.02),

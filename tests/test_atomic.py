@@ -1,10 +1,10 @@
-"""mldrnet.atomic: the new content replaces the file whole, or the old file stays and no temporary is left."""
+"""mldrnet.io.atomic: the new content replaces the file whole, or the old file stays and no temporary is left."""
 
 import stat
 
 import pytest
 
-from mldrnet.atomic import atomic_open, atomic_write_bytes, atomic_write_text
+from mldrnet.io.atomic import atomic_open, atomic_write_bytes, atomic_write_text
 
 
 def test_writes_replace_the_file_with_shared_permissions(tmp_path):

@@ -1,4 +1,4 @@
-"""The MART baselines of mldrnet.classical (TSVM, LMC/NLMC, Lasso, Group Lasso) on synthetic problems."""
+"""The MART baselines of mldrnet.baselines.classical (TSVM, LMC/NLMC, Lasso, Group Lasso) on synthetic problems."""
 
 import json
 
@@ -7,10 +7,10 @@ import pytest
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from mldrnet.classical import (METHODS, LassoClassifier, MatrixCompletion, SparseGroupLasso, TransductiveSVM,
+from mldrnet.baselines.classical import (METHODS, LassoClassifier, MatrixCompletion, SparseGroupLasso, TransductiveSVM,
                                from_arrays, make)
-from mldrnet.classical.group_lasso import sparse_group_prox
-from mldrnet.classical.matrix_completion import _euclidean_gradient, _objective, _retract
+from mldrnet.baselines.classical.group_lasso import sparse_group_prox
+from mldrnet.baselines.classical.matrix_completion import _euclidean_gradient, _objective, _retract
 from mldrnet.errors import BenchError
 
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from bench import __version__
 from bench.cli import _register_commands, app
-from mldrnet import zoo
+from mldrnet import models
 
 runner = CliRunner()
 _register_commands()
@@ -26,11 +26,11 @@ def test_models_json_lists_every_zoo_entry():
     result = runner.invoke(app, ["models", "--size", "64", "--json"])
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.output)}
-    assert list(rows) == zoo.names()
+    assert list(rows) == models.names()
     assert all(r["output_shape"] == [1, 8] and r["params"] > 0 and r["gflops"] > 0
-               for name, r in rows.items() if name in zoo.networks())
+               for name, r in rows.items() if name in models.networks())
     # hand-crafted features + a classifier: no parameters, no FLOP count (numpy code), never a made-up number
-    assert all(r["params"] == 0 and r["gflops"] is None for name, r in rows.items() if name not in zoo.networks())
+    assert all(r["params"] == 0 and r["gflops"] is None for name, r in rows.items() if name not in models.networks())
     assert rows["mldrnet"]["paper_fi_accuracy"] == 67.24 and rows["mldrnet-bigru"]["paper_fi_accuracy"] == 73.03
     # FLOPs are measured at the requested size, not looked up
     big = json.loads(runner.invoke(app, ["models", "--size", "128", "--json"]).output)
@@ -40,7 +40,7 @@ def test_models_json_lists_every_zoo_entry():
 def test_models_table():
     result = runner.invoke(app, ["models", "--size", "64"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    for name in zoo.names():
+    for name in models.names():
         assert name in result.output
 
 

@@ -155,7 +155,7 @@ def test_parity_reference_is_the_model_itself_when_the_torch_row_is_missing_or_f
 def test_eval_set_subsample_and_cache():
     import torch
 
-    from mldrnet.evalset import from_tensors, subsample
+    from mldrnet.data.evalset import from_tensors, subsample
 
     samples = [(f"img{i}.jpg", i // 10) for i in range(80)]  # ordered by class, like split files
     sub = subsample(samples, 16)

@@ -11,12 +11,12 @@ import torch
 from typer.testing import CliRunner
 
 from compare_fakes import cli_app
-from mldrnet import zoo
+from mldrnet import models
 from mldrnet.checkpoint import Checkpoint
-from mldrnet.layout import checkpoint_path
+from mldrnet.io.layout import checkpoint_path
 from mldrnet.data import DataConfig
 from mldrnet.errors import BenchError
-from mldrnet.preprocess import Preprocessing
+from mldrnet.data.transforms import Preprocessing
 
 QUICK = ["--time-budget", "0", "--warmup-time", "0", "--warmup-iters", "1", "--iters", "2"]
 runner = CliRunner()
@@ -26,7 +26,7 @@ runner = CliRunner()
 def root(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
     torch.manual_seed(0)
-    net = zoo.create("mldrnet-l2")
+    net = models.create("mldrnet-l2")
     data = DataConfig(dataset="synth", synth_n=96, synth_size=64)
     Checkpoint.of_model("mldrnet-l2", net, data_classes(), Preprocessing(crop=64),
                         data_config=asdict(data)).save(checkpoint_path(root, "mldrnet-l2", "synth"))

@@ -19,7 +19,7 @@ from mldrnet.data import DATASETS, DataConfig, UnreadableImage, decode_image, ma
 from mldrnet.data.decode import probe_image
 from mldrnet.data.splitfile import read as read_split
 from mldrnet.errors import BenchError
-from mldrnet.preprocess import Preprocessing
+from mldrnet.data.transforms import Preprocessing
 
 runner = CliRunner()
 if not any(g.name == "data" for g in app.registered_groups):

@@ -7,7 +7,7 @@ from PIL import Image
 
 from data_fixtures import COLOURS, jpg, text_as_jpg, truncated_jpg, zero_byte
 from mldrnet.data import make_loader
-from mldrnet.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from mldrnet.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
 PRE = Preprocessing(crop=16, resize=32)  # no resampling of a 32 px image: crops are exact pixel windows
 

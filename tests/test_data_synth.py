@@ -114,7 +114,7 @@ def test_a_generated_folder_is_used_with_its_own_parameters(tmp_path):
 
 def _checkpoint(data_config, **kw):
     from mldrnet.checkpoint import Checkpoint
-    from mldrnet.preprocess import Preprocessing
+    from mldrnet.data.transforms import Preprocessing
 
     return Checkpoint("mldrnet", EMOTIONS, Preprocessing(**kw), {}, data_config=data_config)
 

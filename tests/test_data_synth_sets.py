@@ -9,7 +9,8 @@ import pytest
 
 from mldrnet import EMOTIONS
 from mldrnet.data import DATASETS, DataConfig, prepare_data
-from mldrnet.data import synth, synth_sets
+from mldrnet.data import synth
+from mldrnet.data.synth import params as synth_params, sets as synth_sets
 from mldrnet.data.labels import POLARITY
 from mldrnet.data.synth import MARKER, SynthParams, ensure_synth, read_params
 from mldrnet.errors import BenchError
@@ -41,7 +42,7 @@ def test_class_counts_are_the_tables(tmp_path, kind):
     spec = DATASETS[f"synth-{kind}"]
     listing = spec.scan(root)
     counts = Counter(label for _, label in listing.samples)
-    assert [counts[c] for c in range(len(spec.classes))] == list(synth_sets.COUNTS[kind]) and not listing.dropped
+    assert [counts[c] for c in range(len(spec.classes))] == list(synth.COUNTS[kind]) and not listing.dropped
     assert spec.classes == (POLARITY if kind == "mart" else EMOTIONS) and spec.synth_kind == kind
     assert read_params(root) == params and json.loads((root / MARKER).read_text())["params"]["kind"] == kind
 
@@ -52,7 +53,7 @@ def test_artphoto_counts_without_writing():
     assert SynthParams(kind="abstract").per_class() == [25, 3, 15, 63, 18, 36, 36, 32]
 
 
-@pytest.mark.parametrize("kind", synth_sets.KINDS)
+@pytest.mark.parametrize("kind", synth.KINDS)
 def test_deterministic_and_no_image_shared_with_synth(kind):
     params, other_seed = SynthParams(size=SIZE, kind=kind), SynthParams(size=SIZE, seed=1, kind=kind)
     base = SynthParams(n=2400, size=SIZE)
@@ -62,8 +63,8 @@ def test_deterministic_and_no_image_shared_with_synth(kind):
         assert np.array_equal(a, np.asarray(synth.render(params, label, k)))
         assert not np.array_equal(a, np.asarray(synth.render(other_seed, label, k)))
         assert not np.array_equal(a, np.asarray(synth.render(base, label, k)))
-        for other in synth_sets.KINDS:
-            if other != kind and label < len(synth_sets.classes(other)):
+        for other in synth.KINDS:
+            if other != kind and label < len(synth_params.classes(other)):
                 assert not np.array_equal(a, np.asarray(synth.render(SynthParams(size=SIZE, kind=other), label, k)))
 
 
@@ -78,7 +79,7 @@ def test_prepare_data_abstract_five_folds(tmp_path):
     assert d.root == tmp_path / "data" / "synth-abstract-px32-seed0" / "emotion_dataset"
     assert d.split_file == tmp_path / "splits" / "synth-abstract-px32-seed0_seed0.json"
     assert d.folds == 5 and d.classes == EMOTIONS and len(d.train) + len(d.val) + len(d.test) == 228
-    counts = synth_sets.COUNTS["abstract"]
+    counts = synth.COUNTS["abstract"]
     for fold in range(5):
         test = prepare_data(DataConfig(dataset="synth-abstract", synth_size=SIZE, fold=fold), tmp_path).test
         present = {label for _, label in test}

@@ -12,6 +12,7 @@ from engines import formats
 from engines.base import EngineOptions, create_engine, engine_class
 from engines.export import at_size, ensure_file
 from engines.parity import parity_batches
+from mldrnet import models
 from mldrnet.errors import BenchError
 
 pytest.importorskip("openvino")
@@ -59,7 +60,7 @@ def test_openvino_fp32_export_matches_eager_and_describes_itself(trained):
     assert record["precision"] == "fp32" and record["source"] == "model.onnx"
     engine = create_engine("openvino", xml, EngineOptions(threads=2))
     assert engine.meta == ckpt.meta
-    model = ckpt.build_model()
+    model = models.load(ckpt)
     batches = parity_batches(ckpt, "test", 24, root)
     singles = [b[i:i + 1] for b in batches[:1] for i in range(4)]
     for inputs in (batches, singles):  # the throughput (async queue) and latency models
@@ -119,7 +120,7 @@ def test_export_at_another_serving_size(trained):
     assert engine.meta.input_shape == (3, size, size)
     batches = parity_batches(sized, "test", 8, root)
     assert batches[0].shape[-1] == size
-    torch.testing.assert_close(_logits(engine, batches), _logits(ckpt.build_model(), batches), rtol=0, atol=1e-3)
+    torch.testing.assert_close(_logits(engine, batches), _logits(models.load(ckpt), batches), rtol=0, atol=1e-3)
     # the trained size is the file without ".sS"
     assert ensure_file(formats.get("onnx"), "fp32", checkpoint, results_root=root, size=TRAINED).name == "model.onnx"
 

@@ -8,17 +8,17 @@ import pytest
 import torch
 
 from engines.base import ENGINES, Engine, EngineOptions, create_engine, engine_class, engine_names
-from mldrnet import EMOTIONS, zoo
+from mldrnet import EMOTIONS, models
 from mldrnet.checkpoint import Checkpoint
 from mldrnet.errors import BenchError
-from mldrnet.preprocess import Preprocessing
+from mldrnet.data.transforms import Preprocessing
 
 SIZE = 64
 
 
 def _model():
     torch.manual_seed(0)
-    return zoo.create("mldrnet-l2").eval()
+    return models.create("mldrnet-l2").eval()
 
 
 def test_registry_maps_each_name_to_its_class():

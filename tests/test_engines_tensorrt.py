@@ -13,9 +13,9 @@ from engines.base import EngineOptions, ModelMeta, create_engine
 from engines.export import build_tensorrt, export_tensorrt_checked
 from engines.export import is_current
 from engines.tensorrt_build import ENGINE_FORMAT, read_engine_meta, require_tensorrt
-from mldrnet import EMOTIONS, zoo
+from mldrnet import EMOTIONS, models
 from mldrnet.errors import BenchError
-from mldrnet.preprocess import Preprocessing
+from mldrnet.data.transforms import Preprocessing
 
 runner = CliRunner()
 _register_commands()
@@ -106,7 +106,7 @@ def test_tensorrt_engine_builds_runs_and_matches_eager(precision, tmp_path):
     from engines.onnx_export import export_onnx
 
     torch.manual_seed(0)
-    model = zoo.create("mldrnet").eval()
+    model = models.create("mldrnet").eval()
     meta = ModelMeta("mldrnet", EMOTIONS, Preprocessing(crop=64))
     onnx_path = export_onnx(model, meta, tmp_path / "model.onnx")
     batches = [torch.randn(b, 3, 64, 64) for b in (1, 5)]
@@ -133,7 +133,7 @@ def test_onnxruntime_cuda_provider_with_io_binding(tmp_path):
     from engines.onnx_export import export_onnx
 
     torch.manual_seed(0)
-    model = zoo.create("mldrnet").eval()
+    model = models.create("mldrnet").eval()
     path = export_onnx(model, ModelMeta("mldrnet", EMOTIONS, Preprocessing(crop=64)), tmp_path / "model.onnx")
     engine = create_engine("onnxruntime", path, EngineOptions(device="cuda"))
     assert engine.describe()["provider"] == "CUDAExecutionProvider" and engine.io_binding
@@ -162,7 +162,7 @@ def test_onnxruntime_tensorrt_provider_with_a_profile_and_a_keyed_cache(precisio
     from engines.onnx_export import export_onnx
 
     torch.manual_seed(0)
-    model = zoo.create("mldrnet").eval()
+    model = models.create("mldrnet").eval()
     path = export_onnx(model, ModelMeta("mldrnet", EMOTIONS, Preprocessing(crop=64)), tmp_path / "model.onnx")
     engine = create_engine("onnxruntime", path, EngineOptions(device="cuda", provider="tensorrt", precision=precision,
                                                               max_batch=8))
@@ -181,7 +181,7 @@ def test_onnxruntime_tensorrt_provider_with_a_profile_and_a_keyed_cache(precisio
 @pytest.mark.gpu
 def test_torch_cuda_fp32_is_ieee_and_tf32_is_its_own_row():
     torch.manual_seed(0)
-    model = zoo.create("mldrnet").eval()
+    model = models.create("mldrnet").eval()
     x = torch.randn(4, 3, 64, 64)
     with torch.inference_mode():
         expected = model(x)

@@ -11,13 +11,13 @@ from typer.testing import CliRunner
 
 from bench.cli import _register_commands, app
 from engines import export
-from mldrnet import layout
+from mldrnet.io import layout
 from engines.onnx_export import read_onnx_meta
-from mldrnet import EMOTIONS, zoo
+from mldrnet import EMOTIONS, models
 from mldrnet.checkpoint import Checkpoint
 from mldrnet.data import DataConfig
 from mldrnet.errors import BenchError
-from mldrnet.preprocess import Preprocessing
+from mldrnet.data.transforms import Preprocessing
 
 runner = CliRunner()
 _register_commands()
@@ -27,7 +27,7 @@ DATA = DataConfig(dataset="synth", synth_n=80, synth_size=SIZE)  # seconds to ge
 
 def write_checkpoint(root: Path, name: str = "mldrnet-l2", data: DataConfig | None = DATA) -> Path:
     torch.manual_seed(0)
-    model = zoo.create(name)
+    model = models.create(name)
     ckpt = Checkpoint.of_model(name, model, EMOTIONS, Preprocessing(crop=SIZE),
                                data_config=asdict(data) if data is not None else None)
     return ckpt.save(layout.checkpoint_path(root, name, "synth"))
@@ -96,11 +96,11 @@ def test_artifact_names():
 
 
 def test_trained_models_are_the_zoo_models_with_a_checkpoint(tmp_path):
-    assert layout.trained_models(tmp_path, "synth", zoo.names()) == []
+    assert layout.trained_models(tmp_path, "synth", models.names()) == []
     for name in ("mldrnet-l3", "mldrnet"):
         path = layout.checkpoint_path(tmp_path, name, "synth")
         path.parent.mkdir(parents=True)
         path.write_bytes(b"")
     assert layout.checkpoint_path(tmp_path, "mldrnet", "synth") == tmp_path / "runs/synth/mldrnet/best.pt"
-    assert layout.trained_models(tmp_path, "synth", zoo.names()) == ["mldrnet", "mldrnet-l3"]  # zoo order
-    assert layout.trained_models(tmp_path, "fi", zoo.names()) == []
+    assert layout.trained_models(tmp_path, "synth", models.names()) == ["mldrnet", "mldrnet-l3"]  # zoo order
+    assert layout.trained_models(tmp_path, "fi", models.names()) == []

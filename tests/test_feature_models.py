@@ -9,13 +9,14 @@ import pytest
 import torch
 
 from data_fixtures import write_mart
-from mldrnet import zoo
+from mldrnet import models
 from mldrnet.checkpoint import Checkpoint
+from mldrnet.data.evalset import for_checkpoint
 from mldrnet.data import DataConfig
 from mldrnet.errors import BenchError
-from mldrnet.feature_models import FeatureCache, FeatureModel, split_features
-from mldrnet.train import train_model
-from mldrnet.train_config import resolve
+from mldrnet.models.handcrafted import FeatureCache, FeatureModel, split_features
+from mldrnet.training.loop import train_model
+from mldrnet.training.config import resolve
 
 TINY = dict(crop=40, batch_size=16, workers=0)
 
@@ -34,17 +35,17 @@ def trained(tmp_path_factory) -> Path:
 
 def test_zoo_lists_them_as_models_without_onnx():
     for name in ("machajdik", "zhao", "rao", "tsvm", "lmc", "nlmc", "lasso", "group-lasso"):
-        entry = zoo.info(name)
-        assert not entry.is_network and entry.formats == ("torch",) and name not in zoo.networks()
-    assert zoo.info("zhao").paper_fi_accuracy == 46.52 and zoo.info("rao").paper_fi_accuracy == 51.67
+        entry = models.info(name)
+        assert not entry.is_network and entry.formats == ("torch",) and name not in models.networks()
+    assert models.info("zhao").paper_fi_accuracy == 46.52 and models.info("rao").paper_fi_accuracy == 51.67
 
 
 def test_trained_checkpoint_round_trips_with_identical_predictions(trained):
     ckpt = Checkpoint.load(trained / "runs/synth/zhao/best.pt")
-    model = ckpt.build_model()
+    model = models.load(ckpt)
     assert isinstance(model, FeatureModel) and model.clf is not None
-    batch = next(iter(ckpt.eval_set("test", trained, batch_size=8).batches()))[0]
-    again = Checkpoint.load(trained / "runs/synth/zhao/best.pt").build_model()
+    batch = next(iter(for_checkpoint(ckpt, "test", trained, batch_size=8).batches()))[0]
+    again = models.load(Checkpoint.load(trained / "runs/synth/zhao/best.pt"))
     with torch.inference_mode():
         assert torch.equal(model(batch), again(batch))
     assert model(batch).shape == (len(batch), 8)
@@ -52,7 +53,7 @@ def test_trained_checkpoint_round_trips_with_identical_predictions(trained):
 
 def test_features_are_cached_by_file_content(trained, tmp_path):
     from mldrnet.data import prepare_data
-    from mldrnet.preprocess import Preprocessing
+    from mldrnet.data.transforms import Preprocessing
 
     data = prepare_data(tiny_synth(), trained)
     model, prep = FeatureModel(method="zhao"), Preprocessing(crop=40)
@@ -68,7 +69,7 @@ def test_a_classifier_saved_for_another_model_is_refused(trained):
     ckpt = Checkpoint.load(trained / "runs/synth/zhao/best.pt")
     wrong = Checkpoint(**{**ckpt.__dict__, "model": "machajdik"})
     with pytest.raises(BenchError, match="saved classifier is for"):
-        wrong.build_model()
+        models.load(wrong)
 
 
 def test_untrusted_types_in_a_saved_svm_are_refused(trained):
@@ -80,7 +81,7 @@ def test_untrusted_types_in_a_saved_svm_are_refused(trained):
     extra["arrays"] = {"skops": torch.from_numpy(np.frombuffer(sio.dumps(_Evil()), dtype=np.uint8).copy())}
     state["_extra_state"] = extra
     with pytest.raises(BenchError, match="does not load"):
-        Checkpoint(**{**ckpt.__dict__, "state_dict": state}).build_model()
+        models.load(Checkpoint(**{**ckpt.__dict__, "state_dict": state}))
 
 
 class _Evil:
@@ -119,7 +120,7 @@ def test_bench_features_prints_named_groups_and_names_a_bad_file(tmp_path):
     from bench.cli.features import METHODS
     from compare_fakes import cli_app
     from data_fixtures import jpg
-    from mldrnet.features import METHODS as LIBRARY_METHODS, method
+    from mldrnet.baselines.features import METHODS as LIBRARY_METHODS, method
 
     assert METHODS == tuple(LIBRARY_METHODS)  # the CLI spells them out to stay light
     image, bad = jpg(tmp_path / "a.jpg"), tmp_path / "b.jpg"

@@ -8,8 +8,8 @@ import pytest
 from skimage import data
 from skimage.color import hsv2rgb
 
-from mldrnet.features import extract_vector, method
-from mldrnet.features import machajdik as mj
+from mldrnet.baselines.features import extract_vector, method
+from mldrnet.baselines.features import machajdik as mj
 
 H, W = 400, 500  # exactly 200k pixels: resize_to_pixels leaves synthetic images untouched
 

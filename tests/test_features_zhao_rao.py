@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import skimage.data as skimage_data
 
-from mldrnet.features import extract_vector, method
-from mldrnet.features.image import resize_to_pixels
+from mldrnet.baselines.features import extract_vector, method
+from mldrnet.baselines.features.image import resize_to_pixels
 
 zhao = method("zhao")
 rao = method("rao")

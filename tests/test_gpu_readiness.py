@@ -25,7 +25,7 @@ from engines.tensorrt_build import ENGINE_FORMAT, calibration_input
 from engines.torch_engine import fp32_math
 from mldrnet import EMOTIONS
 from mldrnet.errors import BenchError
-from mldrnet.preprocess import Preprocessing
+from mldrnet.data.transforms import Preprocessing
 
 # --- the CUDA stack of the gpu extra ---------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from mldrnet.metrics import (classification_metrics, confusion, fold_summary, max_abs_diff, mean_ignoring_nan,
+from mldrnet.evaluation.metrics import (classification_metrics, confusion, fold_summary, max_abs_diff, mean_ignoring_nan,
                              per_class_tpr, top1_agreement)
 
 

@@ -7,22 +7,22 @@ import torch
 import torchvision
 from torch import nn
 
-from mldrnet import zoo
+from mldrnet import models
 from mldrnet.errors import BenchError
-from mldrnet.model import MldrNet, MldrNetConfig
-from mldrnet.stats import count_params, profile
+from mldrnet.models.mldrnet import MldrNet, MldrNetConfig
+from mldrnet.models.stats import count_params, profile
 
 HEAVY = {"vgg19", "resnet101"}
 
 
-@pytest.mark.parametrize("name", zoo.networks())
+@pytest.mark.parametrize("name", models.networks())
 @pytest.mark.parametrize("size", [64, 375])
 def test_forward_backward(name, size):
     if size == 375 and name in HEAVY:
         pytest.skip("backward of VGG-19/ResNet-101 at 375 px is slow on 2 CPU cores: 64 px covers the backward, "
                     "test_eval_forward_at_375 the 375 px forward")
     torch.manual_seed(0)
-    model = zoo.create(name).train()
+    model = models.create(name).train()
     x = torch.randn(2, 3, size, size)
     logits = model(x)
     assert logits.shape == (2, 8)
@@ -32,9 +32,9 @@ def test_forward_backward(name, size):
     assert not missing, f"parameters without a finite gradient: {missing[:5]}"
 
 
-@pytest.mark.parametrize("name", zoo.networks())
+@pytest.mark.parametrize("name", models.networks())
 def test_eval_forward_at_375(name):
-    model = zoo.create(name).eval()
+    model = models.create(name).eval()
     with torch.no_grad():
         assert model(torch.randn(1, 3, 375, 375)).shape == (1, 8)
 
@@ -43,11 +43,11 @@ def test_eval_forward_at_375(name):
                                        ("alexnet-svm", "alexnet")])
 def test_baseline_params_equal_torchvision(name, arch):
     expected = count_params(torchvision.models.get_model(arch, weights=None, num_classes=8))
-    assert count_params(zoo.create(name)) == expected
+    assert count_params(models.create(name)) == expected
 
 
 def test_default_mldrnet_is_cheap():
-    p = profile(zoo.create("mldrnet"), 375)
+    p = profile(models.create("mldrnet"), 375)
     assert p.gflops <= 8.0, "the paper's point is a shallow, cheap network"
     assert p.output_shape == (1, 8)
 
@@ -93,12 +93,12 @@ def test_branch_grid_keeps_layout():
 @pytest.mark.parametrize("bad", [{"levels": 7}, {"levels": 1}, {"fusion": "sum"}, {"fuse_on": "pixels"}])
 def test_bad_options_are_clean_errors(bad):
     with pytest.raises(BenchError, match="bad MldrNet option"):
-        zoo.create("mldrnet", **bad)
+        models.create("mldrnet", **bad)
 
 
 def test_an_option_the_builder_does_not_take_is_a_clean_error():
     with pytest.raises(BenchError, match=r"alexnet takes no option levels \(its options: pretrained, weights_path\)"):
-        zoo.create("alexnet", levels=3)
+        models.create("alexnet", levels=3)
 
 
 def test_a_model_too_big_for_the_input_size_is_a_clean_error():
@@ -110,12 +110,12 @@ def test_a_model_too_big_for_the_input_size_is_a_clean_error():
 
 def test_unknown_model():
     with pytest.raises(BenchError, match="unknown model 'lenet'"):
-        zoo.create("lenet")
+        models.create("lenet")
 
 
 def test_registry_refuses_duplicates():
     with pytest.raises(ValueError, match="twice"):
-        zoo.register("mldrnet", "mldrnet", None, "dup")(lambda **kw: None)
+        models.register("mldrnet", "mldrnet", None, "dup")(lambda **kw: None)
 
 
 def test_pretrained_offline_says_where_to_put_the_file(monkeypatch, tmp_path):
@@ -126,7 +126,7 @@ def test_pretrained_offline_says_where_to_put_the_file(monkeypatch, tmp_path):
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     with pytest.raises(BenchError) as e:
-        zoo.create("alexnet", pretrained=True)
+        models.create("alexnet", pretrained=True)
     msg = str(e.value)
     assert "\n" not in msg and "alexnet-owt-7be5be79.pth" in msg and str(tmp_path / "hub" / "checkpoints") in msg
 
@@ -137,13 +137,13 @@ def test_local_weights_file(tmp_path):
     path = tmp_path / "alexnet.pth"
     torch.save(imagenet.state_dict(), path)
     for name in ("alexnet", "alexnet-svm"):
-        model = zoo.create(name, weights_path=path)
+        model = models.create(name, weights_path=path)
         torch.testing.assert_close(model.features[0].weight, imagenet.features[0].weight)
     with pytest.raises(BenchError, match="does not exist"):
-        zoo.create("alexnet", weights_path=tmp_path / "missing.pth")
+        models.create("alexnet", weights_path=tmp_path / "missing.pth")
     (tmp_path / "junk.pth").write_bytes(b"not a state dict")
     with pytest.raises(BenchError, match="cannot load alexnet ImageNet weights"):
-        zoo.create("alexnet", weights_path=tmp_path / "junk.pth")
+        models.create("alexnet", weights_path=tmp_path / "junk.pth")
 
 
 def test_alexnet_from_scratch_gets_he_init_and_loaded_weights_stay(tmp_path):
@@ -154,20 +154,20 @@ def test_alexnet_from_scratch_gets_he_init_and_loaded_weights_stay(tmp_path):
     import torch
     import torchvision
 
-    from mldrnet import zoo
+    from mldrnet import models
 
     torch.manual_seed(0)
-    model = zoo.create("alexnet")
+    model = models.create("alexnet")
     conv = model.features[0]
     fan_out = conv.out_channels * conv.kernel_size[0] * conv.kernel_size[1]
     assert float(conv.weight.std()) == pytest.approx(math.sqrt(2 / fan_out), rel=0.05)
     assert float(model.classifier[1].weight.std()) == pytest.approx(0.01, rel=0.05)
     assert float(conv.bias.abs().max()) == 0.0
-    svm = zoo.create("alexnet-svm")  # trains its own backbone when no trained alexnet is beside it: same init
+    svm = models.create("alexnet-svm")  # trains its own backbone when no trained alexnet is beside it: same init
     assert float(svm.features[0].weight.std()) == pytest.approx(math.sqrt(2 / fan_out), rel=0.05)
-    assert zoo.init_tag("alexnet") == "he" and zoo.init_tag("alexnet", pretrained=True) is None
-    assert zoo.init_tag("mldrnet") is None
+    assert models.init_tag("alexnet") == "he" and models.init_tag("alexnet", pretrained=True) is None
+    assert models.init_tag("mldrnet") is None
     state = torchvision.models.alexnet().state_dict()
     torch.save(state, tmp_path / "alexnet.pth")
-    loaded = zoo.create("alexnet", weights_path=str(tmp_path / "alexnet.pth"))
+    loaded = models.create("alexnet", weights_path=str(tmp_path / "alexnet.pth"))
     assert torch.equal(loaded.features[0].weight, state["features.0.weight"])

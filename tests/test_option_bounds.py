@@ -25,12 +25,12 @@ def no_work(monkeypatch):
     import mldrnet.data
     import mldrnet.data.prepare
     import mldrnet.data.synth
-    import mldrnet.train
+    import mldrnet.training.loop
 
     def started(*a, **k):
         raise AssertionError("work started before the options were checked")
 
-    for module, name in ((mldrnet.train, "train_model"), (bench.train_all, "train_all"), (bench.compare, "run_compare"),
+    for module, name in ((mldrnet.training.loop, "train_model"), (bench.train_all, "train_all"), (bench.compare, "run_compare"),
                          (mldrnet.data, "prepare_data"), (mldrnet.data.prepare, "scan"),
                          (mldrnet.data.synth, "ensure_synth"), (engines.export, "export_models"),
                          (engines.predict, "predict_files")):
@@ -65,12 +65,12 @@ def test_absurd_numbers_are_usage_errors_before_any_work(args):
 
 
 def test_ctrl_c_during_train_says_how_to_resume_and_exits_130(monkeypatch):
-    import mldrnet.train
+    import mldrnet.training.loop
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(mldrnet.train, "train_model", interrupted)
+    monkeypatch.setattr(mldrnet.training.loop, "train_model", interrupted)
     r = runner.invoke(cli_app(), ["train", "mldrnet", "--epochs", "1"])
     assert r.exit_code == 130 and "interrupted: resume with `bench train mldrnet --resume`" in r.output, r.output
 

@@ -6,12 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from mldrnet import zoo
+from mldrnet import models
 from mldrnet.checkpoint import Checkpoint
 from mldrnet.data import DataConfig
-from mldrnet.paper_cnns import ACNN, TCNN
-from mldrnet.train import train_model
-from mldrnet.train_config import resolve
+from mldrnet.models.paper_cnns import ACNN, TCNN
+from mldrnet.training.loop import train_model
+from mldrnet.training.config import resolve
 
 NAMES = ("a-cnn", "t-cnn")
 
@@ -22,13 +22,13 @@ def _layers(model: nn.Module, kind) -> list[nn.Module]:
 
 def test_registered_as_baselines_without_a_paper_accuracy():
     for name in NAMES:
-        entry = zoo.info(name)
+        entry = models.info(name)
         assert entry.family == "baseline" and entry.paper_fi_accuracy is None and entry.description
-        assert name in zoo.networks() and entry.formats is None  # every engine format
+        assert name in models.networks() and entry.formats is None  # every engine format
 
 
 def test_a_cnn_has_four_convs_two_pools_and_fc_1000_256_8():
-    model = zoo.create("a-cnn")
+    model = models.create("a-cnn")
     assert isinstance(model, ACNN)
     assert [c.kernel_size[0] for c in _layers(model, nn.Conv2d)] == [11, 5, 3, 3]
     assert [lin.out_features for lin in _layers(model, nn.Linear)] == [1000, 256, 8]
@@ -38,7 +38,7 @@ def test_a_cnn_has_four_convs_two_pools_and_fc_1000_256_8():
 
 
 def test_t_cnn_is_alexnet_conv1_conv2_energy_and_fc_4096_4096_8():
-    model = zoo.create("t-cnn")
+    model = models.create("t-cnn")
     assert isinstance(model, TCNN)
     convs = _layers(model, nn.Conv2d)
     assert [(c.kernel_size[0], c.out_channels, c.stride[0]) for c in convs] == [(11, 64, 4), (5, 192, 1)]
@@ -46,7 +46,7 @@ def test_t_cnn_is_alexnet_conv1_conv2_energy_and_fc_4096_4096_8():
 
 
 def test_energy_layer_is_the_papers_27x27_average_at_227_px():
-    model = zoo.create("t-cnn").eval()
+    model = models.create("t-cnn").eval()
     x = torch.randn(2, 3, 227, 227)
     with torch.no_grad():
         conv2 = model.features(x)
@@ -58,11 +58,11 @@ def test_energy_layer_is_the_papers_27x27_average_at_227_px():
 def test_any_input_from_64_px(size):
     for name in NAMES:
         with torch.no_grad():
-            assert zoo.create(name).eval()(torch.randn(1, 3, size, size)).shape == (1, 8)
+            assert models.create(name).eval()(torch.randn(1, 3, size, size)).shape == (1, 8)
 
 
 def test_num_classes_and_options():
-    model = zoo.create("a-cnn", num_classes=2, batch_norm=False, dropout=0.0)
+    model = models.create("a-cnn", num_classes=2, batch_norm=False, dropout=0.0)
     assert model(torch.randn(1, 3, 64, 64)).shape == (1, 2) and not _layers(model, nn.BatchNorm2d)
 
 
@@ -71,5 +71,5 @@ def test_trains_with_the_loop(name, tmp_path):
     cfg = resolve(name, "quick", epochs=1, crop=64, batch_size=16, workers=0)
     result = train_model(cfg, DataConfig(dataset="synth", synth_n=64, synth_size=72, seed=0), tmp_path)
     assert result.ok and result.epochs == 1 and 0 <= result.test_acc <= 1
-    model = Checkpoint.load(tmp_path / "runs" / "synth" / name / "best.pt").build_model()  # what export loads
-    assert type(model) is type(zoo.create(name)) and model(torch.randn(1, 3, 64, 64)).shape == (1, 8)
+    model = models.load(Checkpoint.load(tmp_path / "runs" / "synth" / name / "best.pt"))  # what export loads
+    assert type(model) is type(models.create(name)) and model(torch.randn(1, 3, 64, 64)).shape == (1, 8)

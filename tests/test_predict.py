@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 
 from bench.cli import _register_commands, app
 from engines.export import export_onnx_checked
-from mldrnet import EMOTIONS, zoo
+from mldrnet import EMOTIONS, models
 from mldrnet.checkpoint import Checkpoint
-from mldrnet.layout import RunFolder
+from mldrnet.io.layout import RunFolder
 from mldrnet.data import decode_image
 from mldrnet.errors import BenchError
-from mldrnet.preprocess import Preprocessing, eval_transform
+from mldrnet.data.transforms import Preprocessing, eval_transform
 
 runner = CliRunner()
 _register_commands()
@@ -30,7 +30,7 @@ def results(tmp_path_factory) -> Path:
     """A results folder with a trained-looking checkpoint and its ONNX export."""
     root = tmp_path_factory.mktemp("results")
     torch.manual_seed(0)
-    model = zoo.create(MODEL).eval()
+    model = models.create(MODEL).eval()
     ckpt = Checkpoint.of_model(MODEL, model, EMOTIONS, Preprocessing(crop=SIZE))
     run = RunFolder.at(root, MODEL, "synth").path
     ckpt.save(run / "best.pt")
@@ -56,7 +56,7 @@ def images(tmp_path_factory) -> dict[str, Path]:
 def _expected(results: Path, path: Path) -> torch.Tensor:
     """What the checkpoint says for `path`, computed without the engines: decode, eval transform, softmax."""
     ckpt = Checkpoint.load(RunFolder.at(results, MODEL, "synth").checkpoint)
-    model, p = ckpt.build_model(), ckpt.preprocessing
+    model, p = models.load(ckpt), ckpt.preprocessing
     x = eval_transform(p)(decode_image(path, min_size=p.resize_to))[None]
     with torch.inference_mode():
         return torch.softmax(model(x), dim=1)[0]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bench.records import CompareRun, Record
 from bench.report import records_table, train_table, warnings_for
-from mldrnet.provenance import chance_pct, how_trained, near_chance
-from mldrnet.train import TrainResult
+from mldrnet.io.provenance import chance_pct, how_trained, near_chance
+from mldrnet.training.loop import TrainResult
 
 QUICK = {"profile": "quick", "epochs": 4, "crop": 64, "seed": 0, "pretrained": False, "weights_path": None}
 

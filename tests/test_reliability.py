@@ -19,15 +19,15 @@ import pytest
 import torch
 from PIL import Image
 
-from mldrnet import zoo
-from mldrnet.atomic import atomic_write_text
+from mldrnet import models
+from mldrnet.io.atomic import atomic_write_text
 from mldrnet.checkpoint import FORMAT, Checkpoint
 from mldrnet.errors import BenchError
-from mldrnet.layout import RunFolder, checkpoint_path
-from mldrnet.preprocess import Preprocessing
-from mldrnet.train import train_model
-from mldrnet.train_config import resolve
-from mldrnet.zoo_hooks import Start
+from mldrnet.io.layout import RunFolder, checkpoint_path
+from mldrnet.data.transforms import Preprocessing
+from mldrnet.training.loop import train_model
+from mldrnet.training.config import resolve
+from mldrnet.training.hooks import Start
 
 TINY = dict(crop=40, batch_size=32, lr=0.02, workers=0, device="cpu")  # as tests/test_train.py
 CLASSES = ("amusement", "anger", "awe", "contentment", "disgust", "excitement", "fear", "sadness")
@@ -49,8 +49,8 @@ def _one_line(e: pytest.ExceptionInfo) -> str:
 
 @contextmanager
 def held_by_another_process(lock_file: Path):
-    """A second process holding `lock_file` through mldrnet.lock, as a concurrent bench run would."""
-    code = ("import sys, time\nfrom mldrnet.lock import exclusive\nwith exclusive(sys.argv[1], 'test'):\n"
+    """A second process holding `lock_file` through mldrnet.io.lock, as a concurrent bench run would."""
+    code = ("import sys, time\nfrom mldrnet.io.lock import exclusive\nwith exclusive(sys.argv[1], 'test'):\n"
             "    print('locked', flush=True)\n    time.sleep(120)\n")
     proc = subprocess.Popen([sys.executable, "-c", code, str(lock_file)], stdout=subprocess.PIPE, text=True)
     try:
@@ -87,7 +87,7 @@ def tmpfs():
 
 def _checkpoint(root: Path, *, nan: bool = False, model: str = "mldrnet") -> Path:
     torch.manual_seed(0)
-    net = zoo.create(model, num_classes=len(CLASSES))
+    net = models.create(model, num_classes=len(CLASSES))
     if nan:
         with torch.no_grad():
             next(net.parameters())[0].fill_(float("nan"))
@@ -137,7 +137,7 @@ def test_already_trained_only_when_result_and_best_pt_agree(tmp_path):
 
 def test_a_second_export_of_a_file_refuses_naming_the_holder(tmp_path):
     from engines.export import ExportOptions, export_checkpoint
-    from mldrnet.lock import lock_file_for
+    from mldrnet.io.lock import lock_file_for
 
     ckpt = _checkpoint(tmp_path)
     target = ckpt.parent / "model.onnx"
@@ -185,7 +185,7 @@ def test_a_non_finite_learning_rate_is_refused(tmp_path, lr):
 def test_a_diverging_run_stops_and_keeps_the_last_good_epoch(tmp_path, monkeypatch, batch_size):
     """From epoch 2 on the learning rate is NaN (a divergence): with several batches an epoch the next batch's loss
     is NaN and the step never happens; with one batch (512 > the split) the weights after the step are NaN."""
-    import mldrnet.train as train
+    import mldrnet.training.loop as train
 
     good_lr = train.lr_at
     monkeypatch.setattr(train, "lr_at", lambda cfg, epoch: float("nan") if epoch >= 1 else good_lr(cfg, epoch))
@@ -208,7 +208,7 @@ def test_zero_epochs_is_refused_unless_a_start_hook_needs_none(tmp_path):
         train_model(resolve("mldrnet", "quick", epochs=0, **TINY), tiny_data(), tmp_path)
     assert "--epochs 0" in _one_line(e)
     assert not (tmp_path / "runs").exists()
-    from mldrnet.train import _require_epochs
+    from mldrnet.training.loop import _require_epochs
 
     _require_epochs(resolve("alexnet-svm", "quick", epochs=0), Start("alexnet:abc", epochs=0))  # from trained alexnet
     with pytest.raises(BenchError):
@@ -223,7 +223,7 @@ def test_non_finite_weights_are_refused_by_export_predict_and_compare(tmp_path):
 
     ckpt = _checkpoint(tmp_path, nan=True)
     with pytest.raises(BenchError) as e:
-        Checkpoint.load(ckpt).build_model()
+        models.load(Checkpoint.load(ckpt))
     assert "non-finite weights" in _one_line(e) and "lower --lr" in str(e.value)
     with pytest.raises(BenchError) as e:
         export_checkpoint(ckpt, ExportOptions(to="onnx"), tmp_path)
@@ -254,7 +254,7 @@ def test_predict_refuses_non_finite_outputs_and_its_json_is_always_valid(tmp_pat
 
 def test_a_full_disk_during_torch_save_names_the_disk_not_torch(tmp_path, monkeypatch):
     """Any user: the temporary file fills up after 1 kB (torch.save then says only "unexpected pos")."""
-    import mldrnet.atomic as atomic
+    import mldrnet.io.atomic as atomic
 
     real_fdopen = os.fdopen
 
@@ -278,7 +278,7 @@ def test_a_full_disk_during_torch_save_names_the_disk_not_torch(tmp_path, monkey
             self.f.close()
 
     monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)))
-    net = zoo.create("mldrnet", num_classes=8)
+    net = models.create("mldrnet", num_classes=8)
     ckpt = Checkpoint.of_model("mldrnet", net, CLASSES, Preprocessing(crop=64))
     with pytest.raises(BenchError) as e:
         ckpt.save(tmp_path / "best.pt")
@@ -322,7 +322,7 @@ def test_a_read_only_results_folder_is_one_line_before_any_work(tmp_path, tmpfs)
 
 @not_root
 def test_an_unwritable_results_folder_is_one_line(tmp_path):
-    from mldrnet.atomic import writable_dir
+    from mldrnet.io.atomic import writable_dir
 
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -393,7 +393,7 @@ def test_stale_temporaries_are_removed(tmp_path):
 
 
 def test_stale_temporaries_in_a_run_folder_are_removed_when_it_is_locked(tmp_path):
-    from mldrnet.train import writing
+    from mldrnet.training.loop import writing
 
     run = RunFolder.at(tmp_path, "mldrnet", "synth")
     run.path.mkdir(parents=True)

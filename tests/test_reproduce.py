@@ -172,11 +172,11 @@ def reproduced(tmp_path_factory):
     sets, 24 for the binary set (2 of its 10 folds), one epoch, one seed."""
     from bench.reproduce.context import ReproduceConfig
     from bench.reproduce.run import EXPERIMENTS, run_experiments
-    from mldrnet.data import synth_sets
+    from mldrnet.data import synth
 
     mp = pytest.MonkeyPatch()
     for kind, counts in TINY_COUNTS.items():
-        mp.setitem(synth_sets.COUNTS, kind, counts)
+        mp.setitem(synth.COUNTS, kind, counts)
     root = tmp_path_factory.mktemp("reproduce")
     ctx = ReproduceConfig(root, root / "report", seeds=1, max_folds=2,
                           data_overrides=dict(synth_n=48, synth_size=64),
@@ -265,7 +265,7 @@ def test_cli_refuses_a_dataset_the_experiment_cannot_use(tmp_path):
 def test_run_keys_of_seeds_and_splits_do_not_collide():
     from types import SimpleNamespace as NS
 
-    from mldrnet.layout import run_key
+    from mldrnet.io.layout import run_key
 
     data = NS(name="synth", folds=0)
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from bench.reproduce import figures
-from mldrnet import zoo
+from mldrnet import models
 
 PNG = b"\x89PNG\r\n\x1a\n"
 CLASSES = ["amusement", "anger", "awe", "contentment", "disgust", "excitement", "fear", "sadness"]
@@ -19,7 +19,7 @@ def _is_png(path) -> bool:
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
-    model = zoo.create("mldrnet").eval()
+    model = models.create("mldrnet").eval()
     image = torch.randn(1, 3, 64, 64)
     return model, image, figures.strongest_filters(model, image)
 

@@ -22,9 +22,9 @@ from bench.report import records_table, save_all, scenarios, scenarios_table, wa
 from bench.timing import Peak, achieved, measure_peak
 from compare_fakes import CLASSES, FAST, SIZE, cli_app, fake_hooks, synthetic_run, write_checkpoint
 from engines.base import Engine, create_engine
-from mldrnet import zoo
+from mldrnet import models
 from mldrnet.errors import BenchError
-from mldrnet.stats import profile
+from mldrnet.models.stats import profile
 
 SERVE = 96  # != SIZE (64), the checkpoint's crop
 COMMITTED = Path(__file__).parents[1] / "results" / "baselines" / "ci-synth-cpu.json"
@@ -91,7 +91,7 @@ def test_timing_batches_at_the_serving_size_accuracy_at_the_trained_size(served)
     for r in run.records:
         assert r.input_size == SIZE and r.timing_size == SERVE and r.test_images == 16
         assert r.agreement_pct == 100.0  # accuracy at 64 px is the reference itself
-    net = zoo.create("mldrnet-l2", num_classes=len(CLASSES))
+    net = models.create("mldrnet-l2", num_classes=len(CLASSES))
     assert run.records[0].gflops == pytest.approx(profile(net, SERVE).gflops)
     assert run.records[0].gflops > profile(net, SIZE).gflops * 2  # (96/64)^2 = 2.25x the work
     assert run.config["size"] == SERVE
@@ -293,12 +293,12 @@ def test_both_accuracy_plots_are_written(tmp_path):
 def test_compare_size_option_end_to_end(tmp_path):
     from mldrnet.checkpoint import Checkpoint
     from mldrnet.data import DataConfig
-    from mldrnet.layout import checkpoint_path
-    from mldrnet.preprocess import Preprocessing
+    from mldrnet.io.layout import checkpoint_path
+    from mldrnet.data.transforms import Preprocessing
 
     torch.manual_seed(0)
     data = DataConfig(dataset="synth", synth_n=96, synth_size=64)
-    Checkpoint.of_model("mldrnet-l2", zoo.create("mldrnet-l2"), CLASSES, Preprocessing(crop=64),
+    Checkpoint.of_model("mldrnet-l2", models.create("mldrnet-l2"), CLASSES, Preprocessing(crop=64),
                         data_config=asdict(data)).save(checkpoint_path(tmp_path, "mldrnet-l2", "synth"))
     out = tmp_path / "compare" / "served"
     r = CliRunner().invoke(cli_app(), ["compare", "--results-dir", str(tmp_path), "--engines", "torch-cpu",

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from mldrnet import zoo
+from mldrnet import models
 from mldrnet.errors import BenchError
-from mldrnet.evalset import from_tensors
-from mldrnet.smallset import (ClassResult, class_folds, cross_validate_one_vs_all, last_layer_features, one_vs_all,
+from mldrnet.data.evalset import from_tensors
+from mldrnet.evaluation.smallset import (ClassResult, class_folds, cross_validate_one_vs_all, last_layer_features, one_vs_all,
                               svm_classifier, tpr_per_class)
 
 CLASSES = ("amusement", "anger", "awe", "contentment", "disgust", "excitement", "fear", "sadness")
@@ -81,7 +81,7 @@ def test_random_features_score_near_chance():
 
 def test_mldrnet_features_are_every_branch_input():
     torch.manual_seed(0)
-    model = zoo.create("mldrnet").train()
+    model = models.create("mldrnet").train()
     x = torch.randn(6, 3, 64, 64)
     feats = last_layer_features(model, x, batch_size=4)
     cfg = model.cfg
@@ -100,7 +100,7 @@ def test_mldrnet_features_are_every_branch_input():
 
 @pytest.mark.parametrize("name,dim", [("alexnet", 4096), ("a-cnn", 256), ("t-cnn", 4096)])
 def test_single_head_networks_give_the_input_of_their_last_fc(name, dim):
-    assert last_layer_features(zoo.create(name), torch.randn(2, 3, 64, 64)).shape == (2, dim)
+    assert last_layer_features(models.create(name), torch.randn(2, 3, 64, 64)).shape == (2, dim)
 
 
 def test_a_model_without_a_classification_layer_is_refused():
@@ -112,8 +112,8 @@ def test_a_model_without_a_classification_layer_is_refused():
 def test_handcrafted_features_go_through_the_feature_cache(tmp_path):
     from PIL import Image
 
-    from mldrnet.preprocess import Preprocessing
-    from mldrnet.smallset import handcrafted_features
+    from mldrnet.data.transforms import Preprocessing
+    from mldrnet.evaluation.smallset import handcrafted_features
 
     rng = np.random.default_rng(0)
     paths = []
@@ -131,7 +131,7 @@ def test_handcrafted_features_go_through_the_feature_cache(tmp_path):
 
 def test_given_folds_are_checked_and_used():
     from mldrnet.errors import BenchError
-    from mldrnet.smallset import cross_validate_one_vs_all
+    from mldrnet.evaluation.smallset import cross_validate_one_vs_all
 
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1], 10)

@@ -16,9 +16,9 @@ from torch import nn
 
 from mldrnet.checkpoint import Checkpoint, save_atomic
 from mldrnet.errors import BenchError
-from mldrnet.svm import fit_svm, fold_into_linear
-from mldrnet.train import lr_at, train_model
-from mldrnet.train_config import PROFILES, TrainConfig, resolve
+from mldrnet.models.svm import fit_svm, fold_into_linear
+from mldrnet.training.loop import lr_at, train_model
+from mldrnet.training.config import PROFILES, TrainConfig, resolve
 
 TINY = dict(crop=40, batch_size=32, lr=0.02, workers=0, device="cpu")
 

@@ -9,16 +9,14 @@ need them: `bench -h`, `--version` and argument errors answer without loading th
 from __future__ import annotations
 
 import json
-import os
 import sys
-from dataclasses import dataclass
 from typing import Annotated, Optional
 
 import typer
 
 from bench import __version__
 from bench.cli import console
-from bench.cli.console import error, out, print_table, route_library_logs
+from bench.cli.console import error, out, print_table, route_library_logs, session
 from mldrnet.errors import BenchError
 
 app = typer.Typer(
@@ -30,16 +28,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-
-
-@dataclass
-class Session:
-    """What the root options set for the whole invocation (read by `main` when a command fails)."""
-
-    debug: bool = os.environ.get("BENCH_DEBUG") == "1"
-
-
-session = Session()
 
 
 def _version(value: bool) -> None:

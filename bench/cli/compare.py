@@ -13,7 +13,7 @@ from rich.markup import escape
 from bench.cli.console import err, error, info, print_table, warn
 from bench.cli.options import CPUS, DEFAULT_DATASET, MAX_BATCH, MAX_CROP, DataRoot, Dataset, ResultsDir, finite
 from mldrnet.errors import BenchError
-from mldrnet.layout import results_root
+from mldrnet.io.layout import results_root
 
 
 def _split(values: list[str] | None) -> tuple[str, ...] | None:
@@ -105,7 +105,7 @@ def compare(
     from bench.compare import CompareConfig, Hooks, check_output_dir, output_lock, run_compare
     from bench.report import records_table, save_all, scenarios_table, warnings_for
     from bench.timing import TimingConfig
-    from mldrnet.layout import new_compare_dir
+    from mldrnet.io.layout import new_compare_dir
 
     try:
         batches = tuple(int(b) for b in _split(batch_sizes)) if batch_sizes else None
@@ -151,7 +151,7 @@ def check(
     """CI gate: compare a compare-run with a baseline row by row; exit 1 on a regression, a missing baseline or no match."""
     from bench.check import check as run_check, failure_lines, update_baseline
     from bench.report import check_table
-    from mldrnet.layout import latest_compare_run
+    from mldrnet.io.layout import latest_compare_run
 
     if str(results) == "latest":
         results = latest_compare_run(results_root(results_dir))

@@ -9,11 +9,22 @@ whole names.
 from __future__ import annotations
 
 import logging
+import os
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.markup import escape
 
 from mldrnet.errors import without_unsafe_advice
+
+@dataclass
+class Session:
+    """What the root options set for the whole invocation (read by `main` when a command fails)."""
+
+    debug: bool = os.environ.get("BENCH_DEBUG") == "1"
+
+
+session = Session()
 
 WIDE = 400  # columns for a table printed to a log: wide enough that no column of ours is squeezed
 

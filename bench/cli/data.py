@@ -17,7 +17,7 @@ from rich.markup import escape
 from bench.cli.console import out, print_table, warn
 from bench.cli.options import MAX_SEED, MAX_SYNTH_N, MAX_WORKERS, DataRoot, DatasetName, ResultsDir
 from mldrnet.errors import BenchError
-from mldrnet.layout import results_root
+from mldrnet.io.layout import results_root
 
 VERIFY_BAD_FILES_EXIT = 2
 

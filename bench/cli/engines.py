@@ -13,7 +13,7 @@ from bench.cli.console import error, print_table, warn
 from bench.cli.options import CPUS, DEFAULT_DATASET, MAX_BATCH, DataRoot, Dataset, ResultsDir
 from engines import formats
 from mldrnet.errors import BenchError
-from mldrnet.layout import results_root
+from mldrnet.io.layout import results_root
 
 
 def _choices(name: str, values) -> type[Enum]:
@@ -44,20 +44,21 @@ def export(
     """Write ONNX files / TensorRT engines next to the checkpoints, each checked against PyTorch on test images."""
     from bench.report import export_table
     from engines.export import ExportOptions, export_models
-    from mldrnet import layout, zoo
+    from mldrnet import models
+    from mldrnet.io import layout
 
     root = results_root(results_dir)
     if all_models == (model is not None):
         raise BenchError("name one MODEL or pass --all (see `bench models`)")
     if all_models:
-        models = layout.trained_models(root, dataset, zoo.names())
-        if not models:
+        names = layout.trained_models(root, dataset, models.names())
+        if not names:
             raise BenchError(f"no trained checkpoints under {layout.runs_dir(root, dataset)}: run `bench train-all` first")
     else:
-        models = [zoo.info(model).name]
+        names = [models.info(model).name]
     options = ExportOptions(to=to.value, precision=precision.value, max_batch=max_batch, parity_images=parity_images,
                             data_root=str(data_root) if data_root else None)
-    results = export_models(models, options, root, dataset, keep_going=all_models)
+    results = export_models(names, options, root, dataset, keep_going=all_models)
     if as_json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
@@ -86,10 +87,10 @@ def predict(
     from bench.report import predict_table
     from engines.base import EngineOptions
     from engines.predict import predict_files
-    from mldrnet import zoo
-    from mldrnet.layout import RunFolder
+    from mldrnet import models
+    from mldrnet.io.layout import RunFolder
 
-    name = zoo.info(model).name
+    name = models.info(model).name
     fmt = formats.of_engine(engine.value)
     dev = device.value if device.value in fmt.devices else fmt.devices[0]  # tensorrt runs on cuda only
     options = EngineOptions(device=dev, precision=precision.value, threads=threads)

@@ -1,4 +1,4 @@
-"""`bench features NAME IMAGE...`: the hand-crafted features of image files, named by group (mldrnet.features)."""
+"""`bench features NAME IMAGE...`: the hand-crafted features of image files, named by group (mldrnet.baselines.features)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import typer
 from bench.cli.console import error, print_table
 from mldrnet.errors import BenchError
 
-# spelled out, not read from mldrnet.features (which imports numpy): `bench -h` stays light; a test checks they agree
+# spelled out, not read from mldrnet.baselines.features (which imports numpy): `bench -h` stays light; a test checks they agree
 METHODS = ("machajdik", "zhao", "rao")
 Method = Enum("Method", {m: m for m in METHODS}, type=str)
 
@@ -24,7 +24,7 @@ def features(
 ) -> None:
     """Print the hand-crafted features of each image, named by group (the paper's non-CNN baselines)."""
     from bench.report import features_table
-    from mldrnet.features import extract_file
+    from mldrnet.baselines.features import extract_file
 
     results, failed = {}, 0
     for path in images:

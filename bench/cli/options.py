@@ -16,7 +16,7 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from mldrnet.layout import ENV_VAR
+from mldrnet.io.layout import ENV_VAR
 
 DEFAULT_DATASET = "synth"  # the built-in synthetic dataset, what every command uses when none is named
 # Spelled out rather than read from mldrnet.data's registry, which imports torch (tests check they agree).

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from bench.cli.console import err, info
-from mldrnet.train import TrainObserver
+from mldrnet.training.loop import TrainObserver
 
 
 class EpochProgress(TrainObserver):

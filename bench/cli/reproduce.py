@@ -8,10 +8,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from bench.cli.console import info, interrupted, print_table, warn
+from bench.cli.console import info, interrupted, print_table, session, warn
 from bench.cli.options import DataRoot, ResultsDir
 from mldrnet.errors import BenchError
-from mldrnet.layout import reproduce_dir, results_root
+from mldrnet.io.layout import reproduce_dir, results_root
 
 EXPERIMENT_NAMES = ("table1", "table2", "table3", "table4", "fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "all")
 
@@ -48,7 +48,6 @@ def reproduce(
     """Reproduce one of the paper's tables or figures (or all): train what it needs, run its protocol, print our
     numbers beside the paper's, check its claims, and write a report folder."""
     _check_arguments(experiment, profile, dataset, data_root, image)
-    from bench.cli import session
     from bench.cli.progress import EpochProgress
     from bench.reproduce.context import ReproduceConfig
     from bench.reproduce.run import run_experiments, select

@@ -1,4 +1,4 @@
-"""`bench train` and `bench train-all`: thin wrappers over mldrnet.train and bench.train_all.
+"""`bench train` and `bench train-all`: thin wrappers over mldrnet.training.loop and bench.train_all.
 
 torch is imported inside the commands (the zoo, the training loop): `bench -h` stays fast."""
 
@@ -13,7 +13,7 @@ from bench.cli.console import err, info, interrupted, print_table
 from bench.cli.options import (DEFAULT_DATASET, MAX_CROP, MAX_SEED, MAX_SYNTH_N, MAX_WORKERS, DataRoot, Dataset,
                                ResultsDir, finite)
 from mldrnet.errors import BenchError
-from mldrnet.layout import results_root
+from mldrnet.io.layout import results_root
 
 ModelOpt = Annotated[Optional[list[str]], typer.Option(
     "--model-opt", help="Model option KEY=VALUE (JSON value), e.g. --model-opt levels=5 --model-opt fusion='\"max\"'.")]
@@ -93,12 +93,12 @@ def train(
     """Train one model with the paper's recipe; keeps the best-val checkpoint and reports its test accuracy."""
     from bench.cli.progress import EpochProgress
     from bench.report import train_table
-    from mldrnet import zoo
-    from mldrnet.distributed import is_main_process
-    from mldrnet.train import train_model
-    from mldrnet.train_config import resolve
+    from mldrnet import models
+    from mldrnet.training.distributed import is_main_process
+    from mldrnet.training.loop import train_model
+    from mldrnet.training.config import resolve
 
-    zoo.info(model)  # unknown names fail before any data work
+    models.info(model)  # unknown names fail before any data work
     cfg = resolve(model, profile, epochs=epochs, batch_size=batch_size, lr=lr, crop=crop, tta=tta, seed=seed,
                   workers=workers, device=device, bf16=bf16, channels_last=channels_last, pretrained=pretrained,
                   weights_path=weights, model_config=_parse_model_opts(model_opt) or None)
@@ -115,7 +115,7 @@ def train(
 
 
 def train_all(
-    models: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Models to train (repeat); default: "
+    model_names: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Models to train (repeat); default: "
                                                         "mldrnet alexnet vgg19 resnet101 alexnet-svm.")] = None,
     variants: Annotated[bool, typer.Option("--variants", help="Also every MldrNet variant of the paper.")] = False,
     hand_crafted: Annotated[bool, typer.Option("--hand-crafted", help="Also the hand-crafted-feature baselines "
@@ -146,16 +146,16 @@ def train_all(
     from bench.cli.progress import EpochProgress
     from bench.report import train_table
     from bench.train_all import DEFAULT_MODELS, train_all as run_all
-    from mldrnet import zoo
-    from mldrnet.distributed import is_main_process
+    from mldrnet import models
+    from mldrnet.training.distributed import is_main_process
 
-    names = list(models or DEFAULT_MODELS)
+    names = list(model_names or DEFAULT_MODELS)
     if variants:
-        names += [n for n in zoo.names() if zoo.info(n).family == "mldrnet"]
+        names += [n for n in models.names() if models.info(n).family == "mldrnet"]
     if hand_crafted:
-        names += [n for n in zoo.names() if zoo.info(n).family == "hand-crafted"]
+        names += [n for n in models.names() if models.info(n).family == "hand-crafted"]
     for name in names:
-        zoo.info(name)
+        models.info(name)
     data_cfg = _data_config(dataset, data_root, seed, fold, label_noise, noisy_extra, synth_n, synth_size)
     try:
         results = run_all(names, profile, data_cfg, results_root(results_dir), force=force,

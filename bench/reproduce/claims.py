@@ -14,7 +14,7 @@ A difference counts only when it is larger than the run-to-run spread, never mer
 A claim made of several comparisons is not supported as soon as one comparison that can be judged fails, not
 testable when none fails but one cannot be judged, and supported when every one holds.
 
-A system whose model stayed near chance (mldrnet.provenance) makes every comparison it is in not testable: its
+A system whose model stayed near chance (mldrnet.io.provenance) makes every comparison it is in not testable: its
 accuracy says nothing about its architecture. So does a system that failed or was not run.
 """
 

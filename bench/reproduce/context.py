@@ -44,7 +44,7 @@ class ReproduceConfig:
     noisy_extra: str | None = None  # Table II on real data: the extra noisy images (folder or CSV)
     seeds: int | None = None  # None: the profile's (SEEDS)
     extended: bool = False  # Table III with A-CNN and T-CNN
-    observer: object = None  # mldrnet.train.TrainObserver
+    observer: object = None  # mldrnet.training.loop.TrainObserver
     # changes to every DataConfig / TrainConfig the experiments make (tests: a tiny synthetic set, one epoch)
     data_overrides: dict = field(default_factory=dict)
     train_overrides: dict = field(default_factory=dict)
@@ -55,9 +55,9 @@ class ReproduceConfig:
     image: str | None = None  # Fig. 5: the image to show (default: a test image MldrNet gets right)
 
     def seeds_for(self, model: str) -> list[int]:
-        from mldrnet import zoo
+        from mldrnet import models
 
-        if not zoo.info(model).is_network:
+        if not models.info(model).is_network:
             return [0]  # features + a classifier fitted on them: the same every time, one run
         if self.seeds is not None:
             return list(range(self.seeds))
@@ -101,8 +101,8 @@ def train_cell(ctx: ReproduceConfig, model: str, data_cfg, *, seeds: list[int] |
     """Train `model` once per seed (runs trained the same way before are reused) and collect the test accuracies.
     The split stays the data config's (seed 0): only the training seed changes, so every seed sees the same test
     images. `index` labels a single run (the fold of a cross-validation)."""
-    from mldrnet.train import train_model
-    from mldrnet.train_config import resolve
+    from mldrnet.training.loop import train_model
+    from mldrnet.training.config import resolve
 
     runs = []
     for seed in seeds if seeds is not None else ctx.seeds_for(model):
@@ -132,7 +132,7 @@ def merge_folds(cells: list[Cell]) -> Cell:
 
 def checkpoint_of(cell: Cell, seed: int = 0):
     """The best.pt of the cell's run with this seed/index, or None when it did not train."""
-    from mldrnet.layout import RunFolder
+    from mldrnet.io.layout import RunFolder
 
     run = next((r for r in cell.runs if r.index == seed and r.ok and r.run_dir), None)
     return RunFolder(Path(run.run_dir)).checkpoint if run else None

@@ -12,8 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.reproduce.results import SUPPORTED, NOT_SUPPORTED, ExperimentResult
-from mldrnet.atomic import atomic_write_text
-from mldrnet.provenance import NEAR_CHANCE_NOTE, USABLE_SHARE
+from mldrnet.io.atomic import atomic_write_text
+from mldrnet.io.provenance import NEAR_CHANCE_NOTE, USABLE_SHARE
 
 FORMAT = "bench-reproduce/1"
 VERDICT_STYLE = {SUPPORTED: "green", NOT_SUPPORTED: "red"}

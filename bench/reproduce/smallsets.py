@@ -1,5 +1,5 @@
 """Figs. 8-10: per-emotion results on the small sets (ArtPhoto, Abstract, IAPS-Subset), the paper's protocol
-after Machajdik & Hanbury (mldrnet.smallset): one against all per emotion, each emotion's images split at
+after Machajdik & Hanbury (mldrnet.evaluation.smallset): one against all per emotion, each emotion's images split at
 random into 5 batches, 5-fold cross-validation, the true positive rate per class. For MldrNet and AlexNet only
 the last fully connected layer is trained, on the features of the model trained on the large set (a logistic
 regression on the inputs of its classification layer(s)); the hand-crafted methods get an SVM on their
@@ -48,7 +48,7 @@ class SmallSet:
 
 def load_small_set(ctx: ReproduceConfig, name: str) -> SmallSet:
     from mldrnet.data.prepare import report_dropped, scan
-    from mldrnet.smallset import class_folds
+    from mldrnet.evaluation.smallset import class_folds
 
     spec, listing, _ = scan(ctx.data_config("small", name), ctx.results_root)
     report_dropped(spec.name, listing.dropped)
@@ -76,7 +76,7 @@ def small_set(ctx: ReproduceConfig, name: str) -> ExperimentResult:
 
 
 def _cells(results: dict, how: str, near_chance: bool) -> dict[str, Cell]:
-    """mldrnet.smallset.ClassResult per class -> a cell of per-fold TPRs (%), or a note when not evaluable."""
+    """mldrnet.evaluation.smallset.ClassResult per class -> a cell of per-fold TPRs (%), or a note when not evaluable."""
     cells = {}
     for cls, r in results.items():
         if not r.evaluable:
@@ -88,9 +88,9 @@ def _cells(results: dict, how: str, near_chance: bool) -> dict[str, Cell]:
 
 
 def _hand_crafted_row(ctx: ReproduceConfig, label: str, method: str, data: SmallSet) -> Row:
-    from mldrnet.preprocess import Preprocessing
-    from mldrnet.smallset import cross_validate_one_vs_all, handcrafted_features, svm_classifier
-    from mldrnet.train_config import resolve
+    from mldrnet.data.transforms import Preprocessing
+    from mldrnet.evaluation.smallset import cross_validate_one_vs_all, handcrafted_features, svm_classifier
+    from mldrnet.training.config import resolve
 
     crop = resolve(method, ctx.profile, **ctx.train_overrides).crop  # the crop the profile trains it at
     ctx.progress(f"{label}: features of {len(data.paths)} images at {crop} px")
@@ -103,7 +103,8 @@ def _hand_crafted_row(ctx: ReproduceConfig, label: str, method: str, data: Small
 
 def _cnn_row(ctx: ReproduceConfig, experiment: str, label: str, model: str, data: SmallSet) -> Row:
     from mldrnet.checkpoint import Checkpoint
-    from mldrnet.smallset import cross_validate_one_vs_all
+    from mldrnet.training.hooks import describe_checkpoint
+    from mldrnet.evaluation.smallset import cross_validate_one_vs_all
 
     source = ctx.source_config(experiment)
     path = checkpoint_of(train_cell(ctx, model, source, seeds=[0]))
@@ -115,17 +116,18 @@ def _cnn_row(ctx: ReproduceConfig, experiment: str, label: str, model: str, data
     x, kept = _features(ckpt, data.paths)
     results = cross_validate_one_vs_all(x, data.labels[kept], data.classes, FOLDS, min_images=MIN_IMAGES,
                                         fold_of=data.fold_of[kept])
-    how = f"last layer retrained (logistic regression) on {model} from {source.dataset} ({ckpt.how_trained()})"
+    how = f"last layer retrained (logistic regression) on {model} from {source.dataset} ({describe_checkpoint(ckpt)})"
     return Row(label, model, {}, _cells(results, how, ckpt.near_chance))
 
 
 def _features(ckpt, paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Inputs of the classification layer(s) for every readable image (the evaluation crop), and the indices of
     those images in `paths` (the loader skips unreadable files: each image carries its index as its label)."""
+    from mldrnet import models
     from mldrnet.data import make_loader
-    from mldrnet.smallset import last_layer_features
+    from mldrnet.evaluation.smallset import last_layer_features
 
-    model = ckpt.build_model()
+    model = models.load(ckpt)
     loader = make_loader([(p, i) for i, p in enumerate(paths)], ckpt.preprocessing, train=False, tta="center",
                          batch_size=64)
     rows, kept = [], []

@@ -24,9 +24,9 @@ TABLE4_SYSTEMS = (("TSVM", "tsvm"), ("LMC", "lmc"), ("Lasso", "lasso"), ("Group 
 
 
 def _paper(model: str) -> float | None:
-    from mldrnet import zoo
+    from mldrnet import models
 
-    return zoo.info(model).paper_fi_accuracy
+    return models.info(model).paper_fi_accuracy
 
 
 def _result(name: str, title: str, ctx: ReproduceConfig, dataset: str, columns: list[str], **kw) -> ExperimentResult:
@@ -82,10 +82,10 @@ def table3(ctx: ReproduceConfig) -> ExperimentResult:
     return res
 
 
-def _training_order(models: list[str]) -> list[str]:
-    from mldrnet import zoo
+def _training_order(names: list[str]) -> list[str]:
+    from mldrnet.training.hooks import training_order
 
-    return zoo.training_order(models)  # alexnet before alexnet-svm (its SVM is fitted on alexnet's features)
+    return training_order(names)  # alexnet before alexnet-svm (its SVM is fitted on alexnet's features)
 
 
 def table4(ctx: ReproduceConfig) -> ExperimentResult:

@@ -32,14 +32,17 @@ def test_predictions(checkpoint: Path, results_root: Path, keep_images: bool = T
     kept (uint8) only when asked: FI's test split at 375 px is gigabytes."""
     import torch
 
+    from mldrnet import models
     from mldrnet.checkpoint import Checkpoint
-    from mldrnet.feature_models import to_uint8
+    from mldrnet.data.evalset import for_checkpoint
+    from mldrnet.training.hooks import describe_checkpoint
+    from mldrnet.models.handcrafted import to_uint8
 
     ckpt = Checkpoint.load(checkpoint)
-    model = ckpt.build_model()
+    model = models.load(ckpt)
     probs, labels, images = [], [], []
     with torch.inference_mode():
-        for batch, y in ckpt.eval_set("test", results_root).batches():
+        for batch, y in for_checkpoint(ckpt, "test", results_root).batches():
             probs.append(torch.softmax(model(batch).float(), dim=1).numpy())
             labels.append(y.numpy())
             if keep_images:
@@ -48,7 +51,7 @@ def test_predictions(checkpoint: Path, results_root: Path, keep_images: bool = T
         raise BenchError(f"the test split of {checkpoint} has no readable image")
     kept = np.concatenate(images) if images else np.zeros((0, 0, 0, 3), np.uint8)
     return TestPredictions(np.concatenate(probs), np.concatenate(labels), kept, ckpt.classes,
-                           ckpt.how_trained(), ckpt.near_chance, ckpt.split_hash)
+                           describe_checkpoint(ckpt), ckpt.near_chance, ckpt.split_hash)
 
 
 def _result(name: str, title: str, ctx: ReproduceConfig, dataset: str, metric: str, columns=None) -> ExperimentResult:
@@ -58,7 +61,9 @@ def _result(name: str, title: str, ctx: ReproduceConfig, dataset: str, metric: s
 def fig5(ctx: ReproduceConfig) -> ExperimentResult:
     """Per level, the filter with the highest activation on one image: --image, or else the test image MldrNet
     classifies right with the highest confidence."""
+    from mldrnet import models
     from mldrnet.checkpoint import Checkpoint
+    from mldrnet.training.hooks import describe_checkpoint
 
     data = ctx.data_config("large")
     res = _result("fig5", "Fig. 5: the strongest filter of each level on one image", ctx, data.dataset, "activation")
@@ -69,11 +74,11 @@ def fig5(ctx: ReproduceConfig) -> ExperimentResult:
         return res
     ckpt = Checkpoint.load(path)
     image_rgb, what = _fig5_image(ctx, path, ckpt)
-    model = ckpt.build_model()
+    model = models.load(ckpt)
     levels = figures.strongest_filters(model, _normalized(image_rgb, ckpt))
     figures.draw_fig5(image_rgb, levels, figures.first_level_weights(model), ctx.out / "fig5.png")
     res.figures.append("fig5.png")
-    res.notes.append(f"image: {what}; model: mldrnet ({ckpt.how_trained()})")
+    res.notes.append(f"image: {what}; model: mldrnet ({describe_checkpoint(ckpt)})")
     res.notes += [f"level {a.level}: filter {a.filter} peaks at {a.peak:.2f} on a {a.activation.shape[0]}x"
                   f"{a.activation.shape[1]} map" for a in levels]
     return res
@@ -83,8 +88,8 @@ def _fig5_image(ctx: ReproduceConfig, path: Path, ckpt) -> tuple[np.ndarray, str
     """(the evaluation crop as RGB uint8, what it is)."""
     if ctx.image:
         from mldrnet.data.decode import decode_image
-        from mldrnet.feature_models import to_uint8
-        from mldrnet.preprocess import eval_transform
+        from mldrnet.models.handcrafted import to_uint8
+        from mldrnet.data.transforms import eval_transform
 
         tensor = eval_transform(ckpt.preprocessing)(decode_image(ctx.image))
         return to_uint8(tensor.unsqueeze(0))[0], f"{ctx.image} (centre crop at {ckpt.preprocessing.crop} px)"
@@ -144,7 +149,7 @@ def fig6(ctx: ReproduceConfig) -> ExperimentResult:
 
 def _confusion_cells(ctx: ReproduceConfig, model: str, data):
     """(mean per-class accuracy cell, fear<->sadness confusion cell, (confusion, predictions) of the first seed)."""
-    from mldrnet.metrics import confusion
+    from mldrnet.evaluation.metrics import confusion
 
     cell = train_cell(ctx, model, data)
     accuracy, fear_sad, first = [], [], None

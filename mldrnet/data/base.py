@@ -35,5 +35,5 @@ class DatasetSpec:
     folds: int = 0  # for split == "kfold"
     ratios: tuple[float, float, float] = (0.0, 0.0, 0.0)  # (train, val, test) for split == "ratio"
     # A built-in synthetic set, generated on first use: its `SynthParams.kind` ("emotions" for `synth`, or a
-    # kind of synth_sets.KINDS); None for the real datasets, which need a data root.
+    # kind of mldrnet.data.synth.KINDS); None for the real datasets, which need a data root.
     synth_kind: str | None = None

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from mldrnet.data.decode import UnreadableImage, decode_image, printable
-from mldrnet.preprocess import Preprocessing, eval_transform, train_transform
+from mldrnet.data.transforms import Preprocessing, eval_transform, train_transform
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mldrnet.data.fi import scan_folders
+from mldrnet.data.datasets.fi import scan_folders
 from mldrnet.data.files import read_rows
 from mldrnet.data.labels import label_of
 from mldrnet.errors import BenchError

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from mldrnet import layout
+from mldrnet.io import layout
 from mldrnet.data import noise, splitfile
 from mldrnet.data.base import DatasetSpec, Listing
 from mldrnet.data.decode import printable

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
-from mldrnet.data import abstract, artphoto, emoset, emotion6, fi, iaps, mart
+from mldrnet.data.datasets import abstract, artphoto, emoset, emotion6, fi, iaps, mart
 from mldrnet.data.base import DatasetSpec
 from mldrnet.errors import BenchError
 

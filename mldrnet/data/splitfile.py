@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mldrnet.atomic import atomic_write_text
+from mldrnet.io.atomic import atomic_write_text
 from mldrnet.data.base import DatasetSpec, Listing
 from mldrnet.data.splits import KFOLD_VAL_FRACTION, kfold_split, kfold_val, ratio_split
 from mldrnet.errors import BenchError

@@ -10,7 +10,7 @@ from PIL import Image
 
 from mldrnet.data import make_loader
 from mldrnet.data.synth import SynthParams, render
-from mldrnet.preprocess import Preprocessing
+from mldrnet.data.transforms import Preprocessing
 
 N_IMAGES = 16
 PRE = Preprocessing(crop=375)

@@ -13,8 +13,8 @@ import torch
 
 from engines.base import EngineOptions, ModelMeta, create_engine
 from engines.export import export_onnx_checked
-from mldrnet import EMOTIONS, zoo
-from mldrnet.preprocess import Preprocessing
+from mldrnet import EMOTIONS, models
+from mldrnet.data.transforms import Preprocessing
 
 # default: torch's setting in this process (tests/conftest.py pins 1: the 2 cores are shared, and OpenMP with
 # 2 threads on a busy 2-core machine spends most of its time waiting for a descheduled thread)
@@ -31,7 +31,7 @@ def size(request) -> int:
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory, size):
     torch.manual_seed(0)
-    model = zoo.create("mldrnet").eval()
+    model = models.create("mldrnet").eval()
     meta = ModelMeta("mldrnet", EMOTIONS, Preprocessing(crop=size))
     path = tmp_path_factory.mktemp("speed") / "model.onnx"
     export_onnx_checked(model, meta, path, [torch.randn(2, 3, size, size)])

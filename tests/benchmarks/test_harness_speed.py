@@ -13,7 +13,7 @@ import torch
 
 from bench.records import CompareRun, Record, load_run, read_csv, save_run
 from bench.timing import TimingConfig, calibrate, measure
-from mldrnet.metrics import classification_metrics
+from mldrnet.evaluation.metrics import classification_metrics
 
 CALLS = 2000
 

@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from mldrnet import zoo
+from mldrnet import models
 from mldrnet.data import make_loader
-from mldrnet.preprocess import Preprocessing
-from mldrnet.train import train_one_epoch
-from mldrnet.train_config import TrainConfig
+from mldrnet.data.transforms import Preprocessing
+from mldrnet.training.loop import train_one_epoch
+from mldrnet.training.config import TrainConfig
 
 N_IMAGES, BATCH = 32, 16
 
@@ -34,7 +34,7 @@ def jpegs(tmp_path_factory):
 
 def test_mldrnet_train_throughput_375(benchmark, jpegs):
     torch.manual_seed(0)
-    model = zoo.create("mldrnet")
+    model = models.create("mldrnet")
     cfg = TrainConfig(crop=375, batch_size=BATCH)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9, weight_decay=0.0005)
     loader = make_loader(jpegs, Preprocessing(crop=375), train=True, batch_size=BATCH, shuffle=True)

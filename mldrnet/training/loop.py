@@ -1,0 +1,453 @@
+"""Training in the shape of torchvision's reference `train.py`: plain functions with named arguments.
+
+    train_model(cfg, data_cfg, results_root)   prepare data, build the model (its zoo hooks may start it from
+                                               another run), skip it when trained the same way, else `fit`
+    fit(job)                                   resume_state -> per epoch: train_one_epoch, evaluate, save_epoch
+                                               -> finish_and_test (the zoo's finish hook, the test pass, result.json)
+
+Every epoch writes `last.pt` atomically (the whole state: weights, optimizer, RNG, history) and, when val
+accuracy improves, `best.pt`; at the end the best weights are evaluated on the test split. `resume=True`
+continues from `last.pt` after a kill at any moment. Each epoch reseeds torch from (seed, epoch) and the loader
+shuffles with a generator seeded the same way, so on CPU a resumed run ends with exactly the weights of an
+uninterrupted one. Nothing here names a model: what is special to one is a hook of its zoo entry.
+Progress goes to an optional `TrainObserver` (the CLI draws it); warnings go through `logging`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
+
+from mldrnet import models
+from mldrnet.io.atomic import atomic_write_text, remove_stale_temporaries, writable_dir
+from mldrnet.checkpoint import Checkpoint
+from mldrnet.training.distributed import DistContext, setup, teardown
+from mldrnet.errors import BenchError
+from mldrnet.io.layout import TRAINING_FILES, RunFolder, run_key
+from mldrnet.io.lock import exclusive
+from mldrnet.data.loader import make_loader
+from mldrnet.data.prepare import DataConfig, PreparedData, prepare_data
+from mldrnet.data.transforms import Preprocessing
+from mldrnet.io.provenance import near_chance
+from mldrnet.training.config import TrainConfig
+from mldrnet.training.hooks import Start, TrainContext, describe_checkpoint, describe_training, hooks_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: str
+    run_dir: str = ""
+    epochs: int = 0
+    best_epoch: int = -1
+    best_val_acc: float = float("nan")
+    test_acc: float = float("nan")
+    seconds: float = 0.0
+    skipped: bool = False  # already trained with the same configuration
+    error: str | None = None  # one line (mldrnet.errors.one_line) when the training failed
+    how_trained: str = ""  # profile, epochs, input size, starting point (mldrnet.io.provenance)
+    near_chance: bool = False  # val accuracy within a few points of chance: not trained to a usable level
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class TrainObserver:
+    """Progress callbacks of one training run (rank 0 only); the default does nothing."""
+
+    def start_run(self, model: str, epochs: int) -> None: ...
+    def start_epoch(self, epoch: int, batches: int) -> None: ...
+    def batch(self, loss: float, images_per_s: float) -> None: ...
+    def end_epoch(self, metrics: dict) -> None: ...
+    def end_run(self) -> None: ...
+
+
+def lr_at(cfg: TrainConfig, epoch: int) -> float:
+    if cfg.schedule == "constant" or cfg.epochs <= 1:
+        return cfg.lr
+    return 0.5 * cfg.lr * (1 + math.cos(math.pi * epoch / cfg.epochs))  # cosine decay, per epoch
+
+
+def _forward_eval(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    if images.dim() == 5:  # (B, 5, 3, H, W): five-crop test-time augmentation, mean of the crops' logits
+        b, n = images.shape[:2]
+        return model(images.flatten(0, 1)).view(b, n, -1).mean(dim=1)
+    return model(images)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(logits, labels, n_unreadable) over a loader, in eval mode."""
+    model.eval()
+    all_logits, all_labels, unreadable = [], [], 0
+    for images, labels, bad in loader:
+        unreadable += int(bad)
+        if len(labels) == 0:
+            continue
+        all_logits.append(_forward_eval(model, images.to(device)).float().cpu())
+        all_labels.append(labels)
+    if not all_logits:
+        return torch.zeros(0), torch.zeros(0, dtype=torch.long), unreadable
+    return torch.cat(all_logits), torch.cat(all_labels), unreadable
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    return float((logits.argmax(1) == labels).float().mean()) if len(labels) else float("nan")
+
+
+def evaluate(model: nn.Module, loader, device: torch.device) -> float:
+    logits, labels, _ = predict(model, loader, device)
+    return accuracy(logits, labels)
+
+
+def _all_have_data(has_data: bool, ctx: DistContext | None, device) -> bool:
+    """Under DDP every process must run the same number of backward passes or the gradient all-reduce hangs:
+    a batch whose images were all unreadable on one process is skipped by all of them."""
+    if ctx is None or not ctx.enabled:
+        return has_data
+    flag = torch.tensor([int(has_data)], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item())
+
+
+def _global_sums(values: list[float], ctx: DistContext | None, device) -> list[float]:
+    if ctx is None or not ctx.enabled:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+class Diverged(BenchError):
+    """The loss or the weights stopped being finite numbers; fit adds which epoch and what was kept."""
+
+
+def _all_finite(value: float, ctx: DistContext | None, device) -> bool:
+    """Whether the loss is finite on every process (under DDP all of them must stop at the same batch)."""
+    ok = math.isfinite(value)
+    if ctx is None or not ctx.enabled:
+        return ok
+    flag = torch.tensor([int(ok)], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item())
+
+
+def first_non_finite(model: nn.Module) -> str | None:
+    """The name of the first weight or buffer with a NaN or an infinity, or None."""
+    for name, t in [*model.named_parameters(), *model.named_buffers()]:
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            return name
+    return None
+
+
+def train_one_epoch(model, loader, optimizer, device, cfg: TrainConfig, progress: TrainObserver | None,
+                    ctx: DistContext | None = None) -> dict:
+    """One pass over the loader; the returned figures cover every process (images/s is the global rate).
+    A non-finite loss raises `Diverged` before its backward pass, so the weights of the last step stay."""
+    model.train()
+    criterion = nn.CrossEntropyLoss()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cfg.bf16 and device.type == "cuda" else nullcontext()
+    seen = unreadable = 0
+    correct = torch.zeros((), dtype=torch.long, device=device)  # summed on the device: no host sync per batch
+    loss_sum, data_wait, start = 0.0, 0.0, time.perf_counter()
+    batch_start = start
+    for images, labels, bad in loader:
+        data_wait += time.perf_counter() - batch_start
+        unreadable += int(bad)
+        if not _all_have_data(len(labels) > 0, ctx, device):
+            batch_start = time.perf_counter()
+            continue
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        if cfg.channels_last and device.type == "cuda":
+            images = images.contiguous(memory_format=torch.channels_last)
+        with autocast:
+            logits = model(images)
+            loss = criterion(logits, labels)
+        loss_value = loss.item()  # the one sync per batch, before the step: a non-finite loss never reaches the weights
+        if not _all_finite(loss_value, ctx, device):
+            raise Diverged(f"the training loss became {loss_value if not math.isfinite(loss_value) else 'non-finite'} "
+                           f"after {seen} images of the epoch")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        seen += len(labels)
+        loss_sum += loss_value * len(labels)
+        correct += (logits.argmax(1) == labels).sum()
+        elapsed = time.perf_counter() - start
+        if progress:
+            progress.batch(loss=loss_value, images_per_s=seen / elapsed)
+        batch_start = time.perf_counter()
+    elapsed = time.perf_counter() - start
+    seen, correct, loss_sum, unreadable = _global_sums([seen, int(correct), loss_sum, unreadable], ctx, device)
+    return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1), "images": int(seen),
+            "unreadable": int(unreadable), "seconds": elapsed, "images_per_s": seen / elapsed if elapsed else 0.0,
+            "data_share": data_wait / elapsed if elapsed else 0.0}
+
+
+# --- one run: what it trains, where, and its state between epochs --------------------------------------------
+
+
+@dataclass
+class TrainJob:
+    cfg: TrainConfig
+    data_cfg: DataConfig
+    data: PreparedData
+    run: RunFolder
+    model: nn.Module
+    config_hash: str
+    ctx: DistContext
+    prep: Preprocessing
+    observer: TrainObserver | None = None
+
+    def context(self) -> TrainContext:
+        return TrainContext(cfg=self.cfg, data=self.data, run=self.run, prep=self.prep, device=self.ctx.device,
+                            observer=self.observer)
+
+    def checkpoint(self, model: nn.Module | None = None, **training) -> Checkpoint:
+        return Checkpoint.of_model(
+            self.cfg.model, model or self.model, self.data.classes, self.prep, model_config=dict(self.cfg.model_config),
+            train_config=self.cfg.to_dict(), data_config=asdict(self.data_cfg), dataset=self.data.name,
+            split_hash=self.data.split_hash, config_hash=self.config_hash, **training)
+
+
+@dataclass
+class TrainState:
+    start_epoch: int = 0  # epochs already done (counted from 1)
+    history: list = field(default_factory=list)
+    best_val: float = -1.0
+    best_epoch: int = -1
+
+
+def _already_trained(run: RunFolder, config_hash: str) -> dict | None:
+    """result.json, when it and best.pt say the run is done with this configuration: the summary is readable and
+    has this config hash, and best.pt exists, loads, carries the same hash and has finite weights. Anything
+    else (a half-written run, a mix of two runs, a diverged one) is trained again rather than trusted."""
+    if not run.result.is_file() or not run.checkpoint.is_file():
+        return None
+    try:
+        done = json.loads(run.result.read_text())
+    except (OSError, ValueError):
+        return None  # unreadable summary: train again rather than trust it
+    if not isinstance(done, dict) or done.get("config_hash") != config_hash:
+        return None
+    try:
+        best = Checkpoint.load(run.checkpoint).require_finite()
+    except BenchError as e:
+        log.warning(f"{run.path} has a result.json but its best.pt cannot be used ({e}): training again")
+        return None
+    return done if best.config_hash == config_hash else None
+
+
+def _skipped(done: dict, run: RunFolder) -> TrainResult:
+    """The result of a run already trained the same way (result.json files of older versions lack its provenance:
+    then from best.pt)."""
+    fields = {k: done[k] for k in TrainResult.__dataclass_fields__ if k in done}
+    if "how_trained" not in done:  # a result.json of an older version: read it from best.pt
+        best = Checkpoint.load(run.checkpoint)
+        fields.update(how_trained=describe_checkpoint(best), near_chance=best.near_chance)
+    return TrainResult(**{**fields, "skipped": True})
+
+
+def _require_epochs(cfg: TrainConfig, start: Start | None) -> None:
+    """At least one epoch, unless the zoo's start hook made the model whole without any (alexnet-svm from the
+    trained alexnet: epochs=0 and then its finish hook)."""
+    if cfg.epochs < 1 and not (start is not None and start.epochs == 0):
+        raise BenchError(f"--epochs {cfg.epochs}: {cfg.model} needs at least 1 epoch of training")
+
+
+def _require_finite_options(cfg: TrainConfig) -> None:
+    for name in ("lr", "momentum", "weight_decay"):
+        value = getattr(cfg, name)
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise BenchError(f"--{name.replace('_', '-')} {value}: must be a finite number")
+
+
+@contextmanager
+def writing(run: RunFolder):
+    """The run folder, created, checked writable and locked for this process (one writer per run folder); the
+    temporaries of killed writes of its training files are removed once the lock is held."""
+    writable_dir(run.path, "run folder")
+    with exclusive(run.lock, f"the run folder {run.path}"):
+        for name in TRAINING_FILES:
+            remove_stale_temporaries(run.path / name)
+        yield run
+
+
+def initial_model(cfg: TrainConfig, data, run: RunFolder) -> tuple[nn.Module, Start | None]:
+    """The model from the zoo (with ImageNet weights where its builder takes them and they were asked for),
+    then its zoo entry's start hook, which may initialise it from another run."""
+    options = {k: v for k, v in (("pretrained", cfg.pretrained), ("weights_path", cfg.weights_path))
+               if v and models.takes(cfg.model, k)}
+    model = models.create(cfg.model, num_classes=len(data.classes), **options, **cfg.model_config)
+    hook = hooks_for(cfg.model).start
+    return model, hook(model, TrainContext(cfg=cfg, data=data, run=run)) if hook else None
+
+
+def train_model(cfg: TrainConfig, data_cfg, results_root: Path, *, resume: bool = False, force: bool = False,
+                observer: TrainObserver | None = None) -> TrainResult:
+    _require_finite_options(cfg)
+    if hooks_for(cfg.model).start is None:
+        _require_epochs(cfg, None)  # before any work; with a start hook, once it has said how many it needs
+    ctx = setup(cfg.device)
+    try:
+        if ctx.is_main:
+            writable_dir(results_root, "results folder")  # one line, before the data layer writes anything
+            data = prepare_data(data_cfg, results_root)  # writes the split file once
+        ctx.barrier()
+        if not ctx.is_main:
+            data = prepare_data(data_cfg, results_root)
+        run = RunFolder.at(results_root, cfg.model, run_key(data_cfg, data, cfg.seed))
+        with writing(run) if ctx.is_main else nullcontext():  # rank 0 writes; the others only compute
+            torch.manual_seed(cfg.seed)  # the initial weights, identical in every process and every rerun
+            model, start = initial_model(cfg, data, run)
+            if start and start.epochs is not None:
+                cfg = replace(cfg, epochs=start.epochs)
+            _require_epochs(cfg, start)
+            extra = {"data": asdict(data_cfg), "split": data.split_hash, "backbone": start.source if start else None}
+            init = models.init_tag(cfg.model, cfg.pretrained, cfg.weights_path)
+            config_hash = cfg.fingerprint({**extra, "init": init} if init else extra)
+            done = None if force or resume else _already_trained(run, config_hash)
+            if done:
+                return _skipped(done, run)
+            job = TrainJob(cfg, data_cfg, data, run, model, config_hash, ctx,
+                           Preprocessing(crop=cfg.crop, resize=cfg.resize))
+            return fit(job, resume=resume, observer=observer if ctx.is_main else None)
+    finally:
+        teardown(ctx)
+
+
+def fit(job: TrainJob, *, resume: bool = False, observer: TrainObserver | None = None) -> TrainResult:
+    t0 = time.perf_counter()
+    cfg, ctx, device = job.cfg, job.ctx, job.ctx.device
+    job.observer = observer
+    job.model.to(device)
+    if cfg.channels_last and device.type == "cuda":
+        job.model = job.model.to(memory_format=torch.channels_last)
+    # a model with nothing to train by gradient descent (hand-crafted features: its finish hook fits it) has no optimizer
+    params = [p for p in job.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay) if params else None
+    state = resume_state(job, optimizer) if resume else TrainState()
+    trained = DistributedDataParallel(job.model) if ctx.enabled and params else job.model
+    per_process_batch = max(1, cfg.batch_size // ctx.world_size)
+    val_loader = make_loader(job.data.val, job.prep, train=False, tta=cfg.tta, batch_size=per_process_batch,
+                             workers=cfg.workers)
+    if observer:
+        observer.start_run(cfg.model, cfg.epochs)
+    try:
+        for epoch in range(state.start_epoch, cfg.epochs):
+            torch.manual_seed(cfg.seed * 1000 + epoch)  # crops, flips, dropout: a function of (seed, epoch)
+            sampler = DistributedSampler(job.data.train, ctx.world_size, ctx.rank, seed=cfg.seed) if ctx.enabled else None
+            if sampler:
+                sampler.set_epoch(epoch)
+            loader = make_loader(job.data.train, job.prep, train=True, batch_size=per_process_batch,
+                                 shuffle=sampler is None, seed=cfg.seed * 1000 + epoch, workers=cfg.workers, sampler=sampler,
+                                 pin_memory=device.type == "cuda")  # so that non_blocking copies really overlap
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(cfg, epoch)
+            if observer:
+                observer.start_epoch(epoch, len(loader))
+            try:
+                stats = train_one_epoch(trained, loader, optimizer, device, cfg, observer, ctx)
+                broken = first_non_finite(job.model)
+                if broken:
+                    raise Diverged(f"the weights became non-finite (NaN or inf in {broken})")
+            except Diverged as e:
+                raise _diverged(job, state, epoch, e) from None
+            if ctx.is_main:
+                metrics = {"epoch": epoch + 1, "lr": lr_at(cfg, epoch), **stats,
+                           "val_acc": evaluate(job.model, val_loader, device)}
+                save_epoch(job, state, metrics, optimizer)
+                if observer:
+                    observer.end_epoch(metrics)
+            ctx.barrier()
+    finally:
+        if observer:
+            observer.end_run()
+    if not ctx.is_main:
+        return TrainResult(cfg.model, str(job.run.path), cfg.epochs, state.best_epoch, state.best_val)
+    return finish_and_test(job, state, started=t0)
+
+
+def _diverged(job: TrainJob, state: TrainState, epoch: int, e: Diverged) -> BenchError:
+    """The one line of a diverged run: which epoch, why, and which checkpoints of the last good epoch stay."""
+    if state.history:
+        kept = (f"{job.run.last.name} of epoch {state.history[-1]['epoch']} and {job.run.checkpoint.name} of epoch "
+                f"{state.best_epoch} are kept")
+    else:
+        kept = "nothing was saved"
+    return BenchError(f"{job.cfg.model} diverged in epoch {epoch + 1} (lr {lr_at(job.cfg, epoch):g}): {e}; stopped: "
+                      f"{kept} in {job.run.path}: train again with a lower --lr")
+
+
+def resume_state(job: TrainJob, optimizer) -> TrainState:
+    """The state in last.pt, checked against this run (same model, classes and configuration)."""
+    if not job.run.last.is_file():
+        if job.ctx.is_main:
+            log.warning(f"nothing to resume in {job.run.path}: starting from epoch 1")
+        return TrainState()
+    last = Checkpoint.load(job.run.last)
+    if last.model != job.cfg.model or last.classes != tuple(job.data.classes):
+        raise BenchError(f"{job.run.last} is a checkpoint of {last.model} with classes {list(last.classes)}, "
+                         f"not of {job.cfg.model} on {job.data.name}: remove it or train without --resume")
+    if last.config_hash != job.config_hash or last.optimizer is None:
+        raise BenchError(f"{job.run.last} was trained with another configuration: use the same options to "
+                         "resume, or start again without --resume")
+    job.model.load_state_dict(last.state_dict)
+    optimizer.load_state_dict(last.optimizer)
+    return TrainState(last.epoch, list(last.history), last.best_val_acc, last.best_epoch)  # epochs from 1: all done
+
+
+def save_epoch(job: TrainJob, state: TrainState, metrics: dict, optimizer) -> None:
+    """Record the epoch; best.pt when val accuracy improved; last.pt (everything --resume needs) and
+    metrics.jsonl every epoch."""
+    state.history.append(metrics)
+    epoch = metrics["epoch"]
+    if metrics["val_acc"] > state.best_val:
+        state.best_val, state.best_epoch = metrics["val_acc"], epoch
+        job.checkpoint(epoch=epoch, best_val_acc=state.best_val, history=state.history).save(job.run.checkpoint)
+    job.checkpoint(epoch=epoch, history=state.history, optimizer=optimizer.state_dict(), best_val_acc=state.best_val,
+                   best_epoch=state.best_epoch, rng=torch.get_rng_state()).save(job.run.last)
+    # rewritten whole from the checkpoint's history, so it never disagrees with it
+    atomic_write_text(job.run.metrics, "".join(json.dumps(h) + "\n" for h in state.history))
+
+
+def finish_and_test(job: TrainJob, state: TrainState, started: float) -> TrainResult:
+    """The best weights, the zoo entry's finish hook, the test pass; best.pt and result.json written last."""
+    cfg, device, model = job.cfg, job.ctx.device, job.model
+    if job.run.checkpoint.is_file():
+        model.load_state_dict(Checkpoint.load(job.run.checkpoint).state_dict)
+    finish = hooks_for(cfg.model).finish
+    if finish:
+        val_acc = finish(model, job.context())
+        if val_acc is not None:
+            state.best_val, state.best_epoch = val_acc, max(state.best_epoch, 0)
+    test_loader = make_loader(job.data.test, job.prep, train=False, tta=cfg.tta,
+                              batch_size=max(1, cfg.batch_size // job.ctx.world_size), workers=cfg.workers)
+    test_logits, test_labels, unreadable = predict(model, test_loader, device)
+    test_acc = accuracy(test_logits, test_labels)
+    # this process's time, the finish hook and the test pass included, plus the epochs done before a resume
+    seconds = time.perf_counter() - started + sum(h["seconds"] for h in state.history[:state.start_epoch])
+    result = TrainResult(cfg.model, str(job.run.path), cfg.epochs, state.best_epoch, state.best_val, test_acc, seconds,
+                         how_trained=describe_training(cfg.model, cfg.to_dict(), len(state.history) or None),
+                         near_chance=near_chance(state.best_val, len(job.data.classes)))
+    job.checkpoint(model.cpu(), epoch=state.best_epoch, best_val_acc=state.best_val, test_acc=test_acc,
+                   history=state.history).save(job.run.checkpoint)
+    atomic_write_text(job.run.result, json.dumps({**result.to_dict(), "config_hash": job.config_hash,
+                                                   "test_unreadable": unreadable}, indent=2))
+    return result
