@@ -25,9 +25,10 @@ import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from bench.records import CompareRun, Record, load_run, number, read_json
-from mldrnet.io.atomic import atomic_write_text
+from bench.record_schema import ToleranceValues, validated
+from bench.records import CompareRun, Record, load_run, read_json
 from mldrnet.errors import BenchError
+from mldrnet.io.atomic import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -46,28 +47,11 @@ class Tolerance:
         return asdict(self)
 
 
-# each stored or given tolerance: (lowest, highest) of a finite number, or None for a boolean
-TOLERANCE_RANGES = {"accuracy_points": (0.0, 100.0), "timing": (0.0, 1000.0), "busy_spread": (1.0, 1000.0),
-                    "int8_agreement_pct": (0.0, 100.0), "normalize": None, "allow_missing": None}
-
-
 def validate_tolerance(values: object, where: str) -> dict:
     """The known tolerance fields of `values` (a baseline's stored `tolerance`, or given ones), each of its type
-    and finite within its range, else a BenchError naming `where` and the field. Unknown keys are ignored."""
-    if not isinstance(values, dict):
-        raise BenchError(f"{where} is not an object: regenerate the baseline with `bench check --update`")
-    out = {}
-    for name, value in values.items():
-        if name not in TOLERANCE_RANGES:
-            continue
-        bounds = TOLERANCE_RANGES[name]
-        if bounds is None:
-            if not isinstance(value, bool):
-                raise BenchError(f"{where}.{name} is {value!r}, expected true or false")
-            out[name] = value
-        else:
-            out[name] = number(value, f"{where}.{name}", *bounds)
-    return out
+    and finite within its range (bench.record_schema.ToleranceValues), else a BenchError naming `where` and the
+    field. Unknown keys are ignored."""
+    return validated(ToleranceValues, values, where).model_dump(exclude_unset=True)
 
 
 @dataclass(frozen=True)
@@ -127,7 +111,9 @@ def _cal(run: CompareRun, device: str) -> float | None:
 
 def _compare_row(base: Record, cur: Record, tol: Tolerance, scale: dict) -> RowCheck:
     if not base.ok:
-        return RowCheck(cur.key, "error (also in baseline)" if not cur.ok else "fixed", (cur.error or "",) if not cur.ok else ())
+        if not cur.ok:
+            return RowCheck(cur.key, "error (also in baseline)", (cur.error or "",))
+        return RowCheck(cur.key, "fixed", ())
     if not cur.ok:
         return RowCheck(cur.key, "regression", (f"error: {cur.error}",))
     # "checked" means compared to a number: a value that is missing or not a finite number fails the row
@@ -140,7 +126,8 @@ def _compare_row(base: Record, cur: Record, tol: Tolerance, scale: dict) -> RowC
         return RowCheck(cur.key, "unchecked", (f"nothing to compare: no usable {', '.join(absent) or 'calibration'}",),
                         (base.accuracy_pct, cur.accuracy_pct), (base.agreement_pct, cur.agreement_pct))
     reasons = []
-    for name, b, c in (("top-1", base.accuracy_pct, cur.accuracy_pct), ("agreement", base.agreement_pct, cur.agreement_pct)):
+    for name, b, c in (("top-1", base.accuracy_pct, cur.accuracy_pct),
+                       ("agreement", base.agreement_pct, cur.agreement_pct)):
         b, c = _num(b), _num(c)
         if b is not None and c is not None and b - c > tol.accuracy_points:
             reasons.append(f"{name} {b:.2f}% -> {c:.2f}% (-{b - c:.2f} points > {tol.accuracy_points:g})")
@@ -263,7 +250,8 @@ def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tol
 def load_baseline(path: Path) -> tuple[CompareRun, dict]:
     """The baseline run and the tolerances stored with it (empty if none), from one read of the file."""
     if not path.is_file():
-        raise BenchError(f"baseline {path} does not exist: create it with `bench check RESULTS --baseline {path} --update`")
+        raise BenchError(f"baseline {path} does not exist: create it with "
+                         f"`bench check RESULTS --baseline {path} --update`")
     data = read_json(path)
     run = CompareRun.from_dict(data, str(path), unique_keys=True)  # a corrupt or foreign file is a BenchError there
     if data.get("tolerance") is None:  # absent: the defaults (a baseline written by hand or an older bench)
@@ -317,7 +305,8 @@ def refuse_unfit_baseline(run: CompareRun, source: str, allow_error_rows: bool =
                          "fix the errors and re-run `bench compare`")
     if errors and not allow_error_rows:
         first = errors[0]
-        raise BenchError(f"{source} has {len(errors)} error row(s) (e.g. {' '.join(map(str, first.key))}: {first.error}): "
+        raise BenchError(f"{source} has {len(errors)} error row(s) (e.g. {' '.join(map(str, first.key))}: "
+                         f"{first.error}): "
                          "a baseline would never check them; fix them and re-run `bench compare`, or pass "
                          "--allow-error-rows")
 

@@ -3,14 +3,15 @@
 import json
 
 import pytest
+from compare_fakes import cli_app, synthetic_run
 from typer.testing import CliRunner
 
 from bench.check import Tolerance, check, compare_runs, load_baseline, write_baseline
 from bench.records import save_run
-from compare_fakes import cli_app, synthetic_run
 from mldrnet.errors import BenchError
 
-ROWS = [dict(model="mldrnet", variant="torch-cpu", batch_size=1), dict(model="mldrnet", variant="torch-cpu", batch_size=8),
+ROWS = [dict(model="mldrnet", variant="torch-cpu", batch_size=1),
+        dict(model="mldrnet", variant="torch-cpu", batch_size=8),
         dict(model="alexnet", variant="ort-cpu", engine="onnxruntime", batch_size=1)]
 
 
@@ -174,5 +175,6 @@ def test_cli_exit_codes(cli, tmp_path):
     assert "normalized by a calibration" in r.output
     r = cli.invoke(cli_app(), ["check", str(tmp_path / "bad"), "--baseline", str(baseline)])
     assert r.exit_code == 1 and "regression" in r.output
-    r = cli.invoke(cli_app(), ["check", str(tmp_path / "bad"), "--baseline", str(baseline), "--accuracy-tolerance", "25"])
+    r = cli.invoke(cli_app(), ["check", str(tmp_path / "bad"), "--baseline", str(baseline),
+                               "--accuracy-tolerance", "25"])
     assert r.exit_code == 0, r.output
