@@ -54,6 +54,16 @@ class Engine:
     name: ClassVar[str]
     meta: ModelMeta | None = None
 
+    def __init__(self, source: Any, options: EngineOptions = EngineOptions()) -> None:
+        raise NotImplementedError  # each engine loads its own kind of source
+
+    @property
+    def file_meta(self) -> ModelMeta:
+        """The model metadata of the engine's file (an engine loaded from a file always has it)."""
+        if self.meta is None:
+            raise BenchError(f"the {self.name} engine carries no model metadata: re-export the model")
+        return self.meta
+
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
@@ -88,11 +98,8 @@ def file_sha256(path: str | os.PathLike) -> str:
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _HASHES:
-        h = hashlib.sha256()
         with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _HASHES[key] = h.hexdigest()
+            _HASHES[key] = hashlib.file_digest(f, "sha256").hexdigest()
     return _HASHES[key]
 
 
@@ -122,7 +129,7 @@ def read_file_meta(path: Path, of: Path, fmt: str, what: str, remake: str) -> tu
         raise BenchError(f"cannot read {path} (the metadata of {of.name}): {e}; {remake}") from e
     if not isinstance(record, dict) or record.get("format") != fmt:
         raise BenchError(f"{path} is not bench {what} metadata (format {fmt}): {remake}")
-    return ModelMeta.from_dict(record.get("meta"), str(path)), record
+    return ModelMeta.from_dict(record.get("meta") or {}, str(path)), record
 
 
 @functools.cache

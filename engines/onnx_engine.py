@@ -257,7 +257,7 @@ class OnnxRuntimeEngine(Engine):
         if not self.io_binding:
             return self(batch)
         x = batch.to(self._torch_device, torch.float32).contiguous()
-        out = torch.empty((x.shape[0], len(self.meta.classes)), dtype=torch.float32, device=x.device)
+        out = torch.empty((x.shape[0], len(self.file_meta.classes)), dtype=torch.float32, device=x.device)
         device_id = x.device.index or 0
         shape = tuple(x.shape)
         entry = self._bindings.get(shape)

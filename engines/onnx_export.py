@@ -75,6 +75,8 @@ def export_onnx(model: nn.Module, meta: ModelMeta, path: str | os.PathLike, *, e
                                         opset_version=opset, verbose=False)
     except Exception as e:  # the exporter's own errors are long; keep the first line, --debug shows the rest
         raise BenchError(f"ONNX export of {meta.model} failed: {str(e).strip().splitlines()[0]}") from e
+    if program is None:  # dynamo=True always returns a program; None would be the legacy exporter's
+        raise BenchError(f"ONNX export of {meta.model} returned no program")
     proto = program.model_proto
     for key, value in meta_to_props(meta).items():
         proto.metadata_props.add(key=key, value=value)

@@ -59,8 +59,9 @@ class OpenVinoEngine(Engine):
         self.core.set_property({"CACHE_DIR": str(self.cache_dir)})
         self.compiled: dict[str, Any] = {}  # "latency" | "throughput" -> compiled model
         self.compile_seconds: dict[str, float] = {}
-        self._request = self._queue = None
-        self._out: np.ndarray | None = None
+        self._request: Any = None  # openvino.InferRequest, made on first use
+        self._queue: Any = None  # openvino.AsyncInferQueue, made on first use
+        self._out: Any = None  # np.ndarray being filled by the queue's callback
 
     def _compile(self, mode: str):
         import openvino.properties as props
@@ -68,7 +69,7 @@ class OpenVinoEngine(Engine):
         import openvino as ov
 
         model = self.core.read_model(str(self.path))
-        model.reshape([1, *self.meta.input_shape])  # one image per request: static shapes suit the CPU plugin
+        model.reshape([1, *self.file_meta.input_shape])  # one image per request: static shapes suit the CPU plugin
         config = {hints.performance_mode: hints.PerformanceMode.LATENCY if mode == "latency"
                   else hints.PerformanceMode.THROUGHPUT,
                   hints.inference_precision: ov.Type.bf16 if OV_PRECISIONS[self.options.precision] == "bf16"
@@ -101,7 +102,7 @@ class OpenVinoEngine(Engine):
             return torch.from_numpy(np.array(result[0], dtype=np.float32, copy=True))
         if "throughput" not in self.compiled:
             self._compile("throughput")
-        self._out = np.empty((len(x), len(self.meta.classes)), dtype=np.float32)
+        self._out = np.empty((len(x), len(self.file_meta.classes)), dtype=np.float32)
         for i in range(len(x)):
             self._queue.start_async({0: x[i:i + 1]}, i)
         self._queue.wait_all()

@@ -35,7 +35,7 @@ class Prediction:
 
     @property
     def confidence(self) -> float | None:
-        return self.probabilities[self.top] if self.probabilities else None
+        return self.probabilities[self.top] if self.probabilities and self.top is not None else None
 
     def to_dict(self) -> dict:
         """Valid JSON whatever happened: a number that is not finite (never made by predict_images) is null."""
@@ -74,7 +74,7 @@ def predict_images(engine: Engine, meta: ModelMeta, paths: Sequence[str | os.Pat
         for (i, _), p in zip(chunk, probs):
             dist = {name: float(v) for name, v in zip(meta.classes, p.tolist())}
             results[i] = Prediction(str(paths[i]), dist, meta.classes[int(p.argmax())])
-    return results
+    return [r for r in results if r is not None]  # every index was filled: a Prediction or its error
 
 
 def load_engine(engine: str, run: Path, options: EngineOptions = EngineOptions()) -> Engine:
@@ -91,4 +91,4 @@ def predict_files(paths: Sequence[str | os.PathLike], engine: str, run: Path, op
                   batch_size: int = 16) -> tuple[list[Prediction], dict]:
     """(one Prediction per path, the engine's describe()) for the model trained in run folder `run`."""
     loaded = load_engine(engine, run, options)
-    return predict_images(loaded, loaded.meta, paths, batch_size), loaded.describe()
+    return predict_images(loaded, loaded.file_meta, paths, batch_size), loaded.describe()

@@ -39,7 +39,7 @@ DTYPES = {"fp32": None, "tf32": None, "bf16": torch.bfloat16, "fp16": torch.floa
 def _tf32_switches() -> list[tuple[object, str, Any, Any]]:
     """(object, attribute, IEEE value, TF32 value) of this torch's TF32 switches: the `fp32_precision` API of
     torch >= 2.9 where it exists (mixing it with the legacy `allow_tf32` flags is an error there), else those."""
-    cudnn = torch.backends.cudnn
+    cudnn: Any = torch.backends.cudnn  # its conv/rnn submodules exist only in newer torch
     if hasattr(getattr(cudnn, "conv", None), "fp32_precision"):
         switches = [(torch.backends.cuda.matmul, "fp32_precision", "ieee", "tf32"),
                     (cudnn.conv, "fp32_precision", "ieee", "tf32")]

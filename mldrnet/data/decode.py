@@ -100,7 +100,7 @@ def probe_image(path: str | os.PathLike) -> str | None:
         return "not an image (format not recognised)"
     except Exception as e:
         return (isinstance(e, OSError) and _os_reason(e)) or f"corrupt header ({type(e).__name__}: {_first_line(e)})"
-    end = {"JPEG": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82"}.get(fmt)
+    end = {"JPEG": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82"}.get(fmt or "")
     if end is not None:
         try:
             with open(path, "rb") as f:

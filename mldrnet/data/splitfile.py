@@ -38,9 +38,10 @@ class Split:
         """(train, val, test) as (absolute path, label), in file order."""
         parts: dict[str, Pairs] = {"train": [], "val": [], "test": []}
         val = set(self.val_by_fold.get(fold, ()))
-        for rel, label, where in self.samples:
+        for rel, label, assigned in self.samples:
+            where = str(assigned)
             if self.params["scheme"] == "kfold":
-                where = "test" if where == fold else "val" if rel in val else "train"
+                where = "test" if assigned == fold else "val" if rel in val else "train"
             parts[where].append((str(root / rel), label))
         return parts["train"], parts["val"], parts["test"]
 
@@ -93,14 +94,16 @@ def create(path: Path, params: dict, listing: Listing) -> Split:
     labels = [label for _, label in listing.samples]
     rels = [rel for rel, _ in listing.samples]
     val_by_fold: dict[int, tuple[str, ...]] = {}
+    where: list[str | int]
     if params["scheme"] == "ratio":
-        where = ratio_split(labels, tuple(params["ratios"]), params["seed"])
+        where = list(ratio_split(labels, tuple(params["ratios"]), params["seed"]))
     elif params["scheme"] == "kfold":
-        where = kfold_split(labels, params["folds"], params["seed"])
+        folds = kfold_split(labels, params["folds"], params["seed"])
         for f in range(params["folds"]):
-            val_by_fold[f] = tuple(rels[i] for i in kfold_val(labels, where, f, params["seed"]))
+            val_by_fold[f] = tuple(rels[i] for i in kfold_val(labels, folds, f, params["seed"]))
+        where = list(folds)
     else:
-        where = list(listing.given_split)
+        where = list(listing.given_split or ())
     samples = tuple((rel, label, w) for (rel, label), w in zip(listing.samples, where))
     return Split(path, params, file_list_hash(listing), samples, val_by_fold)
 

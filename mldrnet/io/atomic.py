@@ -54,7 +54,7 @@ def os_error(e: OSError, path: str | os.PathLike, doing: str = "write") -> Bench
         if blocker is not None:
             return BenchError(f"cannot {doing} {path}: {blocker} is a file, not a folder: move it away "
                               f"{_RESULTS_HINT}")
-    reason, todo = _REASONS.get(code, (e.strerror or str(e), f"check the path {_RESULTS_HINT}"))
+    reason, todo = _REASONS.get(code or 0, (e.strerror or str(e), f"check the path {_RESULTS_HINT}"))
     name = errno.errorcode.get(code, "") if code else ""
     return BenchError(f"cannot {doing} {path}: {reason}{f' ({name})' if name else ''}: {todo}")
 
@@ -84,7 +84,7 @@ def remove_stale_temporaries(path: str | os.PathLike, older_than: float | None =
     """Remove the temporaries killed atomic writes of `path` left beside it (`<name>XXXXXXXX.tmp`) last modified
     before `older_than` (a time.time(); None: all of them, for a caller holding the file's lock)."""
     path = Path(path)
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(path.parent))
     except OSError:
@@ -107,7 +107,8 @@ class _Recording:
     RuntimeError (\"unexpected pos ...\"), and the disk's reason must reach the user."""
 
     def __init__(self, f: BinaryIO):
-        self._f, self.error = f, None
+        self._f = f
+        self.error: OSError | None = None
 
     def write(self, data) -> int:
         try:
@@ -128,7 +129,7 @@ class _Recording:
 
 
 @contextmanager
-def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
+def atomic_open(path: str | os.PathLike) -> Iterator[_Recording]:
     """A binary file to write `path`'s new content into; it replaces `path` only when the block ends cleanly.
     An OSError (here or of a write in the block) becomes a BenchError naming `path` (`os_error`)."""
     path = Path(path)

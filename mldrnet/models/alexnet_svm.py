@@ -23,10 +23,13 @@ class AlexNetSVM(nn.Module):
 
     def __init__(self, alexnet: nn.Module, num_classes: int):
         super().__init__()
-        self.features = alexnet.features
-        self.avgpool = alexnet.avgpool
-        self.penultimate = nn.Sequential(*list(alexnet.classifier.children())[:6])  # ... FC 4096 + ReLU
-        self.svm = nn.Linear(alexnet.classifier[6].in_features, num_classes)
+        classifier = alexnet.get_submodule("classifier")
+        last = classifier.get_submodule("6")
+        assert isinstance(last, nn.Linear)
+        self.features = alexnet.get_submodule("features")
+        self.avgpool = alexnet.get_submodule("avgpool")
+        self.penultimate = nn.Sequential(*list(classifier.children())[:6])  # ... FC 4096 + ReLU
+        self.svm = nn.Linear(last.in_features, num_classes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.penultimate(torch.flatten(self.avgpool(self.features(x)), 1))  # (B, 4096)

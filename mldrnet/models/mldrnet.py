@@ -118,6 +118,7 @@ class MldrNet(nn.Module):
         self.branches = nn.ModuleList(branches)
 
         width = cfg.num_classes if self.fuse_scores else cfg.hidden
+        self.head: nn.Module
         if cfg.fusion == "concat":
             self.head = nn.Linear(width * cfg.levels, cfg.num_classes)
         elif cfg.fusion == "bigru":

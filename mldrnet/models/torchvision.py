@@ -66,18 +66,24 @@ def he_init(model: nn.Module) -> None:
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, 0, 0.01)
             nn.init.zeros_(m.bias)
 
 
 def _swap_classifier(model: nn.Module, num_classes: int) -> None:
-    model.classifier[6] = nn.Linear(model.classifier[6].in_features, num_classes)
+    classifier = model.get_submodule("classifier")  # AlexNet's and VGG's nn.Sequential; [6] is the last Linear
+    last = classifier.get_submodule("6")
+    assert isinstance(last, nn.Linear)
+    classifier.add_module("6", nn.Linear(last.in_features, num_classes))  # replaces it in place
 
 
 def _swap_fc(model: nn.Module, num_classes: int) -> None:
-    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    fc = model.get_submodule("fc")  # ResNet's last Linear
+    assert isinstance(fc, nn.Linear)
+    model.fc = nn.Linear(fc.in_features, num_classes)
 
 
 register("alexnet", "baseline", 58.61, "AlexNet fine-tuned (torchvision), 8-class head")(

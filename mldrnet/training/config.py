@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from mldrnet.errors import BenchError
@@ -84,7 +85,7 @@ def resolve(model: str, profile: str = "quick", **overrides) -> TrainConfig:
     """The profile's values for `model`, then every override that is not None."""
     if profile not in PROFILES:
         raise BenchError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
-    values = {}
+    values: dict[str, Any] = {}
     for key, value in PROFILES[profile].items():  # a per-model dict: the model's value, or its "*" default
         values[key] = value.get(model, value["*"]) if isinstance(value, dict) else value
     known = {f.name for f in fields(TrainConfig)}

@@ -194,9 +194,9 @@ def train_one_epoch(model, loader, optimizer, device, cfg: TrainConfig, progress
             progress.batch(loss=loss_value, images_per_s=seen / elapsed)
         batch_start = time.perf_counter()
     elapsed = time.perf_counter() - start
-    seen, correct, loss_sum, unreadable = _global_sums([seen, int(correct), loss_sum, unreadable], ctx, device)
-    return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1), "images": int(seen),
-            "unreadable": int(unreadable), "seconds": elapsed, "images_per_s": seen / elapsed if elapsed else 0.0,
+    total, right, loss_total, bad = _global_sums([seen, int(correct), loss_sum, unreadable], ctx, device)
+    return {"train_loss": loss_total / max(total, 1), "train_acc": right / max(total, 1), "images": int(total),
+            "unreadable": int(bad), "seconds": elapsed, "images_per_s": total / elapsed if elapsed else 0.0,
             "data_share": data_wait / elapsed if elapsed else 0.0}
 
 
@@ -296,7 +296,8 @@ def initial_model(cfg: TrainConfig, data, run: RunFolder) -> tuple[nn.Module, St
                if v and models.takes(cfg.model, k)}
     model = models.create(cfg.model, num_classes=len(data.classes), **options, **cfg.model_config)
     hook = hooks_for(cfg.model).start
-    return model, hook(model, TrainContext(cfg=cfg, data=data, run=run)) if hook else None
+    prep = Preprocessing(crop=cfg.crop, resize=cfg.resize)
+    return model, hook(model, TrainContext(cfg=cfg, data=data, run=run, prep=prep)) if hook else None
 
 
 def train_model(cfg: TrainConfig, data_cfg, results_root: Path, *, resume: bool = False, force: bool = False,
@@ -352,12 +353,15 @@ def fit(job: TrainJob, *, resume: bool = False, observer: TrainObserver | None =
     try:
         for epoch in range(state.start_epoch, cfg.epochs):
             torch.manual_seed(cfg.seed * 1000 + epoch)  # crops, flips, dropout: a function of (seed, epoch)
-            sampler = DistributedSampler(job.data.train, ctx.world_size, ctx.rank, seed=cfg.seed) if ctx.enabled else None
+            sampler: DistributedSampler | None = None
+            if ctx.enabled:  # a list of (path, label) is a map-style dataset
+                sampler = DistributedSampler(job.data.train, ctx.world_size, ctx.rank, seed=cfg.seed)  # type: ignore[arg-type]
             if sampler:
                 sampler.set_epoch(epoch)
             loader = make_loader(job.data.train, job.prep, train=True, batch_size=per_process_batch,
                                  shuffle=sampler is None, seed=cfg.seed * 1000 + epoch, workers=cfg.workers, sampler=sampler,
                                  pin_memory=device.type == "cuda")  # so that non_blocking copies really overlap
+            assert optimizer is not None  # only a model with parameters gets epochs (hand-crafted ones get 0)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(cfg, epoch)
             if observer:
@@ -410,7 +414,8 @@ def resume_state(job: TrainJob, optimizer) -> TrainState:
                          "resume, or start again without --resume")
     job.model.load_state_dict(last.state_dict)
     optimizer.load_state_dict(last.optimizer)
-    return TrainState(last.epoch, list(last.history), last.best_val_acc, last.best_epoch)  # epochs from 1: all done
+    best_val = -1.0 if last.best_val_acc is None else last.best_val_acc
+    return TrainState(last.epoch, list(last.history), best_val, -1 if last.best_epoch is None else last.best_epoch)  # epochs from 1: all done
 
 
 def save_epoch(job: TrainJob, state: TrainState, metrics: dict, optimizer) -> None:

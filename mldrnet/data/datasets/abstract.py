@@ -39,6 +39,7 @@ def scan(root: Path) -> Listing:
     where = find_place("abstract", LAYOUT, f"{CSV_NAME} not found", [base, *places(root, FOLDER, parent=True)],
                        lambda p: None if _table_in(p) else "")
     table = _table_in(where)
+    assert table is not None  # find_place returned a folder where _table_in found it
     rows = read_rows(table, quotechar="'")
     if not rows:
         raise BenchError(f"abstract: {table} is empty; expected {LAYOUT}")
@@ -47,7 +48,8 @@ def scan(root: Path) -> Listing:
     missing = [e for j, e in enumerate(EMOTIONS) if j not in columns.values()]
     if missing:
         raise BenchError(f"abstract: {table} has no vote column for {', '.join(missing)}; expected {LAYOUT}")
-    samples, dropped = [], []
+    samples: list[tuple[str, int]] = []
+    dropped: list[str] = []
     index = index_images(base, dropped)
     for row in body:
         name, cells = row[0], row[1:]
@@ -67,8 +69,7 @@ def scan(root: Path) -> Listing:
             samples.append((rel, winners[0]))
     if not samples:
         raise BenchError(f"abstract: none of the paintings listed in {table} were found under {base}; expected {LAYOUT}")
-    samples = first_per_path(samples, dropped, table)
-    return Listing(base, samples, dropped=tuple(dropped))
+    return Listing(base, first_per_path(samples, dropped, table), dropped=tuple(dropped))
 
 
 SPEC = DatasetSpec(

@@ -21,7 +21,8 @@ def scan(root: Path) -> Listing:
     # the archive unpacks to testImages_artphoto/: the data root may be that folder or the one holding it
     base = find_place("artphoto", LAYOUT, f"no images for {', '.join(EMOTIONS)}", places(root, "testImages_artphoto"),
                       lambda p: None if images_in(p) else "no images")
-    samples, dropped = [], []
+    samples: list[tuple[str, int]] = []
+    dropped: list[str] = []
     for name in images_in(base, dropped):
         m = _PREFIX.match(name)
         label = label_of(m.group(1), EMOTIONS) if m else None

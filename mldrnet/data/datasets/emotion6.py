@@ -41,7 +41,8 @@ def scan(root: Path) -> Listing:
     base = find_place("emotion6", LAYOUT, "ground_truth.txt and folder images/ not found together", candidates,
                       _lacks)
     table, images = base / "ground_truth.txt", base / "images"
-    samples, dropped = [], []
+    samples: list[tuple[str, int]] = []
+    dropped: list[str] = []
     for line in table.read_text(encoding="utf-8-sig", errors="replace").splitlines():
         cells = [c.strip().strip("'\"") for c in line.split("\t")]
         if len(cells) < 2 or not is_number(cells[1]):  # the header ([image_filename] [valence] ...) or a blank line

@@ -32,7 +32,8 @@ def scan_folders(root: Path, dataset: str = "fi", *, require_all: bool = True,
     if require_all and missing:
         raise BenchError(f"{dataset}: missing class folders {', '.join(missing)} in {printable(base)}; "
                          f"expected {layout}")
-    samples, dropped = [], []
+    samples: list[tuple[str, int]] = []
+    dropped: list[str] = []
     for label, emotion in enumerate(classes):
         if emotion not in folders:
             continue

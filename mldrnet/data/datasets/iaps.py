@@ -40,7 +40,8 @@ def scan(root: Path) -> Listing:
     if not rows:
         raise BenchError(f"iaps: {table} is empty; expected {LAYOUT}")
     id_col, label_col, has_header = table_columns(rows[0], EMOTIONS)
-    samples, dropped = [], []
+    samples: list[tuple[str, int]] = []
+    dropped: list[str] = []
     index = index_images(base, dropped)
     by_number = _numeric_index(index)
     for row in rows[1:] if has_header else rows:

@@ -25,7 +25,8 @@ def scan(root: Path) -> Listing:
     if not rows:
         raise BenchError(f"mart: {table} is empty; expected {LAYOUT}")
     file_col, label_col, has_header = table_columns(rows[0], POLARITY)
-    samples, dropped = [], []
+    samples: list[tuple[str, int]] = []
+    dropped: list[str] = []
     index = index_images(base, dropped)
     for row in rows[1:] if has_header else rows:
         if len(row) <= max(file_col, label_col):

@@ -19,7 +19,7 @@ def draw_emotion(rng: np.random.Generator, size: int, cues: tuple[str, str, str]
     palette, composition, family = cues
     s = 2 * size
     # The background is smooth: render it at the output size and upsample (4x fewer pixels to compute).
-    img = Image.fromarray(background(rng, size, warm=palette == "warm")).resize((s, s), Image.BILINEAR)
+    img = Image.fromarray(background(rng, size, warm=palette == "warm")).resize((s, s), Image.Resampling.BILINEAR)
     draw = ImageDraw.Draw(img)
     for _ in range(int(rng.integers(clutter[0], clutter[1]))):  # distractors: small, greyish, any shape, anywhere
         xy = rng.uniform(0.05, 0.95, 2) * s
@@ -88,5 +88,5 @@ def shape(rng: np.random.Generator, centre: np.ndarray, r: float, jagged: bool) 
 def hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
     i, f = int(h * 6) % 6, h * 6 - int(h * 6)
     p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
-    rgb = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i]
-    return tuple(int(round(255 * c)) for c in rgb)
+    r, g, b = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i]
+    return int(round(255 * r)), int(round(255 * g)), int(round(255 * b))

@@ -83,7 +83,7 @@ def _abstract(rng: np.random.Generator, size: int, cue: tuple[str, str, str]) ->
     palette, composition, family = cue
     warm, jagged, s = palette == "warm", family == "jagged", 2 * size
     bg = _texture(rng, background(rng, size, warm=warm), jagged)
-    img = Image.fromarray(bg).resize((s, s), Image.BILINEAR)
+    img = Image.fromarray(bg).resize((s, s), Image.Resampling.BILINEAR)
     draw = ImageDraw.Draw(img)
     if composition == "centred":
         centre = 0.5 + rng.normal(0, 0.03, 2)
@@ -157,9 +157,9 @@ def _mart(params: SynthParams, label: int, k: int) -> Image.Image:
     bg = np.empty((size, size, 3), np.float32)
     bg[:] = hsv(bg_hue % 1.0, rng.uniform(0, 0.4), light)
     if rng.random() < 0.5:  # blotchy texture: a nuisance
-        blotch = Image.fromarray(rng.normal(0, 1, (4, 4)).astype(np.float32)).resize((size, size), Image.BILINEAR)
+        blotch = Image.fromarray(rng.normal(0, 1, (4, 4)).astype(np.float32)).resize((size, size), Image.Resampling.BILINEAR)
         bg += np.asarray(blotch)[..., None] * rng.uniform(8, 20)
-    img = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8)).resize((s, s), Image.BILINEAR)
+    img = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8)).resize((s, s), Image.Resampling.BILINEAR)
     draw = ImageDraw.Draw(img)
     for i in range(int(rng.integers(4, 10))):
         hue = base + (rng.uniform(-0.07, 0.07) if harmonious else 0.5 * (i % 2) + rng.uniform(-0.04, 0.04))
