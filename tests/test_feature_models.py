@@ -7,16 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from data_fixtures import write_mart
+
 from mldrnet import models
 from mldrnet.checkpoint import Checkpoint
-from mldrnet.data.evalset import for_checkpoint
 from mldrnet.data import DataConfig
+from mldrnet.data.evalset import for_checkpoint
 from mldrnet.errors import BenchError
 from mldrnet.models.handcrafted import FeatureCache, FeatureModel, split_features
-from mldrnet.training.loop import train_model
 from mldrnet.training.config import resolve
+from mldrnet.training.loop import train_model
 
 TINY = dict(crop=40, batch_size=16, workers=0)
 
@@ -115,12 +115,13 @@ def test_mart_method_trains_on_a_binary_dataset_and_refuses_eight_classes(tmp_pa
 def test_bench_features_prints_named_groups_and_names_a_bad_file(tmp_path):
     import json
 
+    from compare_fakes import cli_app
+    from data_fixtures import jpg
     from typer.testing import CliRunner
 
     from bench.cli.features import METHODS
-    from compare_fakes import cli_app
-    from data_fixtures import jpg
-    from mldrnet.baselines.features import METHODS as LIBRARY_METHODS, method
+    from mldrnet.baselines.features import METHODS as LIBRARY_METHODS
+    from mldrnet.baselines.features import method
 
     assert METHODS == tuple(LIBRARY_METHODS)  # the CLI spells them out to stay light
     image, bad = jpg(tmp_path / "a.jpg"), tmp_path / "b.jpg"
@@ -132,3 +133,84 @@ def test_bench_features_prints_named_groups_and_names_a_bad_file(tmp_path):
     assert list(groups) == list(method("zhao").GROUPS)
     assert all(len(v) == method("zhao").GROUPS[g] for g, v in groups.items())
     assert str(bad) in result.stderr and str(bad) not in printed["images"]
+
+
+def _mart_features(classifier: str, n: int = 40, seed: int = 0):
+    """Random features of the size the model expects, two classes, and unlabelled test rows."""
+    from mldrnet.baselines.features import method
+
+    rng = np.random.default_rng(seed)
+    if classifier == "mil":
+        dim = method("rao").N_BLOCKS * sum(method("rao").GROUPS[g] for g in ("bovw_max", "color_max", "lbp_max"))
+    else:
+        dim = sum(method("machajdik").GROUPS[g] for g in ("colour", "composition"))
+    x, xu = rng.normal(size=(n, dim)), rng.normal(size=(n // 2, dim))
+    y = (x[:, 0] > 0).astype(int)
+    return x, y, xu
+
+
+def _feature_model(classifier: str) -> FeatureModel:
+    if classifier == "mil":
+        return FeatureModel(8, "rao", None, "mil")
+    return FeatureModel(2, "machajdik", ["colour", "composition"], classifier)
+
+
+@pytest.mark.parametrize("classifier", ["mil", "tsvm", "lmc", "nlmc", "lasso", "group-lasso"])
+def test_every_classifier_round_trips_through_a_weights_only_state_dict(classifier, tmp_path):
+    x, y, xu = _mart_features(classifier)
+    model = _feature_model(classifier)
+    model.fit_features(x, y, xu, seed=0)
+    torch.save(model.state_dict(), tmp_path / "state.pt")
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    extra = state["_extra_state"]
+    assert set(extra) == {"arrays", "meta", "spec"} and list(extra["arrays"]) == ["skops"]
+    again = _feature_model(classifier)
+    again.load_state_dict(state)
+    np.testing.assert_array_equal(again.scores(xu), model.scores(xu))
+    assert (model.scores(xu).argmax(1) < 2).all()
+
+
+def _refused(state: dict, match: str) -> str:
+    with pytest.raises(BenchError, match=match) as err:
+        _feature_model("lasso").set_extra_state(state)
+    message = str(err.value)
+    assert "\n" not in message and "retrain the model" in message
+    return message
+
+
+def test_a_bad_saved_classifier_is_refused_in_one_line():
+    import skops.io as sio
+
+    from mldrnet.baselines.classical import make
+
+    x, y, xu = _mart_features("lasso")
+    model = _feature_model("lasso")
+    model.fit_features(x, y, xu)
+    good = model.get_extra_state()
+
+    def with_blob(data: bytes, meta: str = '{"kind": "skops"}') -> dict:
+        return {**good, "meta": meta, "arrays": {"skops": torch.from_numpy(np.frombuffer(data, np.uint8).copy())}}
+
+    _refused(with_blob(b""), "does not load: it is empty")
+    _refused(with_blob(b"garbage, not a skops zip"), "does not load: it is not a readable skops file")
+    _refused(with_blob(sio.dumps(make("lasso"))), "does not load: This LassoClassifier instance is not fitted")
+    tsvm = make("tsvm").fit(np.vstack([x, xu]), np.r_[y, np.full(len(xu), -1)])
+    _refused(with_blob(sio.dumps(tsvm)), "does not load: it holds a Pipeline of StandardScaler \\+ TransductiveSVM, "
+                                          "not a LassoClassifier")
+    _refused({**good, "meta": '{"class": "LassoClassifier", "params": {}}'}, "format bench no longer reads")
+
+
+def test_an_unfitted_classifier_is_not_saved():
+    from mldrnet.baselines.classical import make
+    from mldrnet.models.handcrafted import save_classifier
+
+    with pytest.raises(BenchError, match="cannot be saved: .*not fitted.*; train the model first"):
+        save_classifier(_feature_model("lasso").spec, make("lasso"))
+
+
+def test_a_fitting_problem_of_the_estimator_is_a_one_line_bench_error():
+    x, _, xu = _mart_features("lmc")
+    model = _feature_model("lmc")
+    with pytest.raises(BenchError, match="lmc could not be fitted on the 3 machajdik feature rows: rank must") as err:
+        model.fit_features(x[:3], np.array([0, 1, 0]), xu[:0], seed=0)  # rank 3 needs 4 samples
+    assert "\n" not in str(err.value)

@@ -22,12 +22,15 @@ into five batches and 5-fold cross validation", scored by "the true positive rat
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
+from sklearn.metrics import recall_score
 from torch import nn
 
 from mldrnet.data.splits import kfold_split
@@ -53,26 +56,28 @@ class ClassResult:
         return asdict(self)
 
 
-def class_folds(labels: Sequence[int], folds: int = FOLDS, seed: int = 0) -> np.ndarray:
+def class_folds(labels: ArrayLike, folds: int = FOLDS, seed: int = 0) -> np.ndarray:
     """Fold number (0..folds-1) per sample: each category split at random into `folds` batches."""
-    return np.asarray(kfold_split([int(v) for v in labels], folds, seed))
+    return np.asarray(kfold_split([int(v) for v in np.asarray(labels)], folds, seed))
 
 
-def one_vs_all(labels: Sequence[int], label: int) -> np.ndarray:
+def one_vs_all(labels: ArrayLike, label: int) -> np.ndarray:
     """1 for the samples of `label`, 0 for every other category."""
     return (np.asarray(labels) == label).astype(int)
 
 
-def tpr_per_class(y_true_binary: Sequence[int], y_pred_binary: Sequence[int]) -> float:
+def tpr_per_class(y_true_binary: ArrayLike, y_pred_binary: ArrayLike) -> float:
     """Machajdik & Hanbury's "true positive rate per class" of a one-vs-all problem: the true positive rate
-    averaged over the positive and the negative class, 0.5 * (TP/P + TN/N) (balanced accuracy)."""
+    averaged over the positive and the negative class, 0.5 * (TP/P + TN/N) (balanced accuracy), from the recall of
+    each class (sklearn.metrics.recall_score, average=None)."""
     y, p = np.asarray(y_true_binary).astype(bool), np.asarray(y_pred_binary).astype(bool)
     if y.shape != p.shape:
         raise BenchError(f"true and predicted labels differ in length: {y.shape} vs {p.shape}")
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if not n_pos or not n_neg:
         raise BenchError(f"the true positive rate per class needs positives and negatives (got P={n_pos}, N={n_neg})")
-    return 0.5 * (float((p & y).sum()) / n_pos + float((~p & ~y).sum()) / n_neg)
+    tpr, tnr = recall_score(y, p, labels=[True, False], average=None)  # TP/P, TN/N
+    return 0.5 * (float(tpr) + float(tnr))
 
 
 # --- classifiers -------------------------------------------------------------------------------------------
@@ -136,18 +141,18 @@ def cross_validate_one_vs_all(features: np.ndarray, labels: np.ndarray, classes:
         raise BenchError(f"features must be (N, D) with one row per label: got {x.shape} for {len(labels)} labels")
     if folds < 2:
         raise BenchError(f"cross-validation needs at least 2 folds, got {folds}")
-    fold_of = class_folds(labels, folds, seed) if fold_of is None else np.asarray(fold_of)
-    if fold_of.shape != labels.shape or fold_of.min(initial=0) < 0 or fold_of.max(initial=0) >= folds:
-        raise BenchError(f"fold_of must give one fold in 0..{folds - 1} per row: got {fold_of.shape[0]} values in "
-                         f"{fold_of.min(initial=0)}..{fold_of.max(initial=0)} for {len(labels)} rows")
+    fold_arr = class_folds(labels, folds, seed) if fold_of is None else np.asarray(fold_of)
+    if fold_arr.shape != labels.shape or fold_arr.min(initial=0) < 0 or fold_arr.max(initial=0) >= folds:
+        raise BenchError(f"fold_of must give one fold in 0..{folds - 1} per row: got {fold_arr.shape[0]} values in "
+                         f"{fold_arr.min(initial=0)}..{fold_arr.max(initial=0)} for {len(labels)} rows")
     results = {}
     for label, name in enumerate(classes):
         y = one_vs_all(labels, label)
-        reason = _not_evaluable(y, fold_of, folds, folds if min_images is None else min_images)
+        reason = _not_evaluable(y, fold_arr, folds, folds if min_images is None else min_images)
         if reason:
             results[name] = ClassResult(name, label, int(y.sum()), False, reason=reason)
             continue
-        tprs = _fold_tprs(x, y, fold_of, folds, make_classifier, seed)
+        tprs = _fold_tprs(x, y, fold_arr, folds, make_classifier, seed)
         results[name] = ClassResult(name, label, int(y.sum()), True, float(np.mean(tprs)), float(np.std(tprs)),
                                     tuple(tprs))
     return results
@@ -213,8 +218,8 @@ def handcrafted_features(paths: Sequence[str | Path], method: str, results_root:
     parallel extraction of mldrnet.models.handcrafted (results/features/); `kept` are the indices into `paths` of the
     readable images (an unreadable file is dropped, as in training). Pass the rows to
     `cross_validate_one_vs_all(..., make_classifier=svm_classifier)` with `labels[kept]`."""
-    from mldrnet.models.handcrafted import FeatureCache, FeatureSpec, split_features
     from mldrnet.data.transforms import Preprocessing
+    from mldrnet.models.handcrafted import FeatureCache, FeatureSpec, split_features
 
     prep = prep or Preprocessing()
     spec = FeatureSpec(method, groups)

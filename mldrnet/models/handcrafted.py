@@ -2,20 +2,23 @@
 
 A `FeatureModel` is an `nn.Module` so that everything built for the CNNs works for it unchanged: `bench train`
 (its training hooks, mldrnet.training.hooks, replace the epochs: no epochs, then the features of the training
-and validation splits and the classifier fitted on them), the checkpoint (`best.pt`, loaded with `weights_only=True`), the
-torch engine, `bench predict` and the compare rows. Its input is the evaluation tensor every engine gets (the
-checkpoint's preprocessing: centre crop, ImageNet normalization), turned back into RGB uint8 before extraction,
-so a row of `bench compare` times the whole pipeline: feature extraction plus classifier, per image. It has no
-ONNX or TensorRT form (the extractors are numpy / scikit-image / OpenCV code): its zoo entry offers the torch
-format only.
+and validation splits and the classifier fitted on them), the checkpoint (`best.pt`, loaded with
+`weights_only=True`), the torch engine, `bench predict` and the compare rows. Its input is the evaluation tensor
+every engine gets (the checkpoint's preprocessing: centre crop, ImageNet normalization), turned back into RGB uint8
+before extraction, so a row of `bench compare` times the whole pipeline: feature extraction plus classifier, per
+image. It has no ONNX or TensorRT form (the extractors are numpy / scikit-image / OpenCV code): its zoo entry offers
+the torch format only.
 
-Classifiers (no estimator is ever pickled: arrays + JSON in the checkpoint's extra state, or skops for the
-scikit-learn pipeline, whose loader only rebuilds the types it trusts):
+Classifiers, all scikit-learn estimators (none is ever pickled: the checkpoint's extra state holds the skops bytes
+as a uint8 tensor, and loading rebuilds only an explicit list of trusted types, mldrnet.baselines.classical.saving):
 - `svm`: standardised features and an SVC, kernel (linear, RBF) and C chosen by 3-fold cross-validation on the
   training split (Machajdik, Zhao);
-- `mil`: Rao's blocks as instances of a bag, mi-SVM with max-pooled instance scores (mldrnet.baselines.features.rao);
+- `mil`: Rao's 21 blocks as the instances of a bag (one row per image), mi-SVM with max-pooled instance scores
+  (mldrnet.baselines.classical.mil);
 - the MART methods of mldrnet.baselines.classical (`tsvm`, `lmc`, `nlmc`, `lasso`, `group-lasso`) for two classes;
-  the transductive ones see the test split's features (unlabelled) while fitting, as in the paper's protocol.
+  the transductive ones see the test split's features as unlabelled rows (label -1) while fitting, as in the
+  paper's protocol.
+The estimators raise ValueError; what a user can cause or fix is turned into a one-line BenchError here.
 
 Features are extracted once per image file and cached under results/features/ (mldrnet.io.layout), keyed by the
 file's content hash, the method's VERSION and the preprocessing; extraction runs in worker processes.
@@ -28,6 +31,7 @@ import io
 import json
 import os
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -38,9 +42,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from mldrnet.io import layout
-from mldrnet.errors import BenchError
 from mldrnet.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from mldrnet.errors import BenchError
+from mldrnet.io import layout
 from mldrnet.models.registry import register
 
 SVM_GRID = {"svc__kernel": ["linear", "rbf"], "svc__C": [0.1, 1.0, 10.0]}
@@ -61,6 +65,13 @@ class FeatureSpec:
         groups = "all" if self.groups is None else "+".join(self.groups)
         view = "instances" if self.classifier == "mil" else groups
         return f"{self.method}-{view}-v{method(self.method).VERSION}"
+
+    @property
+    def transductive(self) -> bool:
+        """Whether the classifier fits on the unlabelled test features too (tsvm, lmc, nlmc)."""
+        from mldrnet.baselines.classical import TRANSDUCTIVE
+
+        return self.classifier in TRANSDUCTIVE
 
 
 def image_features(spec: FeatureSpec, image: np.ndarray) -> np.ndarray:
@@ -83,7 +94,7 @@ def to_uint8(batch: torch.Tensor) -> np.ndarray:
     return rgb.round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
-# --- classifiers, saved as arrays + JSON ------------------------------------------------------------------
+# --- classifiers, saved with skops -------------------------------------------------------------------------
 
 
 def _group_indices(spec: FeatureSpec) -> list[list[int]]:
@@ -101,44 +112,57 @@ def _group_indices(spec: FeatureSpec) -> list[list[int]]:
     return list(groups.values())
 
 
-def fit_classifier(spec: FeatureSpec, x: np.ndarray, y: np.ndarray, x_unlabeled: np.ndarray, seed: int) -> Any:
-    if spec.classifier == "svm":
-        from sklearn.model_selection import GridSearchCV, StratifiedKFold
-        from sklearn.pipeline import Pipeline
-        from sklearn.preprocessing import StandardScaler
-        from sklearn.svm import SVC
+def _one_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(".")
 
-        pipe = Pipeline([("scale", StandardScaler()), ("svc", SVC(decision_function_shape="ovr", random_state=seed))])
-        folds = min(3, int(np.bincount(y).min())) if len(y) else 0
-        if folds < 2:
-            return pipe.set_params(svc__kernel="rbf", svc__C=1.0).fit(x, y)
-        search = GridSearchCV(pipe, SVM_GRID, cv=StratifiedKFold(folds, shuffle=True, random_state=seed), n_jobs=1)
-        return search.fit(x, y).best_estimator_
+
+def _fit_svm(x: np.ndarray, y: np.ndarray, seed: int) -> Any:
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    pipe = Pipeline([("scale", StandardScaler()), ("svc", SVC(decision_function_shape="ovr", random_state=seed))])
+    folds = min(3, int(np.bincount(y).min())) if len(y) else 0
+    if folds < 2:
+        return pipe.set_params(svc__kernel="rbf", svc__C=1.0).fit(x, y)
+    search = GridSearchCV(pipe, SVM_GRID, cv=StratifiedKFold(folds, shuffle=True, random_state=seed), n_jobs=1)
+    return search.fit(x, y).best_estimator_
+
+
+def _estimator(spec: FeatureSpec, y: np.ndarray, seed: int) -> Any:
+    """The unfitted estimator of a `mil` or MART classifier."""
     if spec.classifier == "mil":
-        from mldrnet.baselines.features.rao import MaxPoolMIL
+        from mldrnet.baselines.classical import MaxPoolMIL
+        from mldrnet.baselines.features.rao import N_BLOCKS
 
         # at most 4 relabelling rounds per class: on the synthetic set rounds 5-10 cost minutes and changed little
-        return MaxPoolMIL(max_iter=4, seed=seed).fit(list(_bags(x)), y)
-    from mldrnet.baselines.classical import TRANSDUCTIVE, make
+        return MaxPoolMIL(n_instances=N_BLOCKS, max_iter=4, random_state=seed)
+    from mldrnet.baselines.classical import make
 
     if len(np.unique(y)) != 2:
         raise BenchError(f"{spec.classifier} is a two-class method (MART: positive/negative): train it on a binary "
                          "dataset such as --dataset mart")
-    params = {"groups": _group_indices(spec)} if spec.classifier == "group-lasso" else {}
-    model = make(spec.classifier, **params)
-    return model.fit(x, y, x_unlabeled) if spec.classifier in TRANSDUCTIVE else model.fit(x, y)
+    return make(spec.classifier, **({"groups": _group_indices(spec)} if spec.classifier == "group-lasso" else {}))
 
 
-def _bags(x: np.ndarray) -> np.ndarray:
-    from mldrnet.baselines.features.rao import LEVELS
-
-    blocks = sum(n * n for n in LEVELS)
-    return x.reshape(len(x), blocks, -1)
+def fit_classifier(spec: FeatureSpec, x: np.ndarray, y: np.ndarray, x_unlabeled: np.ndarray, seed: int) -> Any:
+    """The classifier fitted on (x, y); the transductive ones also see `x_unlabeled` (as rows labelled -1)."""
+    if spec.classifier == "svm":
+        return _fit_svm(x, y, seed)
+    model = _estimator(spec, y, seed)
+    if spec.transductive:
+        x, y = np.vstack([x, x_unlabeled]), np.concatenate([y, np.full(len(x_unlabeled), -1, dtype=y.dtype)])
+    try:
+        return model.fit(x, y)
+    except ValueError as err:
+        raise BenchError(f"{spec.classifier} could not be fitted on the {len(x)} {spec.method} feature rows: "
+                         f"{_one_line(err)}") from err
 
 
 def classifier_scores(spec: FeatureSpec, clf: Any, x: np.ndarray, num_classes: int) -> np.ndarray:
     """(N, num_classes) scores, larger = more likely, whatever the classifier's own output shape."""
-    scores = clf.decision_function(_bags(x) if spec.classifier == "mil" else x)
+    scores = clf.decision_function(x)
     classes = np.asarray(getattr(clf, "classes_", np.arange(num_classes))).astype(int)
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim == 1:  # a binary decision value: positive means classes[1]
@@ -148,30 +172,47 @@ def classifier_scores(spec: FeatureSpec, clf: Any, x: np.ndarray, num_classes: i
     return out
 
 
-def save_classifier(spec: FeatureSpec, clf: Any) -> tuple[dict[str, np.ndarray], dict]:
-    if spec.classifier == "svm":
-        import skops.io as sio
+def _saved_type(spec: FeatureSpec) -> type:
+    """The estimator class a checkpoint of `spec` must hold (alone or after a StandardScaler)."""
+    from mldrnet.baselines.classical import MaxPoolMIL, make
 
-        return {"skops": np.frombuffer(sio.dumps(clf), dtype=np.uint8).copy()}, {"kind": "skops"}
-    return clf.to_arrays()
+    if spec.classifier == "svm":
+        from sklearn.svm import SVC
+
+        return SVC
+    if spec.classifier == "mil":
+        return MaxPoolMIL
+    built = make(spec.classifier)
+    return type(built.steps[-1][1] if hasattr(built, "steps") else built)
+
+
+def save_classifier(spec: FeatureSpec, clf: Any) -> tuple[dict[str, np.ndarray], dict]:
+    """({"skops": uint8 bytes}, {"kind": "skops"}) of the fitted classifier."""
+    from mldrnet.baselines.classical import saving
+
+    try:
+        data = saving.dumps(clf)
+    except ValueError as err:
+        raise BenchError(f"the {spec.method} {spec.classifier} classifier cannot be saved: {_one_line(err)}; "
+                         "train the model first") from err
+    return {"skops": np.frombuffer(data, dtype=np.uint8).copy()}, {"kind": "skops"}
 
 
 def load_classifier(spec: FeatureSpec, arrays: dict[str, np.ndarray], meta: dict) -> Any:
-    if spec.classifier == "svm":
-        import skops.io as sio
+    """The classifier `save_classifier` stored; a one-line BenchError for anything else."""
+    from sklearn.svm import SVC
 
-        data = arrays["skops"].tobytes()
-        untrusted = sio.get_untrusted_types(data=data)
-        if untrusted:  # skops trusts scikit-learn's and numpy's own types only
-            raise BenchError(f"the saved {spec.method} classifier holds types bench does not load: {', '.join(untrusted)}")
-        return sio.loads(data)
-    if spec.classifier == "mil":
-        from mldrnet.baselines.features.rao import MaxPoolMIL
+    from mldrnet.baselines.classical import saving
 
-        return MaxPoolMIL.from_arrays(arrays, meta)
-    from mldrnet.baselines.classical import from_arrays
-
-    return from_arrays(arrays, meta)
+    what = f"saved {spec.method} {spec.classifier} classifier"
+    if meta.get("kind") != "skops" or "skops" not in arrays:
+        raise BenchError(f"the {what} is in a format bench no longer reads (not skops): retrain the model with "
+                         "bench train")
+    trusted = saving.trusted_types((SVC,) if spec.classifier == "svm" else ())
+    try:
+        return saving.loads(arrays["skops"].tobytes(), _saved_type(spec), trusted)
+    except ValueError as err:
+        raise BenchError(f"the {what} does not load: {_one_line(err)}; retrain the model with bench train") from err
 
 
 class FeatureModel(nn.Module):
@@ -217,19 +258,16 @@ class FeatureModel(nn.Module):
         if saved != self._spec_dict():  # e.g. a zhao checkpoint's classifier loaded into machajdik
             raise BenchError(f"the saved classifier is for {saved or 'an unknown model'}, not {self._spec_dict()}: "
                              "load the checkpoint with the model it was trained as")
-        arrays = {k: v.numpy() for k, v in state["arrays"].items()}
-        self.clf = load_classifier(self.spec, arrays, json.loads(state["meta"]))
+        arrays = {k: v.numpy() for k, v in state.get("arrays", {}).items()}
+        self.clf = load_classifier(self.spec, arrays, json.loads(state.get("meta", "{}")))
 
 
 # --- extraction over a split, cached and parallel ---------------------------------------------------------
 
 
 def _file_hash(path: str) -> str:
-    h = hashlib.sha1()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha1").hexdigest()
 
 
 def _extract_files(spec: FeatureSpec, prep: Preprocessing, paths: list[str]) -> list[np.ndarray | None]:
@@ -237,7 +275,8 @@ def _extract_files(spec: FeatureSpec, prep: Preprocessing, paths: list[str]) -> 
     from mldrnet.data import UnreadableImage, decode_image
     from mldrnet.data.transforms import eval_transform
 
-    transform, out = eval_transform(prep), []
+    transform = eval_transform(prep)
+    out: list[np.ndarray | None] = []
     for path in paths:
         try:
             tensor = transform(decode_image(path, min_size=prep.resize_to))
@@ -297,7 +336,8 @@ def split_features(spec: FeatureSpec, prep: Preprocessing, samples: list[tuple[s
 
     if len(todo) >= PARALLEL_FROM and n_workers > 1:  # spawn: a forked torch process may hang in OpenMP
         with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn")) as pool:
-            jobs = [(chunk, pool.submit(_extract_files, spec, prep, [samples[i][0] for i in chunk])) for chunk in chunks]
+            jobs = [(chunk, pool.submit(_extract_files, spec, prep, [samples[i][0] for i in chunk]))
+                    for chunk in chunks]
             for chunk, job in jobs:
                 take(chunk, job.result())
     else:
@@ -306,14 +346,14 @@ def split_features(spec: FeatureSpec, prep: Preprocessing, samples: list[tuple[s
     keep = [i for i, v in enumerate(vectors) if v is not None]
     if not keep:
         raise BenchError(f"none of the {len(samples)} images could be read for {spec.method} features")
-    return np.stack([vectors[i] for i in keep]), np.asarray([samples[i][1] for i in keep])
+    return np.stack([v for v in vectors if v is not None]), np.asarray([samples[i][1] for i in keep])
 
 
 # --- the paper's non-CNN baselines, registered (trained by mldrnet.training.hooks' feature hooks) ---------------
 
 def _register_features(name: str, family: str, acc: float | None, description: str, method: str,
                        classifier: str, groups: tuple[str, ...] | None = None) -> None:
-    def build(num_classes: int = 8, method: str = method, groups: list[str] | None = groups,
+    def build(num_classes: int = 8, method: str = method, groups: Sequence[str] | None = groups,
               classifier: str = classifier) -> nn.Module:
         return FeatureModel(num_classes, method, list(groups) if groups else None, classifier)
 

@@ -12,8 +12,9 @@ mldrnet.models, because hooks read other runs and the data: the models stay free
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -61,7 +62,7 @@ class TrainContext:
     cfg: TrainConfig
     data: PreparedData
     run: RunFolder
-    prep: Preprocessing | None = None
+    prep: Preprocessing
     device: torch.device | None = None
     observer: Observer | None = None  # progress (None: quiet)
 
@@ -131,9 +132,8 @@ def fit_on_features(model: FeatureModel, ctx: TrainContext) -> float | None:
         x, y = split_features(model.spec, ctx.prep, ctx.data.train, cache, ctx.cfg.workers, progress)
         xv, yv = (split_features(model.spec, ctx.prep, ctx.data.val, cache, ctx.cfg.workers, progress)
                   if ctx.data.val else (np.zeros((0, x.shape[1])), np.zeros(0, int)))
-        transductive = model.spec.classifier in ("tsvm", "lmc", "nlmc")
         xu = (split_features(model.spec, ctx.prep, ctx.data.test, cache, ctx.cfg.workers, progress)[0]
-              if transductive and ctx.data.test else xv)
+              if model.spec.transductive and ctx.data.test else xv)
     finally:
         if progress:
             progress.end_run()

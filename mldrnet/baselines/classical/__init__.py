@@ -1,59 +1,63 @@
-"""Classical classifiers of the MART baselines (MldrNet Table IV): TSVM, LMC, NLMC, Lasso, Group Lasso.
-May import numpy, scipy, scikit-learn and `mldrnet.errors` only; models are saved as arrays + JSON."""
+"""Classical classifiers of the MART baselines (MldrNet Table IV: TSVM, LMC, NLMC, Lasso, Group Lasso) and the
+bag-of-words / multiple-instance parts of Rao et al.'s baseline (Table III), all scikit-learn estimators.
+May import numpy, scipy, scikit-learn and skops only; they raise ValueError, never the CLI's BenchError.
 
-# `METHODS[name](**params)` or `make(name, **params)` builds an unfitted estimator. Transductive ones
-# (`tsvm`, `lmc`, `nlmc`) fit as `fit(X_labeled, y, X_unlabeled)`; inductive ones (`lasso`, `group-lasso`)
-# as `fit(X, y)`. Every estimator takes any two class labels, standardises its features itself, and has
-# `to_arrays() -> (arrays, meta)` / `from_arrays(arrays, meta)` for .npz + JSON storage.
+`make(name, **params)` (or `METHODS[name](**params)`) builds an unfitted Table IV method: the transductive ones
+(`tsvm`, `lmc`, `nlmc`) fit as `fit(X, y)` with y = -1 on the unlabelled rows (scikit-learn's semi-supervised
+convention), the inductive ones (`lasso`, `group-lasso`) as `fit(X, y)`. Every method takes any two class labels;
+`tsvm`, `lasso` and `group-lasso` come as a Pipeline (StandardScaler, estimator), while matrix completion
+standardises each transductive solve itself (see its module). `Codebook` and `MaxPoolMIL` are Rao's. Fitted
+estimators are saved with skops (mldrnet.baselines.classical.saving), never pickled.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
-from mldrnet.errors import BenchError
-
-
+from mldrnet.baselines.classical.codebook import Codebook
 from mldrnet.baselines.classical.group_lasso import LassoClassifier, SparseGroupLasso
 from mldrnet.baselines.classical.matrix_completion import MatrixCompletion
+from mldrnet.baselines.classical.mil import MaxPoolMIL
 from mldrnet.baselines.classical.tsvm import TransductiveSVM
 
+
+def standardised(estimator: BaseEstimator) -> Pipeline:
+    """StandardScaler then `estimator` (a Pipeline fitted on every row of X: labelled and unlabelled ones)."""
+    return Pipeline([("scale", StandardScaler()), ("model", estimator)])
+
+
 METHODS: dict[str, Callable[..., Any]] = {
-    "tsvm": TransductiveSVM,
+    "tsvm": lambda **params: standardised(TransductiveSVM(**params)),
     "lmc": lambda **params: MatrixCompletion(kernel="linear", **params),
     "nlmc": lambda **params: MatrixCompletion(kernel="rbf", **params),
-    "lasso": LassoClassifier,
-    "group-lasso": SparseGroupLasso,
+    "lasso": lambda **params: standardised(LassoClassifier(**params)),
+    "group-lasso": lambda **params: standardised(SparseGroupLasso(**params)),
 }
 
 TRANSDUCTIVE = frozenset({"tsvm", "lmc", "nlmc"})
-
-CLASSES = {cls.__name__: cls for cls in (TransductiveSVM, MatrixCompletion, LassoClassifier, SparseGroupLasso)}
 
 
 def make(name: str, **params: Any) -> Any:
     """An unfitted estimator for the Table IV method `name` (a key of METHODS), built with `params`."""
     if name not in METHODS:
-        raise BenchError(f"unknown classical method {name!r}: choose one of {', '.join(METHODS)}")
+        raise ValueError(f"unknown classical method {name!r}: choose one of {', '.join(METHODS)}")
     return METHODS[name](**params)
-
-
-def from_arrays(arrays: dict[str, np.ndarray], meta: dict) -> Any:
-    """Rebuild any fitted estimator of this package from its `to_arrays()` output."""
-    cls = CLASSES.get(meta.get("class", ""))
-    if cls is None:
-        raise BenchError(f"saved model class {meta.get('class')!r} is not one of {', '.join(CLASSES)}")
-    return cls.from_arrays(arrays, meta)
 
 
 __all__ = [
     "METHODS",
     "TRANSDUCTIVE",
+    "Codebook",
     "LassoClassifier",
     "MatrixCompletion",
+    "MaxPoolMIL",
     "SparseGroupLasso",
     "TransductiveSVM",
-    "from_arrays",
     "make",
+    "standardised",
 ]

@@ -37,12 +37,16 @@ orthonormal Q of rank 2-5, regulariser lambda, Stiefel gradient descent with QR 
 rank instead of a nuclear norm and a squared label loss, which make the label step closed-form and keep the
 kernelisation exact. (2) The mu weight penalty (above) is ours. (3) Single binary task, not multi-label.
 (4) K is scaled to mean diagonal 1, so lam weighs one label entry against one sample's feature energy for
-both kernels. (5) Features are standardised inside over all N samples (labelled and unlabelled: the
-unlabelled features are part of the transductive input).
+both kernels. (5) Features are standardised inside over the N samples of each solve (labelled and
+unlabelled: the unlabelled features are part of the transductive input). This stays inside rather than in a
+StandardScaler of a Pipeline: a Pipeline fits its scaler once, on the fit-time X, and would apply those
+statistics to a re-solve for new points, whose transductive set (labelled + the new points) differs.
 
-API: fit(X_labeled, y, X_unlabeled); predict / decision_function on the fitted unlabelled set return the
-completed labels; on any other X they re-solve the completion with X as the unlabelled set (the labelled
-set is stored, so saved models can do this too) and leave the fitted state unchanged.
+API (scikit-learn's semi-supervised convention): fit(X, y) with y = -1 on the unlabelled rows;
+`transduction_` is the label of every row of X (given, or completed). predict / decision_function on the
+fitted unlabelled rows return the completed labels; on any other X they re-solve the completion with X as
+the unlabelled set (the labelled set is stored, so saved models can do this too) and leave the fitted state
+unchanged: the prediction of a point depends on the other points predicted with it, by design.
 """
 
 from __future__ import annotations
@@ -54,9 +58,9 @@ import numpy as np
 from scipy.linalg import eigh
 from sklearn.metrics.pairwise import linear_kernel, rbf_kernel
 from sklearn.preprocessing import KernelCenterer, StandardScaler
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from mldrnet.baselines.classical.base import _as_features, _check_meta, _decode_labels, _encode_labels
-from mldrnet.errors import BenchError
+from mldrnet.baselines.classical.base import BinaryClassifier, decode_labels, validate_semi_supervised
 
 _KERNELS = ("linear", "rbf")
 
@@ -99,14 +103,12 @@ def _euclidean_gradient(a, e, u, kq, lam: float, mu: float) -> np.ndarray:
     return g
 
 
-class MatrixCompletion:
+class MatrixCompletion(BinaryClassifier):
     """Fixed-rank (kernel) matrix completion of the missing labels; see the module docstring.
 
-    MatrixCompletion(kernel="linear"|"rbf", rank=3, lam=1.0, gamma=None).fit(X_labeled, y, X_unlabeled);
-    predict(X) / decision_function(X) (X = the fitted unlabelled set, or new points: re-solved).
+    MatrixCompletion(kernel="linear"|"rbf", rank=3, lam=1.0, mu=1.0, gamma=None).fit(X, y) with y = -1 on the
+    unlabelled rows; predict(X) / decision_function(X) (X = the fitted unlabelled rows, or new points: re-solved).
     """
-
-    _PARAMS = ("kernel", "rank", "lam", "mu", "gamma", "max_iter", "tol")
 
     def __init__(
         self,
@@ -118,27 +120,28 @@ class MatrixCompletion:
         max_iter: int = 300,
         tol: float = 1e-6,
     ):
-        self.kernel, self.rank, self.lam, self.mu, self.gamma = kernel, rank, lam, mu, gamma
-        self.max_iter, self.tol = max_iter, tol
-        self.decision_unlabeled_ = None
-
-    def get_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._PARAMS}
+        self.kernel = kernel
+        self.rank = rank
+        self.lam = lam
+        self.mu = mu
+        self.gamma = gamma
+        self.max_iter = max_iter
+        self.tol = tol
 
     # -- fitting -------------------------------------------------------------------------------------------
-    def fit(self, X_labeled: Any, y: Any, X_unlabeled: Any) -> "MatrixCompletion":
-        xl = _as_features(X_labeled, "X_labeled")
-        xu = _as_features(X_unlabeled, "X_unlabeled")
-        if xl.shape[1] != xu.shape[1]:
-            raise BenchError(f"X_labeled has {xl.shape[1]} features but X_unlabeled {xu.shape[1]}")
-        self.classes_, y_pm = _encode_labels(y, xl.shape[0])
-        self.X_labeled_, self.y_pm_, self.X_unlabeled_ = xl, y_pm, xu
-        self.decision_unlabeled_, self.objective_, self.n_iter_ = self._solve(xl, y_pm, xu)
+    def fit(self, X: Any, y: Any) -> MatrixCompletion:
+        x, labelled, self.classes_, y_pm = validate_semi_supervised(self, X, y)
+        self.X_labeled_, self.y_pm_, self.X_unlabeled_ = x[labelled], y_pm, x[~labelled]
+        self.decision_unlabeled_, self.objective_, self.n_iter_ = self._solve(self.X_labeled_, y_pm, self.X_unlabeled_)
+        transduction = np.empty(len(x), dtype=self.classes_.dtype)
+        transduction[labelled] = decode_labels(y_pm, self.classes_)
+        transduction[~labelled] = decode_labels(self.decision_unlabeled_, self.classes_)
+        self.transduction_ = transduction
         return self
 
     def _gram(self, x: np.ndarray) -> np.ndarray:
         if self.kernel not in _KERNELS:
-            raise BenchError(f"kernel must be one of {_KERNELS}, got {self.kernel!r}")
+            raise ValueError(f"kernel must be one of {_KERNELS}, got {self.kernel!r}")
         xs = StandardScaler().fit_transform(x)
         if self.kernel == "linear":
             k = linear_kernel(xs)
@@ -147,16 +150,16 @@ class MatrixCompletion:
         k = KernelCenterer().fit_transform(k)
         trace = np.trace(k)
         if trace <= 0:
-            raise BenchError("the centred kernel matrix is zero (all samples identical?): nothing to complete")
+            raise ValueError("the centred kernel matrix is zero (all samples identical?): nothing to complete")
         return k * (k.shape[0] / trace)
 
     def _solve(self, xl: np.ndarray, y_pm: np.ndarray, xu: np.ndarray) -> tuple[np.ndarray, float, int]:
         n_l, n = xl.shape[0], xl.shape[0] + xu.shape[0]
         r = int(self.rank)
         if not 1 <= r < n:
-            raise BenchError(f"rank must be in 1..{n - 1} for {n} samples, got {self.rank}")
+            raise ValueError(f"rank must be in 1..{n - 1} for {n} samples, got {self.rank}")
         if self.lam <= 0 or self.mu <= 0:
-            raise BenchError(f"lam and mu must be positive, got {self.lam}, {self.mu}")
+            raise ValueError(f"lam and mu must be positive, got {self.lam}, {self.mu}")
         k = self._gram(np.vstack([xl, xu]))
         lam, mu = float(self.lam), float(self.mu)
         objective = partial(_objective, k=k, y_pm=y_pm, lam=lam, mu=mu)
@@ -167,7 +170,8 @@ class MatrixCompletion:
         q = _retract(q)
         f, a, b, e, u, kq = objective(q)
         step, it = 1.0 / (2.0 * (np.abs(k).sum(axis=1).max() + lam * n_l)), 0  # 1 / (a Lipschitz bound)
-        for it in range(1, self.max_iter + 1):
+        while it < self.max_iter:
+            it += 1
             g = _euclidean_gradient(a, e, u, kq, lam=lam, mu=mu)
             qtg = q.T @ g
             grad = g - q @ ((qtg + qtg.T) / 2.0)  # Riemannian gradient, embedded metric
@@ -188,49 +192,10 @@ class MatrixCompletion:
         return b + q[n_l:] @ a, f, it
 
     # -- prediction ----------------------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if self.decision_unlabeled_ is None:
-            raise BenchError("MatrixCompletion is not fitted: call fit(X_labeled, y, X_unlabeled) first")
-
     def decision_function(self, X: Any) -> np.ndarray:
         """Completed label values (positive means classes_[1]); new points are completed by re-solving."""
-        self._check_fitted()
-        x = _as_features(X, "X")
-        if x.shape[1] != self.X_labeled_.shape[1]:
-            raise BenchError(f"X has {x.shape[1]} features, the model was fitted on {self.X_labeled_.shape[1]}")
+        check_is_fitted(self)
+        x = validate_data(self, X, reset=False, dtype=np.float64)
         if x.shape == self.X_unlabeled_.shape and np.array_equal(x, self.X_unlabeled_):
             return self.decision_unlabeled_.copy()
         return self._solve(self.X_labeled_, self.y_pm_, x)[0]
-
-    def predict(self, X: Any) -> np.ndarray:
-        return _decode_labels(self.decision_function(X), self.classes_)
-
-    # -- storage -------------------------------------------------------------------------------------------
-    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
-        """(arrays, meta): the labelled set (to re-solve for new points), the unlabelled set and its result."""
-        self._check_fitted()
-        arrays = {
-            "X_labeled": self.X_labeled_,
-            "y_pm": self.y_pm_,
-            "X_unlabeled": self.X_unlabeled_,
-            "decision_unlabeled": self.decision_unlabeled_,
-            "classes": self.classes_,
-        }
-        meta = {
-            "class": type(self).__name__,
-            "params": self.get_params(),
-            "objective": float(self.objective_),
-            "n_iter": int(self.n_iter_),
-        }
-        return arrays, meta
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict) -> "MatrixCompletion":
-        model = cls(**_check_meta(meta, cls.__name__)["params"])
-        model.X_labeled_ = np.asarray(arrays["X_labeled"], dtype=np.float64)
-        model.y_pm_ = np.asarray(arrays["y_pm"], dtype=np.float64)
-        model.X_unlabeled_ = np.asarray(arrays["X_unlabeled"], dtype=np.float64)
-        model.decision_unlabeled_ = np.asarray(arrays["decision_unlabeled"], dtype=np.float64)
-        model.classes_ = np.asarray(arrays["classes"])
-        model.objective_, model.n_iter_ = meta.get("objective"), meta.get("n_iter")
-        return model
