@@ -65,7 +65,9 @@ def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(params, label, k)
 
-    monkeypatch.setattr(synth, "render", failing)
+    from mldrnet.data.synth import writer
+
+    monkeypatch.setattr(writer, "render", failing)
     with pytest.raises(KeyboardInterrupt):
         ensure_synth(SMALL, tmp_path / "s")
     assert list(tmp_path.iterdir()) == []  # no half dataset, no temporary folder
@@ -120,13 +122,14 @@ def _checkpoint(data_config, **kw):
 
 
 def test_data_config_from_checkpoint_drops_unknown_keys_and_takes_overrides(tmp_path):
+    from mldrnet.data.evalset import data_config
     from mldrnet.errors import BenchError
 
     ckpt = _checkpoint({"dataset": "fi", "synth_n": 24, "key_from_another_bench": 1})
-    assert ckpt.data() == DataConfig(dataset="fi", synth_n=24)
-    assert ckpt.data("synth", tmp_path) == DataConfig(synth_n=24, data_root=str(tmp_path))
+    assert data_config(ckpt) == DataConfig(dataset="fi", synth_n=24)
+    assert data_config(ckpt, "synth", tmp_path) == DataConfig(synth_n=24, data_root=str(tmp_path))
     with pytest.raises(BenchError, match="records no data_config"):  # never silently the synthetic set
-        _checkpoint(None).data()
+        data_config(_checkpoint(None))
 
 
 def test_parity_images_come_from_a_checkpoint_with_unknown_data_keys(tmp_path):

@@ -1,10 +1,10 @@
 """The built-in synthetic datasets, generated on first use in FI's layout: the default 8-emotion set
 (emotions.py) and the small sets standing in for ArtPhoto, Abstract, IAPS-Subset and MART (sets.py), drawn with
-the primitives of draw.py, named by params.py and written by generate.py.
+the primitives of draw.py, named by params.py and written by writer.py.
 """
 
 from mldrnet.data.synth.emotions import CUES
-from mldrnet.data.synth.generate import ensure_synth, generate, render
+from mldrnet.data.synth.writer import ensure_synth, generate, render
 from mldrnet.data.synth.params import COUNTS, DEFAULT_KIND, KINDS, MARKER, SynthParams, read_params
 
 __all__ = ["COUNTS", "CUES", "DEFAULT_KIND", "KINDS", "MARKER", "SynthParams", "ensure_synth", "generate", "read_params",

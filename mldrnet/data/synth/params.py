@@ -1,6 +1,6 @@
 """What names a synthetic set: its parameters (`SynthParams`), the kinds there are and their class counts, and
 the marker file (`synth.json`) that says which set a folder holds. No drawing here: mldrnet.data.synth.emotions
-and .sets draw the images, mldrnet.data.synth.generate writes them.
+and .sets draw the images, mldrnet.data.synth.writer writes them.
 """
 
 from __future__ import annotations
