@@ -8,15 +8,15 @@ from dataclasses import asdict
 
 import pytest
 import torch
+from compare_fakes import cli_app
 from typer.testing import CliRunner
 
-from compare_fakes import cli_app
 from mldrnet import models
 from mldrnet.checkpoint import Checkpoint
-from mldrnet.io.layout import checkpoint_path
 from mldrnet.data import DataConfig
-from mldrnet.errors import BenchError
 from mldrnet.data.transforms import Preprocessing
+from mldrnet.errors import BenchError
+from mldrnet.io.layout import checkpoint_path
 
 QUICK = ["--time-budget", "0", "--warmup-time", "0", "--warmup-iters", "1", "--iters", "2"]
 runner = CliRunner()
@@ -39,8 +39,8 @@ def data_classes():
 
 def test_compare_then_check_end_to_end(root):
     out = root / "compare" / "one"
-    r = runner.invoke(cli_app(), ["compare", "--results-dir", str(root), "--engines", "torch-cpu", "--batch-sizes", "1,2",
-                                  "--threads", "1", "--out", str(out), *QUICK])
+    r = runner.invoke(cli_app(), ["compare", "--results-dir", str(root), "--engines", "torch-cpu",
+                                  "--batch-sizes", "1,2", "--threads", "1", "--out", str(out), *QUICK])
     assert r.exit_code == 0, r.output
     data = json.loads((out / "records.json").read_text())
     rows = data["records"]

@@ -4,11 +4,10 @@ import re
 import sys
 
 import pytest
-
+from data_fixtures import jpg, write_fi
 from typer.testing import CliRunner
 
 from bench.cli import _register_commands, app, main
-from data_fixtures import jpg, write_fi
 from mldrnet import EMOTIONS
 from mldrnet.errors import BenchError
 

@@ -11,13 +11,13 @@ from typer.testing import CliRunner
 
 from bench.cli import _register_commands, app
 from engines import export
-from mldrnet.io import layout
 from engines.onnx_export import read_onnx_meta
 from mldrnet import EMOTIONS, models
 from mldrnet.checkpoint import Checkpoint
 from mldrnet.data import DataConfig
-from mldrnet.errors import BenchError
 from mldrnet.data.transforms import Preprocessing
+from mldrnet.errors import BenchError
+from mldrnet.io import layout
 
 runner = CliRunner()
 _register_commands()

@@ -5,11 +5,11 @@ the console never repeats torch's advice to disable safe loading (item 7)."""
 import time
 
 import pytest
+from compare_fakes import cli_app
 from typer.testing import CliRunner
 
 from bench.cli.compare import ACTIVATION_FACTOR, check_timing_memory, timing_memory_estimate
 from bench.cli.console import safe_text
-from compare_fakes import cli_app
 from mldrnet.errors import BenchError
 
 runner = CliRunner()
@@ -30,7 +30,8 @@ def no_work(monkeypatch):
     def started(*a, **k):
         raise AssertionError("work started before the options were checked")
 
-    for module, name in ((mldrnet.training.loop, "train_model"), (bench.train_all, "train_all"), (bench.compare, "run_compare"),
+    for module, name in ((mldrnet.training.loop, "train_model"), (bench.train_all, "train_all"),
+                         (bench.compare, "run_compare"),
                          (mldrnet.data, "prepare_data"), (mldrnet.data.prepare, "scan"),
                          (mldrnet.data.synth, "ensure_synth"), (engines.export, "export_models"),
                          (engines.predict, "predict_files")):
@@ -55,6 +56,13 @@ CHECK = ["check", "run", "--baseline", "base.json"]
     ["predict", "x.jpg", "--threads", "999"], ["export", "mldrnet", "--max-batch", "100000"],
     ["data", "synth", "--n", "1000000000"], ["data", "synth", "--seed", "-1"],
     ["data", "info", "--seed", "-1"], ["data", "verify", "--workers", "100000"],
+    # choices: refused at parse time too (issue item 5)
+    TRAIN + ["--profile", "fast"], TRAIN + ["--tta", "three"], TRAIN + ["--device", "tpu"],
+    TRAIN + ["--dataset", "imagenet"], ["train-all", "--profile", "fast"], ["train-all", "--device", "tpu"],
+    ["reproduce", "table1", "--profile", "fast"], ["reproduce", "table1", "--dataset", "imagenet"],
+    # reproduce takes train's bounds (its --crop once had a minimum of 64, train's 32)
+    ["reproduce", "table1", "--crop", "16"], ["reproduce", "table1", "--crop", "100000"],
+    ["reproduce", "table1", "--epochs", "0"], ["reproduce", "table1", "--synth-n", "0"],
 ], ids=lambda a: " ".join(a))
 def test_absurd_numbers_are_usage_errors_before_any_work(args):
     start = time.perf_counter()
@@ -78,7 +86,8 @@ def test_ctrl_c_during_train_says_how_to_resume_and_exits_130(monkeypatch):
 def test_data_info_on_a_missing_data_root_creates_nothing(tmp_path):
     missing = tmp_path / "missing"
     for cmd in ("info", "verify", "split"):
-        r = runner.invoke(cli_app(), ["data", cmd, "synth", "--data-root", str(missing), "--results-dir", str(tmp_path / "r")])
+        r = runner.invoke(cli_app(), ["data", cmd, "synth", "--data-root", str(missing),
+                                      "--results-dir", str(tmp_path / "r")])
         assert isinstance(r.exception, BenchError) and f"--data-root {missing} does not exist" in str(r.exception)
         assert not missing.exists()
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bench.cli.tables import records_table, train_table
 from bench.records import CompareRun, Record
-from bench.report import records_table, train_table, warnings_for
+from bench.report import warnings_for
 from mldrnet.io.provenance import chance_pct, how_trained, near_chance
 from mldrnet.training.loop import TrainResult
 

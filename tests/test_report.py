@@ -2,13 +2,14 @@
 
 import io
 
+from compare_fakes import CLASSES
 from PIL import Image
 from rich.console import Console
 
+from bench.cli.tables import best_values, records_table
 from bench.plots import model_rows, write_plots
 from bench.records import CompareRun, Record
-from bench.report import best_values, records_table, save_all, warnings_for
-from compare_fakes import CLASSES
+from bench.report import save_all, warnings_for
 
 CM = tuple(tuple(5 if i == j else (1 if j == (i + 1) % 8 else 0) for j in range(8)) for i in range(8))
 

@@ -15,10 +15,11 @@ from typer.testing import CliRunner
 
 from bench.artifacts import artifact_for
 from bench.check import Tolerance, check, compare_runs, load_baseline, resolve_tolerance
+from bench.cli.tables import records_table, scenarios_table
 from bench.compare import CompareConfig, Hooks, run_compare
 from bench.plots import write_plots
 from bench.records import CompareRun, Record, load_run, read_csv, save_run
-from bench.report import records_table, save_all, scenarios, scenarios_table, warnings_for
+from bench.report import save_all, scenarios, warnings_for
 from bench.timing import Peak, achieved, measure_peak
 from compare_fakes import CLASSES, FAST, SIZE, cli_app, fake_hooks, synthetic_run, write_checkpoint
 from engines.base import Engine, create_engine

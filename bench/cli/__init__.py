@@ -2,21 +2,24 @@
 
 Each area registers its commands from its own module (`bench/cli/<area>.py`, a `register(app)` function), so
 this file stays an index. Command modules import torch, torchvision and the engines inside the commands that
-need them: `bench -h`, `--version` and argument errors answer without loading them. Errors the user can fix are
-`BenchError`s: one red line on stderr, exit 1; `--debug` (or BENCH_DEBUG=1) shows the traceback instead.
+need them: `bench -h`, `--version` and argument errors answer without loading them. The options several commands
+share are defined once in bench.cli.options; the tables every command prints are bench.cli.tables'. Errors the
+user can fix are `BenchError`s: one red line on stderr, exit 1; `--debug` (or BENCH_DEBUG=1) shows the traceback
+instead.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from bench import __version__
 from bench.cli import console
 from bench.cli.console import error, out, print_table, route_library_logs, session
+from bench.cli.options import MAX_CROP, MIN_CROP
 from mldrnet.errors import BenchError
 
 app = typer.Typer(
@@ -39,7 +42,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     version: Annotated[
-        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.",
                                         envvar="BENCH_DEBUG")] = False,
@@ -51,12 +54,13 @@ def root(
 
 @app.command()
 def models(
-    size: Annotated[int, typer.Option("--size", min=32, max=1024, help="Input size in pixels for GFLOPs and output shape.")] = 375,
+    size: Annotated[int, typer.Option("--size", min=MIN_CROP, max=MAX_CROP,
+                                      help="Input size in pixels for GFLOPs and output shape.")] = 375,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List every model the harness knows, with parameters, GFLOPs per image and the paper's FI accuracy."""
+    from bench.cli.tables import models_table
     from bench.models import model_rows
-    from bench.report import models_table
 
     rows = model_rows(size)
     if as_json:

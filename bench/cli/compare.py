@@ -1,17 +1,27 @@
 """`bench compare` (the benchmark matrix, its table and files) and `bench check` (the CI regression gate): thin
-wrappers over bench.compare and bench.check; the tables are bench.report's."""
+wrappers over bench.compare and bench.check; the tables are bench.cli.tables'."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from bench.cli.console import err, error, info, print_table, warn
-from bench.cli.options import CPUS, DEFAULT_DATASET, MAX_BATCH, MAX_CROP, DataRoot, Dataset, ResultsDir, finite
+from bench.cli.options import (
+    CPUS,
+    DEFAULT_DATASET,
+    MAX_BATCH,
+    MAX_CROP,
+    MIN_CROP,
+    DataRoot,
+    Dataset,
+    ResultsDir,
+    finite,
+)
 from mldrnet.errors import BenchError
 from mldrnet.io.layout import results_root
 
@@ -81,29 +91,63 @@ def _memory_checked_eval_set(batches: tuple[int, ...] | None, size: int | None =
     return eval_set
 
 
+# compare's options (the shared ones are bench.cli.options')
+Models = Annotated[list[str] | None, typer.Option(
+    "--models", "-m", help="Models (comma-separated or repeated); default: every trained one.")]
+Engines = Annotated[list[str] | None, typer.Option(
+    "--engines", "-e", help="Engine variants (torch-cpu, ort-cpu, torch-cuda, ort-cuda, ort-trt, trt), engine names "
+                            "(torch, onnxruntime, tensorrt) or all; default: what this machine runs.")]
+Precisions = Annotated[list[str] | None, typer.Option(
+    "--precisions", "-p", help="Keep only these precisions (fp32, fp16).")]
+BatchSizes = Annotated[list[str] | None, typer.Option(
+    "--batch-sizes", "-b", callback=_batch_sizes,
+    help=f"Batch sizes to time, e.g. 1,8 (each 1..{MAX_BATCH}; default: 1 and a throughput batch).")]
+OutDir = Annotated[Path | None, typer.Option(
+    "--out", "-o", help="Output folder (default results/compare/<timestamp>).")]
+Threads = Annotated[int | None, typer.Option(
+    "--threads", min=1, max=CPUS, help="CPU threads, pinned for every engine (default: all usable cores).")]
+ServingSize = Annotated[int | None, typer.Option(
+    "--size", min=MIN_CROP, max=MAX_CROP, help="Serving size in px: export and time every engine at this size "
+                                               "(accuracy stays at the size each model was trained at) "
+                                               "[default: the trained size].")]
+TimeBudget = Annotated[float, typer.Option(
+    "--time-budget", callback=finite(0.0, 3600.0), help="Seconds of timed calls per row (after warm-up).")]
+WarmupTime = Annotated[float, typer.Option(
+    "--warmup-time", callback=finite(0.0, 3600.0), help="Minimum warm-up seconds per row.")]
+WarmupIters = Annotated[int, typer.Option("--warmup-iters", min=0, max=10000, help="Minimum warm-up calls per row.")]
+Iters = Annotated[int, typer.Option("--iters", min=1, help="Minimum timed calls per row, even past the time budget.")]
+MaxTestImages = Annotated[int | None, typer.Option(
+    "--max-test-images", min=1, max=10_000_000, help="Evaluate accuracy on a seeded subset of the test split.")]
+EvalBatchSize = Annotated[int, typer.Option(
+    "--eval-batch-size", min=1, max=MAX_BATCH, help="Batch size of the accuracy pass.")]
+Plots = Annotated[bool, typer.Option("--plots/--no-plots", help="Write the PNG plots.")]
+FailFast = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failing row instead of recording it.")]
+
+
 def compare(
-    models: Annotated[Optional[list[str]], typer.Option("--models", "-m", help="Models (comma-separated or repeated); default: every trained one.")] = None,
-    engines: Annotated[Optional[list[str]], typer.Option("--engines", "-e", help="Engine variants (torch-cpu, ort-cpu, torch-cuda, ort-cuda, ort-trt, trt), engine names (torch, onnxruntime, tensorrt) or all; default: what this machine runs.")] = None,
-    precisions: Annotated[Optional[list[str]], typer.Option("--precisions", "-p", help="Keep only these precisions (fp32, fp16).")] = None,
-    batch_sizes: Annotated[Optional[list[str]], typer.Option("--batch-sizes", "-b", callback=_batch_sizes, help=f"Batch sizes to time, e.g. 1,8 (each 1..{MAX_BATCH}; default: 1 and a throughput batch).")] = None,
+    models: Models = None,
+    engines: Engines = None,
+    precisions: Precisions = None,
+    batch_sizes: BatchSizes = None,
     dataset: Dataset = DEFAULT_DATASET,
     data_root: DataRoot = None,
     results_dir: ResultsDir = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default results/compare/<timestamp>).")] = None,
-    threads: Annotated[Optional[int], typer.Option("--threads", min=1, max=CPUS, help="CPU threads, pinned for every engine (default: all usable cores).")] = None,
-    size: Annotated[Optional[int], typer.Option("--size", min=32, max=MAX_CROP, help="Serving size in px: export and time every engine at this size (accuracy stays at the size each model was trained at) [default: the trained size].")] = None,
-    time_budget: Annotated[float, typer.Option("--time-budget", callback=finite(0.0, 3600.0), help="Seconds of timed calls per row (after warm-up).")] = 1.0,
-    warmup_time: Annotated[float, typer.Option("--warmup-time", callback=finite(0.0, 3600.0), help="Minimum warm-up seconds per row.")] = 0.2,
-    warmup_iters: Annotated[int, typer.Option("--warmup-iters", min=0, max=10000, help="Minimum warm-up calls per row.")] = 3,
-    iters: Annotated[int, typer.Option("--iters", min=1, help="Minimum timed calls per row, even past the time budget.")] = 5,
-    max_test_images: Annotated[Optional[int], typer.Option("--max-test-images", min=1, max=10_000_000, help="Evaluate accuracy on a seeded subset of the test split.")] = None,
-    eval_batch_size: Annotated[int, typer.Option("--eval-batch-size", min=1, max=MAX_BATCH, help="Batch size of the accuracy pass.")] = 32,
-    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write the PNG plots.")] = True,
-    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failing row instead of recording it.")] = False,
+    out_dir: OutDir = None,
+    threads: Threads = None,
+    size: ServingSize = None,
+    time_budget: TimeBudget = 1.0,
+    warmup_time: WarmupTime = 0.2,
+    warmup_iters: WarmupIters = 3,
+    iters: Iters = 5,
+    max_test_images: MaxTestImages = None,
+    eval_batch_size: EvalBatchSize = 32,
+    plots: Plots = True,
+    fail_fast: FailFast = False,
 ) -> None:
     """Accuracy x engine x precision x batch for trained models: a table, records.json/.csv and plots."""
+    from bench.cli.tables import records_table, scenarios_table
     from bench.compare import CompareConfig, Hooks, check_output_dir, output_lock, run_compare
-    from bench.report import records_table, save_all, scenarios_table, warnings_for
+    from bench.report import save_all, warnings_for
     from bench.timing import TimingConfig
     from mldrnet.io.layout import new_compare_dir
 
@@ -113,7 +157,8 @@ def compare(
         raise BenchError(f"--batch-sizes takes integers like 1,8: {e}") from e
     if iters > TimingConfig.max_iters:
         raise BenchError(f"--iters {iters} is over the {TimingConfig.max_iters} timed calls a row may take")
-    config = CompareConfig(dataset=dataset, data_root=str(data_root) if data_root else None, models=_split(models), engines=_split(engines),
+    config = CompareConfig(dataset=dataset, data_root=str(data_root) if data_root else None, models=_split(models),
+                           engines=_split(engines),
                            precisions=_split(precisions), batch_sizes=batches, eval_batch_size=eval_batch_size,
                            max_test_images=max_test_images, threads=threads, size=size, fail_fast=fail_fast,
                            timing=TimingConfig(warmup_iters=warmup_iters, warmup_s=warmup_time, min_iters=iters,
@@ -135,28 +180,58 @@ def compare(
         raise typer.Exit(1)
 
 
+# check's options
+Results = Annotated[Path, typer.Argument(
+    help="A compare output folder (or its records.json); `latest` = the newest under results/compare.")]
+Baseline = Annotated[Path, typer.Option("--baseline", help="Baseline JSON (e.g. results/baselines/ci-synth-cpu.json).")]
+TimingTolerance = Annotated[float | None, typer.Option(
+    "--tolerance", callback=finite(0.0, 1000.0), help="Allowed slowdown as a fraction (0.5 = 1.5x) of normalized "
+                                                      "median latency and throughput "
+                                                      "[default: the baseline's, else 0.5].")]
+AccuracyTolerance = Annotated[float | None, typer.Option(
+    "--accuracy-tolerance", callback=finite(0.0, 100.0),
+    help="Allowed drop of top-1 and agreement in percentage points [default: the baseline's, else 2].")]
+Normalize = Annotated[bool | None, typer.Option(
+    "--normalize/--no-normalize", help="Divide timings by each run's calibration [default: on].")]
+BusyLimit = Annotated[float | None, typer.Option(
+    "--busy-limit", callback=finite(1.0, 1000.0), help="Fail when the run's calibration varied more than this factor "
+                                                       "(a busy machine) [default: the baseline's, else 1.5].")]
+AllowMissing = Annotated[bool | None, typer.Option(
+    "--allow-missing/--no-allow-missing", help="Baseline rows absent from the run do not fail.")]
+Int8Agreement = Annotated[float | None, typer.Option(
+    "--int8-agreement", callback=finite(0.0, 100.0), help="Fail an int8 row of the run whose top-1 agreement with "
+                                                          "PyTorch fp32 is below this percentage, baseline or not "
+                                                          "[default: the baseline's, else 99].")]
+Update = Annotated[bool, typer.Option(
+    "--update", help="Write RESULTS as the new baseline (with these tolerances) instead of failing.")]
+AllowErrorRows = Annotated[bool, typer.Option(
+    "--allow-error-rows", help="With --update: accept a run with error rows (they are never checked).")]
+
+
 def check(
-    results: Annotated[Path, typer.Argument(help="A compare output folder (or its records.json); `latest` = the newest under results/compare.")],
-    baseline: Annotated[Path, typer.Option("--baseline", help="Baseline JSON (e.g. results/baselines/ci-synth-cpu.json).")],
-    tolerance: Annotated[Optional[float], typer.Option("--tolerance", callback=finite(0.0, 1000.0), help="Allowed slowdown as a fraction (0.5 = 1.5x) of normalized median latency and throughput [default: the baseline's, else 0.5].")] = None,
-    accuracy_tolerance: Annotated[Optional[float], typer.Option("--accuracy-tolerance", callback=finite(0.0, 100.0), help="Allowed drop of top-1 and agreement in percentage points [default: the baseline's, else 2].")] = None,
-    normalize: Annotated[Optional[bool], typer.Option("--normalize/--no-normalize", help="Divide timings by each run's calibration [default: on].")] = None,
-    busy_limit: Annotated[Optional[float], typer.Option("--busy-limit", callback=finite(1.0, 1000.0), help="Fail when the run's calibration varied more than this factor (a busy machine) [default: the baseline's, else 1.5].")] = None,
-    allow_missing: Annotated[Optional[bool], typer.Option("--allow-missing/--no-allow-missing", help="Baseline rows absent from the run do not fail.")] = None,
-    int8_agreement: Annotated[Optional[float], typer.Option("--int8-agreement", callback=finite(0.0, 100.0), help="Fail an int8 row of the run whose top-1 agreement with PyTorch fp32 is below this percentage, baseline or not [default: the baseline's, else 99].")] = None,
-    update: Annotated[bool, typer.Option("--update", help="Write RESULTS as the new baseline (with these tolerances) instead of failing.")] = False,
-    allow_error_rows: Annotated[bool, typer.Option("--allow-error-rows", help="With --update: accept a run with error rows (they are never checked).")] = False,
+    results: Results,
+    baseline: Baseline,
+    tolerance: TimingTolerance = None,
+    accuracy_tolerance: AccuracyTolerance = None,
+    normalize: Normalize = None,
+    busy_limit: BusyLimit = None,
+    allow_missing: AllowMissing = None,
+    int8_agreement: Int8Agreement = None,
+    update: Update = False,
+    allow_error_rows: AllowErrorRows = False,
     results_dir: ResultsDir = None,
 ) -> None:
-    """CI gate: compare a compare-run with a baseline row by row; exit 1 on a regression, a missing baseline or no match."""
-    from bench.check import check as run_check, failure_lines, update_baseline
-    from bench.report import check_table
+    """CI gate: compare a compare-run with a baseline row by row; exit 1 on a regression, a missing baseline or no match."""  # noqa: E501 (one line: the command list shows it)
+    from bench.check import check as run_check
+    from bench.check import failure_lines, update_baseline
+    from bench.cli.tables import check_table
     from mldrnet.io.layout import latest_compare_run
 
     if str(results) == "latest":
         results = latest_compare_run(results_root(results_dir))
         if results is None:
-            raise BenchError(f"no compare runs under {results_root(results_dir) / 'compare'}: run `bench compare` first")
+            raise BenchError(f"no compare runs under {results_root(results_dir) / 'compare'}: "
+                             "run `bench compare` first")
     given = dict(timing=tolerance, accuracy_points=accuracy_tolerance, normalize=normalize, allow_missing=allow_missing,
                  busy_spread=busy_limit, int8_agreement_pct=int8_agreement)
     if update:

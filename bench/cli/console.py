@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from mldrnet.errors import without_unsafe_advice
 
+
 @dataclass
 class Session:
     """What the root options set for the whole invocation (read by `main` when a command fails)."""

@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from bench.cli.console import out, print_table, warn
-from bench.cli.options import MAX_SEED, MAX_SYNTH_N, MAX_WORKERS, DataRoot, DatasetName, ResultsDir
+from bench.cli.options import MAX_SEED, MAX_SYNTH_N, MAX_SYNTH_SIZE, MAX_WORKERS, DataRoot, DatasetName, ResultsDir
 from mldrnet.errors import BenchError
 from mldrnet.io.layout import results_root
 
 VERIFY_BAD_FILES_EXIT = 2
 
 DatasetArg = Annotated[DatasetName, typer.Argument(help="Dataset name; `synth` is the built-in synthetic set.")]
-SynthN = Annotated[int, typer.Option("--n", min=8, max=MAX_SYNTH_N, help="Synthetic set: number of images (balanced over 8 classes).")]
-SynthSize = Annotated[int, typer.Option("--size", min=16, max=2048, help="Synthetic set: image size in pixels.")]
+SynthN = Annotated[int, typer.Option("--n", min=8, max=MAX_SYNTH_N,
+                                     help="Synthetic set: number of images (balanced over 8 classes).")]
+SynthSize = Annotated[int, typer.Option("--size", min=16, max=MAX_SYNTH_SIZE,
+                                        help="Synthetic set: image size in pixels.")]
 Seed = Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Split seed.")]
 
 data_app = typer.Typer(help="Datasets: generate the synthetic set, inspect and verify real ones, write splits.",
@@ -49,10 +51,12 @@ def _config(dataset: DatasetName, data_root, seed: int = 0, fold: int = 0, n: in
 
 @data_app.command()
 def synth(
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder to write (default results/data/synth-n<N>-px<PX>-seed<S>).")] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Folder to write (default results/data/synth-n<N>-px<PX>-seed<S>).")] = None,
     n: SynthN = 2400,
     size: SynthSize = 128,
-    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Image seed: the same seed gives the same images.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED,
+                                      help="Image seed: the same seed gives the same images.")] = 0,
     results_dir: ResultsDir = None,
 ) -> None:
     """Generate the synthetic emotion dataset in FI's layout (train on it with --dataset synth --data-root OUT)."""
@@ -78,11 +82,12 @@ def info(
     fold: Annotated[int, typer.Option("--fold", min=0, max=99, help="k-fold sets: the test fold.")] = 0,
     n: SynthN = 2400,
     size: SynthSize = 128,
-    workers: Annotated[int, typer.Option("--workers", min=0, max=MAX_WORKERS, help="Processes for the header check.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=0, max=MAX_WORKERS,
+                                         help="Processes for the header check.")] = 0,
     results_dir: ResultsDir = None,
 ) -> None:
     """Images per class and split (the split every model uses; written on first use) and unreadable files."""
-    from bench.report import dataset_table
+    from bench.cli.tables import dataset_table
     from mldrnet.data import get_spec, prepare_data
     from mldrnet.data.audit import class_rows, quick_check
 
@@ -125,7 +130,8 @@ def split(
     dataset: DatasetArg = DatasetName.synth,
     data_root: DataRoot = None,
     seed: Seed = 0,
-    force: Annotated[bool, typer.Option("--force", help="Rewrite a split whose dataset changed (old models become incomparable).")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Rewrite a split whose dataset changed (old models become incomparable).")] = False,
     n: SynthN = 2400,
     size: SynthSize = 128,
     results_dir: ResultsDir = None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,7 +21,7 @@ def doctor(
     gpu_check: Annotated[bool, typer.Option(
         "--gpu-check", help="On a GPU machine: run the GPU tests and a small compare (torch-cuda, ort-cuda, ort-trt, "
                             "trt; fp32/fp16) of a MldrNet trained on the spot, within 8 minutes.")] = False,
-    out_dir: Annotated[Optional[Path], typer.Option(
+    out_dir: Annotated[Path | None, typer.Option(
         "--out", "-o", help="--gpu-check: folder for its logs and records (default results/gpu-check).")] = None,
 ) -> None:
     """What this machine can run: every engine x device x precision, and for each one it cannot, why."""
@@ -51,27 +51,13 @@ def doctor(
     if as_json:
         print(json.dumps(data, indent=2))
     else:
-        print_table(_table(data))
+        from bench.cli.tables import doctor_table
+
+        print_table(doctor_table(data))
         if stack is not None:
             (info if stack["ok"] else error)(f"gpu extra: {stack['message']}")
     if stack is not None and stack["ok"] is False:
         raise typer.Exit(1)
-
-
-def _table(data: dict):
-    from rich.markup import escape
-    from rich.table import Table
-
-    m = data["machine"]
-    caption = (f"torch {m['torch']} (CUDA {m['torch_cuda'] or 'none'}), GPU: {m['gpu'] or 'none'}, "
-               f"onnxruntime {m['onnxruntime'] or 'none'}, TensorRT {m['tensorrt'] or 'none'}")
-    table = Table(title="bench doctor: what this machine can run", caption=escape(caption))
-    for col in ("engine", "provider", "device", "precision", "available", "why not"):
-        table.add_column(col)
-    for r in data["engines"]:
-        table.add_row(r["engine"], r["provider"] or "", r["device"], r["precision"],
-                      "yes" if r["available"] else "no", escape("; ".join(r["reasons"])))
-    return table
 
 
 def register(app: typer.Typer) -> None:

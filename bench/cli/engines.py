@@ -3,46 +3,44 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from bench.cli.console import error, print_table, warn
-from bench.cli.options import CPUS, DEFAULT_DATASET, MAX_BATCH, DataRoot, Dataset, ResultsDir
+from bench.cli.options import CPUS, DEFAULT_DATASET, MAX_BATCH, DataRoot, Dataset, ResultsDir, choices
 from engines import formats
 from mldrnet.errors import BenchError
 from mldrnet.io.layout import results_root
 
-
-def _choices(name: str, values) -> type[Enum]:
-    return Enum(name, {v: v for v in values}, type=str)
-
-
 # every choice comes from the formats table (engines.formats): a new engine row is a new choice
-ExportTo = _choices("ExportTo", [f.name for f in formats.exportable()])
-ExportPrecision = _choices("ExportPrecision", formats.export_precisions())  # bf16 is refused at export
-Precision = _choices("Precision", formats.precisions())
-EngineName = _choices("EngineName", formats.engine_names())
-Device = _choices("Device", formats.devices())
+ExportTo = choices("ExportTo", [f.name for f in formats.exportable()])
+ExportPrecision = choices("ExportPrecision", formats.export_precisions())  # bf16 is refused at export
+Precision = choices("Precision", formats.precisions())
+EngineName = choices("EngineName", formats.engine_names())
+Device = choices("Device", formats.devices())
 
 
 def export(
-    model: Annotated[Optional[str], typer.Argument(help="Zoo model to export (see `bench models`).")] = None,
-    all_models: Annotated[bool, typer.Option("--all", help="Every model with a trained checkpoint for --dataset.")] = False,
+    model: Annotated[str | None, typer.Argument(help="Zoo model to export (see `bench models`).")] = None,
+    all_models: Annotated[bool, typer.Option(
+        "--all", help="Every model with a trained checkpoint for --dataset.")] = False,
     to: Annotated[ExportTo, typer.Option("--to", help="The format to write: " + ", ".join(
         f"{f.name} ({'/'.join(f.devices)})" for f in formats.exportable()) + ".")] = ExportTo("onnx"),
-    precision: Annotated[ExportPrecision, typer.Option("--precision", help="TensorRT precision; int8 calibrates on training images.")] = ExportPrecision("fp32"),
-    max_batch: Annotated[int, typer.Option("--max-batch", min=1, max=MAX_BATCH, help="TensorRT engines run batch 1..N.")] = 32,
-    parity_images: Annotated[int, typer.Option("--parity-images", min=1, max=100_000, help="Test-split images for the parity check.")] = 64,
+    precision: Annotated[ExportPrecision, typer.Option(
+        "--precision", help="TensorRT precision; int8 calibrates on training images.")] = ExportPrecision("fp32"),
+    max_batch: Annotated[int, typer.Option(
+        "--max-batch", min=1, max=MAX_BATCH, help="TensorRT engines run batch 1..N.")] = 32,
+    parity_images: Annotated[int, typer.Option(
+        "--parity-images", min=1, max=100_000, help="Test-split images for the parity check.")] = 64,
     dataset: Dataset = DEFAULT_DATASET,
     data_root: DataRoot = None,
     results_dir: ResultsDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Write ONNX files / TensorRT engines next to the checkpoints, each checked against PyTorch on test images."""
-    from bench.report import export_table
+    from bench.cli.tables import export_table
     from engines.export import ExportOptions, export_models
     from mldrnet import models
     from mldrnet.io import layout
@@ -53,7 +51,8 @@ def export(
     if all_models:
         names = layout.trained_models(root, dataset, models.names())
         if not names:
-            raise BenchError(f"no trained checkpoints under {layout.runs_dir(root, dataset)}: run `bench train-all` first")
+            raise BenchError(f"no trained checkpoints under {layout.runs_dir(root, dataset)}: "
+                             "run `bench train-all` first")
     else:
         names = [models.info(model).name]
     options = ExportOptions(to=to.value, precision=precision.value, max_batch=max_batch, parity_images=parity_images,
@@ -75,16 +74,19 @@ def export(
 def predict(
     images: Annotated[list[Path], typer.Argument(help="Image files to classify.")],
     model: Annotated[str, typer.Option("--model", help="Zoo model (see `bench models`).")] = "mldrnet",
-    engine: Annotated[EngineName, typer.Option("--engine", help="Which engine runs it (its file must exist).")] = EngineName("torch"),
-    precision: Annotated[Precision, typer.Option("--precision", help="torch: fp32/bf16/fp16; tensorrt: the engine's precision.")] = Precision("fp32"),
+    engine: Annotated[EngineName, typer.Option(
+        "--engine", help="Which engine runs it (its file must exist).")] = EngineName("torch"),
+    precision: Annotated[Precision, typer.Option(
+        "--precision", help="torch: fp32/bf16/fp16; tensorrt: the engine's precision.")] = Precision("fp32"),
     device: Annotated[Device, typer.Option("--device", help="cpu or cuda (tensorrt is always cuda).")] = Device("cpu"),
-    threads: Annotated[Optional[int], typer.Option("--threads", min=1, max=CPUS, help="CPU threads (default: torch's).")] = None,
+    threads: Annotated[int | None, typer.Option(
+        "--threads", min=1, max=CPUS, help="CPU threads (default: torch's).")] = None,
     dataset: Dataset = DEFAULT_DATASET,
     results_dir: ResultsDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Each image's emotion distribution (all classes' probabilities) and top emotion, through any engine."""
-    from bench.report import predict_table
+    from bench.cli.tables import predict_table
     from engines.base import EngineOptions
     from engines.predict import predict_files
     from mldrnet import models

@@ -1,20 +1,22 @@
-"""`bench features NAME IMAGE...`: the hand-crafted features of image files, named by group (mldrnet.baselines.features)."""
+"""`bench features NAME IMAGE...`: the hand-crafted features of image files, named by group
+(mldrnet.baselines.features)."""
 
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bench.cli.console import error, print_table
+from bench.cli.options import choices
 from mldrnet.errors import BenchError
 
-# spelled out, not read from mldrnet.baselines.features (which imports numpy): `bench -h` stays light; a test checks they agree
+# spelled out, not read from mldrnet.baselines.features (which imports numpy): `bench -h` stays light; a test checks
+# they agree
 METHODS = ("machajdik", "zhao", "rao")
-Method = Enum("Method", {m: m for m in METHODS}, type=str)
+Method = choices("Method", METHODS)
 
 
 def features(
@@ -23,7 +25,7 @@ def features(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Print the hand-crafted features of each image, named by group (the paper's non-CNN baselines)."""
-    from bench.report import features_table
+    from bench.cli.tables import features_table
     from mldrnet.baselines.features import extract_file
 
     results, failed = {}, 0

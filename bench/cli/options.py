@@ -1,7 +1,12 @@
 """Command-line option types shared by several commands, defined once so that a flag means the same thing (name,
-type, environment variable, help) in every command that takes it.
+type, bounds, environment variable, help) in every command that takes it.
 
     def cmd(dataset: Dataset = DEFAULT_DATASET, data_root: DataRoot = None, results_dir: ResultsDir = None): ...
+
+Options with a fixed set of values are `str` Enums (Typer lists them in -h and refuses others at parse time),
+built from the library's own tables where importing them is light (engines.formats); where the table's module
+imports torch (the dataset registry, the training profiles, the TTA modes) the names are spelled out here and a
+test checks they agree. `train`, `train-all` and `reproduce` take their training options from the block below.
 
 Nothing here imports torch: `bench -h` stays fast.
 """
@@ -10,26 +15,44 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Iterable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated
 
 import typer
 
+from engines import formats
 from mldrnet.io.layout import ENV_VAR
+
+
+def choices(name: str, values: Iterable[str]) -> type[Enum]:
+    """A `str` Enum whose members are `values` (member name = value): Typer's choice type."""
+    return Enum(name, {v: v for v in values}, type=str)
+
+
+def plain(choice):
+    """An Enum choice's plain string (None stays None): what the library takes and what messages print."""
+    return choice.value if isinstance(choice, Enum) else choice
+
 
 DEFAULT_DATASET = "synth"  # the built-in synthetic dataset, what every command uses when none is named
 # Spelled out rather than read from mldrnet.data's registry, which imports torch (tests check they agree).
 DATASET_NAMES = ("synth", "fi", "artphoto", "abstract", "iaps", "emotion6", "emoset", "mart", "synth-artphoto",
                  "synth-abstract", "synth-iaps", "synth-mart")
-DatasetName = Enum("DatasetName", {n: n for n in DATASET_NAMES}, type=str)
+DatasetName = choices("DatasetName", DATASET_NAMES)
+PROFILE_NAMES = ("quick", "paper")  # mldrnet.training.config.PROFILES
+ProfileName = choices("ProfileName", PROFILE_NAMES)
+TTA_MODES = ("center", "five")  # mldrnet.data.transforms.TTA_MODES
+TtaMode = choices("TtaMode", TTA_MODES)
+TrainDevice = choices("TrainDevice", ("auto", *formats.engine_devices("torch")))  # auto: cuda when torch sees one
 
-ResultsDir = Annotated[Optional[Path], typer.Option(
-    "--results-dir", envvar=ENV_VAR,
-    help="Root of everything bench writes: runs, exports, splits, generated data, compare results (default ./results).")]
+ResultsDir = Annotated[Path | None, typer.Option(
+    "--results-dir", envvar=ENV_VAR, help="Root of everything bench writes: runs, exports, splits, generated data, "
+                                          "compare results (default ./results).")]
 Dataset = Annotated[str, typer.Option(
     "--dataset", "-d", help=f"Dataset: {', '.join(DATASET_NAMES)} ({DEFAULT_DATASET} is the built-in synthetic set).")]
-DataRoot = Annotated[Optional[Path], typer.Option(
+DataRoot = Annotated[Path | None, typer.Option(
     "--data-root", help="Folder holding the dataset's files on this machine (real datasets; commands on trained "
                         "models default to the folder they were trained on).")]
 
@@ -39,8 +62,11 @@ CPUS = os.cpu_count() or 1
 MAX_WORKERS = CPUS * 4  # DataLoader / decoding processes
 MAX_SEED = 2**32 - 1  # numpy's seed range
 MAX_BATCH = 1024  # timing, evaluation and export batches
-MAX_CROP = 1024  # px; min 32 (below, the CNNs' feature maps vanish)
+MAX_TRAIN_BATCH = 4096  # a training step's global batch
+MIN_CROP, MAX_CROP = 32, 1024  # px (below 32 the CNNs' feature maps vanish)
+MAX_EPOCHS = 10_000
 MAX_SYNTH_N = 1_000_000
+MAX_SYNTH_SIZE = 2048  # px
 
 
 def finite(low: float | None = None, high: float | None = None, above: bool = False) -> Callable:
@@ -60,3 +86,40 @@ def finite(low: float | None = None, high: float | None = None, above: bool = Fa
 
     return check
 
+
+# --- training: the options `train`, `train-all` and `reproduce` share (one definition, one set of bounds) ------
+
+Profile = Annotated[ProfileName, typer.Option(
+    "--profile", help="quick (small crops, few epochs: a CPU, minutes) or paper (375 px, 30 epochs: a GPU).")]
+TrainDataset = Annotated[DatasetName | None, typer.Option(
+    "--dataset", "-d", help="Dataset: synth is the built-in synthetic set; a real one reads its files from "
+                            "--data-root.")]
+Epochs = Annotated[int | None, typer.Option(
+    "--epochs", min=1, max=MAX_EPOCHS, help="Epochs of every model trained (default: the profile's, per model).")]
+BatchSize = Annotated[int | None, typer.Option(
+    "--batch-size", min=1, max=MAX_TRAIN_BATCH, help="Global batch size (paper: 64).")]
+Lr = Annotated[float | None, typer.Option(
+    "--lr", callback=finite(0.0, 10.0, above=True), help="Initial learning rate (paper: 0.001).")]
+Crop = Annotated[int | None, typer.Option(
+    "--crop", min=MIN_CROP, max=MAX_CROP, help="Crop size in px (default: the profile's, per model; paper: 375).")]
+Tta = Annotated[TtaMode | None, typer.Option(
+    "--tta", help="Evaluation: center (the centre crop) or five (mean of five crops).")]
+Seed = Annotated[int, typer.Option(
+    "--seed", min=0, max=MAX_SEED, help="Seed for the split, the training order and the initialisation.")]
+Workers = Annotated[int | None, typer.Option("--workers", min=0, max=MAX_WORKERS, help="DataLoader worker processes.")]
+Device = Annotated[TrainDevice | None, typer.Option(
+    "--device", help="Where to train: auto (cuda when torch sees a GPU, else cpu), cpu or cuda.")]
+Pretrained = Annotated[bool | None, typer.Option(
+    "--pretrained", help="Baselines: torchvision ImageNet weights (the paper fine-tunes them).")]
+Fold = Annotated[int, typer.Option("--fold", min=0, max=99, help="k-fold datasets: the test fold.")]
+LabelNoise = Annotated[float, typer.Option(
+    "--label-noise", callback=finite(0.0, 1.0), help="Flip this seeded fraction of the training labels.")]
+NoisyExtra = Annotated[str | None, typer.Option(
+    "--noisy-extra", help="Extra noisy training images: a folder in FI's layout or a CSV of path,label.")]
+SynthN = Annotated[int | None, typer.Option(
+    "--synth-n", min=8, max=MAX_SYNTH_N, help="Synthetic 8-emotion set: number of images (default 2400; the small "
+                                              "synthetic sets keep their real counts).")]
+SynthSize = Annotated[int | None, typer.Option(
+    "--synth-size", min=16, max=MAX_SYNTH_SIZE, help="Synthetic sets: image size in px (default 128).")]
+Force = Annotated[bool, typer.Option("--force", help="Train again even if trained with the same configuration.")]
+NoProgress = Annotated[bool, typer.Option("--no-progress", help="No progress bars (epoch lines only).")]

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from bench.cli.console import info, interrupted, print_table, session, warn
-from bench.cli.options import DataRoot, ResultsDir
+from bench.cli.options import (
+    Crop,
+    DataRoot,
+    Epochs,
+    NoisyExtra,
+    NoProgress,
+    Profile,
+    ProfileName,
+    ResultsDir,
+    SynthN,
+    SynthSize,
+    TrainDataset,
+    plain,
+)
 from mldrnet.errors import BenchError
 from mldrnet.io.layout import reproduce_dir, results_root
 
@@ -18,36 +31,34 @@ EXPERIMENT_NAMES = ("table1", "table2", "table3", "table4", "fig5", "fig6", "fig
 
 def reproduce(
     experiment: Annotated[str, typer.Argument(help=f"One of {', '.join(EXPERIMENT_NAMES)}.")],
-    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help=(
-        "Real data instead of the built-in synthetic sets: fi (Tables I-III, Figs. 5-7), mart (Table IV), artphoto "
-        "(Fig. 8), abstract (Fig. 9), iaps (Fig. 10); needs --data-root."))] = None,
+    dataset: TrainDataset = None,
     data_root: DataRoot = None,
-    profile: Annotated[str, typer.Option("--profile", help="quick (CPU, minutes per table) or paper (375 px, 30 "
-                                                           "epochs: a GPU).")] = "quick",
-    out: Annotated[Optional[Path], typer.Option("--out", help="Report folder (default results/reproduce/<time>).")] = None,
-    seeds: Annotated[Optional[int], typer.Option("--seeds", min=1, max=20, help=(
-        "Trainings per network for the run-to-run spread (default: quick 2, one for VGG-19 and ResNet-101; paper 3)."))] = None,
+    profile: Profile = ProfileName.quick,
+    out: Annotated[Path | None, typer.Option("--out", help="Report folder (default results/reproduce/<time>).")] = None,
+    seeds: Annotated[int | None, typer.Option("--seeds", min=1, max=20, help=(
+        "Trainings per network for the run-to-run spread (default: quick 2, one for VGG-19 and ResNet-101; "
+        "paper 3)."))] = None,
     extended: Annotated[bool, typer.Option("--extended", help="Table III also with A-CNN and T-CNN (Fig. 4).")] = False,
-    noisy_extra: Annotated[Optional[str], typer.Option("--noisy-extra", help=(
-        "Table II / Fig. 6 on real data: the extra noisy images (folder in FI's layout or CSV of path,label); "
-        "without it the noisy set flips 30% of the training labels."))] = None,
-    source_data_root: Annotated[Optional[Path], typer.Option("--source-data-root", help=(
+    noisy_extra: NoisyExtra = None,
+    source_data_root: Annotated[Path | None, typer.Option("--source-data-root", help=(
         "Figs. 8-10 on real data: FI's folder; the last layer is retrained on the models trained there."))] = None,
-    image: Annotated[Optional[Path], typer.Option("--image", help=(
+    image: Annotated[Path | None, typer.Option("--image", help=(
         "Fig. 5: the image whose strongest filters are shown (default: a test image MldrNet gets right)."))] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, max=10000, help=(
-        "Override every training's epochs (default: the profile's, per model)."))] = None,
-    crop: Annotated[Optional[int], typer.Option("--crop", min=64, max=1024, help="Override the crop size in px.")] = None,
-    synth_n: Annotated[Optional[int], typer.Option("--synth-n", min=8, max=1_000_000, help=(
-        "The synthetic 8-emotion set's size (default 2400); the small sets keep their real counts."))] = None,
-    synth_size: Annotated[Optional[int], typer.Option("--synth-size", min=16, max=2048, help=(
-        "Synthetic image size in px (default 128)."))] = None,
+    epochs: Epochs = None,
+    crop: Crop = None,
+    synth_n: SynthN = None,
+    synth_size: SynthSize = None,
     results_dir: ResultsDir = None,
-    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars (epoch lines only).")] = False,
+    no_progress: NoProgress = False,
 ) -> None:
     """Reproduce one of the paper's tables or figures (or all): train what it needs, run its protocol, print our
-    numbers beside the paper's, check its claims, and write a report folder."""
-    _check_arguments(experiment, profile, dataset, data_root, image)
+    numbers beside the paper's, check its claims, and write a report folder.
+
+    --dataset: real data, with --data-root (default: each experiment's built-in synthetic set):
+      fi for Tables I-III and Figs. 5-7, mart for Table IV, artphoto, abstract and iaps for Figs. 8, 9 and 10.
+    --noisy-extra: Table II / Fig. 6 on real data; without it the noisy set flips 30% of the training labels."""
+    dataset, profile = plain(dataset), plain(profile)
+    _check_arguments(experiment, dataset, data_root, image)
     from bench.cli.progress import EpochProgress
     from bench.reproduce.context import ReproduceConfig
     from bench.reproduce.run import run_experiments, select
@@ -74,12 +85,11 @@ def reproduce(
     info(f"report: {ctx.out / 'report.md'}")
 
 
-def _check_arguments(experiment: str, profile: str, dataset: str | None, data_root, image: Path | None) -> None:
-    """Refused before anything heavy is imported: a typo answers at once."""
+def _check_arguments(experiment: str, dataset: str | None, data_root, image: Path | None) -> None:
+    """Refused before anything heavy is imported: a typo answers at once (the profile and the dataset are choices,
+    refused at parse time)."""
     if experiment not in EXPERIMENT_NAMES:
         raise BenchError(f"unknown experiment {experiment!r}: choose one of {', '.join(EXPERIMENT_NAMES)}")
-    if profile not in ("quick", "paper"):
-        raise BenchError(f"--profile {profile!r}: choose quick or paper")
     if dataset and not data_root and not dataset.startswith("synth"):
         raise BenchError(f"--dataset {dataset} needs --data-root PATH (the folder holding its files)")
     if image is not None and not image.is_file():

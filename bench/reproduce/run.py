@@ -4,7 +4,7 @@ each, so an interrupted `all` keeps what it finished (the trained runs are reuse
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from bench.reproduce import smallsets, tables, visual
 from bench.reproduce.context import ReproduceConfig
