@@ -23,9 +23,13 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from engines import formats
 from mldrnet.errors import BenchError
@@ -37,13 +41,19 @@ ROOT = Path(__file__).resolve().parents[1]  # the checkout (pyproject.toml, test
 # packages whose own version's major is the CUDA major (nvidia-cufft 12.x, nvidia-cusparse 12.x, nvidia-curand 10.x
 # are CUDA 13 libraries: their majors are their own, so they are not in this list)
 VERSION_IS_CUDA = frozenset({"cuda-toolkit", "cuda-bindings", "cuda-python", "nvidia-cuda-runtime", "nvidia-cuda-nvrtc",
-                             "nvidia-cuda-cupti", "nvidia-cuda-nvcc", "nvidia-nvjitlink", "nvidia-cublas", "nvidia-nvtx"})
-_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-_VERSION = re.compile(r"(?:===|==|~=|>=)\s*v?(\d+)")
+                             "nvidia-cuda-cupti", "nvidia-cuda-nvcc", "nvidia-nvjitlink", "nvidia-cublas",
+                             "nvidia-nvtx"})
+_MAJOR_OPERATORS = ("===", "==", "~=", ">=")  # specifiers whose version's major is the package's
 
 
 def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+    """PEP 503's normalized project name (nvidia_cudnn.Cu13 -> nvidia-cudnn-cu13)."""
+    return canonicalize_name(name)
+
+
+def requirement_name(requirement: str) -> str:
+    """The project name of a PEP 508 requirement string (`torch>=2.6; extra == "x"` -> torch)."""
+    return Requirement(requirement).name
 
 
 def cuda_major_of_name(name: str, version: str | None = None) -> int | None:
@@ -62,14 +72,17 @@ def cuda_major_of_name(name: str, version: str | None = None) -> int | None:
 
 def cuda_major_of_requirement(requirement: str) -> int | None:
     """`nvidia-cudnn-cu13==9.24; platform_system == "Linux"` -> 13, `nvidia-cuda-runtime~=13.0; extra == "cuda"`
-    -> 13, `numpy` -> None (markers are ignored: a package is built for one CUDA whichever extra pulls it)."""
-    m = _NAME.match(requirement)
-    if not m:
+    -> 13, `numpy` -> None (markers are ignored: a package is built for one CUDA whichever extra pulls it). For a
+    VERSION_IS_CUDA package, the major of its ===, ==, ~= or >= specifier (the lowest, if several)."""
+    try:
+        req = Requirement(requirement)
+    except InvalidRequirement:
         return None
-    name = m.group(1)
-    spec = requirement[m.end():].split(";")[0]
-    v = _VERSION.search(spec) if normalize(name) in VERSION_IS_CUDA else None
-    return cuda_major_of_name(name, v.group(1) if v else None)
+    if normalize(req.name) not in VERSION_IS_CUDA:
+        return cuda_major_of_name(req.name)
+    majors = [int(m.group(1)) for sp in req.specifier
+              if sp.operator in _MAJOR_OPERATORS and (m := re.match(r"v?(\d+)", sp.version))]
+    return cuda_major_of_name(req.name, str(min(majors)) if majors else None)
 
 
 def package_cuda_major(name: str, version: str | None, requires: list[str] | None) -> tuple[int | None, str]:
@@ -139,7 +152,8 @@ def gpu_extra(pyproject: str | Path | None = None) -> tuple[list[str], list[str]
     if not path.is_file():
         raise BenchError(f"{path} does not exist: the stack check reads the gpu extra from a checkout's pyproject.toml")
     project = tomllib.loads(path.read_text())["project"]
-    torch_reqs = [r for r in project.get("dependencies", []) if normalize(_NAME.match(r).group(1)) in ("torch", "torchvision")]
+    torch_reqs = [r for r in project.get("dependencies", [])
+                  if normalize(requirement_name(r)) in ("torch", "torchvision")]
     return list(project.get("optional-dependencies", {}).get("gpu", [])), torch_reqs
 
 
@@ -183,7 +197,7 @@ def check_gpu_stack(pyproject: str | Path | None = None, pip: list[str] | None =
     gpu, torch_reqs = gpu_extra(pyproject)
     named, resolved = {}, []
     for req in gpu:
-        name = _NAME.match(req).group(1)
+        name = requirement_name(req)
         major = cuda_major_of_name(name)
         if major is not None and normalize(name).startswith("tensorrt"):
             named[req] = major
@@ -343,7 +357,8 @@ def engine_checks(p: Probe) -> list[EngineCheck]:
                 reasons += _gpu_reasons(p)
         elif engine == "onnxruntime":
             if p.onnxruntime is None:
-                reasons.append("onnxruntime is not installed (pip install 'bench-mldrnet[cpu]', or [gpu] on a GPU machine)")
+                reasons.append("onnxruntime is not installed "
+                               "(pip install 'bench-mldrnet[cpu]', or [gpu] on a GPU machine)")
             elif device == "cuda":
                 reasons += _ort_provider_reasons(p, provider)
                 reasons += _majors_disagree(f"onnxruntime-gpu {p.onnxruntime}", p.ort_cuda_major, p)
@@ -355,7 +370,8 @@ def engine_checks(p: Probe) -> list[EngineCheck]:
             if p.openvino is None:
                 reasons.append("openvino is not installed (pip install 'bench-mldrnet[cpu]')")
             if precision == "int8" and not p.nncf:
-                reasons.append("nncf is not installed: OpenVINO int8 is quantized with NNCF (pip install 'bench-mldrnet[cpu]')")
+                reasons.append("nncf is not installed: OpenVINO int8 is quantized with NNCF "
+                               "(pip install 'bench-mldrnet[cpu]')")
             if precision == "bf16" and not p.cpu_bf16:
                 reasons.append("this CPU has no native bf16 (AVX512_BF16 or AMX): bench never runs a silent emulation")
         elif engine == "tensorrt":
@@ -364,7 +380,8 @@ def engine_checks(p: Probe) -> list[EngineCheck]:
             else:
                 reasons += _majors_disagree(f"TensorRT {p.tensorrt}", p.tensorrt_cuda_major, p)
                 if int(p.tensorrt.split(".")[0]) >= 11 and precision != "fp32" and not p.modelopt:
-                    reasons.append(f"TensorRT 11 builds {precision} from a ModelOpt-converted ONNX: nvidia-modelopt is not installed")
+                    reasons.append(f"TensorRT 11 builds {precision} from a ModelOpt-converted ONNX: "
+                                   "nvidia-modelopt is not installed")
             reasons += _gpu_reasons(p)
         rows.append(EngineCheck(engine, device, precision, provider, not reasons, tuple(dict.fromkeys(reasons))))
     return rows

@@ -2,8 +2,9 @@
 offline scenario) per engine and precision, a confusion matrix per model (the paper's
 Fig. 6), and per-class true-positive rates as grouped bars (the paper's Figs. 8-10).
 
-Figures are built with matplotlib's object API (`Figure`, no pyplot), so nothing depends on a display or on
-global pyplot state. Per-model plots use the reference row (PyTorch fp32 on the CPU) when it succeeded, else
+Figures are built with matplotlib's object API (`Figure`), so nothing depends on a display or on global pyplot
+state: scikit-learn's `ConfusionMatrixDisplay` imports pyplot but draws on the axes it is given, so no figure
+enters pyplot's registry. Per-model plots use the reference row (PyTorch fp32 on the CPU) when it succeeded, else
 the first successful row of that model: accuracy is the model's, whichever engine produced it.
 """
 
@@ -100,23 +101,39 @@ def plot_accuracy_throughput(records: list[Record], path: Path) -> Path | None:
                              "Accuracy vs throughput per engine and precision (offline)", path)
 
 
-def plot_confusion(r: Record, path: Path) -> Path:
-    cm = np.asarray(r.confusion, dtype=float)
+def row_rates(cm) -> np.ndarray:
+    """Counts -> per-true-class rates (each row sums to 1); a class without test images stays a row of zeros."""
+    cm = np.asarray(cm, dtype=np.float64)
     support = cm.sum(axis=1, keepdims=True)
-    rates = np.divide(cm, support, out=np.zeros_like(cm), where=support > 0)  # row-normalized, like Fig. 6
-    classes = list(r.classes or [str(i) for i in range(len(cm))])
-    fig = Figure(figsize=(1.0 + 0.75 * len(classes), 0.8 + 0.7 * len(classes)), layout="constrained")
-    ax = fig.add_subplot()
-    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            ax.text(j, i, f"{rates[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if rates[i, j] > 0.5 else "black")
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
+    return np.divide(cm, support, out=np.zeros_like(cm), where=support > 0)
+
+
+def confusion_panel(ax, cm, classes: list[str], title: str, fontsize: float = 7, title_size: float | None = None):
+    """The row-normalized confusion matrix `cm` (counts, true classes as rows) on `ax`, drawn by scikit-learn's
+    ConfusionMatrixDisplay on a fixed [0, 1] colour scale (panels compare); returns the image for a colour bar."""
+    from sklearn.metrics import ConfusionMatrixDisplay  # scikit-learn is slow to import: only when drawing
+
+    rates = row_rates(cm)
+    disp = ConfusionMatrixDisplay(rates, display_labels=list(classes)).plot(
+        ax=ax, cmap="Blues", colorbar=False, values_format=".2f", xticks_rotation=45,
+        im_kw={"vmin": 0, "vmax": 1}, text_kw={"fontsize": fontsize})
+    for (i, j), text in np.ndenumerate(disp.text_):  # it picks text colours from the data's range, not [0, 1]
+        text.set_color("white" if rates[i, j] > 0.5 else "black")
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"{r.model} ({r.variant} {r.precision}): top-1 {r.accuracy_pct:.1f}%")
+    ax.set_title(title, fontsize=title_size)
+    return disp.im_
+
+
+def plot_confusion(r: Record, path: Path) -> Path:
+    """The model's row-normalized confusion matrix, like the paper's Fig. 6."""
+    classes = list(r.classes or [str(i) for i in range(len(r.confusion))])
+    fig = Figure(figsize=(1.0 + 0.75 * len(classes), 0.8 + 0.7 * len(classes)), layout="constrained")
+    ax = fig.add_subplot()
+    title = f"{r.model} ({r.variant} {r.precision}): top-1 {r.accuracy_pct:.1f}%"
+    im = confusion_panel(ax, r.confusion, classes, title)
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.savefig(path, dpi=120)
     return path

@@ -36,7 +36,8 @@ from mldrnet.errors import BenchError
 @dataclass(frozen=True)
 class EngineOptions:
     device: str = "cpu"  # "cpu" or "cuda"
-    precision: str = "fp32"  # fp32 (IEEE, on every engine) | tf32 | fp16 | bf16 | int8 (what each engine supports differs)
+    # fp32 (IEEE, on every engine) | tf32 | fp16 | bf16 | int8 (what each engine supports differs)
+    precision: str = "fp32"
     threads: int | None = None  # CPU threads, pinned and recorded; None = the engine's default
     provider: str | None = None  # onnxruntime: "cpu" | "cuda" | "tensorrt"
     compile: bool = False  # torch: torch.compile

@@ -8,10 +8,10 @@ import types
 
 import pytest
 import torch
+from compare_fakes import cli_app
 from typer.testing import CliRunner
 
 from bench import doctor
-from compare_fakes import cli_app
 from engines import onnx_engine
 from mldrnet.errors import BenchError
 

@@ -8,7 +8,7 @@ import pytest
 from skimage import data
 from skimage.color import hsv2rgb
 
-from mldrnet.baselines.features import extract_vector, method
+from mldrnet.baselines.features import colour, extract_vector, method
 from mldrnet.baselines.features import machajdik as mj
 
 H, W = 400, 500  # exactly 200k pixels: resize_to_pixels leaves synthetic images untouched
@@ -35,7 +35,7 @@ def astronaut_feats(astronaut):
 
 
 def test_interface_and_dimensions(astronaut):
-    assert mj.NAME == "machajdik" and mj.VERSION == 1
+    assert mj.NAME == "machajdik" and mj.VERSION == 2  # 2: the shared `colour` tables
     assert method("machajdik") is mj
     assert list(mj.GROUPS) == ["colour", "texture", "composition", "content"]
     assert {g: len(n) for g, n in mj.FEATURE_NAMES.items()} == mj.GROUPS
@@ -163,3 +163,18 @@ def test_colour_names_and_valdez_on_solid_colours():
     )
     s, y = red["saturation_mean"], red["brightness_mean"]
     assert red["dominance"] == pytest.approx(-0.76 * y + 0.32 * s)
+
+
+def test_colour_tables_are_the_ones_zhao_uses():
+    zhao = method("zhao")
+    assert mj.FEATURE_NAMES["colour"][12:23] == tuple(f"colour_name_{n}" for n in colour.COLOUR_NAMES)
+    assert zhao.FEATURE_NAMES["variety"][:11] == tuple(f"colour_{n}" for n in colour.COLOUR_NAMES)
+    # Itten's wheel: red, orange, yellow, green, blue and magenta (as violet) land on their names' positions
+    np.testing.assert_allclose(colour.ryb_hue(np.array([0.0, 30, 60, 120, 240, 300, 360, -60])),
+                               [0, 60, 120, 180, 240, 300, 0, 300])
+    # the gamut's ends and mid grey are named black, white and grey; every name is some 32^3 bin's
+    ends = np.array([[0, 0, 0], [255, 255, 255], [128, 128, 128]], np.uint8)
+    assert [colour.COLOUR_NAMES[i] for i in colour.colour_name_index(ends)] == ["black", "white", "grey"]
+    assert set(colour.colour_name_index(colour.COLOUR_PROTOTYPES)) == set(range(len(colour.COLOUR_NAMES)))
+    assert colour.colour_name_shares(solid([250, 230, 40]))[colour.COLOUR_NAMES.index("yellow")] == 1.0
+    np.testing.assert_allclose(colour.binned_lightness(ends), colour.rgb_to_lab(ends)[:, 0], atol=2.0)

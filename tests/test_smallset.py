@@ -7,10 +7,17 @@ import torch
 from torch import nn
 
 from mldrnet import models
-from mldrnet.errors import BenchError
 from mldrnet.data.evalset import from_tensors
-from mldrnet.evaluation.smallset import (ClassResult, class_folds, cross_validate_one_vs_all, last_layer_features, one_vs_all,
-                              svm_classifier, tpr_per_class)
+from mldrnet.errors import BenchError
+from mldrnet.evaluation.smallset import (
+    ClassResult,
+    class_folds,
+    cross_validate_one_vs_all,
+    last_layer_features,
+    one_vs_all,
+    svm_classifier,
+    tpr_per_class,
+)
 
 CLASSES = ("amusement", "anger", "awe", "contentment", "disgust", "excitement", "fear", "sadness")
 

@@ -11,8 +11,9 @@
 - Fig. 7 images MldrNet gets right and AlexNet wrong, with both predicted distributions: `pick_examples`
   chooses them, `draw_fig7` draws them.
 
-Figures use matplotlib's object API (`Figure` on an Agg canvas, no pyplot), as `bench.plots` does: there is
-no global figure registry to leak into, so a figure is released as soon as the function returns.
+Figures use matplotlib's object API (`Figure` on an Agg canvas, no pyplot figures), as `bench.plots` does:
+nothing enters pyplot's figure registry, so a figure is released as soon as the function returns. The
+confusion panels are `bench.plots.confusion_panel` (scikit-learn's ConfusionMatrixDisplay).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from torch import nn
+
+from bench.plots import confusion_panel, row_rates
 
 DPI = 110
 TRUE_COLOUR, WRONG_COLOUR, OTHER_COLOUR = "tab:red", "tab:blue", "0.75"
@@ -164,13 +167,6 @@ class ConfusedPair(NamedTuple):
     rate: float  # share of the true class's test images predicted as `predicted`
 
 
-def row_rates(cm: np.ndarray) -> np.ndarray:
-    """Counts -> per-true-class rates (each row sums to 1); a class without test images stays a row of zeros."""
-    cm = np.asarray(cm, dtype=np.float64)
-    support = cm.sum(axis=1, keepdims=True)
-    return np.divide(cm, support, out=np.zeros_like(cm), where=support > 0)
-
-
 def off_diagonal_mass(cm: np.ndarray) -> float:
     """Mean per-class error: 1 - the mean of the row-normalised diagonal, over the classes that have test
     images (so it does not depend on class sizes). NaN when no class has any."""
@@ -188,22 +184,6 @@ def confused_pairs(cm: np.ndarray, classes: list[str], top: int = 3) -> list[Con
     pairs = [(-rates[i, j], i, j) for i in range(len(rates)) for j in range(len(rates))
              if i != j and rates[i, j] > 0]
     return [ConfusedPair(classes[i], classes[j], float(-neg)) for neg, i, j in sorted(pairs)[:top]]
-
-
-def _confusion_panel(ax, cm: np.ndarray, classes: list[str], title: str):
-    rates = row_rates(cm)
-    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    size = 7 if len(classes) > 6 else 8
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            ax.text(j, i, f"{rates[i, j]:.2f}", ha="center", va="center", fontsize=size,
-                    color="white" if rates[i, j] > 0.5 else "black")
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title, fontsize=10)
-    return im
 
 
 def draw_confusions(matrices: dict[str, np.ndarray], classes: list[str], path: str | Path,
@@ -224,7 +204,7 @@ def draw_confusions(matrices: dict[str, np.ndarray], classes: list[str], path: s
         title = f"{name}: mean per-class accuracy {100 * (1 - off_diagonal_mass(cm)):.1f}%"
         if subtitles.get(name):
             title += f"\n{subtitles[name]}"
-        im = _confusion_panel(ax, cm, classes, title)
+        im = confusion_panel(ax, cm, classes, title, fontsize=7 if len(classes) > 6 else 8, title_size=10)
     for ax in axes[n:]:
         ax.set_visible(False)
     fig.colorbar(im, ax=list(axes[:n]), fraction=0.03, label="share of the true class")

@@ -35,8 +35,8 @@ def test_predictions(checkpoint: Path, results_root: Path, keep_images: bool = T
     from mldrnet import models
     from mldrnet.checkpoint import Checkpoint
     from mldrnet.data.evalset import for_checkpoint
-    from mldrnet.training.hooks import describe_checkpoint
     from mldrnet.models.handcrafted import to_uint8
+    from mldrnet.training.hooks import describe_checkpoint
 
     ckpt = Checkpoint.load(checkpoint)
     model = models.load(ckpt)
@@ -88,8 +88,8 @@ def _fig5_image(ctx: ReproduceConfig, path: Path, ckpt) -> tuple[np.ndarray, str
     """(the evaluation crop as RGB uint8, what it is)."""
     if ctx.image:
         from mldrnet.data.decode import decode_image
-        from mldrnet.models.handcrafted import to_uint8
         from mldrnet.data.transforms import eval_transform
+        from mldrnet.models.handcrafted import to_uint8
 
         tensor = eval_transform(ckpt.preprocessing)(decode_image(ctx.image))
         return to_uint8(tensor.unsqueeze(0))[0], f"{ctx.image} (centre crop at {ckpt.preprocessing.crop} px)"
@@ -166,7 +166,8 @@ def _confusion_cells(ctx: ReproduceConfig, model: str, data):
         if pair is not None:
             fear_sad.append(Run(pair, *meta))
         first = first or (cm, pred)
-    return Cell(tuple(accuracy), "seeds"), Cell(tuple(fear_sad), "seeds", note="" if fear_sad else "no fear/sadness"), first
+    fear_sad_cell = Cell(tuple(fear_sad), "seeds", note="" if fear_sad else "no fear/sadness")
+    return Cell(tuple(accuracy), "seeds"), fear_sad_cell, first
 
 
 def _fear_sadness(cm: np.ndarray, classes) -> float | None:
@@ -183,7 +184,8 @@ def _confusions_line(name: str, cm: np.ndarray, classes) -> str:
     rates = figures.row_rates(cm)
     fear, sad = list(classes).index("fear") if "fear" in classes else None, \
         list(classes).index("sadness") if "sadness" in classes else None
-    fs = f"; fear->sadness {rates[fear, sad]:.0%}, sadness->fear {rates[sad, fear]:.0%}" if None not in (fear, sad) else ""
+    fs = (f"; fear->sadness {rates[fear, sad]:.0%}, sadness->fear {rates[sad, fear]:.0%}"
+          if None not in (fear, sad) else "")
     most = ", ".join(f"{p.true}->{p.predicted} {p.rate:.0%}" for p in pairs) or "none"
     return f"{name}: most confused {most}{fs}"
 
@@ -194,7 +196,7 @@ def fig7(ctx: ReproduceConfig) -> ExperimentResult:
     res = _result("fig7", "Fig. 7: images MldrNet classifies right and AlexNet wrong", ctx, data.dataset,
                   "share of the test split (%)", ["share"])
     preds = {}
-    for label, model in FIG6_MODELS:
+    for _label, model in FIG6_MODELS:
         path = checkpoint_of(train_cell(ctx, model, data, seeds=[0]))
         if path is None:
             res.notes.append(f"{model} did not train: no figure")

@@ -1,20 +1,21 @@
 """Classification metrics the paper reports: top-1 accuracy, per-class true-positive rate, confusion matrix.
 
 All rates are fractions in [0, 1]; callers that show percentages multiply by 100. The per-class true-positive
-rate (recall, "TPR per class" in the paper's Figs. 8-10, following Machajdik & Hanbury) is the diagonal of
-the row-normalized confusion matrix; its mean is the balanced accuracy, which unlike top-1 is not inflated
-by a model that favours the large classes. A class with no test images has an undefined TPR (NaN), and the
-mean skips it, as the paper does for anger on Abstract and IAPS-Subset.
+rate (recall, "TPR per class" in the paper's Figs. 8-10, following Machajdik & Hanbury) is scikit-learn's
+per-class `recall_score`, the diagonal of the row-normalized confusion matrix; its mean is the balanced
+accuracy, which unlike top-1 is not inflated by a model that favours the large classes. A class with no test
+images has an undefined TPR (NaN), and the mean skips it, as the paper does for anger on Abstract and
+IAPS-Subset.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix
+from sklearn.metrics import accuracy_score, confusion_matrix, recall_score
 
 from mldrnet.errors import BenchError
 
@@ -33,11 +34,10 @@ def confusion(labels: Sequence[int], predictions: Sequence[int], num_classes: in
     return confusion_matrix(np.asarray(labels), np.asarray(predictions), labels=list(range(num_classes)))
 
 
-def per_class_tpr(cm: np.ndarray) -> np.ndarray:
-    """Diagonal over row sums; NaN where a class has no samples (not 0: nothing was missed)."""
-    support = cm.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(support > 0, np.diag(cm) / np.maximum(support, 1), np.nan)
+def per_class_tpr(labels: Sequence[int], predictions: Sequence[int], num_classes: int) -> np.ndarray:
+    """(num_classes,) recall of each class; NaN where a class has no samples (not 0: nothing was missed)."""
+    return recall_score(np.asarray(labels), np.asarray(predictions), labels=list(range(num_classes)),
+                        average=None, zero_division=np.nan)
 
 
 def mean_ignoring_nan(values: Sequence[float]) -> float:
@@ -45,13 +45,14 @@ def mean_ignoring_nan(values: Sequence[float]) -> float:
     return float(sum(finite) / len(finite)) if finite else float("nan")
 
 
-def classification_metrics(labels: Sequence[int], predictions: Sequence[int], num_classes: int) -> ClassificationMetrics:
+def classification_metrics(labels: Sequence[int], predictions: Sequence[int],
+                           num_classes: int) -> ClassificationMetrics:
     if len(labels) != len(predictions):
         raise ValueError(f"{len(labels)} labels but {len(predictions)} predictions")
     if len(labels) == 0:
         raise ValueError("no samples to score")
     cm = confusion(labels, predictions, num_classes)
-    tpr = per_class_tpr(cm)
+    tpr = per_class_tpr(labels, predictions, num_classes)
     return ClassificationMetrics(
         top1=float(accuracy_score(np.asarray(labels), np.asarray(predictions))),
         mean_class_tpr=mean_ignoring_nan(tpr.tolist()),

@@ -9,7 +9,8 @@ Each method module exposes
     extract(image) -> dict[str, np.ndarray]   RGB uint8 (H, W, 3) -> group -> float64 vector of GROUPS[group]
 
 and `extract_vector(name, image)` concatenates the groups in order. Images are first resized to about 200,000
-pixels (`image.resize_to_pixels`), as Machajdik & Hanbury did.
+pixels (`image.resize_to_pixels`), as Machajdik & Hanbury did. `image` (input preparation) and `colour` (the RYB
+hue map, colour names and Lab conversion of Machajdik's and Zhao's features) hold what the methods share.
 """
 
 from __future__ import annotations

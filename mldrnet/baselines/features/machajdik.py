@@ -21,12 +21,12 @@ colour (72)
     1   colourfulness: EMD between the 4x4x4 RGB histogram and the uniform one, ground distance = Euclidean
         in CIE Luv between bin centres (cv2.EMD); reported as 1 - EMD / EMD_max in [0, 1] so that larger
         means more colourful (EMD_max = largest EMD of a one-bin histogram, an upper bound)
-    11  colour names: fraction of pixels nearest (CIE76 in Lab) to each of 11 prototypes of the basic colour
-        terms black, blue, brown, grey, green, orange, pink, purple, red, white, yellow
+    11  colour names: share of pixels named black, blue, brown, grey, green, orange, pink, purple, red, white,
+        yellow (`colour.colour_name_shares`: nearest Lab prototype of the pixel's 32^3 RGB bin)
     20  Itten contrasts on a Felzenszwalb segmentation: brightness, saturation, hue, complements, warmth
         (per pair of adjacent segments, border-length weighted per segment), harmony, hue count, hue spread,
         warm area, cold area (per segment neighbourhood = segment + adjacent segments); each as the
-        area-weighted mean and the max over segments. Hues are mapped onto Itten's RYB 12-hue wheel
+        area-weighted mean and the max over segments. Hues are mapped onto Itten's RYB wheel (`colour.ryb_hue`)
     19  Wang Wei-ning et al. factors: fuzzy lightness (L*: dark/mid/bright) x warm/cool (6), fuzzy saturation
         (low/mid/high) x warm/cool (6), warm-cool balance and mean chroma (2), lightness contrast (L* std, 5-95 %
         range) and Y std / mean (3), sharpness (mean gradient magnitude, Laplacian variance) (2)
@@ -53,11 +53,12 @@ content (4)
 
 Total 116 dimensions. Departures from the original, and why:
 - The circular mean hue is (cos, sin), not an angle (+2 dims: an angle wraps at red; SVMs need continuity).
-- van de Weijer's colour-name table is external; it is approximated by nearest Lab prototypes (see
-  `_COLOUR_PROTOTYPES`), evaluated through a 32^3 RGB lookup table.
+- van de Weijer's colour-name table is external; it is approximated by nearest Lab prototypes, and the
+  RGB-to-RYB hue map is piecewise linear: both are shared with Zhao's features and documented in `colour`.
+  Wang's L* is that of the pixel's 32^3 RGB bin (`colour.binned_lightness`), in scikit-image's Lab.
 - Segmentation is Felzenszwalb's graph method (scikit-image) on a ~50k-pixel copy instead of the waterfall
-  transform; the Itten, level-of-detail and area features use it. The RGB-to-RYB hue mapping is piecewise
-  linear and approximate. Exact Itten formulas are not given in the paper: ours are documented above.
+  transform; the Itten, level-of-detail and area features use it. Exact Itten formulas are not given in the
+  paper: ours are documented above.
 - Wang's features are reconstructed from the factor descriptions (their exact fuzzy memberships are not given).
 - Tamura directionality uses the single dominant peak; coarseness runs on the ~50k-pixel copy, as do Canny and
   Hough (speed). Colourfulness is reported as a similarity (see above), not as the raw distance.
@@ -76,34 +77,16 @@ import numpy as np
 import pywt
 import scipy.ndimage as ndi
 import scipy.sparse as sp
-from skimage.color import rgb2lab, rgb2luv
+from skimage.color import rgb2luv  # type: ignore[attr-defined]  # missing from scikit-image's stub __all__
 from skimage.feature import canny, graycomatrix, graycoprops
 from skimage.segmentation import felzenszwalb
 from skimage.transform import probabilistic_hough_line
 
+from mldrnet.baselines.features.colour import COLOUR_NAMES, binned_lightness, colour_name_shares, ryb_hue
 from mldrnet.baselines.features.image import as_rgb_uint8, resize_to_pixels
 
 NAME = "machajdik"
-VERSION = 1
-
-_COLOUR_NAMES = ("black", "blue", "brown", "grey", "green", "orange", "pink", "purple", "red", "white", "yellow")
-# sRGB prototypes of the 11 basic colour terms (approximating van de Weijer et al.'s learned table).
-_COLOUR_PROTOTYPES = np.array(
-    [
-        [20, 20, 20],
-        [30, 70, 200],
-        [130, 80, 40],
-        [128, 128, 128],
-        [40, 160, 50],
-        [255, 140, 0],
-        [255, 160, 190],
-        [130, 50, 160],
-        [210, 30, 30],
-        [245, 245, 245],
-        [250, 230, 30],
-    ],
-    dtype=np.uint8,
-)
+VERSION = 2  # 2: colour-name prototypes and RYB hue map from the `colour` tables shared with Zhao
 
 _ITTEN = ("brightness", "saturation", "hue", "complement", "warmth", "harmony", "hue_count", "hue_spread",
           "warm_area", "cold_area")
@@ -121,7 +104,7 @@ FEATURE_NAMES: dict[str, tuple[str, ...]] = {
         ["saturation_mean", "brightness_mean", "pleasure", "arousal", "dominance",
          "hue_mean_cos", "hue_mean_sin", "hue_dispersion", "hue_wmean_cos", "hue_wmean_sin", "hue_wdispersion",
          "colourfulness"]
-        + [f"colour_name_{n}" for n in _COLOUR_NAMES]
+        + [f"colour_name_{n}" for n in COLOUR_NAMES]
         + [f"itten_{n}_{s}" for n in _ITTEN for s in ("mean", "max")]
         + _WANG
         + _AREA
@@ -161,14 +144,6 @@ def _ihls(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return h, s, y
 
 
-def _rgb_to_ryb_hue(h: np.ndarray) -> np.ndarray:
-    """Approximate map from the RGB hue circle onto Itten's RYB wheel (radians; red 0, yellow 120, green 180,
-    blue 240, violet ~290 deg): complements there are Itten's (red-green, yellow-violet, blue-orange)."""
-    src = np.radians([0, 30, 60, 120, 180, 240, 300, 360])
-    dst = np.radians([0, 60, 120, 180, 210, 240, 315, 360])
-    return np.interp(h, src, dst)
-
-
 def _resultant(cos_sum, sin_sum, weight_sum):
     """Circular mean (cos, sin) and mean resultant length from weighted sums; (1, 0, 0) when weightless."""
     r = np.hypot(cos_sum, sin_sum)
@@ -189,17 +164,6 @@ def _resize_max_pixels(rgb: np.ndarray, pixels: int) -> np.ndarray:
     scale = math.sqrt(pixels / (h * w))
     size = (max(2, round(w * scale)), max(2, round(h * scale)))
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-
-
-@functools.cache
-def _colour_luts() -> tuple[np.ndarray, np.ndarray]:
-    """32^3 RGB lookup tables: colour-name index (nearest Lab prototype) and L* of the bin centre."""
-    q = np.arange(32, dtype=np.float64) * 8 + 3.5
-    grid = np.stack(np.meshgrid(q, q, q, indexing="ij"), axis=-1).reshape(-1, 1, 3) / 255.0
-    lab = rgb2lab(grid).reshape(-1, 3)
-    protos = rgb2lab(_COLOUR_PROTOTYPES.reshape(-1, 1, 3).astype(np.float64) / 255.0).reshape(-1, 3)
-    d = ((lab[:, None, :] - protos[None, :, :]) ** 2).sum(-1)
-    return d.argmin(axis=1).astype(np.uint8), lab[:, 0].astype(np.float64)
 
 
 @functools.cache
@@ -347,17 +311,14 @@ def _colour(rgb, h, s, y, labels) -> np.ndarray:
     for wgt in (chromatic.astype(np.float64), s):  # plain (over pixels that have a hue) and S-weighted
         c, si, r = _resultant((wgt * cos_h).sum(), (wgt * sin_h).sum(), wgt.sum())
         hue += [float(c), float(si), float(1.0 - r) if wgt.sum() > _EPS else 0.0]
-    names_lut, l_lut = _colour_luts()
-    q = rgb >> 3
-    idx = (q[..., 0].astype(np.int64) << 10) | (q[..., 1].astype(np.int64) << 5) | q[..., 2]
-    names = np.bincount(names_lut[idx].ravel(), minlength=11) / idx.size
-    h_ryb = _rgb_to_ryb_hue(h)
+    names = colour_name_shares(rgb)
+    h_ryb = np.radians(ryb_hue(np.degrees(h)))
     small_shape = labels.shape
     h_small = cv2.resize(h_ryb, small_shape[::-1], interpolation=cv2.INTER_NEAREST)
     s_small = cv2.resize(s, small_shape[::-1], interpolation=cv2.INTER_AREA)
     y_small = cv2.resize(y, small_shape[::-1], interpolation=cv2.INTER_AREA)
     itten, largest = _itten(labels, h_small, s_small, y_small)
-    wang = _wang(h_ryb, s, y, l_lut[idx])
+    wang = _wang(h_ryb, s, y, binned_lightness(rgb))
     chrom = s >= _ACHROMATIC_S
     warm_px = np.cos(h_ryb - _WARM_CENTRE) > 0
     area = [

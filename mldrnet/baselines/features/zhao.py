@@ -10,9 +10,10 @@ half-size working copy (~50k pixels), gradients and gradation on the 200k image,
 Groups (84 dimensions in all, in this order):
 
 - balance (15): bilateral symmetry by mirror matching (Loy & Eklundh 2006): OpenCV SIFT keypoints of the
-  image are matched against SIFT keypoints of its left-right mirror (up to 3 nearest matches per keypoint,
-  each closer than 0.8x the 4th nearest, so repeated structures survive); each pair votes with
-  weight angular-symmetry x scale-similarity for its symmetry axis in a (theta, r) Hough space; features:
+  image are matched against SIFT keypoints of its left-right mirror (OpenCV's brute-force matcher: up to 3
+  nearest matches per keypoint, each closer than 0.8x the 4th nearest, so repeated structures survive); each
+  pair votes with weight angular-symmetry x scale-similarity for its symmetry axis in a (theta, r) Hough
+  space; features:
   strength (best 3x3 Hough cell / number of keypoints), number of axes (local maxima >= half the best),
   axis orientation (cos 2b, sin 2b of the axis angle b), axis offset from the image centre (5); plus a cheap
   flip-correlation, 1 - |g - flip(g)|^2 / (|g - mean|^2 + |flip(g) - mean|^2), left-right and top-bottom (2);
@@ -21,16 +22,18 @@ Groups (84 dimensions in all, in this order):
   angle / pi (4); radial symmetry
   by the fast radial symmetry transform (Loy & Zelinsky 2003, radii 3/6/12 px of the working copy):
   log1p(peak), log1p(mean), peak offset from centre, number of peaks (4).
-- emphasis (9): Itten's seven colour contrasts over an 8x8 grid of blocks (light-dark, saturation, hue,
+- emphasis (9): Itten's seven colour contrasts over an 8x8 grid of blocks (light-dark on L*, saturation, hue,
   cold-warm, complementary, simultaneous, extension) and the rate of focused attention (spectral-residual
   saliency inside the subject region / total saliency) with the subject region's area fraction.
-- harmony (10): per pixel, the chroma-weighted (S x V) hue histogram on Itten's 12-hue (RYB) wheel in a 15x15
-  window of the working copy (~30 px at 200k); its two dominant hues are harmonious when their wheel distance
-  is 0, 1, 4 or 6 steps (monochrome, analogous, triad, complementary); pixel harmony = (w1 + w2 [harmonious])
-  / (w1 + w2); pooled as chroma-weighted mean, std, fraction >= 0.9 (3) and the distance histogram (7).
-- variety (31): colour-name variety: share of each of 11 basic colour names (11), number of names covering
-  >= 2 % of the image, colour-name entropy (2); gradient distribution (Sobel): magnitude-weighted orientation
-  histogram (8 bins over [0, pi)), magnitude histogram (8 fixed log-spaced bins), entropies of both (18).
+- harmony (10): per pixel, the chroma-weighted (S x V) hue histogram on Itten's 12-hue (RYB) wheel (HSV hue
+  through `colour.ryb_hue`) in a 15x15 window of the working copy (~30 px at 200k); its two dominant hues are
+  harmonious when their wheel distance is 0, 1, 4 or 6 steps (monochrome, analogous, triad, complementary);
+  pixel harmony = (w1 + w2 [harmonious]) / (w1 + w2); pooled as chroma-weighted mean, std, fraction >= 0.9 (3)
+  and the distance histogram (7).
+- variety (31): colour-name variety: share of each of 11 basic colour names on the working copy
+  (`colour.colour_name_shares`) (11), number of names covering >= 2 % of the image, colour-name entropy in
+  bits (2); gradient distribution (Sobel): magnitude-weighted orientation histogram (8 bins over [0, pi)),
+  magnitude histogram (8 fixed log-spaced bins), entropies of both in bits (18).
 - gradation (6): windowed total variation D and windowed inherent variation L of relative total variation
   (Xu et al. 2012, Gaussian window sigma 3 px at 200k) in x and y: mean Dx, Dy, Lx, Ly, mean D/(L + 1e-3)
   in x and y.
@@ -45,8 +48,9 @@ Departures from the original, and why:
 - Itten's contrasts are computed over a fixed 8x8 grid of blocks, not over segmented regions: a grid is
   deterministic and fast; segmentation would dominate the time budget.
 - The 11 colour names are nearest Lab prototypes of typical sRGB colours, an approximation of van de
-  Weijer's learned colour-name table (external data we do not ship).
-- The Itten wheel is approximated by a piecewise-linear map of HSV hue to the RYB wheel.
+  Weijer's learned colour-name table (external data we do not ship), and the Itten wheel is a piecewise-linear
+  map of HSV hue: both are shared with Machajdik's features and documented in `colour`. L* (light-dark
+  contrast) is that of the pixel's 32^3 RGB bin (`colour.binned_lightness`), as in Machajdik's features.
 - Harmony uses the two dominant hues in each window and a fixed set of harmonious intervals; Zhao's exact
   pixel harmony formula is not reproduced.
 - Saliency is spectral residual (Hou & Zhang 2007) for both the rate of focused attention and the gaze path,
@@ -70,11 +74,13 @@ import math
 import cv2
 import numpy as np
 from scipy import ndimage
+from scipy.stats import entropy
 
+from mldrnet.baselines.features.colour import COLOUR_NAMES, binned_lightness, colour_name_shares, ryb_hue
 from mldrnet.baselines.features.image import as_rgb_uint8, resize_to_pixels
 
 NAME = "zhao"
-VERSION = 1
+VERSION = 2  # 2: colour names and L* from the `colour` tables shared with Machajdik (32^3 grid, scikit-image Lab)
 GROUPS: dict[str, int] = {
     "balance": 15,
     "emphasis": 9,
@@ -97,8 +103,7 @@ FEATURE_NAMES: dict[str, tuple[str, ...]] = {
     ),
     "harmony": ("harmony_mean", "harmony_std", "harmony_fraction", *(f"hue_step_{d}" for d in range(7))),
     "variety": (
-        *(f"colour_{n}" for n in ("black", "blue", "brown", "grey", "green", "orange", "pink", "purple", "red",
-                                  "white", "yellow")),
+        *(f"colour_{n}" for n in COLOUR_NAMES),
         "colour_count", "colour_entropy",
         *(f"orientation_{i}" for i in range(8)), *(f"magnitude_{i}" for i in range(8)),
         "orientation_entropy", "magnitude_entropy",
@@ -117,43 +122,18 @@ _RATIO = 0.8
 _SALIENCY_WIDTH = 64
 _FIXATIONS = 8
 
-# HSV hue (degrees) -> RYB (Itten) wheel hue: red 0, orange 60, yellow 120, green 180, blue 240, violet 300.
-_RGB_KNOTS = np.array([0.0, 30.0, 60.0, 120.0, 180.0, 240.0, 300.0, 360.0])
-_RYB_KNOTS = np.array([0.0, 60.0, 120.0, 180.0, 210.0, 240.0, 300.0, 360.0])
 # Itten's harmonious areas for yellow, orange, red, violet, blue, green (inverse of Goethe's light values
 # 9:8:6:3:4:6), indexed by RYB sector of 60 degrees starting at red: red, orange, yellow, green, blue, violet.
 _ITTEN_AREAS = np.array([6.0, 4.0, 3.0, 6.0, 8.0, 9.0])
 _HARMONIOUS_STEPS = np.array([True, True, False, False, True, False, True])  # wheel distance 0..6
-
-_COLOR_NAMES = tuple(n.removeprefix("colour_") for n in FEATURE_NAMES["variety"][:11])
-_COLOR_NAME_RGB = np.array(
-    [
-        [0, 0, 0],
-        [30, 60, 200],
-        [120, 70, 30],
-        [128, 128, 128],
-        [40, 160, 50],
-        [255, 140, 0],
-        [255, 150, 190],
-        [130, 50, 160],
-        [210, 30, 30],
-        [255, 255, 255],
-        [250, 230, 40],
-    ],
-    dtype=np.float32,
-)
-_COLOR_NAME_LAB = cv2.cvtColor((_COLOR_NAME_RGB / 255.0)[None], cv2.COLOR_RGB2LAB)[0].astype(np.float64)
 _MAG_EDGES = np.array([0.0, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, np.inf])
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
 def _entropy(p: np.ndarray) -> float:
+    """Shannon entropy in bits of a histogram (normalised here); 0 for an empty one."""
     p = np.asarray(p, dtype=np.float64)
-    total = p.sum()
-    if total <= _EPS:
-        return 0.0
-    p = p[p > 0] / total
-    return float(-(p * np.log2(p)).sum()) + 0.0
+    return float(entropy(p, base=2)) + 0.0 if p.sum() > _EPS else 0.0
 
 
 def _normalised(h: np.ndarray) -> np.ndarray:
@@ -171,15 +151,14 @@ def _block_means(arr: np.ndarray, n: int) -> np.ndarray:
     return sums / np.maximum(counts, 1)[..., None]
 
 
-def _ryb_hue(hsv_hue_deg: np.ndarray) -> np.ndarray:
-    return np.interp(np.mod(hsv_hue_deg, 360.0), _RGB_KNOTS, _RYB_KNOTS)
-
-
 def _local_maxima_count(a: np.ndarray, threshold: float, size: int, mode="nearest") -> int:
+    """Number of local maxima (size x size window) reaching `threshold`; a plateau of equal maxima counts once.
+    Not skimage's peak_local_max: it keeps plateau pixels min_distance apart, so the 3x3 plateau that one
+    smoothed Hough vote makes would count as 4 peaks."""
     if threshold <= 0:
         return 0
     peaks = (a == ndimage.maximum_filter(a, size=size, mode=mode)) & (a >= threshold)
-    return int(ndimage.label(peaks)[1])  # a plateau of equal maxima counts once
+    return int(ndimage.label(peaks)[1])
 
 
 def spectral_residual(gray: np.ndarray, width: int = _SALIENCY_WIDTH) -> np.ndarray:
@@ -204,7 +183,7 @@ def spectral_residual(gray: np.ndarray, width: int = _SALIENCY_WIDTH) -> np.ndar
 # -- balance ------------------------------------------------------------------------------------------------
 def _sift(gray_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(xy (n, 2), image-coordinate orientation (n,) radians, size (n,), descriptors (n, 128))."""
-    kps, desc = cv2.SIFT_create().detectAndCompute(gray_u8, None)
+    kps, desc = cv2.SIFT.create().detectAndCompute(gray_u8, None)
     if desc is None or len(kps) == 0:
         return np.zeros((0, 2)), np.zeros(0), np.zeros(0), np.zeros((0, 128), np.float32)
     response = np.array([k.response for k in kps])
@@ -218,23 +197,17 @@ def _sift(gray_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
 
 def _ratio_matches(d1: np.ndarray, d2: np.ndarray, forbid: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (i, j): d2[j] is one of d1[i]'s k nearest allowed neighbours and is closer than 0.8 times
-    the (k+1)-th (Lowe's ratio test against the (k+1)-th neighbour, so up to k repeated partners survive)."""
+    """Index pairs (i, j): d2[j] is one of d1[i]'s k nearest neighbours (L2, OpenCV's brute-force matcher) outside
+    `forbid` and is closer than 0.8 times the (k+1)-th (Lowe's ratio test against the (k+1)-th neighbour, so up
+    to k repeated partners survive; with k or fewer allowed neighbours, all of them pass)."""
     if len(d1) == 0 or len(d2) == 0:
         return np.zeros(0, int), np.zeros(0, int)
-    a, b = d1.astype(np.float64), d2.astype(np.float64)
-    dist = (a * a).sum(1)[:, None] - 2.0 * a @ b.T + (b * b).sum(1)[None, :]
-    dist = np.sqrt(np.maximum(dist, 0.0))
-    dist[forbid] = np.inf
-    if dist.shape[1] <= k:  # too few candidates for a reference neighbour: pad with "infinitely far"
-        dist = np.hstack([dist, np.full((dist.shape[0], k + 1 - dist.shape[1]), np.inf)])
-    near = np.argpartition(dist, k, axis=1)[:, : k + 1]
-    rows = np.arange(len(a))[:, None]
-    near = np.take_along_axis(near, np.argsort(dist[rows, near], axis=1, kind="stable"), axis=1)
-    nd = dist[rows, near]
-    ok = np.isfinite(nd[:, :k]) & (nd[:, :k] < _RATIO * nd[:, k : k + 1])
-    i, col = np.nonzero(ok)
-    return i, near[i, col]
+    allowed = np.ascontiguousarray(~forbid, dtype=np.uint8)
+    knn = cv2.BFMatcher(cv2.NORM_L2).knnMatch(d1.astype(np.float32), d2.astype(np.float32), k=k + 1, mask=allowed)
+    pairs = [(m.queryIdx, m.trainIdx) for row in knn for m in row[:k]
+             if len(row) <= k or m.distance < _RATIO * row[k].distance]
+    i, j = np.array(pairs, dtype=int).reshape(-1, 2).T
+    return i, j
 
 
 def _close_pairs(p: np.ndarray, q: np.ndarray, radius: float = 3.0) -> np.ndarray:
@@ -424,8 +397,8 @@ def _itten_contrasts(hue_ryb: np.ndarray, sat: np.ndarray, val: np.ndarray, ligh
     return out
 
 
-def _emphasis(hsv_half: np.ndarray, hue_ryb: np.ndarray, lab_half: np.ndarray, saliency: np.ndarray) -> np.ndarray:
-    contrasts = _itten_contrasts(hue_ryb, hsv_half[..., 1], hsv_half[..., 2], lab_half[..., 0] / 100.0)
+def _emphasis(hsv_half: np.ndarray, hue_ryb: np.ndarray, lightness: np.ndarray, saliency: np.ndarray) -> np.ndarray:
+    contrasts = _itten_contrasts(hue_ryb, hsv_half[..., 1], hsv_half[..., 2], lightness / 100.0)
     total = saliency.sum()
     if total > _EPS:
         subject = saliency >= 3.0 * saliency.mean()
@@ -467,11 +440,8 @@ def _harmony(hue_ryb: np.ndarray, sat: np.ndarray, val: np.ndarray, window: int 
 
 
 # -- variety ------------------------------------------------------------------------------------------------
-def _variety(lab_half: np.ndarray, gray: np.ndarray) -> np.ndarray:
-    lab = lab_half.reshape(-1, 3).astype(np.float64)
-    d2 = (lab * lab).sum(1)[:, None] - 2.0 * lab @ _COLOR_NAME_LAB.T + (_COLOR_NAME_LAB**2).sum(1)[None, :]
-    names = np.argmin(d2, axis=1)
-    share = np.bincount(names, minlength=len(_COLOR_NAMES)) / max(len(names), 1)
+def _variety(rgb_half: np.ndarray, gray: np.ndarray) -> np.ndarray:
+    share = colour_name_shares(rgb_half)
     gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
     mag = (np.hypot(gx, gy) / 4.0).astype(np.float64).ravel()  # a unit step gives 1
@@ -544,16 +514,16 @@ def extract(image) -> dict[str, np.ndarray]:
     half = cv2.resize(rgb, (max(8, rgb.shape[1] // 2), max(8, rgb.shape[0] // 2)), interpolation=cv2.INTER_AREA)
     half_f = half.astype(np.float32) / 255.0
     hsv_half = cv2.cvtColor(half_f, cv2.COLOR_RGB2HSV)  # H degrees [0, 360), S and V in [0, 1]
-    lab_half = cv2.cvtColor(half_f, cv2.COLOR_RGB2LAB)  # L in [0, 100]
-    hue_ryb = _ryb_hue(hsv_half[..., 0].astype(np.float64))
+    light_half = binned_lightness(half)  # L* in [0, 100]
+    hue_ryb = ryb_hue(hsv_half[..., 0].astype(np.float64))
     gray_half_u8 = cv2.cvtColor(half, cv2.COLOR_RGB2GRAY)
     saliency = spectral_residual(gray)
 
     groups = {
         "balance": _balance(gray_half_u8),
-        "emphasis": _emphasis(hsv_half, hue_ryb, lab_half, saliency),
+        "emphasis": _emphasis(hsv_half, hue_ryb, light_half, saliency),
         "harmony": _harmony(hue_ryb, hsv_half[..., 1], hsv_half[..., 2]),
-        "variety": _variety(lab_half, gray),
+        "variety": _variety(half, gray),
         "gradation": _gradation(gray),
         "movement": _movement(saliency),
     }
