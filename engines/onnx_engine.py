@@ -173,14 +173,7 @@ class OnnxRuntimeEngine(Engine):
         if self.provider not in PROVIDERS:
             raise BenchError(f"unknown onnxruntime provider {self.provider!r}: choose one of {', '.join(PROVIDERS)}")
         self.device = "cpu" if self.provider == "cpu" else "cuda"
-        if options.precision == "tf32" and self.provider == "cpu":
-            raise BenchError("tf32 is a GPU precision: use the cuda or tensorrt provider (ort-cuda / ort-trt)")
-        if options.precision == "int8" and self.provider != "cpu":
-            raise BenchError("onnxruntime int8 (model.ort-int8.onnx) runs on the cpu provider only: use ort-cpu int8, "
-                             "or the tensorrt engine on a GPU")
-        if options.precision not in ("fp32", "tf32", "int8") and not (self.provider == "tensorrt" and options.precision == "fp16"):
-            raise BenchError(f"onnxruntime runs the fp32 ONNX file; precision {options.precision} is only offered "
-                             "through the TensorRT provider (fp16) or the tensorrt engine")
+        self._check_precision(options.precision)
         self.max_batch = options.max_batch or DEFAULT_MAX_BATCH
         self.trt_cache: Path | None = None
         self.threads = options.threads or torch.get_num_threads()
@@ -216,6 +209,17 @@ class OnnxRuntimeEngine(Engine):
         self.output_name = self.session.get_outputs()[0].name
         self.io_binding = options.io_binding and self.device == "cuda"
         self._bindings: dict[tuple[int, ...], list] = {}  # input shape -> [IOBinding, bound input pointer]
+
+    def _check_precision(self, precision: str) -> None:
+        """Refuse a precision this provider does not run from the fp32 (or int8) ONNX file."""
+        if precision == "tf32" and self.provider == "cpu":
+            raise BenchError("tf32 is a GPU precision: use the cuda or tensorrt provider (ort-cuda / ort-trt)")
+        if precision == "int8" and self.provider != "cpu":
+            raise BenchError("onnxruntime int8 (model.ort-int8.onnx) runs on the cpu provider only: use ort-cpu int8, "
+                             "or the tensorrt engine on a GPU")
+        if precision not in ("fp32", "tf32", "int8") and not (self.provider == "tensorrt" and precision == "fp16"):
+            raise BenchError(f"onnxruntime runs the fp32 ONNX file; precision {precision} is only offered "
+                             "through the TensorRT provider (fp16) or the tensorrt engine")
 
     def provider_chain(self, names: list[str], path: Path) -> list:
         """The providers with their options: TF32 per precision, the TensorRT provider's cache and profile."""

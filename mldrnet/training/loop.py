@@ -352,15 +352,7 @@ def fit(job: TrainJob, *, resume: bool = False, observer: TrainObserver | None =
         observer.start_run(cfg.model, cfg.epochs)
     try:
         for epoch in range(state.start_epoch, cfg.epochs):
-            torch.manual_seed(cfg.seed * 1000 + epoch)  # crops, flips, dropout: a function of (seed, epoch)
-            sampler: DistributedSampler | None = None
-            if ctx.enabled:  # a list of (path, label) is a map-style dataset
-                sampler = DistributedSampler(job.data.train, ctx.world_size, ctx.rank, seed=cfg.seed)  # type: ignore[arg-type]
-            if sampler:
-                sampler.set_epoch(epoch)
-            loader = make_loader(job.data.train, job.prep, train=True, batch_size=per_process_batch,
-                                 shuffle=sampler is None, seed=cfg.seed * 1000 + epoch, workers=cfg.workers, sampler=sampler,
-                                 pin_memory=device.type == "cuda")  # so that non_blocking copies really overlap
+            loader = _epoch_loader(job, epoch, per_process_batch)
             assert optimizer is not None  # only a model with parameters gets epochs (hand-crafted ones get 0)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(cfg, epoch)
@@ -386,6 +378,19 @@ def fit(job: TrainJob, *, resume: bool = False, observer: TrainObserver | None =
     if not ctx.is_main:
         return TrainResult(cfg.model, str(job.run.path), cfg.epochs, state.best_epoch, state.best_val)
     return finish_and_test(job, state, started=t0)
+
+
+def _epoch_loader(job: TrainJob, epoch: int, batch_size: int):
+    """The training batches of one epoch: crops, flips, dropout and the order are a function of (seed, epoch)."""
+    cfg, ctx = job.cfg, job.ctx
+    torch.manual_seed(cfg.seed * 1000 + epoch)
+    sampler: DistributedSampler | None = None
+    if ctx.enabled:  # a list of (path, label) is a map-style dataset
+        sampler = DistributedSampler(job.data.train, ctx.world_size, ctx.rank, seed=cfg.seed)  # type: ignore[arg-type]
+        sampler.set_epoch(epoch)
+    return make_loader(job.data.train, job.prep, train=True, batch_size=batch_size, shuffle=sampler is None,
+                       seed=cfg.seed * 1000 + epoch, workers=cfg.workers, sampler=sampler,
+                       pin_memory=ctx.device.type == "cuda")  # so that non_blocking copies really overlap
 
 
 def _diverged(job: TrainJob, state: TrainState, epoch: int, e: Diverged) -> BenchError:
