@@ -38,8 +38,15 @@ def _size(path: Path) -> int:
     return path.stat().st_size + sum(e.stat().st_size for e in extras if e.is_file())
 
 
-def artifact_for(variant: Variant, checkpoint: Path, model: torch.nn.Module, max_batch: int, results_root: Path,
-                 data_root: str | None = None, size: int | None = None) -> Artifact:
+def artifact_for(
+    variant: Variant,
+    checkpoint: Path,
+    model: torch.nn.Module,
+    max_batch: int,
+    results_root: Path,
+    data_root: str | None = None,
+    size: int | None = None,
+) -> Artifact:
     """`size`: the input side (px) the file must serve (bench compare --size); None = the checkpoint's crop. The
     torch row loads the checkpoint at any size (the zoo's CNNs end in adaptive pooling); exported files are made
     for one size (engines.export.ensure_file's `size`)."""
@@ -50,6 +57,13 @@ def artifact_for(variant: Variant, checkpoint: Path, model: torch.nn.Module, max
     from engines.export import ensure_file  # heavy (onnx, onnxscript): only when a row needs it
 
     at_size = {} if size is None else {"size": size}  # only when compare asks for another size than the crop
-    path = ensure_file(fmt, variant.precision if variant.precision in fmt.export_precisions else "fp32",
-                       checkpoint, max_batch=max_batch, results_root=results_root, data_root=data_root, **at_size)
+    path = ensure_file(
+        fmt,
+        variant.precision if variant.precision in fmt.export_precisions else "fp32",
+        checkpoint,
+        max_batch=max_batch,
+        results_root=results_root,
+        data_root=data_root,
+        **at_size,
+    )
     return Artifact(path, path, _size(path))

@@ -119,15 +119,26 @@ def _compare_row(base: Record, cur: Record, tol: Tolerance, scale: dict) -> RowC
     # "checked" means compared to a number: a value that is missing or not a finite number fails the row
     # (the strict reader refuses such files; this guards runs built in memory)
     needed = {"accuracy_pct": False, "lat_p50_ms": True, "throughput_ips": True}
-    absent = [f"{name} in the {side}" for name, positive in needed.items()
-              for side, row in (("baseline", base), ("run", cur)) if _num(getattr(row, name), positive) is None]
+    absent = [
+        f"{name} in the {side}"
+        for name, positive in needed.items()
+        for side, row in (("baseline", base), ("run", cur))
+        if _num(getattr(row, name), positive) is None
+    ]
     s = _num(scale.get(cur.device, 1.0) if tol.normalize else 1.0, positive=True)
     if absent or s is None:
-        return RowCheck(cur.key, "unchecked", (f"nothing to compare: no usable {', '.join(absent) or 'calibration'}",),
-                        (base.accuracy_pct, cur.accuracy_pct), (base.agreement_pct, cur.agreement_pct))
+        return RowCheck(
+            cur.key,
+            "unchecked",
+            (f"nothing to compare: no usable {', '.join(absent) or 'calibration'}",),
+            (base.accuracy_pct, cur.accuracy_pct),
+            (base.agreement_pct, cur.agreement_pct),
+        )
     reasons = []
-    for name, b, c in (("top-1", base.accuracy_pct, cur.accuracy_pct),
-                       ("agreement", base.agreement_pct, cur.agreement_pct)):
+    for name, b, c in (
+        ("top-1", base.accuracy_pct, cur.accuracy_pct),
+        ("agreement", base.agreement_pct, cur.agreement_pct),
+    ):
         b, c = _num(b), _num(c)
         if b is not None and c is not None and b - c > tol.accuracy_points:
             reasons.append(f"{name} {b:.2f}% -> {c:.2f}% (-{b - c:.2f} points > {tol.accuracy_points:g})")
@@ -137,8 +148,17 @@ def _compare_row(base: Record, cur: Record, tol: Tolerance, scale: dict) -> RowC
         reasons.append(f"median latency x{lat:.2f} (> x{1 + tol.timing:.2f})")
     if not 1 / ips <= 1 + tol.timing:
         reasons.append(f"throughput x{ips:.2f} (< x{1 / (1 + tol.timing):.2f})")
-    return RowCheck(cur.key, "regression" if reasons else "ok", tuple(reasons), (base.accuracy_pct, cur.accuracy_pct),
-                    (base.agreement_pct, cur.agreement_pct), lat, ips, bool(cur.noisy), compared=True)
+    return RowCheck(
+        cur.key,
+        "regression" if reasons else "ok",
+        tuple(reasons),
+        (base.accuracy_pct, cur.accuracy_pct),
+        (base.agreement_pct, cur.agreement_pct),
+        lat,
+        ips,
+        bool(cur.noisy),
+        compared=True,
+    )
 
 
 def _timing_size(r: Record) -> int | None:
@@ -154,12 +174,14 @@ def _int8_gate(check: RowCheck, cur: Record, tol: Tolerance) -> RowCheck:
     agree = _num(cur.agreement_pct)
     if agree is not None and agree >= tol.int8_agreement_pct:
         return check
-    why = ("int8 row without a top-1 agreement with fp32: the int8 gate cannot judge it" if agree is None else
-           f"int8 top-1 agreement with fp32 {agree:.2f}% < {tol.int8_agreement_pct:g}%")
+    why = (
+        "int8 row without a top-1 agreement with fp32: the int8 gate cannot judge it"
+        if agree is None
+        else f"int8 top-1 agreement with fp32 {agree:.2f}% < {tol.int8_agreement_pct:g}%"
+    )
     reasons = check.reasons if check.verdict != "new" else ()
     verdict = check.verdict if check.failed else "regression"
-    return replace(check, verdict=verdict, reasons=(*reasons, why),
-                   agreement=(check.agreement[0], cur.agreement_pct))
+    return replace(check, verdict=verdict, reasons=(*reasons, why), agreement=(check.agreement[0], cur.agreement_pct))
 
 
 def _environment_problems(current: CompareRun, baseline: CompareRun) -> tuple[list[str], list[str]]:
@@ -181,8 +203,10 @@ def _environment_problems(current: CompareRun, baseline: CompareRun) -> tuple[li
     if b_env.get("threads") != c_env.get("threads"):
         # timings at other thread counts are not comparable; nor do they normalize (a matrix product scales with
         # threads far better than a small model at batch 1)
-        problems.append(f"thread count differs: baseline {b_env.get('threads')}, run {c_env.get('threads')}: "
-                        f"run compare with --threads {b_env.get('threads')}")
+        problems.append(
+            f"thread count differs: baseline {b_env.get('threads')}, run {c_env.get('threads')}: "
+            f"run compare with --threads {b_env.get('threads')}"
+        )
     return problems, notes
 
 
@@ -196,32 +220,44 @@ def _scales(current: CompareRun, baseline: CompareRun, tol: Tolerance, base_rows
         b, c = _cal(baseline, device), _cal(current, device)
         sizes = {run.calibration.get(device, {}).get("size") for run in (baseline, current)}
         if b is None or c is None:
-            problems.append(f"no {device} calibration in the {'baseline' if b is None else 'run'}: "
-                            "timings cannot be normalized (use --no-normalize on one machine)")
+            problems.append(
+                f"no {device} calibration in the {'baseline' if b is None else 'run'}: "
+                "timings cannot be normalized (use --no-normalize on one machine)"
+            )
         elif len(sizes) > 1:
-            problems.append(f"the {device} calibration changed ({' vs '.join(map(str, sizes))}): refresh the "
-                            "baseline with --update")
+            problems.append(
+                f"the {device} calibration changed ({' vs '.join(map(str, sizes))}): refresh the baseline with --update"
+            )
         else:
             scale[device] = c / b
         spread = current.calibration.get(device, {}).get("spread", 1.0)
         if not _num(spread, positive=True) or not spread <= tol.busy_spread:
             # under contention, models with many small parallel ops slow down far more than one matrix
             # product: no normalization rescues such timings, and a flaky gate is worse than a loud one
-            problems.append(f"the machine was busy during the run: its {device} calibration varied x{spread:.1f} "
-                            f"(limit x{tol.busy_spread:g}); rerun compare on a quiet machine")
+            problems.append(
+                f"the machine was busy during the run: its {device} calibration varied x{spread:.1f} "
+                f"(limit x{tol.busy_spread:g}); rerun compare on a quiet machine"
+            )
     return scale, problems
 
 
 def _resized_problem(base_rows: dict, cur_rows: dict) -> list[str]:
-    resized = [(key, _timing_size(base_rows[key]), _timing_size(cur)) for key, cur in cur_rows.items()
-               if key in base_rows and cur.ok and base_rows[key].ok
-               and None not in (_timing_size(base_rows[key]), _timing_size(cur))
-               and _timing_size(base_rows[key]) != _timing_size(cur)]
+    resized = [
+        (key, _timing_size(base_rows[key]), _timing_size(cur))
+        for key, cur in cur_rows.items()
+        if key in base_rows
+        and cur.ok
+        and base_rows[key].ok
+        and None not in (_timing_size(base_rows[key]), _timing_size(cur))
+        and _timing_size(base_rows[key]) != _timing_size(cur)
+    ]
     if not resized:
         return []
     key, b, c = resized[0]
-    return [f"{len(resized)} row(s) timed at another size than the baseline's (e.g. {' '.join(map(str, key))}: "
-            f"{c} px, baseline {b} px): timings at two sizes do not compare; run compare with --size {b}"]
+    return [
+        f"{len(resized)} row(s) timed at another size than the baseline's (e.g. {' '.join(map(str, key))}: "
+        f"{c} px, baseline {b} px): timings at two sizes do not compare; run compare with --size {b}"
+    ]
 
 
 def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tolerance()) -> CheckResult:
@@ -241,8 +277,9 @@ def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tol
     if not any(r.verdict not in ("missing", "new") for r in rows):
         problems.append("no rows match the baseline (model, engine, precision, batch): nothing was checked")
     elif not any(r.compared for r in rows):
-        problems.append("no row was compared to a number (every matching row is an error or lacks its values): "
-                        "nothing was checked")
+        problems.append(
+            "no row was compared to a number (every matching row is an error or lacks its values): nothing was checked"
+        )
     rows = [_int8_gate(r, cur_rows[r.key], tol) if r.key in cur_rows else r for r in rows]  # after the match count
     return CheckResult(tuple(rows), tuple(problems), tuple(notes), tol, scale)
 
@@ -250,8 +287,9 @@ def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tol
 def load_baseline(path: Path) -> tuple[CompareRun, dict]:
     """The baseline run and the tolerances stored with it (empty if none), from one read of the file."""
     if not path.is_file():
-        raise BenchError(f"baseline {path} does not exist: create it with "
-                         f"`bench check RESULTS --baseline {path} --update`")
+        raise BenchError(
+            f"baseline {path} does not exist: create it with `bench check RESULTS --baseline {path} --update`"
+        )
     data = read_json(path)
     run = CompareRun.from_dict(data, str(path), unique_keys=True)  # a corrupt or foreign file is a BenchError there
     if data.get("tolerance") is None:  # absent: the defaults (a baseline written by hand or an older bench)
@@ -301,14 +339,18 @@ def update_baseline(results: Path, baseline: Path, allow_error_rows: bool = Fals
 def refuse_unfit_baseline(run: CompareRun, source: str, allow_error_rows: bool = False) -> None:
     errors = [r for r in run.records if not r.ok]
     if len(errors) == len(run.records):
-        raise BenchError(f"{source} has no ok row ({len(errors)} error rows): a baseline from it would check nothing; "
-                         "fix the errors and re-run `bench compare`")
+        raise BenchError(
+            f"{source} has no ok row ({len(errors)} error rows): a baseline from it would check nothing; "
+            "fix the errors and re-run `bench compare`"
+        )
     if errors and not allow_error_rows:
         first = errors[0]
-        raise BenchError(f"{source} has {len(errors)} error row(s) (e.g. {' '.join(map(str, first.key))}: "
-                         f"{first.error}): "
-                         "a baseline would never check them; fix them and re-run `bench compare`, or pass "
-                         "--allow-error-rows")
+        raise BenchError(
+            f"{source} has {len(errors)} error row(s) (e.g. {' '.join(map(str, first.key))}: "
+            f"{first.error}): "
+            "a baseline would never check them; fix them and re-run `bench compare`, or pass "
+            "--allow-error-rows"
+        )
 
 
 def write_baseline(run: CompareRun | Path, baseline: Path, tol: Tolerance, allow_error_rows: bool = False) -> Path:

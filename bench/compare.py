@@ -15,9 +15,10 @@ and Ultralytics' benchmark scripts. A calibration matrix product is timed before
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,20 +26,28 @@ import torch
 from bench.artifacts import Artifact, artifact_for
 from bench.envinfo import environment, usable_cpus
 from bench.records import CompareRun, Record
-from bench.timing import (Calibration, TimingConfig, achieved, calibrate, measure_engine, measure_peak,
-                          measure_resident, pin_threads)
+from bench.timing import (
+    Calibration,
+    TimingConfig,
+    achieved,
+    calibrate,
+    measure_engine,
+    measure_peak,
+    measure_resident,
+    pin_threads,
+)
 from bench.variants import Variant, cuda_available, select_variants
 from engines.base import Engine, EngineOptions, create_engine
 from mldrnet import models
+from mldrnet.checkpoint import Checkpoint
+from mldrnet.data.evalset import EvalSet, for_checkpoint
+from mldrnet.errors import BenchError, one_line
+from mldrnet.evaluation.metrics import classification_metrics, parity
 from mldrnet.io import layout
 from mldrnet.io.atomic import writable_dir
-from mldrnet.checkpoint import Checkpoint
-from mldrnet.errors import BenchError, one_line
-from mldrnet.data.evalset import EvalSet, for_checkpoint
-from mldrnet.training.hooks import describe_checkpoint
 from mldrnet.io.lock import exclusive
-from mldrnet.evaluation.metrics import classification_metrics, parity
 from mldrnet.models.stats import profile
+from mldrnet.training.hooks import describe_checkpoint
 
 CPU_BATCHES = (1, 8)  # latency at batch 1, throughput at a batch that fills 2-4 cores without minutes per row
 GPU_BATCHES = (1, 32)
@@ -88,8 +97,15 @@ class TrainedModel:
 def _default_eval_set(ckpt: Checkpoint, config: CompareConfig, results_root: Path) -> EvalSet:
     # config.dataset names the runs folder, which may be a run key such as "mart-fold3" or "fi-noise0.2";
     # the images come from the checkpoint's own data configuration (the split it was trained and tested on)
-    return for_checkpoint(ckpt, "test", results_root, data_root=config.data_root, batch_size=config.eval_batch_size,
-                         max_images=config.max_test_images, cache_bytes=config.cache_bytes)
+    return for_checkpoint(
+        ckpt,
+        "test",
+        results_root,
+        data_root=config.data_root,
+        batch_size=config.eval_batch_size,
+        max_images=config.max_test_images,
+        cache_bytes=config.cache_bytes,
+    )
 
 
 @dataclass(frozen=True)
@@ -109,10 +125,14 @@ def find_trained(results_root: Path, dataset: str, names: tuple[str, ...] | None
         for m in names:
             models.info(m)  # an unknown name is a typo, not a row
         return [TrainedModel(m, layout.checkpoint_path(results_root, m, dataset)) for m in names]
-    found = [TrainedModel(m, layout.checkpoint_path(results_root, m, dataset))
-             for m in layout.trained_models(results_root, dataset, models.names())]
+    found = [
+        TrainedModel(m, layout.checkpoint_path(results_root, m, dataset))
+        for m in layout.trained_models(results_root, dataset, models.names())
+    ]
     if not found:
-        raise BenchError(f"no trained models under {layout.runs_dir(results_root, dataset)}: run `bench train-all` first")
+        raise BenchError(
+            f"no trained models under {layout.runs_dir(results_root, dataset)}: run `bench train-all` first"
+        )
     return found
 
 
@@ -138,8 +158,16 @@ def _run_split(engine: Engine, ev: EvalSet) -> tuple[np.ndarray, np.ndarray]:
 class _Matrix:
     """One compare run's state: settings, hooks and a progress callback."""
 
-    def __init__(self, config: CompareConfig, results_root: Path, hooks: Hooks, progress: Callable[[str], None],
-                 variants: list[Variant], threads: int, peaks: dict[str, float] | None = None):
+    def __init__(
+        self,
+        config: CompareConfig,
+        results_root: Path,
+        hooks: Hooks,
+        progress: Callable[[str], None],
+        variants: list[Variant],
+        threads: int,
+        peaks: dict[str, float] | None = None,
+    ):
         self.config, self.root, self.hooks, self.progress = config, results_root, hooks, progress
         self.variants, self.threads = variants, threads
         self.peaks = peaks or {}  # device -> measured fp32 matrix-product GFLOP/s
@@ -162,13 +190,24 @@ class _Matrix:
         except Exception as e:
             self._guard(e)
             self.progress(f"{tm.name}: {one_line(e)}")
-            return [_error_row(tm.name, v, b, one_line(e), dataset=self.config.dataset)
-                    for v in self.variants for b in self.batches(v)]
-        common = dict(dataset=ev.dataset, split_hash=ev.split_hash, classes=ev.classes, input_size=ev.size,
-                      timing_size=timing_size, params=prof.params, threads=self.threads,
-                      gflops=prof.gflops if models.info(tm.name).is_network else None,
-                      paper_fi_accuracy_pct=models.info(tm.name).paper_fi_accuracy if ev.dataset == "fi" else None,
-                      how_trained=describe_checkpoint(ckpt), near_chance=ckpt.near_chance)
+            return [
+                _error_row(tm.name, v, b, one_line(e), dataset=self.config.dataset)
+                for v in self.variants
+                for b in self.batches(v)
+            ]
+        common = dict(
+            dataset=ev.dataset,
+            split_hash=ev.split_hash,
+            classes=ev.classes,
+            input_size=ev.size,
+            timing_size=timing_size,
+            params=prof.params,
+            threads=self.threads,
+            gflops=prof.gflops if models.info(tm.name).is_network else None,
+            paper_fi_accuracy_pct=models.info(tm.name).paper_fi_accuracy if ev.dataset == "fi" else None,
+            how_trained=describe_checkpoint(ckpt),
+            near_chance=ckpt.near_chance,
+        )
         rows, reference = [], None
         for v in self.variants:
             if reference is None and not v.is_reference:  # no (successful) reference row: run the model itself
@@ -183,8 +222,15 @@ class _Matrix:
             rows += new_rows
         return rows
 
-    def variant_rows(self, tm: TrainedModel, v: Variant, model: torch.nn.Module, ev: EvalSet,
-                     reference: np.ndarray | None, common: dict) -> tuple[list[Record], np.ndarray | None]:
+    def variant_rows(
+        self,
+        tm: TrainedModel,
+        v: Variant,
+        model: torch.nn.Module,
+        ev: EvalSet,
+        reference: np.ndarray | None,
+        common: dict,
+    ) -> tuple[list[Record], np.ndarray | None]:
         offered = models.info(tm.name).formats
         if offered is not None and v.format not in offered:  # e.g. hand-crafted features have no ONNX form
             why = f"not applicable: {tm.name} runs only as {', '.join(offered)} (no {v.format} form)"
@@ -200,20 +246,28 @@ class _Matrix:
             if size != ev.size:  # timing at the serving size: its own file (an export is made for one size)
                 engine = None  # the accuracy engine goes before the timing one is made
                 gc.collect()
-                art = self.hooks.artifact(v, tm.checkpoint, model, max_batch, self.root, self.config.data_root,
-                                          size=size)
+                art = self.hooks.artifact(
+                    v, tm.checkpoint, model, max_batch, self.root, self.config.data_root, size=size
+                )
                 common = dict(common, file_bytes=art.nbytes)
                 engine = self.hooks.engine(v.engine, art.source, v.options(self.threads, max_batch))
             ref = logits if v.is_reference and reference is None else reference
             m = classification_metrics(labels.tolist(), logits.argmax(1).tolist(), len(ev.classes))
             same = None if ref is None else parity(ref, logits)
             info = dict(engine.describe())
-            common = dict(common, test_images=ev.count, unreadable=ev.unreadable, accuracy_pct=100 * m.top1,
-                          mean_tpr_pct=_pct(m.mean_class_tpr), per_class_tpr_pct=tuple(_pct(t) for t in m.per_class_tpr),
-                          confusion=m.confusion, engine_info=info,
-                          agreement_pct=None if same is None else 100 * same.top1_agreement,
-                          max_logit_diff=None if same is None else same.max_abs_diff,
-                          threads=info.get("threads", self.threads))
+            common = dict(
+                common,
+                test_images=ev.count,
+                unreadable=ev.unreadable,
+                accuracy_pct=100 * m.top1,
+                mean_tpr_pct=_pct(m.mean_class_tpr),
+                per_class_tpr_pct=tuple(_pct(t) for t in m.per_class_tpr),
+                confusion=m.confusion,
+                engine_info=info,
+                agreement_pct=None if same is None else 100 * same.top1_agreement,
+                max_logit_diff=None if same is None else same.max_abs_diff,
+                threads=info.get("threads", self.threads),
+            )
         except Exception as e:
             self._guard(e)
             self.progress(f"{tm.name} {v.label} {v.precision}: {one_line(e)}")
@@ -246,25 +300,65 @@ class _Matrix:
             except Exception as e:
                 self._guard(e)
                 extra = dict(extra, engine_info=dict(common.get("engine_info", {}), resident_error=one_line(e)))
-        self.progress(f"{tm.name} {v.label} {v.precision} batch {batch} at {size} px: p50 {lat.p50_ms:.2f} ms, "
-                      f"{m.images_per_s:.1f} img/s" + (f", {fraction:.0%} of peak" if fraction is not None else "")
-                      + (" (noisy)" if m.noisy else ""))
-        return Record(tm.name, v.label, v.engine, v.device, v.precision, batch, v.provider, **{
-            **common, **extra, "lat_count": lat.count, "lat_mean_ms": lat.mean_ms, "lat_std_ms": lat.std_ms,
-            "lat_min_ms": lat.min_ms, "lat_p50_ms": lat.p50_ms, "lat_p90_ms": lat.p90_ms, "lat_p99_ms": lat.p99_ms,
-            "lat_max_ms": lat.max_ms, "lat_cv": lat.cv, "throughput_ips": m.images_per_s, "noisy": m.noisy,
-            "calibration_ms": row_cal})
+        self.progress(
+            f"{tm.name} {v.label} {v.precision} batch {batch} at {size} px: p50 {lat.p50_ms:.2f} ms, "
+            f"{m.images_per_s:.1f} img/s"
+            + (f", {fraction:.0%} of peak" if fraction is not None else "")
+            + (" (noisy)" if m.noisy else "")
+        )
+        return Record(
+            tm.name,
+            v.label,
+            v.engine,
+            v.device,
+            v.precision,
+            batch,
+            v.provider,
+            **{
+                **common,
+                **extra,
+                "lat_count": lat.count,
+                "lat_mean_ms": lat.mean_ms,
+                "lat_std_ms": lat.std_ms,
+                "lat_min_ms": lat.min_ms,
+                "lat_p50_ms": lat.p50_ms,
+                "lat_p90_ms": lat.p90_ms,
+                "lat_p99_ms": lat.p99_ms,
+                "lat_max_ms": lat.max_ms,
+                "lat_cv": lat.cv,
+                "throughput_ips": m.images_per_s,
+                "noisy": m.noisy,
+                "calibration_ms": row_cal,
+            },
+        )
 
 
 def _error_row(model: str, v: Variant, batch: int, error: str, **common) -> Record:
-    keep = {k: common[k] for k in ("dataset", "split_hash", "classes", "input_size", "timing_size", "params", "gflops", "threads",
-                                   "paper_fi_accuracy_pct", "file_format", "file_bytes", "how_trained", "near_chance")
-            if k in common}
+    keep = {
+        k: common[k]
+        for k in (
+            "dataset",
+            "split_hash",
+            "classes",
+            "input_size",
+            "timing_size",
+            "params",
+            "gflops",
+            "threads",
+            "paper_fi_accuracy_pct",
+            "file_format",
+            "file_bytes",
+            "how_trained",
+            "near_chance",
+        )
+        if k in common
+    }
     return Record(model, v.label, v.engine, v.device, v.precision, batch, v.provider, error=error, **keep)
 
 
-def run_compare(config: CompareConfig, results_root: Path, hooks: Hooks = Hooks(),
-                progress: Callable[[str], None] = lambda s: None) -> CompareRun:
+def run_compare(
+    config: CompareConfig, results_root: Path, hooks: Hooks = Hooks(), progress: Callable[[str], None] = lambda s: None
+) -> CompareRun:
     variants = select_variants(list(config.engines or []), list(config.precisions or []))
     gpu_rows = any(v.device == "cuda" for v in variants) and cuda_available()
     if any(b < 1 for b in config.batch_sizes or ()):
@@ -281,21 +375,27 @@ def run_compare(config: CompareConfig, results_root: Path, hooks: Hooks = Hooks(
         for d in devices:  # once per run, with the run's threads: what "% of peak" divides by
             try:
                 peaks[d] = measure_peak(d, budget_s=config.peak_budget_s)
-                progress(f"{d} fp32 matrix-product peak: {peaks[d].gflops_per_s:.1f} GFLOP/s "
-                         f"({peaks[d].size}x{peaks[d].size}, {threads} threads)")
+                progress(
+                    f"{d} fp32 matrix-product peak: {peaks[d].gflops_per_s:.1f} GFLOP/s "
+                    f"({peaks[d].size}x{peaks[d].size}, {threads} threads)"
+                )
             except Exception as e:  # no peak: rows keep their GFLOP/s, without a fraction
                 if config.fail_fast:
                     raise
                 progress(f"no {d} matrix-product peak: {one_line(e)}")
-        matrix = _Matrix(config, results_root, hooks, progress, variants, threads,
-                         {d: p.gflops_per_s for d, p in peaks.items()})
+        matrix = _Matrix(
+            config, results_root, hooks, progress, variants, threads, {d: p.gflops_per_s for d, p in peaks.items()}
+        )
         records = [r for tm in trained for r in matrix.model_rows(tm)]
         after = {d: calibrate(d, config.calibration) for d in devices}
     finally:
         torch.set_num_threads(previous_threads)
-    calibration = {d: summarize_calibration(before[d], after[d], [r.calibration_ms for r in records
-                                                                  if r.device == d and r.calibration_ms])
-                   for d in devices}
+    calibration = {
+        d: summarize_calibration(
+            before[d], after[d], [r.calibration_ms for r in records if r.device == d and r.calibration_ms]
+        )
+        for d in devices
+    }
     for d, p in peaks.items():
         calibration[d]["peak"] = p.to_dict()
     env = environment(config.dataset, [r.split_hash for r in records if r.split_hash], threads)
@@ -306,5 +406,11 @@ def summarize_calibration(before: Calibration, after: Calibration, per_row: list
     """The run's yardstick: the median of every calibration taken (start, before each row, end). `spread`, the
     largest over the smallest, shows whether the machine's load changed during the run (a busy machine)."""
     samples = [before.median_ms, after.median_ms, *per_row]
-    return {**before.to_dict(), "median_ms": float(np.median(samples)), "before_ms": before.median_ms,
-            "after_ms": after.median_ms, "samples": len(samples), "spread": max(samples) / min(samples)}
+    return {
+        **before.to_dict(),
+        "median_ms": float(np.median(samples)),
+        "before_ms": before.median_ms,
+        "after_ms": after.median_ms,
+        "samples": len(samples),
+        "spread": max(samples) / min(samples),
+    }

@@ -40,9 +40,20 @@ ROOT = Path(__file__).resolve().parents[1]  # the checkout (pyproject.toml, test
 
 # packages whose own version's major is the CUDA major (nvidia-cufft 12.x, nvidia-cusparse 12.x, nvidia-curand 10.x
 # are CUDA 13 libraries: their majors are their own, so they are not in this list)
-VERSION_IS_CUDA = frozenset({"cuda-toolkit", "cuda-bindings", "cuda-python", "nvidia-cuda-runtime", "nvidia-cuda-nvrtc",
-                             "nvidia-cuda-cupti", "nvidia-cuda-nvcc", "nvidia-nvjitlink", "nvidia-cublas",
-                             "nvidia-nvtx"})
+VERSION_IS_CUDA = frozenset(
+    {
+        "cuda-toolkit",
+        "cuda-bindings",
+        "cuda-python",
+        "nvidia-cuda-runtime",
+        "nvidia-cuda-nvrtc",
+        "nvidia-cuda-cupti",
+        "nvidia-cuda-nvcc",
+        "nvidia-nvjitlink",
+        "nvidia-cublas",
+        "nvidia-nvtx",
+    }
+)
 _MAJOR_OPERATORS = ("===", "==", "~=", ">=")  # specifiers whose version's major is the package's
 
 
@@ -80,8 +91,11 @@ def cuda_major_of_requirement(requirement: str) -> int | None:
         return None
     if normalize(req.name) not in VERSION_IS_CUDA:
         return cuda_major_of_name(req.name)
-    majors = [int(m.group(1)) for sp in req.specifier
-              if sp.operator in _MAJOR_OPERATORS and (m := re.match(r"v?(\d+)", sp.version))]
+    majors = [
+        int(m.group(1))
+        for sp in req.specifier
+        if sp.operator in _MAJOR_OPERATORS and (m := re.match(r"v?(\d+)", sp.version))
+    ]
     return cuda_major_of_name(req.name, str(min(majors)) if majors else None)
 
 
@@ -139,8 +153,10 @@ def stack_verdict(report: dict, named: dict[str, int] | None = None) -> StackChe
     if len(groups) == 1:
         major = next(iter(groups))
         return StackCheck(True, majors, f"one CUDA stack: CUDA {major} ({len(majors)} packages)", why)
-    parts = [f"CUDA {m}: {', '.join(sorted(keys)[:6])}{' ...' if len(keys) > 6 else ''}"
-             for m, keys in sorted(groups.items(), reverse=True)]
+    parts = [
+        f"CUDA {m}: {', '.join(sorted(keys)[:6])}{' ...' if len(keys) > 6 else ''}"
+        for m, keys in sorted(groups.items(), reverse=True)
+    ]
     return StackCheck(False, majors, "the gpu extra mixes CUDA majors: " + "; ".join(parts), why)
 
 
@@ -152,8 +168,9 @@ def gpu_extra(pyproject: str | Path | None = None) -> tuple[list[str], list[str]
     if not path.is_file():
         raise BenchError(f"{path} does not exist: the stack check reads the gpu extra from a checkout's pyproject.toml")
     project = tomllib.loads(path.read_text())["project"]
-    torch_reqs = [r for r in project.get("dependencies", [])
-                  if normalize(requirement_name(r)) in ("torch", "torchvision")]
+    torch_reqs = [
+        r for r in project.get("dependencies", []) if normalize(requirement_name(r)) in ("torch", "torchvision")
+    ]
     return list(project.get("optional-dependencies", {}).get("gpu", [])), torch_reqs
 
 
@@ -161,16 +178,36 @@ class ResolverUnavailable(BenchError):
     """pip could not reach the package index (offline): the check could not run, which is not a failure of the stack."""
 
 
-_OFFLINE = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
-            "Max retries exceeded", "ConnectTimeout", "ReadTimeout", "No matching distribution found")
+_OFFLINE = (
+    "NewConnectionError",
+    "Temporary failure in name resolution",
+    "Network is unreachable",
+    "Max retries exceeded",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "No matching distribution found",
+)
 
 
-def resolve(requirements: list[str], pip: list[str] | None = None, timeout: float = 600,
-            run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> dict:
+def resolve(
+    requirements: list[str],
+    pip: list[str] | None = None,
+    timeout: float = 600,
+    run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+) -> dict:
     """pip's resolver report for `requirements` (`pip install --dry-run --ignore-installed --report -`): nothing
     is installed, and wheels' metadata is read without downloading them (PEP 658)."""
-    cmd = [*(pip or [sys.executable, "-m", "pip"]), "install", "--dry-run", "--ignore-installed", "--quiet",
-           "--disable-pip-version-check", "--report", "-", *requirements]
+    cmd = [
+        *(pip or [sys.executable, "-m", "pip"]),
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--report",
+        "-",
+        *requirements,
+    ]
     try:
         done = run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:
@@ -187,8 +224,12 @@ def resolve(requirements: list[str], pip: list[str] | None = None, timeout: floa
         raise BenchError(f"pip's resolver report is not JSON: {done.stdout[:200]!r}") from e
 
 
-def check_gpu_stack(pyproject: str | Path | None = None, pip: list[str] | None = None, timeout: float = 600,
-                    run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> StackCheck:
+def check_gpu_stack(
+    pyproject: str | Path | None = None,
+    pip: list[str] | None = None,
+    timeout: float = 600,
+    run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+) -> StackCheck:
     """Resolve the gpu extra (with the project's torch pin) and check that it is one CUDA stack.
 
     Requirements whose name says their CUDA major (tensorrt-cu13) are taken by name and left out of the
@@ -208,6 +249,7 @@ def check_gpu_stack(pyproject: str | Path | None = None, pip: list[str] | None =
 
 
 # --- this machine ---------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Probe:
@@ -261,8 +303,9 @@ def probe() -> Probe:
 
             p.onnxruntime = ort.__version__
             p.ort_providers = list(ort.get_available_providers())
-            p.ort_load_errors = {name: provider_load_error(ort, name) for name in PROVIDER_LIBRARIES
-                                 if name in p.ort_providers}
+            p.ort_load_errors = {
+                name: provider_load_error(ort, name) for name in PROVIDER_LIBRARIES if name in p.ort_providers
+            }
     dist = _dist("onnxruntime-gpu")
     if dist is not None:
         p.ort_cuda_major = package_cuda_major(dist.metadata["Name"], dist.version, dist.requires)[0]
@@ -357,8 +400,9 @@ def engine_checks(p: Probe) -> list[EngineCheck]:
                 reasons += _gpu_reasons(p)
         elif engine == "onnxruntime":
             if p.onnxruntime is None:
-                reasons.append("onnxruntime is not installed "
-                               "(pip install 'bench-mldrnet[cpu]', or [gpu] on a GPU machine)")
+                reasons.append(
+                    "onnxruntime is not installed (pip install 'bench-mldrnet[cpu]', or [gpu] on a GPU machine)"
+                )
             elif device == "cuda":
                 reasons += _ort_provider_reasons(p, provider)
                 reasons += _majors_disagree(f"onnxruntime-gpu {p.onnxruntime}", p.ort_cuda_major, p)
@@ -370,8 +414,9 @@ def engine_checks(p: Probe) -> list[EngineCheck]:
             if p.openvino is None:
                 reasons.append("openvino is not installed (pip install 'bench-mldrnet[cpu]')")
             if precision == "int8" and not p.nncf:
-                reasons.append("nncf is not installed: OpenVINO int8 is quantized with NNCF "
-                               "(pip install 'bench-mldrnet[cpu]')")
+                reasons.append(
+                    "nncf is not installed: OpenVINO int8 is quantized with NNCF (pip install 'bench-mldrnet[cpu]')"
+                )
             if precision == "bf16" and not p.cpu_bf16:
                 reasons.append("this CPU has no native bf16 (AVX512_BF16 or AMX): bench never runs a silent emulation")
         elif engine == "tensorrt":
@@ -380,8 +425,10 @@ def engine_checks(p: Probe) -> list[EngineCheck]:
             else:
                 reasons += _majors_disagree(f"TensorRT {p.tensorrt}", p.tensorrt_cuda_major, p)
                 if int(p.tensorrt.split(".")[0]) >= 11 and precision != "fp32" and not p.modelopt:
-                    reasons.append(f"TensorRT 11 builds {precision} from a ModelOpt-converted ONNX: "
-                                   "nvidia-modelopt is not installed")
+                    reasons.append(
+                        f"TensorRT 11 builds {precision} from a ModelOpt-converted ONNX: "
+                        "nvidia-modelopt is not installed"
+                    )
             reasons += _gpu_reasons(p)
         rows.append(EngineCheck(engine, device, precision, provider, not reasons, tuple(dict.fromkeys(reasons))))
     return rows
@@ -391,8 +438,11 @@ def report(p: Probe | None = None) -> dict[str, Any]:
     """The whole doctor answer as JSON-able data."""
     p = p or probe()
     rows = engine_checks(p)
-    return {"machine": p.to_dict(), "engines": [r.to_dict() for r in rows],
-            "available": [r.label for r in rows if r.available]}
+    return {
+        "machine": p.to_dict(),
+        "engines": [r.to_dict() for r in rows],
+        "available": [r.label for r in rows if r.available],
+    }
 
 
 # --- bench doctor --gpu-check ---------------------------------------------------------------------------------
@@ -407,13 +457,61 @@ def gpu_check_steps(out: Path, python: str = sys.executable) -> list[tuple[str, 
     results = out / "results"
     return [
         ("pytest-gpu", [python, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider", str(ROOT / "tests")], 0.4),
-        ("train", [python, "-m", "bench", "train", "mldrnet", "--epochs", "2", "--crop", "64", "--synth-n", "480",
-                   "--synth-size", "72", "--batch-size", "32", "--workers", "0", "--device", "cuda", "--no-progress",
-                   "--results-dir", str(results)], 0.2),
-        ("compare", [python, "-m", "bench", "compare", "--models", "mldrnet", "--engines", GPU_CHECK_ENGINES,
-                     "--precisions", "fp32,fp16", "--batch-sizes", "1,32", "--time-budget", "0.5",
-                     "--max-test-images", "256", "--no-plots", "--results-dir", str(results),
-                     "--out", str(out / "compare")], 0.4),
+        (
+            "train",
+            [
+                python,
+                "-m",
+                "bench",
+                "train",
+                "mldrnet",
+                "--epochs",
+                "2",
+                "--crop",
+                "64",
+                "--synth-n",
+                "480",
+                "--synth-size",
+                "72",
+                "--batch-size",
+                "32",
+                "--workers",
+                "0",
+                "--device",
+                "cuda",
+                "--no-progress",
+                "--results-dir",
+                str(results),
+            ],
+            0.2,
+        ),
+        (
+            "compare",
+            [
+                python,
+                "-m",
+                "bench",
+                "compare",
+                "--models",
+                "mldrnet",
+                "--engines",
+                GPU_CHECK_ENGINES,
+                "--precisions",
+                "fp32,fp16",
+                "--batch-sizes",
+                "1,32",
+                "--time-budget",
+                "0.5",
+                "--max-test-images",
+                "256",
+                "--no-plots",
+                "--results-dir",
+                str(results),
+                "--out",
+                str(out / "compare"),
+            ],
+            0.4,
+        ),
     ]
 
 
@@ -428,9 +526,13 @@ def compare_errors(records_json: Path) -> list[str]:
     return [f"{r['variant']} {r['precision']} batch {r['batch_size']}: {r['error']}" for r in records if r.get("error")]
 
 
-def gpu_check(out: str | Path, budget_s: float = GPU_CHECK_SECONDS, has_gpu: Callable[[], bool] | None = None,
-              run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
-              progress: Callable[[str], None] = lambda s: None) -> dict:
+def gpu_check(
+    out: str | Path,
+    budget_s: float = GPU_CHECK_SECONDS,
+    has_gpu: Callable[[], bool] | None = None,
+    run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+    progress: Callable[[str], None] = lambda s: None,
+) -> dict:
     """Run the GPU checks within `budget_s`; each step's output goes to OUT/<step>.log and a summary to
     OUT/gpu-check.json. BenchError (one line) on a machine without a GPU."""
     if has_gpu is None:
@@ -438,8 +540,10 @@ def gpu_check(out: str | Path, budget_s: float = GPU_CHECK_SECONDS, has_gpu: Cal
 
         has_gpu = torch.cuda.is_available
     if not has_gpu():
-        raise BenchError("no CUDA GPU on this machine (torch.cuda.is_available() is False): `bench doctor "
-                         "--gpu-check` runs on a machine with an NVIDIA GPU")
+        raise BenchError(
+            "no CUDA GPU on this machine (torch.cuda.is_available() is False): `bench doctor "
+            "--gpu-check` runs on a machine with an NVIDIA GPU"
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}

@@ -65,10 +65,15 @@ def git_commit() -> str | None:
     """The commit of the checkout bench runs from ("+dirty" when it has local changes); None if not a git tree."""
     here = Path(bench.__file__).resolve().parent
     try:
-        sha = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return sha + ("+dirty" if dirty else "")
@@ -76,7 +81,7 @@ def git_commit() -> str | None:
 
 def environment(dataset: str, split_hashes: list[str], threads: int) -> dict:
     return {
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "bench_version": bench.__version__,
         "git_commit": git_commit(),
         "host": platform.node(),

@@ -35,6 +35,7 @@ def model_rows(size: int = 375, names: list[str] | None = None) -> list[ModelRow
         except RuntimeError as e:  # e.g. AlexNet's 11x11 stride-4 stem and three pools need >= 63 px
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise BenchError(f"{name} cannot run at {size} px: {first}") from e
-        rows.append(ModelRow(name, entry.family, p.params, p.gflops, p.output_shape, entry.paper_fi_accuracy,
-                             entry.description))
+        rows.append(
+            ModelRow(name, entry.family, p.params, p.gflops, p.output_shape, entry.paper_fi_accuracy, entry.description)
+        )
     return rows

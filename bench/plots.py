@@ -49,15 +49,27 @@ def _accuracy_scatter(ok: list[Record], x_of, fastest_last: bool, xlabel: str, t
     ax = fig.add_subplot()
     for i, (variant, precision) in enumerate(sorted({(r.variant, r.precision) for r in ok})):
         rows = [r for r in ok if (r.variant, r.precision) == (variant, precision)]
-        ax.scatter([x_of(r) for r in rows], [r.accuracy_pct for r in rows], marker=MARKERS[i % len(MARKERS)],
-                   s=50, label=f"{variant} {precision}", zorder=3)
+        ax.scatter(
+            [x_of(r) for r in rows],
+            [r.accuracy_pct for r in rows],
+            marker=MARKERS[i % len(MARKERS)],
+            s=50,
+            label=f"{variant} {precision}",
+            zorder=3,
+        )
     for model in dict.fromkeys(r.model for r in ok):
         rows = sorted((r for r in ok if r.model == model), key=x_of)
         ax.plot([x_of(r) for r in rows], [r.accuracy_pct for r in rows], color="0.7", lw=0.8, zorder=1)
         top = rows[-1] if fastest_last else rows[0]
         label = model + (" (near chance)" if top.near_chance else "")
-        ax.annotate(label, (x_of(top), top.accuracy_pct), textcoords="offset points",
-                    xytext=(4, 6) if fastest_last else (-4, 6), ha="left" if fastest_last else "right", fontsize=8)
+        ax.annotate(
+            label,
+            (x_of(top), top.accuracy_pct),
+            textcoords="offset points",
+            xytext=(4, 6) if fastest_last else (-4, 6),
+            ha="left" if fastest_last else "right",
+            fontsize=8,
+        )
     sizes = sorted({r.timing_size or r.input_size for r in ok if (r.timing_size or r.input_size)})
     ax.set_xscale("log")
     ax.margins(x=0.12, y=0.08)  # room for the model names beside the fastest points
@@ -80,9 +92,14 @@ def plot_accuracy_latency(records: list[Record], path: Path) -> Path | None:
     if not ok:
         return None
     batch = min(r.batch_size for r in ok)  # latency is comparable only at one batch size: the smallest
-    return _accuracy_scatter([r for r in ok if r.batch_size == batch], lambda r: r.lat_p50_ms, False,
-                             f"median latency at batch {batch} (ms, log scale)",
-                             "Accuracy vs latency per engine and precision (single-stream)", path)
+    return _accuracy_scatter(
+        [r for r in ok if r.batch_size == batch],
+        lambda r: r.lat_p50_ms,
+        False,
+        f"median latency at batch {batch} (ms, log scale)",
+        "Accuracy vs latency per engine and precision (single-stream)",
+        path,
+    )
 
 
 def plot_accuracy_throughput(records: list[Record], path: Path) -> Path | None:
@@ -96,9 +113,14 @@ def plot_accuracy_throughput(records: list[Record], path: Path) -> Path | None:
                 best[key] = r
     if not best:
         return None
-    return _accuracy_scatter(list(best.values()), lambda r: r.throughput_ips, True,
-                             "best throughput over the batch sizes (images/s, log scale)",
-                             "Accuracy vs throughput per engine and precision (offline)", path)
+    return _accuracy_scatter(
+        list(best.values()),
+        lambda r: r.throughput_ips,
+        True,
+        "best throughput over the batch sizes (images/s, log scale)",
+        "Accuracy vs throughput per engine and precision (offline)",
+        path,
+    )
 
 
 def row_rates(cm) -> np.ndarray:
@@ -115,8 +137,14 @@ def confusion_panel(ax, cm, classes: list[str], title: str, fontsize: float = 7,
 
     rates = row_rates(cm)
     disp = ConfusionMatrixDisplay(rates, display_labels=list(classes)).plot(
-        ax=ax, cmap="Blues", colorbar=False, values_format=".2f", xticks_rotation=45,
-        im_kw={"vmin": 0, "vmax": 1}, text_kw={"fontsize": fontsize})
+        ax=ax,
+        cmap="Blues",
+        colorbar=False,
+        values_format=".2f",
+        xticks_rotation=45,
+        im_kw={"vmin": 0, "vmax": 1},
+        text_kw={"fontsize": fontsize},
+    )
     for (i, j), text in np.ndenumerate(disp.text_):  # it picks text colours from the data's range, not [0, 1]
         text.set_color("white" if rates[i, j] > 0.5 else "black")
     for label in ax.get_xticklabels():
@@ -164,9 +192,11 @@ def plot_per_class_tpr(records: list[Record], path: Path) -> Path | None:
 
 def write_plots(records: list[Record], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [plot_accuracy_latency(records, out_dir / "accuracy_vs_latency.png"),
-               plot_accuracy_throughput(records, out_dir / "accuracy_vs_throughput.png"),
-               plot_per_class_tpr(records, out_dir / "per_class_tpr.png")]
+    written = [
+        plot_accuracy_latency(records, out_dir / "accuracy_vs_latency.png"),
+        plot_accuracy_throughput(records, out_dir / "accuracy_vs_throughput.png"),
+        plot_per_class_tpr(records, out_dir / "per_class_tpr.png"),
+    ]
     for model, r in model_rows(records).items():
         if r.confusion:
             written.append(plot_confusion(r, out_dir / f"confusion_{_safe(model)}.png"))

@@ -80,8 +80,9 @@ def bad_number(v: Any) -> bool:
 def _finite_tree(value: Any, path: str = "") -> Any:
     """`value` itself, after refusing a bad number anywhere in it (json.loads takes NaN, Infinity and 1e400)."""
     if bad_number(value):
-        raise PydanticCustomError("bench", "is {kind}, expected a finite number",
-                                  {"suffix": path, "kind": _kind(value)})
+        raise PydanticCustomError(
+            "bench", "is {kind}, expected a finite number", {"suffix": path, "kind": _kind(value)}
+        )
     if isinstance(value, dict):
         for k, v in value.items():
             _finite_tree(v, f"{path}.{k}")
@@ -161,10 +162,19 @@ class ToleranceValues(BaseModel):
 
 # --- a ValidationError as one line -------------------------------------------------------------------------------
 
-EXPECTED = {"int_type": "an integer", "float_type": "a finite number", "finite_number": "a finite number",
-            "string_type": "a string", "bool_type": "true or false", "dict_type": "an object",
-            "model_type": "an object", "dataclass_type": "an object", "list_type": "a list", "tuple_type": "a list",
-            "string_too_short": "a non-empty string"}
+EXPECTED = {
+    "int_type": "an integer",
+    "float_type": "a finite number",
+    "finite_number": "a finite number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "dataclass_type": "an object",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "string_too_short": "a non-empty string",
+}
 BOUNDS = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
 UNKNOWN = ("extra_forbidden", "unexpected_keyword_argument")  # the latter: a dataclass (a Record)
 
@@ -203,8 +213,10 @@ def bench_error(e: ValidationError, where: str, file: bool = False) -> BenchErro
         parent = first["loc"][:-1]
         names = [str(x["loc"][-1]) for x in errors if x["type"] == first["type"] and x["loc"][:-1] == parent]
         if first["type"] == "missing":
-            return BenchError(f"{place(parent)} lacks {', '.join(names)}: the file is incomplete or from an older "
-                              "bench; re-run `bench compare`")
+            return BenchError(
+                f"{place(parent)} lacks {', '.join(names)}: the file is incomplete or from an older "
+                "bench; re-run `bench compare`"
+            )
         noun = "record " if first["type"] == "unexpected_keyword_argument" else ""
         return BenchError(f"{place(parent)}: unknown {noun}fields {sorted(names)}: written by a newer bench?")
     suffix = (first.get("ctx") or {}).get("suffix", "")

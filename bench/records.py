@@ -135,8 +135,11 @@ class Record:
 
     def to_dict(self) -> dict:
         d = {k: _jsonable(v) for k, v in asdict(self).items()}
-        return {**{k: d.pop(k) for k in ("model", "variant", "engine", "device", "precision", "batch_size",
-                                          "provider")}, "status": self.status, **d}
+        return {
+            **{k: d.pop(k) for k in ("model", "variant", "engine", "device", "precision", "batch_size", "provider")},
+            "status": self.status,
+            **d,
+        }
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "a record") -> Record:
@@ -198,6 +201,7 @@ def _csv_cell(v: Any) -> str:
 @functools.cache
 def _csv_types() -> dict[str, Any]:
     """field -> the base type of its cells (the declared type without None and constraints)."""
+
     def base(hint: Any) -> Any:
         if typing.get_origin(hint) in (typing.Union, types.UnionType):
             hint = next(a for a in typing.get_args(hint) if a is not type(None))
@@ -238,8 +242,13 @@ def read_csv(path: Path) -> list[Record]:
     kinds = _csv_types()
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    return [Record.from_dict({k: _csv_value(v, kinds.get(k, str), f"{path}: row {i + 1}.{k}") for k, v in row.items()},
-                             f"{path}: row {i + 1}") for i, row in enumerate(rows)]
+    return [
+        Record.from_dict(
+            {k: _csv_value(v, kinds.get(k, str), f"{path}: row {i + 1}.{k}") for k, v in row.items()},
+            f"{path}: row {i + 1}",
+        )
+        for i, row in enumerate(rows)
+    ]
 
 
 # --- the run: records + environment, as records.json ----------------------------------------------------
@@ -272,8 +281,13 @@ class CompareRun:
         return peak.get("gflops_per_s") if isinstance(peak, dict) else None
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "environment": _jsonable(self.environment), "config": _jsonable(self.config),
-                "calibration": self.calibration, "records": [r.to_dict() for r in self.records]}
+        return {
+            "format": FORMAT,
+            "environment": _jsonable(self.environment),
+            "config": _jsonable(self.config),
+            "calibration": self.calibration,
+            "records": [r.to_dict() for r in self.records],
+        }
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "records", unique_keys: bool = False) -> CompareRun:
@@ -286,11 +300,17 @@ class CompareRun:
         seen: dict = {}
         for i, record in enumerate(run.records):
             if unique_keys and record.key in seen:
-                raise BenchError(f"{source}: records[{i}] repeats the row key (model, variant, precision, batch) "
-                                 f"{' '.join(map(str, record.key))} of records[{seen[record.key]}]: {FIX}")
+                raise BenchError(
+                    f"{source}: records[{i}] repeats the row key (model, variant, precision, batch) "
+                    f"{' '.join(map(str, record.key))} of records[{seen[record.key]}]: {FIX}"
+                )
             seen.setdefault(record.key, i)
-        return cls(tuple(run.records), dict(d.get("environment", {})), dict(d.get("config", {})),
-                   dict(d.get("calibration", {})))
+        return cls(
+            tuple(run.records),
+            dict(d.get("environment", {})),
+            dict(d.get("config", {})),
+            dict(d.get("calibration", {})),
+        )
 
 
 def write_json(run: CompareRun, path: Path) -> Path:

@@ -33,8 +33,10 @@ def int8_below(r: Record, limit: float = INT8_AGREEMENT_PCT) -> bool:
 def warnings_for(run: CompareRun) -> list[str]:
     """One line per thing worth a warning under compare's table: models trained near chance, error rows, noisy
     timings, fp32 rows with poor agreement with PyTorch, int8 rows below the limit, a busy machine."""
-    out = [f"{model}: {NEAR_CHANCE_NOTE} ({how}): its accuracy says nothing about the architecture"
-           for model, how in dict.fromkeys((r.model, r.how_trained) for r in run.records if r.near_chance)]
+    out = [
+        f"{model}: {NEAR_CHANCE_NOTE} ({how}): its accuracy says nothing about the architecture"
+        for model, how in dict.fromkeys((r.model, r.how_trained) for r in run.records if r.near_chance)
+    ]
     for r in run.records:
         name = f"{r.model} {r.variant} {r.precision} batch {r.batch_size}"
         if not r.ok:
@@ -46,12 +48,15 @@ def warnings_for(run: CompareRun) -> list[str]:
             out.append(f"{name}: only {r.agreement_pct:.1f}% top-1 agreement with PyTorch fp32")
         if int8_below(r):
             agree = "not measured" if r.agreement_pct is None else f"{r.agreement_pct:.1f}%"
-            out.append(f"{name}: int8 top-1 agreement with fp32 {agree}, below {INT8_AGREEMENT_PCT:g}% "
-                       "(bench check fails it)")
+            out.append(
+                f"{name}: int8 top-1 agreement with fp32 {agree}, below {INT8_AGREEMENT_PCT:g}% (bench check fails it)"
+            )
     for device, cal in run.calibration.items():
         if cal.get("spread", 1.0) > BUSY_SPREAD:
-            out.append(f"the {device} calibration varied x{cal['spread']:.1f} during the run: the machine was busy, "
-                       "timings say more about its load than about the engines")
+            out.append(
+                f"the {device} calibration varied x{cal['spread']:.1f} during the run: the machine was busy, "
+                "timings say more about its load than about the engines"
+            )
     return out
 
 
@@ -73,20 +78,39 @@ def scenarios(run: CompareRun) -> list[dict]:
         timed = [r for r in ok if r.throughput_ips is not None]
         best = max(timed, key=lambda r: r.throughput_ips) if timed else None
         first = ok[0] if ok else rows[0]
-        out.append({
-            "model": model, "variant": variant, "engine": first.engine, "device": first.device, "precision": precision,
-            "input_size": first.input_size, "timing_size": first.timing_size,
-            "accuracy_pct": first.accuracy_pct if ok else None, "agreement_pct": first.agreement_pct if ok else None,
-            "int8_below_limit": any(int8_below(r) for r in ok),
-            "single_stream": None if single is None else {
-                "batch_size": 1, "p50_ms": single.lat_p50_ms, "p90_ms": single.lat_p90_ms, "p99_ms": single.lat_p99_ms,
-                "throughput_ips": single.throughput_ips},
-            "offline": None if best is None else {
-                "batch_size": best.batch_size, "throughput_ips": best.throughput_ips,
-                "batches_tried": sorted(r.batch_size for r in timed), "achieved_gflops": best.achieved_gflops,
-                "peak_fraction": best.peak_fraction},
-            "error": None if ok else rows[0].error,
-        })
+        out.append(
+            {
+                "model": model,
+                "variant": variant,
+                "engine": first.engine,
+                "device": first.device,
+                "precision": precision,
+                "input_size": first.input_size,
+                "timing_size": first.timing_size,
+                "accuracy_pct": first.accuracy_pct if ok else None,
+                "agreement_pct": first.agreement_pct if ok else None,
+                "int8_below_limit": any(int8_below(r) for r in ok),
+                "single_stream": None
+                if single is None
+                else {
+                    "batch_size": 1,
+                    "p50_ms": single.lat_p50_ms,
+                    "p90_ms": single.lat_p90_ms,
+                    "p99_ms": single.lat_p99_ms,
+                    "throughput_ips": single.throughput_ips,
+                },
+                "offline": None
+                if best is None
+                else {
+                    "batch_size": best.batch_size,
+                    "throughput_ips": best.throughput_ips,
+                    "batches_tried": sorted(r.batch_size for r in timed),
+                    "achieved_gflops": best.achieved_gflops,
+                    "peak_fraction": best.peak_fraction,
+                },
+                "error": None if ok else rows[0].error,
+            }
+        )
     return out
 
 
@@ -94,8 +118,11 @@ def write_scenarios(run: CompareRun, path: Path) -> Path:
     from bench.records import _jsonable
     from mldrnet.io.atomic import atomic_write_text
 
-    data = {"format": SCENARIOS_FORMAT, "peak_gflops": {d: run.peak_gflops(d) for d in run.calibration},
-            "scenarios": _jsonable(scenarios(run))}
+    data = {
+        "format": SCENARIOS_FORMAT,
+        "peak_gflops": {d: run.peak_gflops(d) for d in run.calibration},
+        "scenarios": _jsonable(scenarios(run)),
+    }
     atomic_write_text(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
     return path
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -63,7 +63,7 @@ class LatencyStats:
         return self.std_ms / self.mean_ms if self.mean_ms > 0 else math.nan
 
     @classmethod
-    def from_seconds(cls, samples: list[float]) -> "LatencyStats":
+    def from_seconds(cls, samples: list[float]) -> LatencyStats:
         if not samples:
             raise ValueError("no timing samples")
         ms = np.asarray(samples, dtype=np.float64) * 1e3
@@ -87,8 +87,13 @@ def _noop() -> None:
     pass
 
 
-def measure(run: Callable[[], object], batch_size: int, config: TimingConfig = TimingConfig(),
-            sync: Callable[[], None] = _noop, clock: Callable[[], float] = time.perf_counter) -> Measurement:
+def measure(
+    run: Callable[[], object],
+    batch_size: int,
+    config: TimingConfig = TimingConfig(),
+    sync: Callable[[], None] = _noop,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Measurement:
     """Time `run()` (one batch of `batch_size` images) after warming it up; `sync` waits for device work."""
     sync()
     start = clock()
@@ -103,7 +108,9 @@ def measure(run: Callable[[], object], batch_size: int, config: TimingConfig = T
 
     samples: list[float] = []
     loop_start = clock()
-    while len(samples) < config.max_iters and (len(samples) < config.min_iters or clock() - loop_start < config.budget_s):
+    while len(samples) < config.max_iters and (
+        len(samples) < config.min_iters or clock() - loop_start < config.budget_s
+    ):
         sync()
         t0 = clock()
         run()
@@ -111,8 +118,15 @@ def measure(run: Callable[[], object], batch_size: int, config: TimingConfig = T
         samples.append(clock() - t0)
     wall = clock() - loop_start
     stats = LatencyStats.from_seconds(samples)
-    return Measurement(batch_size, stats, batch_size * len(samples) / wall if wall > 0 else math.inf, wall, warm,
-                       warm_s, bool(stats.cv > config.cv_warn))
+    return Measurement(
+        batch_size,
+        stats,
+        batch_size * len(samples) / wall if wall > 0 else math.inf,
+        wall,
+        warm,
+        warm_s,
+        bool(stats.cv > config.cv_warn),
+    )
 
 
 def measure_engine(engine, batch: torch.Tensor, config: TimingConfig = TimingConfig()) -> Measurement:
@@ -120,8 +134,9 @@ def measure_engine(engine, batch: torch.Tensor, config: TimingConfig = TimingCon
     return measure(lambda: engine(batch), int(batch.shape[0]), config, sync=engine.synchronize)
 
 
-def measure_resident(engine, batch: torch.Tensor, device: str = "cuda",
-                     config: TimingConfig = TimingConfig()) -> Measurement:
+def measure_resident(
+    engine, batch: torch.Tensor, device: str = "cuda", config: TimingConfig = TimingConfig()
+) -> Measurement:
     """Device-resident timing, measured the same way for every GPU engine: the batch is copied to `device` once,
     before timing; each sample is `synchronize(); t0; engine.run_on_device(x); synchronize(); t1`, so whatever an
     engine does inside (torch: enqueue on its stream; TensorRT: enqueue on its own stream joined to torch's; ONNX
@@ -150,8 +165,11 @@ class Calibration:
         return asdict(self)
 
 
-def calibrate(device: str = "cpu", config: TimingConfig = TimingConfig(warmup_s=0.1, budget_s=0.5, min_iters=20),
-              size: int | None = None) -> Calibration:
+def calibrate(
+    device: str = "cpu",
+    config: TimingConfig = TimingConfig(warmup_s=0.1, budget_s=0.5, min_iters=20),
+    size: int | None = None,
+) -> Calibration:
     """Median time of a fixed float32 matrix product on `device` with the current torch thread count."""
     n = size or CALIBRATION_SIZE.get(device.split(":")[0], 384)
     gen = torch.Generator().manual_seed(0)
@@ -185,8 +203,14 @@ class Peak:
         return {**asdict(self), "gflops_per_s": self.gflops_per_s}
 
 
-def measure_peak(device: str = "cpu", size: int | None = None, min_runs: int = 3, max_runs: int = 20,
-                 budget_s: float = 1.0, clock: Callable[[], float] = time.perf_counter) -> Peak:
+def measure_peak(
+    device: str = "cpu",
+    size: int | None = None,
+    min_runs: int = 3,
+    max_runs: int = 20,
+    budget_s: float = 1.0,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Peak:
     """The best of several float32 `torch.matmul` products of two (n x n) matrices (2048 on the CPU, grown to 4096
     when one takes under 10 ms; 8192 on a GPU) after one warm-up product, run until `min_runs` products and
     `budget_s` seconds have passed (at most `max_runs`): about a second on a 2-core CPU. Peak means the best run,
@@ -219,8 +243,9 @@ def measure_peak(device: str = "cpu", size: int | None = None, min_runs: int = 3
     return Peak(device, n, min(times) * 1e3, len(times), torch.get_num_threads())
 
 
-def achieved(gflops_per_image: float | None, images_per_s: float | None,
-             peak_gflops_per_s: float | None) -> tuple[float | None, float | None]:
+def achieved(
+    gflops_per_image: float | None, images_per_s: float | None, peak_gflops_per_s: float | None
+) -> tuple[float | None, float | None]:
     """(achieved GFLOP/s, fraction of the peak): GFLOPs per image at the timed size x images/s, and that over the
     machine's measured fp32 matrix-product rate (None where a number is missing; the fraction may pass 1 for
     reduced precision, which the fp32 peak does not bound)."""

@@ -14,9 +14,18 @@ from mldrnet.training.loop import TrainObserver, TrainResult, train_model
 DEFAULT_MODELS = ("mldrnet", "alexnet", "vgg19", "resnet101", "alexnet-svm")
 
 
-def train_all(model_names: list[str], profile: str, data_cfg, results_root: Path, *, force: bool = False,
-              observer: TrainObserver | None = None, on_result: Callable[[TrainResult], None] | None = None,
-              fail_fast: bool = False, **overrides) -> list[TrainResult]:
+def train_all(
+    model_names: list[str],
+    profile: str,
+    data_cfg,
+    results_root: Path,
+    *,
+    force: bool = False,
+    observer: TrainObserver | None = None,
+    on_result: Callable[[TrainResult], None] | None = None,
+    fail_fast: bool = False,
+    **overrides,
+) -> list[TrainResult]:
     """Train each model in turn (a model after those its zoo hooks use: zoo.training_order); a model that fails
     becomes a result with its error and the others still train, unless `fail_fast`: then its error is raised."""
     writable_dir(results_root, "results folder")  # a read-only or full-of-files root: one line, not one per model

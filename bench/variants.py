@@ -39,8 +39,14 @@ class Variant:
 
     def options(self, threads: int | None, max_batch: int | None = None) -> EngineOptions:
         """`max_batch`: the largest batch the row will run (ORT's TensorRT provider builds its profile for it)."""
-        return EngineOptions(device=self.device, precision=self.precision, threads=threads, provider=self.provider,
-                             compile=self.compile, max_batch=max_batch)
+        return EngineOptions(
+            device=self.device,
+            precision=self.precision,
+            threads=threads,
+            provider=self.provider,
+            compile=self.compile,
+            max_batch=max_batch,
+        )
 
     @property
     def is_reference(self) -> bool:
@@ -79,8 +85,11 @@ def cuda_available() -> bool:
 
 
 def default_variants(gpu: bool) -> list[Variant]:
-    return [v for v in VARIANTS if (gpu or v.device == "cpu") and v.label not in OPT_IN
-            and (v.label, v.precision) not in NOT_DEFAULT]
+    return [
+        v
+        for v in VARIANTS
+        if (gpu or v.device == "cpu") and v.label not in OPT_IN and (v.label, v.precision) not in NOT_DEFAULT
+    ]
 
 
 def _label_variants(label: str, precisions: list[str] | None) -> list[Variant]:
@@ -91,8 +100,9 @@ def _label_variants(label: str, precisions: list[str] | None) -> list[Variant]:
     return [v for v in ours if v in usual or not usual or v.precision in (precisions or ())]
 
 
-def select_variants(names: list[str] | None = None, precisions: list[str] | None = None,
-                    gpu: bool | None = None) -> list[Variant]:
+def select_variants(
+    names: list[str] | None = None, precisions: list[str] | None = None, gpu: bool | None = None
+) -> list[Variant]:
     """Variants for `--engines` (variant labels, engine names, or "all") and `--precisions`.
 
     An engine name selects its variants that this machine can run (all of them if it can run none, so the
@@ -112,7 +122,9 @@ def select_variants(names: list[str] | None = None, precisions: list[str] | None
                 picked = [v for v in VARIANTS if v.engine == name and v.label not in OPT_IN]
                 picked = [v for v in picked if gpu or v.device == "cpu"] or picked
             else:
-                raise BenchError(f"unknown engine {name!r}: choose from {', '.join(LABELS + tuple(engine_names()))}, all")
+                raise BenchError(
+                    f"unknown engine {name!r}: choose from {', '.join(LABELS + tuple(engine_names()))}, all"
+                )
             chosen += [v for v in picked if v not in chosen]
     if precisions:
         chosen = [v for v in chosen if v.precision in precisions]

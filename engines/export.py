@@ -25,9 +25,9 @@ reported, not failed: how much accuracy it costs is what `bench compare` is for.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -37,9 +37,9 @@ from engines import formats
 from engines.base import EngineOptions, create_engine
 from engines.parity import ParityReport, check_parity, eager, parity_batches
 from mldrnet import models
-from mldrnet.io import layout
 from mldrnet.checkpoint import Checkpoint, ModelMeta
 from mldrnet.errors import BenchError, one_line
+from mldrnet.io import layout
 from mldrnet.io.lock import exclusive, lock_file_for
 
 # loose bounds for reduced precision: only used to flag a report, never to fail an export
@@ -93,20 +93,35 @@ class ExportResult:
         return self.error is None
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "format": self.format, "precision": self.precision,
-                "path": str(self.path) if self.path else None, "seconds": round(self.seconds, 2),
-                "parity": self.parity.to_dict() if self.parity else None, "error": self.error}
+        return {
+            "model": self.model,
+            "format": self.format,
+            "precision": self.precision,
+            "path": str(self.path) if self.path else None,
+            "seconds": round(self.seconds, 2),
+            "parity": self.parity.to_dict() if self.parity else None,
+            "error": self.error,
+        }
 
 
 def _require_fp32_parity(report: ParityReport, path: Path, what: str) -> None:
     if not report.ok:
         path.unlink(missing_ok=True)  # a file that disagrees with PyTorch must not be picked up by predict/compare
-        raise BenchError(f"{what} does not match PyTorch ({report.summary()}); {path.name} was deleted: "
-                         "rerun with --debug and report it")
+        raise BenchError(
+            f"{what} does not match PyTorch ({report.summary()}); {path.name} was deleted: "
+            "rerun with --debug and report it"
+        )
 
 
-def export_onnx_checked(model: nn.Module, meta: ModelMeta, path: str | Path, parity_inputs: Iterable[torch.Tensor],
-                        *, opset: int | None = None, threads: int | None = None) -> ExportResult:
+def export_onnx_checked(
+    model: nn.Module,
+    meta: ModelMeta,
+    path: str | Path,
+    parity_inputs: Iterable[torch.Tensor],
+    *,
+    opset: int | None = None,
+    threads: int | None = None,
+) -> ExportResult:
     """Export an in-memory model to ONNX and check ONNX Runtime (CPU) against it; BenchError if fp32 parity breaks."""
     from engines.onnx_export import export_onnx
 
@@ -118,16 +133,25 @@ def export_onnx_checked(model: nn.Module, meta: ModelMeta, path: str | Path, par
     return ExportResult(meta.model, "onnx", "fp32", path, report, time.perf_counter() - started)
 
 
-def export_tensorrt_checked(model: nn.Module, meta: ModelMeta, onnx_path: Path, engine_path: Path,
-                            parity_inputs: Iterable[torch.Tensor], *, precision: str = "fp32", max_batch: int = 32,
-                            calibration: Callable[[], Iterable[np.ndarray]] | None = None) -> ExportResult:
+def export_tensorrt_checked(
+    model: nn.Module,
+    meta: ModelMeta,
+    onnx_path: Path,
+    engine_path: Path,
+    parity_inputs: Iterable[torch.Tensor],
+    *,
+    precision: str = "fp32",
+    max_batch: int = 32,
+    calibration: Callable[[], Iterable[np.ndarray]] | None = None,
+) -> ExportResult:
     """Build a TensorRT engine from `onnx_path` and check it against the model run eagerly on the CPU in fp32
     (on the GPU, cuDNN's TF32 would make the reference itself inexact)."""
     from engines.tensorrt_build import build_engine
 
     started = time.perf_counter()
-    build_engine(Path(onnx_path), Path(engine_path), meta, precision=precision, max_batch=max_batch,
-                 calibration=calibration)
+    build_engine(
+        Path(onnx_path), Path(engine_path), meta, precision=precision, max_batch=max_batch, calibration=calibration
+    )
     engine = create_engine("tensorrt", engine_path, EngineOptions(device="cuda", precision=precision))
     reference = eager(model.to("cpu"))
     if precision == "fp32":
@@ -138,9 +162,16 @@ def export_tensorrt_checked(model: nn.Module, meta: ModelMeta, onnx_path: Path, 
     return ExportResult(meta.model, "tensorrt", precision, Path(engine_path), report, time.perf_counter() - started)
 
 
-def export_onnx(checkpoint: str | Path, path: str | Path | None = None, *, results_root: str | Path | None = None,
-                data_root: str | None = None, parity_images: int = 64, opset: int | None = None,
-                size: int | None = None) -> ExportResult:
+def export_onnx(
+    checkpoint: str | Path,
+    path: str | Path | None = None,
+    *,
+    results_root: str | Path | None = None,
+    data_root: str | None = None,
+    parity_images: int = 64,
+    opset: int | None = None,
+    size: int | None = None,
+) -> ExportResult:
     """checkpoint -> ONNX file (default: model.onnx beside it, model.sS.onnx at another size S), parity-checked on
     the checkpoint's test split."""
     checkpoint = Path(checkpoint)
@@ -155,10 +186,19 @@ def export_onnx(checkpoint: str | Path, path: str | Path | None = None, *, resul
     return export_onnx_checked(models.load(ckpt), ckpt.meta, path, inputs, opset=opset)
 
 
-def build_tensorrt(onnx_path: str | Path, engine_path: str | Path | None = None, *, precision: str = "fp32",
-                   max_batch: int = 32, checkpoint: str | Path | None = None, results_root: str | Path | None = None,
-                   data_root: str | None = None, parity_images: int = 64,
-                   calibration_images: int = 256, size: int | None = None) -> ExportResult:
+def build_tensorrt(
+    onnx_path: str | Path,
+    engine_path: str | Path | None = None,
+    *,
+    precision: str = "fp32",
+    max_batch: int = 32,
+    checkpoint: str | Path | None = None,
+    results_root: str | Path | None = None,
+    data_root: str | None = None,
+    parity_images: int = 64,
+    calibration_images: int = 256,
+    size: int | None = None,
+) -> ExportResult:
     """ONNX file -> TensorRT engine (default: model.<precision>.engine beside it), parity-checked against the
     checkpoint it was exported from (default: best.pt beside it), whose training split also calibrates int8."""
     _require_tensorrt(precision)
@@ -166,7 +206,9 @@ def build_tensorrt(onnx_path: str | Path, engine_path: str | Path | None = None,
     checkpoint = Path(checkpoint) if checkpoint is not None else formats.get("torch").path(onnx_path.parent)
     loaded = Checkpoint.load(checkpoint)
     key = size_key(loaded, size)
-    engine_path = Path(engine_path) if engine_path is not None else formats.get("tensorrt").path(onnx_path.parent, precision, key)
+    engine_path = (
+        Path(engine_path) if engine_path is not None else formats.get("tensorrt").path(onnx_path.parent, precision, key)
+    )
     root = layout.root_of_checkpoint(checkpoint, results_root)
     ckpt = at_size(loaded, key)
     inputs = parity_batches(ckpt, "test", parity_images, root, data_root)
@@ -174,9 +216,16 @@ def build_tensorrt(onnx_path: str | Path, engine_path: str | Path | None = None,
     def calibration() -> list[np.ndarray]:
         return [b.numpy() for b in parity_batches(ckpt, "train", calibration_images, root, data_root)]
 
-    return export_tensorrt_checked(models.load(ckpt), ckpt.meta, onnx_path, engine_path, inputs,
-                                   precision=precision, max_batch=max_batch,
-                                   calibration=calibration if precision == "int8" else None)
+    return export_tensorrt_checked(
+        models.load(ckpt),
+        ckpt.meta,
+        onnx_path,
+        engine_path,
+        inputs,
+        precision=precision,
+        max_batch=max_batch,
+        calibration=calibration if precision == "int8" else None,
+    )
 
 
 def _require_tensorrt(precision: str) -> None:
@@ -189,17 +238,22 @@ def _require_tensorrt(precision: str) -> None:
     require_tensorrt()
 
 
-def export_checkpoint(checkpoint: str | Path, options: ExportOptions = ExportOptions(),
-                      results_root: str | Path | None = None) -> ExportResult:
+def export_checkpoint(
+    checkpoint: str | Path, options: ExportOptions = ExportOptions(), results_root: str | Path | None = None
+) -> ExportResult:
     """Export one trained checkpoint through its format's exporter (the formats table); files land next to it."""
     fmt = formats.get(options.to)
     if fmt.exporter is None:
-        raise BenchError(f"{fmt.title} files are written by training, not exported: choose --to "
-                         + " or ".join(f.name for f in formats.exportable()))
+        raise BenchError(
+            f"{fmt.title} files are written by training, not exported: choose --to "
+            + " or ".join(f.name for f in formats.exportable())
+        )
     if options.precision not in fmt.export_precisions:
         others = [f"`--to {f.name}`" for f in formats.exportable() if options.precision in f.export_precisions]
-        raise BenchError(f"the {fmt.title} file is {'/'.join(fmt.export_precisions)}; {options.precision} is built "
-                         f"from it by {' or '.join(others) or 'no format'}")
+        raise BenchError(
+            f"the {fmt.title} file is {'/'.join(fmt.export_precisions)}; {options.precision} is built "
+            f"from it by {' or '.join(others) or 'no format'}"
+        )
     ckpt = Checkpoint.load(checkpoint)
     target = fmt.path(Path(checkpoint).parent, options.precision, size_key(ckpt, options.size))
     with exclusive(lock_file_for(target), f"the export {target}"):  # one writer per exported file
@@ -209,18 +263,31 @@ def export_checkpoint(checkpoint: str | Path, options: ExportOptions = ExportOpt
 
 def export_onnx_format(checkpoint: Path, options: ExportOptions, results_root) -> ExportResult:
     """The onnx row's exporter."""
-    return export_onnx(checkpoint, results_root=results_root, data_root=options.data_root,
-                       parity_images=options.parity_images, opset=options.opset, size=options.size)
+    return export_onnx(
+        checkpoint,
+        results_root=results_root,
+        data_root=options.data_root,
+        parity_images=options.parity_images,
+        opset=options.opset,
+        size=options.size,
+    )
 
 
 def export_tensorrt_format(checkpoint: Path, options: ExportOptions, results_root) -> ExportResult:
     """The tensorrt row's exporter: builds from model.onnx, exported first when missing or stale."""
     _require_tensorrt(options.precision)
     onnx_path = source_onnx(checkpoint, options, results_root)
-    return build_tensorrt(onnx_path, precision=options.precision, max_batch=options.max_batch, checkpoint=checkpoint,
-                          results_root=results_root, data_root=options.data_root,
-                          parity_images=options.parity_images, calibration_images=options.calibration_images,
-                          size=options.size)
+    return build_tensorrt(
+        onnx_path,
+        precision=options.precision,
+        max_batch=options.max_batch,
+        checkpoint=checkpoint,
+        results_root=results_root,
+        data_root=options.data_root,
+        parity_images=options.parity_images,
+        calibration_images=options.calibration_images,
+        size=options.size,
+    )
 
 
 def source_onnx(checkpoint: Path, options: ExportOptions, results_root) -> Path:
@@ -236,7 +303,8 @@ def is_current(path: Path, checkpoint: Path, max_batch: int | None = None) -> bo
     checkpoint (else the model was retrained since), and a TensorRT engine was built for batches up to
     `max_batch` (an engine built for fewer would run every larger batch in chunks and time the wrong thing) from
     the model.onnx beside it as it is now (its sha256), by this TensorRT on this GPU. A stale existing file is
-    logged with the reason (`stale_reason`), e.g. "rebuilding model.fp16.engine: built for TensorRT 10.3, this is 11.0"."""
+    logged with the reason (`stale_reason`), e.g. "rebuilding model.fp16.engine: built for TensorRT 10.3, this is
+    11.0"."""
     import logging
 
     reason = stale_reason(path, checkpoint, max_batch)
@@ -278,9 +346,16 @@ def stale_reason(path: Path, checkpoint: Path, max_batch: int | None = None) -> 
     return None
 
 
-def ensure_file(fmt: formats.Format, precision: str, checkpoint: Path, *, max_batch: int = 32,
-                results_root: str | Path | None = None, data_root: str | None = None,
-                size: int | None = None) -> Path:
+def ensure_file(
+    fmt: formats.Format,
+    precision: str,
+    checkpoint: Path,
+    *,
+    max_batch: int = 32,
+    results_root: str | Path | None = None,
+    data_root: str | None = None,
+    size: int | None = None,
+) -> Path:
     """The format's file next to the checkpoint, exported (with its parity check) when missing or stale; `size`:
     exported at that serving size (a file named ".sS" when S is not the checkpoint's crop)."""
     if fmt.exporter is None:
@@ -289,15 +364,19 @@ def ensure_file(fmt: formats.Format, precision: str, checkpoint: Path, *, max_ba
     path = fmt.path(Path(checkpoint).parent, precision, key)
     with exclusive(lock_file_for(path), f"the export {path}"):  # checked and exported by one process at a time
         if not is_current(path, checkpoint, max_batch):
-            export_checkpoint(checkpoint, ExportOptions(to=fmt.name, precision=precision, max_batch=max_batch,
-                                                        data_root=data_root, size=key), results_root)
+            export_checkpoint(
+                checkpoint,
+                ExportOptions(to=fmt.name, precision=precision, max_batch=max_batch, data_root=data_root, size=key),
+                results_root,
+            )
     if not path.is_file():
         raise BenchError(f"the export did not write {path}")
     return path
 
 
-def export_models(models: list[str], options: ExportOptions, results_root: str | Path, dataset: str,
-                  keep_going: bool = False) -> list[ExportResult]:
+def export_models(
+    models: list[str], options: ExportOptions, results_root: str | Path, dataset: str, keep_going: bool = False
+) -> list[ExportResult]:
     """Export each model's checkpoint under results_root/runs/<dataset>/<model>/. With keep_going (`--all`), a model
     that fails becomes a result with its error and the others still export; otherwise the BenchError propagates."""
     if options.to == "tensorrt":
@@ -311,6 +390,9 @@ def export_models(models: list[str], options: ExportOptions, results_root: str |
         except BenchError as e:
             if not keep_going:
                 raise
-            results.append(ExportResult(name, options.to, options.precision, None, None,
-                                        time.perf_counter() - started, one_line(e)))
+            results.append(
+                ExportResult(
+                    name, options.to, options.precision, None, None, time.perf_counter() - started, one_line(e)
+                )
+            )
     return results

@@ -25,12 +25,12 @@ No torch here: the CLI builds its option choices from this table before deciding
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from mldrnet.io import layout
 from mldrnet.errors import BenchError
+from mldrnet.io import layout
 
 
 @dataclass(frozen=True)
@@ -69,23 +69,71 @@ class Format:
 
 
 FORMATS: tuple[Format, ...] = (
-    Format("torch", "PyTorch", "torch", "engines.torch_engine", layout.CHECKPOINT_FILE, ("fp32", "bf16", "fp16", "tf32"),
-           ("cpu", "cuda"), description="the training checkpoint, eager PyTorch (or torch.compile)"),
-    Format("onnx", "ONNX", "onnxruntime", "engines.onnx_engine", layout.ONNX_FILE, ("fp32", "fp16", "tf32"), ("cpu", "cuda"),
-           exporter="engines.export:export_onnx_format", export_precisions=("fp32",), made_from="torch",
-           description="fp32 ONNX, dynamic batch, metadata inside; fp16 only through ORT's TensorRT provider, "
-                       "tf32 through its CUDA or TensorRT provider"),
-    Format("tensorrt", "TensorRT", "tensorrt", "engines.tensorrt_engine", layout.ENGINE_FILE, ("fp32", "fp16", "int8"),
-           ("cuda",), exporter="engines.export:export_tensorrt_format", export_precisions=("fp32", "fp16", "int8"),
-           made_from="onnx", description="a TensorRT engine per precision, built from model.onnx (NVIDIA GPU)"),
-    Format("onnx-int8", "ONNX int8", "onnxruntime", "engines.onnx_engine", "model.ort-int8.onnx", ("int8",), ("cpu",),
-           exporter="engines.quantize:export_onnx_int8_format", export_precisions=("int8",), made_from="onnx",
-           description="ONNX Runtime static int8 (QDQ, per-channel), calibrated on training images"),
-    Format("openvino", "OpenVINO", "openvino", "engines.openvino_engine", "model.openvino.xml", ("fp32", "bf16", "int8"),
-           ("cpu",), exporter="engines.openvino_export:export_openvino_format", export_precisions=("fp32", "int8"),
-           made_from="onnx", precision_files=(("int8", "model.openvino.int8.xml"),),
-           description="OpenVINO IR with fp32 weights (bf16: the same IR run in bf16 where the CPU has it); "
-                       "int8 quantized by NNCF on training images"),
+    Format(
+        "torch",
+        "PyTorch",
+        "torch",
+        "engines.torch_engine",
+        layout.CHECKPOINT_FILE,
+        ("fp32", "bf16", "fp16", "tf32"),
+        ("cpu", "cuda"),
+        description="the training checkpoint, eager PyTorch (or torch.compile)",
+    ),
+    Format(
+        "onnx",
+        "ONNX",
+        "onnxruntime",
+        "engines.onnx_engine",
+        layout.ONNX_FILE,
+        ("fp32", "fp16", "tf32"),
+        ("cpu", "cuda"),
+        exporter="engines.export:export_onnx_format",
+        export_precisions=("fp32",),
+        made_from="torch",
+        description="fp32 ONNX, dynamic batch, metadata inside; fp16 only through ORT's TensorRT provider, "
+        "tf32 through its CUDA or TensorRT provider",
+    ),
+    Format(
+        "tensorrt",
+        "TensorRT",
+        "tensorrt",
+        "engines.tensorrt_engine",
+        layout.ENGINE_FILE,
+        ("fp32", "fp16", "int8"),
+        ("cuda",),
+        exporter="engines.export:export_tensorrt_format",
+        export_precisions=("fp32", "fp16", "int8"),
+        made_from="onnx",
+        description="a TensorRT engine per precision, built from model.onnx (NVIDIA GPU)",
+    ),
+    Format(
+        "onnx-int8",
+        "ONNX int8",
+        "onnxruntime",
+        "engines.onnx_engine",
+        "model.ort-int8.onnx",
+        ("int8",),
+        ("cpu",),
+        exporter="engines.quantize:export_onnx_int8_format",
+        export_precisions=("int8",),
+        made_from="onnx",
+        description="ONNX Runtime static int8 (QDQ, per-channel), calibrated on training images",
+    ),
+    Format(
+        "openvino",
+        "OpenVINO",
+        "openvino",
+        "engines.openvino_engine",
+        "model.openvino.xml",
+        ("fp32", "bf16", "int8"),
+        ("cpu",),
+        exporter="engines.openvino_export:export_openvino_format",
+        export_precisions=("fp32", "int8"),
+        made_from="onnx",
+        precision_files=(("int8", "model.openvino.int8.xml"),),
+        description="OpenVINO IR with fp32 weights (bf16: the same IR run in bf16 where the CPU has it); "
+        "int8 quantized by NNCF on training images",
+    ),
 )
 BY_NAME = {f.name: f for f in FORMATS}
 BY_ENGINE: dict[str, Format] = {}

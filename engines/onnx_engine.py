@@ -39,8 +39,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from engines.base import (Engine, EngineOptions, check_options, cpu_name, file_sha256, gpu_name, register_engine,
-                          tensorrt_version)
+from engines.base import (
+    Engine,
+    EngineOptions,
+    check_options,
+    cpu_name,
+    file_sha256,
+    gpu_name,
+    register_engine,
+    tensorrt_version,
+)
 from engines.onnx_export import INPUT_NAME, meta_from_props, read_onnx_meta
 from mldrnet.errors import BenchError
 
@@ -50,13 +58,19 @@ PROVIDERS = {
     "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
     "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
 }
-GPU_HINT = ("install onnxruntime-gpu in place of onnxruntime (`pip uninstall onnxruntime && "
-            "pip install 'bench-mldrnet[gpu]'`) on a machine with an NVIDIA GPU")
-LOAD_HINT = ("install the gpu extra's coherent CUDA 13 stack (`pip install 'bench-mldrnet[gpu]'`; "
-             "`bench doctor` shows what is installed)")
+GPU_HINT = (
+    "install onnxruntime-gpu in place of onnxruntime (`pip uninstall onnxruntime && "
+    "pip install 'bench-mldrnet[gpu]'`) on a machine with an NVIDIA GPU"
+)
+LOAD_HINT = (
+    "install the gpu extra's coherent CUDA 13 stack (`pip install 'bench-mldrnet[gpu]'`; "
+    "`bench doctor` shows what is installed)"
+)
 # the provider's shared library inside the onnxruntime package (onnxruntime/capi/)
-PROVIDER_LIBRARIES = {"CUDAExecutionProvider": "libonnxruntime_providers_cuda.so",
-                      "TensorrtExecutionProvider": "libonnxruntime_providers_tensorrt.so"}
+PROVIDER_LIBRARIES = {
+    "CUDAExecutionProvider": "libonnxruntime_providers_cuda.so",
+    "TensorrtExecutionProvider": "libonnxruntime_providers_tensorrt.so",
+}
 DEFAULT_MAX_BATCH = 32
 _MISSING = re.compile(r"([\w.+-]+\.so(?:\.[\w.]+)?): cannot open shared object file")
 _CUDA_SONAME = re.compile(r"lib(?:cudart|cublas|cublasLt|nvrtc)\.so\.(\d+)")
@@ -96,15 +110,19 @@ def explain_missing(library: str) -> str:
     if cuda:
         torch_cuda = (torch.version.cuda or "").split(".")[0]
         if torch_cuda and torch_cuda != cuda.group(1):
-            return (f"missing library {library}: this onnxruntime is built for CUDA {cuda.group(1)} but torch is "
-                    f"CUDA {torch_cuda} (CUDA majors disagree)")
+            return (
+                f"missing library {library}: this onnxruntime is built for CUDA {cuda.group(1)} but torch is "
+                f"CUDA {torch_cuda} (CUDA majors disagree)"
+            )
         return f"missing library {library} (CUDA {cuda.group(1)})"
     trt = re.match(r"libnv(?:infer|onnxparser)\w*\.so\.(\d+)", library)
     if trt:
         installed = tensorrt_version()
         if installed and installed.split(".")[0] != trt.group(1):
-            return (f"missing library {library}: this onnxruntime's TensorRT provider links TensorRT {trt.group(1)} "
-                    f"but TensorRT {installed} is installed")
+            return (
+                f"missing library {library}: this onnxruntime's TensorRT provider links TensorRT {trt.group(1)} "
+                f"but TensorRT {installed} is installed"
+            )
         return f"missing library {library} (TensorRT {trt.group(1)})"
     return f"missing library {library}"
 
@@ -118,8 +136,10 @@ def provider_failure(ort, provider: str) -> str:
     error = provider_load_error(ort, provider)
     version = getattr(ort, "__version__", "?")
     if error is None:
-        return (f"{provider} is built into onnxruntime {version} and its library loads, but the session did not "
-                "use it (no CUDA device visible to ONNX Runtime?); rerun with --debug for ONNX Runtime's log")
+        return (
+            f"{provider} is built into onnxruntime {version} and its library loads, but the session did not "
+            "use it (no CUDA device visible to ONNX Runtime?); rerun with --debug for ONNX Runtime's log"
+        )
     library = missing_library(error)
     why = explain_missing(library) if library else error
     return f"{provider} is built into onnxruntime {version} but failed to load ({why}): {LOAD_HINT}"
@@ -131,8 +151,10 @@ def _slug(text: str) -> str:
 
 def tensorrt_cache_key(path: str | os.PathLike, precision: str) -> str:
     """The ORT TensorRT provider's engine-cache folder name: precision, model content, TensorRT version, GPU."""
-    return (f"{precision}-{file_sha256(path)[:16]}-trt{_slug(tensorrt_version() or 'unknown')}-"
-            f"{_slug(gpu_name() or 'nogpu')}")
+    return (
+        f"{precision}-{file_sha256(path)[:16]}-trt{_slug(tensorrt_version() or 'unknown')}-"
+        f"{_slug(gpu_name() or 'nogpu')}"
+    )
 
 
 def tensorrt_profile(input_name: str, chw: tuple[int, ...], max_batch: int) -> dict[str, str]:
@@ -189,7 +211,7 @@ class OnnxRuntimeEngine(Engine):
         # IEEE fp32 through the TensorRT provider: TensorRT reads NVIDIA_TF32_OVERRIDE when it builds the engine
         # (at session creation: the profile is explicit), so it is set only meanwhile
         ieee_trt = self.provider == "tensorrt" and options.precision == "fp32"
-        with warnings.catch_warnings(), (environment(NVIDIA_TF32_OVERRIDE="0") if ieee_trt else contextlib.nullcontext()):
+        with warnings.catch_warnings(), environment(NVIDIA_TF32_OVERRIDE="0") if ieee_trt else contextlib.nullcontext():
             warnings.simplefilter("ignore")  # ORT warns about a missing provider, then falls back: we check instead
             try:
                 self.session = ort.InferenceSession(str(path), so, providers=chain)
@@ -197,14 +219,18 @@ class OnnxRuntimeEngine(Engine):
                 raise BenchError(f"onnxruntime cannot load {path}: {str(e).strip().splitlines()[0]}") from e
         running = self.session.get_providers()
         if running[0] != requested[0]:
-            raise BenchError(f"onnxruntime was asked for {requested[0]} but runs on {running[0]}: "
-                             f"{provider_failure(ort, requested[0])}")
+            raise BenchError(
+                f"onnxruntime was asked for {requested[0]} but runs on {running[0]}: "
+                f"{provider_failure(ort, requested[0])}"
+            )
         props = self.session.get_modelmeta().custom_metadata_map
         self.meta = meta_from_props(props, str(path))
         self.quantization = json.loads(props["bench.quantization"]) if "bench.quantization" in props else None
         if (options.precision == "int8") != (self.quantization is not None):
-            raise BenchError(f"{path.name} is {'an int8' if self.quantization else 'not an int8'} file but the row asks "
-                             f"for {options.precision}: int8 runs model.ort-int8.onnx (`bench export MODEL --to onnx-int8`)")
+            raise BenchError(
+                f"{path.name} is {'an int8' if self.quantization else 'not an int8'} file but the row asks "
+                f"for {options.precision}: int8 runs model.ort-int8.onnx (`bench export MODEL --to onnx-int8`)"
+            )
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
         self.io_binding = options.io_binding and self.device == "cuda"
@@ -215,11 +241,15 @@ class OnnxRuntimeEngine(Engine):
         if precision == "tf32" and self.provider == "cpu":
             raise BenchError("tf32 is a GPU precision: use the cuda or tensorrt provider (ort-cuda / ort-trt)")
         if precision == "int8" and self.provider != "cpu":
-            raise BenchError("onnxruntime int8 (model.ort-int8.onnx) runs on the cpu provider only: use ort-cpu int8, "
-                             "or the tensorrt engine on a GPU")
+            raise BenchError(
+                "onnxruntime int8 (model.ort-int8.onnx) runs on the cpu provider only: use ort-cpu int8, "
+                "or the tensorrt engine on a GPU"
+            )
         if precision not in ("fp32", "tf32", "int8") and not (self.provider == "tensorrt" and precision == "fp16"):
-            raise BenchError(f"onnxruntime runs the fp32 ONNX file; precision {precision} is only offered "
-                             "through the TensorRT provider (fp16) or the tensorrt engine")
+            raise BenchError(
+                f"onnxruntime runs the fp32 ONNX file; precision {precision} is only offered "
+                "through the TensorRT provider (fp16) or the tensorrt engine"
+            )
 
     def provider_chain(self, names: list[str], path: Path) -> list:
         """The providers with their options: TF32 per precision, the TensorRT provider's cache and profile."""

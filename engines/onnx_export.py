@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from engines.base import ModelMeta
-from mldrnet.io.atomic import atomic_write_bytes
 from mldrnet.errors import BenchError
+from mldrnet.io.atomic import atomic_write_bytes
 
 FORMAT = "bench-onnx/1"
 INPUT_NAME, OUTPUT_NAME = "images", "logits"
@@ -33,12 +33,19 @@ def meta_to_props(meta: ModelMeta) -> dict[str, str]:
 
 def meta_from_props(props: dict[str, str], where: str) -> ModelMeta:
     if props.get(f"{_PREFIX}format") != FORMAT:
-        raise BenchError(f"{where} has no bench metadata (format {FORMAT}): re-export it with `bench export MODEL --to onnx`")
+        raise BenchError(
+            f"{where} has no bench metadata (format {FORMAT}): re-export it with `bench export MODEL --to onnx`"
+        )
     try:
-        fields = {k[len(_PREFIX):]: json.loads(v) for k, v in props.items()
-                  if k.startswith(_PREFIX) and k != f"{_PREFIX}format"}
+        fields = {
+            k[len(_PREFIX) :]: json.loads(v)
+            for k, v in props.items()
+            if k.startswith(_PREFIX) and k != f"{_PREFIX}format"
+        }
     except json.JSONDecodeError as e:
-        raise BenchError(f"{where} has unreadable bench metadata ({e}): re-export it with `bench export MODEL --to onnx`") from e
+        raise BenchError(
+            f"{where} has unreadable bench metadata ({e}): re-export it with `bench export MODEL --to onnx`"
+        ) from e
     return ModelMeta.from_dict(fields, where)
 
 
@@ -52,8 +59,9 @@ def read_onnx_meta(path: str | os.PathLike) -> ModelMeta:
     return meta_from_props({p.key: p.value for p in model.metadata_props}, str(path))
 
 
-def export_onnx(model: nn.Module, meta: ModelMeta, path: str | os.PathLike, *, example_batch: int = 2,
-                opset: int | None = None) -> Path:
+def export_onnx(
+    model: nn.Module, meta: ModelMeta, path: str | os.PathLike, *, example_batch: int = 2, opset: int | None = None
+) -> Path:
     """Export `model` (put in eval mode) to `path` with a dynamic batch; check it; write it atomically."""
     import onnx
 
@@ -70,9 +78,16 @@ def export_onnx(model: nn.Module, meta: ModelMeta, path: str | os.PathLike, *, e
             # not something a user of `bench export` can act on
             warnings.filterwarnings("ignore", message=r"The tensor attributes .* were assigned during export")
             warnings.filterwarnings("ignore", category=FutureWarning)
-            program = torch.onnx.export(model, (example,), dynamo=True, input_names=[INPUT_NAME],
-                                        output_names=[OUTPUT_NAME], dynamic_shapes=({0: batch},),
-                                        opset_version=opset, verbose=False)
+            program = torch.onnx.export(
+                model,
+                (example,),
+                dynamo=True,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes=({0: batch},),
+                opset_version=opset,
+                verbose=False,
+            )
     except Exception as e:  # the exporter's own errors are long; keep the first line, --debug shows the rest
         raise BenchError(f"ONNX export of {meta.model} failed: {str(e).strip().splitlines()[0]}") from e
     if program is None:  # dynamo=True always returns a program; None would be the legacy exporter's

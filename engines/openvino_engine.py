@@ -30,8 +30,7 @@ OV_PRECISIONS = {"fp32": "f32", "int8": "f32", "bf16": "bf16"}  # hints.inferenc
 
 def cpu_has_bf16(core) -> bool:
     """Native bf16 in the CPU plugin's view and in the CPU's flags (AVX512_BF16 or AMX)."""
-    return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") and bool(
-        cpu_flags() & BF16_FLAGS)
+    return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") and bool(cpu_flags() & BF16_FLAGS)
 
 
 @register_engine
@@ -47,12 +46,15 @@ class OpenVinoEngine(Engine):
         self.path, self.options = path, options
         self.meta, self.record = read_ir_meta(path)
         if (options.precision == "int8") != (self.record.get("precision") == "int8"):
-            raise BenchError(f"{path.name} is a {self.record.get('precision')} IR but the row asks for "
-                             f"{options.precision}: int8 runs model.openvino.int8.xml, fp32/bf16 model.openvino.xml")
+            raise BenchError(
+                f"{path.name} is a {self.record.get('precision')} IR but the row asks for "
+                f"{options.precision}: int8 runs model.openvino.int8.xml, fp32/bf16 model.openvino.xml"
+            )
         self.core = ov.Core()
         if options.precision == "bf16" and not cpu_has_bf16(self.core):
-            raise BenchError(f"this CPU ({cpu_name()}) has no native bf16 (AVX512_BF16/AMX): "
-                             "run OpenVINO in fp32 or int8")
+            raise BenchError(
+                f"this CPU ({cpu_name()}) has no native bf16 (AVX512_BF16/AMX): run OpenVINO in fp32 or int8"
+            )
         self.threads = options.threads or torch.get_num_threads()
         self.cache_dir = path.parent / "openvino-cache"
         self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -64,23 +66,26 @@ class OpenVinoEngine(Engine):
         self._out: Any = None  # np.ndarray being filled by the queue's callback
 
     def _compile(self, mode: str):
+        import openvino as ov
         import openvino.properties as props
         import openvino.properties.hint as hints
-        import openvino as ov
 
         model = self.core.read_model(str(self.path))
         model.reshape([1, *self.file_meta.input_shape])  # one image per request: static shapes suit the CPU plugin
-        config = {hints.performance_mode: hints.PerformanceMode.LATENCY if mode == "latency"
-                  else hints.PerformanceMode.THROUGHPUT,
-                  hints.inference_precision: ov.Type.bf16 if OV_PRECISIONS[self.options.precision] == "bf16"
-                  else ov.Type.f32,
-                  props.inference_num_threads: self.threads}
+        config = {
+            hints.performance_mode: hints.PerformanceMode.LATENCY
+            if mode == "latency"
+            else hints.PerformanceMode.THROUGHPUT,
+            hints.inference_precision: ov.Type.bf16 if OV_PRECISIONS[self.options.precision] == "bf16" else ov.Type.f32,
+            props.inference_num_threads: self.threads,
+        }
         started = time.perf_counter()
         try:
             compiled = self.core.compile_model(model, "CPU", config)
         except Exception as e:
-            raise BenchError(f"OpenVINO cannot compile {self.path.name}: "
-                             f"{(str(e).strip().splitlines() or [repr(e)])[0]}") from e
+            raise BenchError(
+                f"OpenVINO cannot compile {self.path.name}: {(str(e).strip().splitlines() or [repr(e)])[0]}"
+            ) from e
         self.compile_seconds[mode] = round(time.perf_counter() - started, 3)
         self.compiled[mode] = compiled
         if mode == "latency":
@@ -104,7 +109,7 @@ class OpenVinoEngine(Engine):
             self._compile("throughput")
         self._out = np.empty((len(x), len(self.file_meta.classes)), dtype=np.float32)
         for i in range(len(x)):
-            self._queue.start_async({0: x[i:i + 1]}, i)
+            self._queue.start_async({0: x[i : i + 1]}, i)
         self._queue.wait_all()
         out, self._out = self._out, None
         return torch.from_numpy(out)
@@ -116,11 +121,13 @@ class OpenVinoEngine(Engine):
         compiled = self.compiled.get(mode)
         if compiled is None:
             return None
-        return {"hint": str(compiled.get_property(hints.performance_mode)).split(".")[-1],
-                "streams": int(compiled.get_property(props.num_streams)),
-                "requests": int(compiled.get_property(props.optimal_number_of_infer_requests)),
-                "inference_precision": compiled.get_property(hints.inference_precision).get_type_name(),
-                "compile_seconds": self.compile_seconds[mode]}
+        return {
+            "hint": str(compiled.get_property(hints.performance_mode)).split(".")[-1],
+            "streams": int(compiled.get_property(props.num_streams)),
+            "requests": int(compiled.get_property(props.optimal_number_of_infer_requests)),
+            "inference_precision": compiled.get_property(hints.inference_precision).get_type_name(),
+            "compile_seconds": self.compile_seconds[mode],
+        }
 
     def describe(self) -> dict[str, Any]:
         import openvino as ov

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from engines import formats
 from engines.base import file_sha256, read_file_meta
-from mldrnet.io import layout
-from mldrnet.io.atomic import atomic_write_text
 from mldrnet import models
 from mldrnet.checkpoint import Checkpoint, ModelMeta
 from mldrnet.errors import BenchError
+from mldrnet.io import layout
+from mldrnet.io.atomic import atomic_write_text
 
 IR_FORMAT = "bench-openvino/1"
 INSTALL = "install the cpu extra: pip install 'bench-mldrnet[cpu]'"
@@ -51,8 +51,9 @@ def meta_path(xml: str | os.PathLike) -> Path:
 
 
 def read_ir_meta(xml: str | os.PathLike) -> tuple[ModelMeta, dict]:
-    return read_file_meta(meta_path(xml), Path(xml), IR_FORMAT, "OpenVINO",
-                          "re-export it with `bench export MODEL --to openvino`")
+    return read_file_meta(
+        meta_path(xml), Path(xml), IR_FORMAT, "OpenVINO", "re-export it with `bench export MODEL --to openvino`"
+    )
 
 
 def save_ir(model, xml: Path, meta: ModelMeta, record: dict) -> Path:
@@ -76,38 +77,69 @@ def onnx_to_ir(onnx_path: Path, xml: Path, meta: ModelMeta) -> Path:
     try:
         model = ov.convert_model(str(onnx_path))
     except Exception as e:
-        raise BenchError(f"OpenVINO cannot convert {onnx_path.name}: {(str(e).strip().splitlines() or [repr(e)])[0]}") from e
-    return save_ir(model, xml, meta, {"precision": "fp32", "source": onnx_path.name,
-                                      "source_sha256": file_sha256(onnx_path)})
+        raise BenchError(
+            f"OpenVINO cannot convert {onnx_path.name}: {(str(e).strip().splitlines() or [repr(e)])[0]}"
+        ) from e
+    return save_ir(
+        model, xml, meta, {"precision": "fp32", "source": onnx_path.name, "source_sha256": file_sha256(onnx_path)}
+    )
 
 
 def quantize_ir(fp32_xml: Path, xml: Path, meta: ModelMeta, calibration) -> Path:
     """NNCF post-training quantization of the fp32 IR, one calibration image per NNCF sample."""
     ov, nncf = require_openvino(), require_nncf()
     started = time.perf_counter()
-    images = [b[i:i + 1] for b in calibration.batches for i in range(len(b))]
+    images = [b[i : i + 1] for b in calibration.batches for i in range(len(b))]
     try:
         model = ov.Core().read_model(str(fp32_xml))
         # NNCF draws progress bars on stdout: compare's table and --json output must stay clean
         with contextlib.redirect_stdout(io.StringIO()):
-            quantized = nncf.quantize(model, nncf.Dataset(images), subset_size=len(images),
-                                      preset=nncf.QuantizationPreset.PERFORMANCE, target_device=nncf.TargetDevice.CPU)
+            quantized = nncf.quantize(
+                model,
+                nncf.Dataset(images),
+                subset_size=len(images),
+                preset=nncf.QuantizationPreset.PERFORMANCE,
+                target_device=nncf.TargetDevice.CPU,
+            )
     except Exception as e:
-        raise BenchError(f"NNCF int8 quantization of {fp32_xml.name} failed: "
-                         f"{(str(e).strip().splitlines() or [repr(e)])[0]}") from e
-    quantization = {"tool": f"nncf {nncf.__version__}", "preset": "performance", "method": "nncf min-max + fast bias "
-                    "correction", "subset_size": len(images), "calibration": calibration.record,
-                    "seconds": round(time.perf_counter() - started, 1)}
-    return save_ir(quantized, xml, meta, {"precision": "int8", "source": fp32_xml.name,
-                                          "source_sha256": file_sha256(fp32_xml), "quantization": quantization})
+        raise BenchError(
+            f"NNCF int8 quantization of {fp32_xml.name} failed: {(str(e).strip().splitlines() or [repr(e)])[0]}"
+        ) from e
+    quantization = {
+        "tool": f"nncf {nncf.__version__}",
+        "preset": "performance",
+        "method": "nncf min-max + fast bias correction",
+        "subset_size": len(images),
+        "calibration": calibration.record,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    return save_ir(
+        quantized,
+        xml,
+        meta,
+        {
+            "precision": "int8",
+            "source": fp32_xml.name,
+            "source_sha256": file_sha256(fp32_xml),
+            "quantization": quantization,
+        },
+    )
 
 
 def export_openvino_format(checkpoint: Path, options, results_root):
     """The openvino row's exporter: fp32 IR from model.onnx (exported first when missing or stale), checked against
     PyTorch to fp32 tolerance; int8 quantized from that IR with NNCF (its parity reported, never failed)."""
     from engines.base import EngineOptions, create_engine
-    from engines.export import (REDUCED_ATOL, REDUCED_RTOL, ExportResult, _require_fp32_parity, at_size, is_current,
-                                size_key, source_onnx)
+    from engines.export import (
+        REDUCED_ATOL,
+        REDUCED_RTOL,
+        ExportResult,
+        _require_fp32_parity,
+        at_size,
+        is_current,
+        size_key,
+        source_onnx,
+    )
     from engines.parity import check_parity, eager, parity_batches
     from engines.quantize import calibration_set
 

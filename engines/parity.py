@@ -7,7 +7,7 @@ evaluation images, so export's check and compare's accuracy read images the same
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 
@@ -19,8 +19,13 @@ from mldrnet.evaluation.metrics import FP32_ATOL, FP32_RTOL, ParityReport, parit
 __all__ = ["FP32_ATOL", "FP32_RTOL", "ParityReport", "check_parity", "eager", "parity_batches"]
 
 
-def check_parity(reference: Callable[[torch.Tensor], torch.Tensor], candidate: Callable[[torch.Tensor], torch.Tensor],
-                 batches: Iterable[torch.Tensor], rtol: float = FP32_RTOL, atol: float = FP32_ATOL) -> ParityReport:
+def check_parity(
+    reference: Callable[[torch.Tensor], torch.Tensor],
+    candidate: Callable[[torch.Tensor], torch.Tensor],
+    batches: Iterable[torch.Tensor],
+    rtol: float = FP32_RTOL,
+    atol: float = FP32_ATOL,
+) -> ParityReport:
     """Run both on every batch (CPU float32 in, logits out) and compare all logits at once."""
     refs, cands = [], []
     with torch.inference_mode():
@@ -39,8 +44,14 @@ def eager(model: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda batch: model(batch.to(device))
 
 
-def parity_batches(ckpt: Checkpoint, split: str, n: int, results_root: str | os.PathLike,
-                   data_root: str | os.PathLike | None = None, batch_size: int = 16) -> list[torch.Tensor]:
+def parity_batches(
+    ckpt: Checkpoint,
+    split: str,
+    n: int,
+    results_root: str | os.PathLike,
+    data_root: str | os.PathLike | None = None,
+    batch_size: int = 16,
+) -> list[torch.Tensor]:
     """Up to `n` images (a seeded sample) of the checkpoint's dataset split ("test" for parity, "train" for int8
     calibration), with the checkpoint's evaluation preprocessing, as (B, 3, H, W) batches."""
     ev = for_checkpoint(ckpt, split, results_root, data_root=data_root, batch_size=batch_size, max_images=n)

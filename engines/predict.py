@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
 from engines import formats
 from engines.base import Engine, EngineOptions, create_engine
 from mldrnet.checkpoint import ModelMeta
-from mldrnet.errors import BenchError
 from mldrnet.data.transforms import eval_transform
+from mldrnet.errors import BenchError
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,22 @@ class Prediction:
     def to_dict(self) -> dict:
         """Valid JSON whatever happened: a number that is not finite (never made by predict_images) is null."""
         probabilities = None if self.probabilities is None else {k: _finite(v) for k, v in self.probabilities.items()}
-        return {"path": self.path, "top": self.top, "confidence": _finite(self.confidence),
-                "probabilities": probabilities, "error": self.error}
+        return {
+            "path": self.path,
+            "top": self.top,
+            "confidence": _finite(self.confidence),
+            "probabilities": probabilities,
+            "error": self.error,
+        }
 
 
 def _finite(v: float | None) -> float | None:
     return v if v is None or math.isfinite(v) else None
 
 
-def predict_images(engine: Engine, meta: ModelMeta, paths: Sequence[str | os.PathLike],
-                   batch_size: int = 16) -> list[Prediction]:
+def predict_images(
+    engine: Engine, meta: ModelMeta, paths: Sequence[str | os.PathLike], batch_size: int = 16
+) -> list[Prediction]:
     """One Prediction per path, in order."""
     from mldrnet.data import UnreadableImage, decode_image
 
@@ -66,11 +72,13 @@ def predict_images(engine: Engine, meta: ModelMeta, paths: Sequence[str | os.Pat
             continue
         readable.append((i, transform(image)))
     for start in range(0, len(readable), batch_size):
-        chunk = readable[start:start + batch_size]
+        chunk = readable[start : start + batch_size]
         probs = torch.softmax(engine(torch.stack([x for _, x in chunk])).float(), dim=1)  # (B, num_classes)
         if not bool(torch.isfinite(probs).all()):  # broken weights (e.g. an export from a diverged training)
-            raise BenchError(f"the {meta.model} model's outputs are not finite numbers (NaN or inf): its weights are "
-                             f"broken; train {meta.model} again (with a lower --lr) and re-export it")
+            raise BenchError(
+                f"the {meta.model} model's outputs are not finite numbers (NaN or inf): its weights are "
+                f"broken; train {meta.model} again (with a lower --lr) and re-export it"
+            )
         for (i, _), p in zip(chunk, probs):
             dist = {name: float(v) for name, v in zip(meta.classes, p.tolist())}
             results[i] = Prediction(str(paths[i]), dist, meta.classes[int(p.argmax())])
@@ -87,8 +95,13 @@ def load_engine(engine: str, run: Path, options: EngineOptions = EngineOptions()
     return loaded
 
 
-def predict_files(paths: Sequence[str | os.PathLike], engine: str, run: Path, options: EngineOptions = EngineOptions(),
-                  batch_size: int = 16) -> tuple[list[Prediction], dict]:
+def predict_files(
+    paths: Sequence[str | os.PathLike],
+    engine: str,
+    run: Path,
+    options: EngineOptions = EngineOptions(),
+    batch_size: int = 16,
+) -> tuple[list[Prediction], dict]:
     """(one Prediction per path, the engine's describe()) for the model trained in run folder `run`."""
     loaded = load_engine(engine, run, options)
     return predict_images(loaded, loaded.file_meta, paths, batch_size), loaded.describe()

@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from engines import formats
-from mldrnet.io import layout
 from mldrnet import models
 from mldrnet.checkpoint import Checkpoint
 from mldrnet.data.evalset import for_checkpoint
 from mldrnet.errors import BenchError
+from mldrnet.io import layout
 
 CALIBRATION_SPLIT = "train"
 CALIBRATION_SEED = 0  # mldrnet.data.evalset.subsample's seed: the sample Checkpoint.eval_set(max_images=N) takes
@@ -57,22 +57,34 @@ def reduce_range_default() -> bool:
     return not cpu_has_vnni()
 
 
-def calibration_set(ckpt: Checkpoint, images: int, results_root: str | Path, data_root: str | None = None,
-                    batch_size: int = 16) -> Calibration:
+def calibration_set(
+    ckpt: Checkpoint, images: int, results_root: str | Path, data_root: str | None = None, batch_size: int = 16
+) -> Calibration:
     """A seeded sample of `images` training images with the checkpoint's evaluation preprocessing."""
     if images < 1:
         raise BenchError(f"int8 calibration needs at least one image, got {images}")
-    ev = for_checkpoint(ckpt, CALIBRATION_SPLIT, results_root, data_root=data_root, batch_size=batch_size, max_images=images)
+    ev = for_checkpoint(
+        ckpt, CALIBRATION_SPLIT, results_root, data_root=data_root, batch_size=batch_size, max_images=images
+    )
     batches = [np.ascontiguousarray(x.numpy(), dtype=np.float32) for x, _labels in ev.batches() if len(x)]
     if not batches:
-        raise BenchError(f"no calibration images for int8: none of the {ev.count} {CALIBRATION_SPLIT} images of "
-                         f"{ev.dataset} could be read")
+        raise BenchError(
+            f"no calibration images for int8: none of the {ev.count} {CALIBRATION_SPLIT} images of "
+            f"{ev.dataset} could be read"
+        )
     digest = hashlib.sha256()
     for b in batches:
         digest.update(b.tobytes())
-    record = {"split": CALIBRATION_SPLIT, "images": int(sum(len(b) for b in batches)), "requested": int(images),
-              "seed": CALIBRATION_SEED, "dataset": ev.dataset, "split_hash": ev.split_hash,
-              "images_sha256": digest.hexdigest()[:16], "size": int(batches[0].shape[-1])}
+    record = {
+        "split": CALIBRATION_SPLIT,
+        "images": int(sum(len(b) for b in batches)),
+        "requested": int(images),
+        "seed": CALIBRATION_SEED,
+        "dataset": ev.dataset,
+        "split_hash": ev.split_hash,
+        "images_sha256": digest.hexdigest()[:16],
+        "size": int(batches[0].shape[-1]),
+    }
     return Calibration(batches, record)
 
 
@@ -92,8 +104,9 @@ class _Reader:
         self.i = 0
 
 
-def quantize_onnx(src: Path, dst: Path, calibration: Calibration, *, method: str = "minmax",
-                  reduce_range: bool | None = None) -> Path:
+def quantize_onnx(
+    src: Path, dst: Path, calibration: Calibration, *, method: str = "minmax", reduce_range: bool | None = None
+) -> Path:
     """fp32 ONNX file `src` -> static int8 QDQ file `dst` (atomic), with the bench metadata of `src` and the
     quantization record."""
     import onnx
@@ -114,21 +127,36 @@ def quantize_onnx(src: Path, dst: Path, calibration: Calibration, *, method: str
         try:  # the Entropy calibrator prints its progress: compare's table and --json output must stay clean
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
             with contextlib.redirect_stdout(io.StringIO()):
-                quantize_static(str(pre), str(out), _Reader(calibration.batches, INPUT_NAME),
-                                quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=reduce_range,
-                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                                calibrate_method=(CalibrationMethod.MinMax if method == "minmax"
-                                                  else CalibrationMethod.Entropy))
+                quantize_static(
+                    str(pre),
+                    str(out),
+                    _Reader(calibration.batches, INPUT_NAME),
+                    quant_format=QuantFormat.QDQ,
+                    per_channel=True,
+                    reduce_range=reduce_range,
+                    activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8,
+                    calibrate_method=(CalibrationMethod.MinMax if method == "minmax" else CalibrationMethod.Entropy),
+                )
         except Exception as e:  # the quantizer's own errors (an op it cannot handle) are long: the first line
-            raise BenchError(f"ONNX Runtime int8 quantization of {src.name} failed: "
-                             f"{(str(e).strip().splitlines() or [repr(e)])[0]}") from e
+            raise BenchError(
+                f"ONNX Runtime int8 quantization of {src.name} failed: {(str(e).strip().splitlines() or [repr(e)])[0]}"
+            ) from e
         proto = onnx.load(str(out))
     import onnxruntime
 
-    record = {"tool": f"onnxruntime {onnxruntime.__version__} quantize_static", "format": "QDQ", "per_channel": True,
-              "activations": "QUInt8", "weights": "QInt8", "reduce_range": reduce_range, "method": method,
-              "calibration": calibration.record, "source": src.name,
-              "seconds": round(time.perf_counter() - started, 1)}
+    record = {
+        "tool": f"onnxruntime {onnxruntime.__version__} quantize_static",
+        "format": "QDQ",
+        "per_channel": True,
+        "activations": "QUInt8",
+        "weights": "QInt8",
+        "reduce_range": reduce_range,
+        "method": method,
+        "calibration": calibration.record,
+        "source": src.name,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     del proto.metadata_props[:]
     for key, value in {**props, "bench.quantization": json.dumps(record)}.items():
         proto.metadata_props.add(key=key, value=value)

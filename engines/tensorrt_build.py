@@ -20,20 +20,22 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
 
 from engines import formats
 from engines.base import file_sha256, read_file_meta
-from mldrnet.io.atomic import atomic_write_bytes, atomic_write_text
 from mldrnet.checkpoint import ModelMeta
 from mldrnet.errors import BenchError
+from mldrnet.io.atomic import atomic_write_bytes, atomic_write_text
 
 PRECISIONS = formats.get("tensorrt").export_precisions
-GPU_INSTALL = "on a machine with an NVIDIA GPU, `pip install 'bench-mldrnet[gpu]'` (tensorrt, onnxruntime-gpu, modelopt)"
+GPU_INSTALL = (
+    "on a machine with an NVIDIA GPU, `pip install 'bench-mldrnet[gpu]'` (tensorrt, onnxruntime-gpu, modelopt)"
+)
 ENGINE_FORMAT = "bench-tensorrt/1"
 
 
@@ -61,13 +63,25 @@ def engine_meta_path(engine_path: str | os.PathLike) -> Path:
 
 def read_engine_meta(engine_path: str | os.PathLike) -> tuple[ModelMeta, dict]:
     """(ModelMeta, the whole JSON record) of the engine at `engine_path`."""
-    return read_file_meta(engine_meta_path(engine_path), Path(engine_path), ENGINE_FORMAT, "engine",
-                          "rebuild the engine with `bench export MODEL --to tensorrt`")
+    return read_file_meta(
+        engine_meta_path(engine_path),
+        Path(engine_path),
+        ENGINE_FORMAT,
+        "engine",
+        "rebuild the engine with `bench export MODEL --to tensorrt`",
+    )
 
 
-def build_engine(onnx_path: Path, engine_path: Path, meta: ModelMeta, *, precision: str = "fp32",
-                 max_batch: int = 32, calibration: Callable[[], Iterable[np.ndarray]] | None = None,
-                 workspace_gib: float = 4.0) -> Path:
+def build_engine(
+    onnx_path: Path,
+    engine_path: Path,
+    meta: ModelMeta,
+    *,
+    precision: str = "fp32",
+    max_batch: int = 32,
+    calibration: Callable[[], Iterable[np.ndarray]] | None = None,
+    workspace_gib: float = 4.0,
+) -> Path:
     """Build `engine_path` from `onnx_path`; `calibration()` yields (B, 3, H, W) float32 training batches (int8)."""
     if precision not in PRECISIONS:
         raise BenchError(f"TensorRT precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -115,7 +129,8 @@ def build_engine(onnx_path: Path, engine_path: Path, meta: ModelMeta, *, precisi
         "max_batch": max_batch,
         "input": inp.name,
         "onnx": build_onnx.name,
-        "source_onnx": onnx_path.name,  # what is_current hashes again: model.onnx, even when built from a converted copy
+        # what is_current hashes again: model.onnx, even when built from a converted copy
+        "source_onnx": onnx_path.name,
         "source_sha256": file_sha256(onnx_path),
         "tensorrt": trt.__version__,
         "gpu": torch.cuda.get_device_name(),
@@ -125,8 +140,7 @@ def build_engine(onnx_path: Path, engine_path: Path, meta: ModelMeta, *, precisi
     return engine_path
 
 
-def _set_precision(trt, major: int, builder, config, input_name: str, precision: str, calibration,
-                   engine_path: Path):
+def _set_precision(trt, major: int, builder, config, input_name: str, precision: str, calibration, engine_path: Path):
     """Builder flags on TensorRT 10 (on 11 the converted ONNX already carries the types). Returns the calibrator."""
     if precision == "fp32":
         if hasattr(trt.BuilderFlag, "TF32"):
@@ -191,8 +205,10 @@ def _modelopt_convert(onnx_path: Path, precision: str, calibration) -> Path:
         from modelopt.onnx.autocast import convert_to_mixed_precision
         from modelopt.onnx.quantization import quantize
     except ImportError as e:
-        raise BenchError(f"TensorRT 11 builds {precision} only from a ModelOpt-converted ONNX, and nvidia-modelopt "
-                         f"is not importable ({e}): {GPU_INSTALL}") from e
+        raise BenchError(
+            f"TensorRT 11 builds {precision} only from a ModelOpt-converted ONNX, and nvidia-modelopt "
+            f"is not importable ({e}): {GPU_INSTALL}"
+        ) from e
     out = onnx_path.with_name(f"{onnx_path.stem}.{precision}.onnx")
     if precision == "fp16":
         converted = convert_to_mixed_precision(onnx_path=str(onnx_path), low_precision_type="fp16", keep_io_types=True)
@@ -205,8 +221,15 @@ def _modelopt_convert(onnx_path: Path, precision: str, calibration) -> Path:
     data, shapes = calibration_input(list(calibration()))
     # calibration runs in ONNX Runtime: on the GPU when onnxruntime-gpu is installed, else on the CPU
     eps = (["cuda:0"] if "CUDAExecutionProvider" in ort.get_available_providers() else []) + ["cpu"]
-    quantize(str(onnx_path), quantize_mode="int8", calibration_data={INPUT_NAME: data}, calibration_method="entropy",
-             calibration_eps=eps, calibration_shapes=shapes, output_path=str(out))
+    quantize(
+        str(onnx_path),
+        quantize_mode="int8",
+        calibration_data={INPUT_NAME: data},
+        calibration_method="entropy",
+        calibration_eps=eps,
+        calibration_shapes=shapes,
+        output_path=str(out),
+    )
     return out
 
 
@@ -222,4 +245,3 @@ def calibration_input(batches: list[np.ndarray]) -> tuple[np.ndarray, str]:
     data = data[: max(batch, len(data) // batch * batch)]
     dims = "x".join(str(d) for d in (batch, *data.shape[1:]))
     return data, f"{INPUT_NAME}:{dims}"
-

@@ -31,16 +31,20 @@ class TensorRTEngine(Engine):
             raise BenchError(f"TensorRT engine {path} does not exist: build it with `bench export MODEL --to tensorrt`")
         self.meta, self.record = read_engine_meta(path)
         if options.precision != self.record["precision"]:  # a row labelled fp32 must not time an fp16 engine
-            raise BenchError(f"{path.name} was built for {self.record['precision']}, not {options.precision}: "
-                             f"use model.{options.precision}.engine (`bench export --to tensorrt --precision ...`)")
+            raise BenchError(
+                f"{path.name} was built for {self.record['precision']}, not {options.precision}: "
+                f"use model.{options.precision}.engine (`bench export --to tensorrt --precision ...`)"
+            )
         self.path, self.options = path, options
         self.logger = trt.Logger(trt.Logger.WARNING)
         self.runtime = trt.Runtime(self.logger)
         self.engine = self.runtime.deserialize_cuda_engine(path.read_bytes())
         if self.engine is None:
-            raise BenchError(f"TensorRT {trt.__version__} cannot load {path} (built with TensorRT "
-                             f"{self.record.get('tensorrt')} on {self.record.get('gpu')}? engines are tied to both): "
-                             "rebuild it here with `bench export MODEL --to tensorrt`")
+            raise BenchError(
+                f"TensorRT {trt.__version__} cannot load {path} (built with TensorRT "
+                f"{self.record.get('tensorrt')} on {self.record.get('gpu')}? engines are tied to both): "
+                "rebuild it here with `bench export MODEL --to tensorrt`"
+            )
         self.context = self.engine.create_execution_context()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self.input = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
@@ -62,8 +66,9 @@ class TensorRTEngine(Engine):
         current = torch.cuda.current_stream(self.device)
         x = batch.to(self.device, self.input_dtype, non_blocking=True).contiguous()
         self.context.set_input_shape(self.input, tuple(x.shape))
-        out = torch.empty(tuple(self.context.get_tensor_shape(self.output)), dtype=self.output_dtype,
-                          device=self.device)
+        out = torch.empty(
+            tuple(self.context.get_tensor_shape(self.output)), dtype=self.output_dtype, device=self.device
+        )
         self.context.set_tensor_address(self.input, x.data_ptr())
         self.context.set_tensor_address(self.output, out.data_ptr())
         self.stream.wait_stream(current)  # x is written on torch's stream

@@ -33,7 +33,12 @@ from mldrnet import models
 from mldrnet.checkpoint import Checkpoint
 from mldrnet.errors import BenchError
 
-DTYPES = {"fp32": None, "tf32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # the formats table's torch precisions
+DTYPES = {
+    "fp32": None,
+    "tf32": None,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}  # the formats table's torch precisions
 
 
 def _tf32_switches() -> list[tuple[object, str, Any, Any]]:
@@ -41,8 +46,10 @@ def _tf32_switches() -> list[tuple[object, str, Any, Any]]:
     torch >= 2.9 where it exists (mixing it with the legacy `allow_tf32` flags is an error there), else those."""
     cudnn: Any = torch.backends.cudnn  # its conv/rnn submodules exist only in newer torch
     if hasattr(getattr(cudnn, "conv", None), "fp32_precision"):
-        switches = [(torch.backends.cuda.matmul, "fp32_precision", "ieee", "tf32"),
-                    (cudnn.conv, "fp32_precision", "ieee", "tf32")]
+        switches = [
+            (torch.backends.cuda.matmul, "fp32_precision", "ieee", "tf32"),
+            (cudnn.conv, "fp32_precision", "ieee", "tf32"),
+        ]
         if hasattr(getattr(cudnn, "rnn", None), "fp32_precision"):
             switches.append((cudnn.rnn, "fp32_precision", "ieee", "tf32"))
         return switches
@@ -72,8 +79,10 @@ class TorchEngine(Engine):
         if options.precision == "tf32" and options.device != "cuda":
             raise BenchError("tf32 is a CUDA precision (tensor cores): use --device cuda, or fp32/bf16/fp16 on the CPU")
         if options.device == "cuda" and not torch.cuda.is_available():
-            raise BenchError("the torch engine was asked for CUDA but torch sees no GPU: use --device cpu, "
-                             "or run on a machine with an NVIDIA GPU and a CUDA build of torch")
+            raise BenchError(
+                "the torch engine was asked for CUDA but torch sees no GPU: use --device cpu, "
+                "or run on a machine with an NVIDIA GPU and a CUDA build of torch"
+            )
         self.options = options
         self.device = torch.device(options.device)
         if isinstance(source, nn.Module):
@@ -141,12 +150,18 @@ class TorchEngine(Engine):
             "provider": "torch.compile (inductor)" if self.options.compile else "eager",
             "device": torch.cuda.get_device_name(self.device) if cuda else cpu_name(),
             "precision": self.options.precision,
-            **({"tf32": self.options.precision == "tf32", "cudnn_benchmark": torch.backends.cudnn.benchmark}
-               if cuda else {}),
+            **(
+                {"tf32": self.options.precision == "tf32", "cudnn_benchmark": torch.backends.cudnn.benchmark}
+                if cuda
+                else {}
+            ),
             "threads": torch.get_num_threads(),
             "channels_last": self.channels_last,
-            **({"compile_seconds": dict(self.compile_seconds), "freezing": self.device.type == "cpu"}
-               if self.options.compile else {}),
+            **(
+                {"compile_seconds": dict(self.compile_seconds), "freezing": self.device.type == "cpu"}
+                if self.options.compile
+                else {}
+            ),
             "source": self.source,
             "file_mb": round(os.path.getsize(self.source) / 2**20, 2) if self.source != "in-memory" else None,
             "versions": {"torch": torch.__version__, "cuda": torch.version.cuda if cuda else None},

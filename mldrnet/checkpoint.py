@@ -30,9 +30,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from mldrnet.io.atomic import atomic_open
-from mldrnet.errors import BenchError
 from mldrnet.data.transforms import Preprocessing
+from mldrnet.errors import BenchError
+from mldrnet.io.atomic import atomic_open
 from mldrnet.io.provenance import near_chance
 
 FORMAT = "bench-checkpoint/1"
@@ -52,18 +52,29 @@ class ModelMeta:
         return (3, self.preprocessing.crop, self.preprocessing.crop)
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "classes": list(self.classes), "input_size": list(self.input_shape),
-                "preprocessing": self.preprocessing.to_dict(), "model_config": dict(self.model_config)}
+        return {
+            "model": self.model,
+            "classes": list(self.classes),
+            "input_size": list(self.input_shape),
+            "preprocessing": self.preprocessing.to_dict(),
+            "model_config": dict(self.model_config),
+        }
 
     @classmethod
-    def from_dict(cls, d: dict, where: str = "the model metadata") -> "ModelMeta":
+    def from_dict(cls, d: dict, where: str = "the model metadata") -> ModelMeta:
         """`where` names the file it came from, for the error when it is incomplete (a file from another bench)."""
         try:
-            return cls(d["model"], tuple(d["classes"]), Preprocessing.from_dict(d["preprocessing"]),
-                       dict(d.get("model_config") or {}))
+            return cls(
+                d["model"],
+                tuple(d["classes"]),
+                Preprocessing.from_dict(d["preprocessing"]),
+                dict(d.get("model_config") or {}),
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise BenchError(f"{where} is incomplete or malformed ({type(e).__name__}: {e}): re-export the model "
-                             "with `bench export MODEL`") from e
+            raise BenchError(
+                f"{where} is incomplete or malformed ({type(e).__name__}: {e}): re-export the model "
+                "with `bench export MODEL`"
+            ) from e
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,7 @@ class Checkpoint:
     # --- the file ------------------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Checkpoint":
+    def load(cls, path: str | os.PathLike) -> Checkpoint:
         path = Path(path)
         if path.is_dir():
             raise BenchError(f"checkpoint {path} is a folder, not a checkpoint file: give its best.pt")
@@ -104,7 +115,7 @@ class Checkpoint:
         return cls.from_dict(raw, path)
 
     @classmethod
-    def from_dict(cls, raw: Any, path: Path | None = None) -> "Checkpoint":
+    def from_dict(cls, raw: Any, path: Path | None = None) -> Checkpoint:
         where = path or "the checkpoint"
         if not isinstance(raw, dict) or raw.get("format") != FORMAT:
             raise BenchError(f"{where} is not a bench checkpoint (expected format {FORMAT})")
@@ -116,8 +127,9 @@ class Checkpoint:
             values["model_config"] = dict(values.get("model_config") or {})
             return cls(**values, path=path)
         except (KeyError, TypeError, ValueError) as e:
-            raise BenchError(f"{where} is an incomplete bench checkpoint ({type(e).__name__}: {e}): "
-                             "train the model again") from e
+            raise BenchError(
+                f"{where} is an incomplete bench checkpoint ({type(e).__name__}: {e}): train the model again"
+            ) from e
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"format": FORMAT}
@@ -146,17 +158,19 @@ class Checkpoint:
     def meta(self) -> ModelMeta:
         return ModelMeta(self.model, self.classes, self.preprocessing, dict(self.model_config))
 
-    def require_finite(self) -> "Checkpoint":
+    def require_finite(self) -> Checkpoint:
         """Itself, when every weight is a finite number; else a BenchError naming the first broken tensor (a
         diverged training saved NaN/inf weights: every output of the model would be NaN)."""
         for name, value in self.state_dict.items():
             if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
-                raise BenchError(f"{self.path or 'the ' + self.model + ' checkpoint'} has non-finite weights (NaN or "
-                                 f"inf in {name}): its training diverged; train {self.model} again, with a lower --lr")
+                raise BenchError(
+                    f"{self.path or 'the ' + self.model + ' checkpoint'} has non-finite weights (NaN or "
+                    f"inf in {name}): its training diverged; train {self.model} again, with a lower --lr"
+                )
         return self
 
     @classmethod
-    def of_model(cls, name: str, model: nn.Module, classes, preprocessing: Preprocessing, **training) -> "Checkpoint":
+    def of_model(cls, name: str, model: nn.Module, classes, preprocessing: Preprocessing, **training) -> Checkpoint:
         """A checkpoint of an in-memory model (training, tests), equal to what loading its file gives back."""
         resolved = Preprocessing.from_dict(preprocessing.to_dict())  # resize=None written as its value
         return cls(name, tuple(classes), resolved, model.state_dict(), **training)
@@ -173,10 +187,14 @@ def _unreadable(path: Path, e: Exception) -> str:
     if "weights_only" in text or "Weights only load failed" in text or "WeightsUnpickler" in text:
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
         if found:
-            return (f"refusing checkpoint {path}: it contains pickled Python objects ({found.group(1)}) that would "
-                    "run code when loaded; bench never loads such files: use a checkpoint written by `bench train`")
-        return (f"cannot read checkpoint {path}: it is not a checkpoint bench can load safely (corrupt, truncated, "
-                "or pickled Python objects): use a checkpoint written by `bench train`")
+            return (
+                f"refusing checkpoint {path}: it contains pickled Python objects ({found.group(1)}) that would "
+                "run code when loaded; bench never loads such files: use a checkpoint written by `bench train`"
+            )
+        return (
+            f"cannot read checkpoint {path}: it is not a checkpoint bench can load safely (corrupt, truncated, "
+            "or pickled Python objects): use a checkpoint written by `bench train`"
+        )
     first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
     return f"cannot read checkpoint {path}: {first[:200]}"
 

@@ -14,8 +14,8 @@ from engines.base import Engine
 from mldrnet import models
 from mldrnet.checkpoint import Checkpoint
 from mldrnet.data.evalset import from_tensors
-from mldrnet.io.layout import checkpoint_path
 from mldrnet.data.transforms import Preprocessing
+from mldrnet.io.layout import checkpoint_path
 
 CLASSES = ("amusement", "anger", "awe", "contentment", "disgust", "excitement", "fear", "sadness")
 SIZE = 64
@@ -48,15 +48,15 @@ class ModuleEngine(Engine):
         return {"engine": "fake", "threads": self.options.threads, "provider": self.options.provider}
 
 
-def fake_hooks(n_images: int = 24, fail_engine: str | None = None, fail_message: str = "provider missing",
-               noise: float = 0.0) -> Hooks:
+def fake_hooks(
+    n_images: int = 24, fail_engine: str | None = None, fail_message: str = "provider missing", noise: float = 0.0
+) -> Hooks:
     gen = torch.Generator().manual_seed(0)
     images = torch.randn(n_images, 3, SIZE, SIZE, generator=gen)
     labels = torch.arange(n_images) % len(CLASSES)
 
     def eval_set(ckpt, config, root):
-        return from_tensors(images, labels, ckpt.classes, config.eval_batch_size, dataset="synth",
-                            split_hash="abc123")
+        return from_tensors(images, labels, ckpt.classes, config.eval_batch_size, dataset="synth", split_hash="abc123")
 
     def artifact(variant, checkpoint, model, max_batch, results_root, data_root):
         return Artifact(model, checkpoint, 1000 if variant.format == "torch" else 2000)
@@ -73,19 +73,38 @@ def fake_run(root: Path, models=("mldrnet",), hooks: Hooks | None = None, **conf
     for m in models:
         if not checkpoint_path(root, m, "synth").exists():
             write_checkpoint(root, m)
-    cfg = CompareConfig(models=tuple(models), engines=("torch-cpu", "ort-cpu"), batch_sizes=(1, 4), threads=1,
-                        eval_batch_size=8, timing=FAST, calibration=FAST, **config)
+    cfg = CompareConfig(
+        models=tuple(models),
+        engines=("torch-cpu", "ort-cpu"),
+        batch_sizes=(1, 4),
+        threads=1,
+        eval_batch_size=8,
+        timing=FAST,
+        calibration=FAST,
+        **config,
+    )
     return run_compare(cfg, root, hooks or fake_hooks())
 
 
 def synthetic_run(rows: list[dict], cal_ms: float = 1.0, dataset: str = "synth") -> CompareRun:
     """A CompareRun made directly from row values (for the gate tests: no models run)."""
-    base = dict(engine="torch", device="cpu", precision="fp32", accuracy_pct=60.0, agreement_pct=100.0,
-                lat_p50_ms=10.0, throughput_ips=100.0)
+    base = dict(
+        engine="torch",
+        device="cpu",
+        precision="fp32",
+        accuracy_pct=60.0,
+        agreement_pct=100.0,
+        lat_p50_ms=10.0,
+        throughput_ips=100.0,
+    )
     records = tuple(Record.from_dict({**base, **r}) for r in rows)
     env = {"dataset": dataset, "split_hashes": ["abc123"], "threads": 2}
-    return CompareRun(records, env, {}, {"cpu": {"device": "cpu", "size": 384, "median_ms": cal_ms,
-                                                 "before_ms": cal_ms, "after_ms": cal_ms}})
+    return CompareRun(
+        records,
+        env,
+        {},
+        {"cpu": {"device": "cpu", "size": 384, "median_ms": cal_ms, "before_ms": cal_ms, "after_ms": cal_ms}},
+    )
 
 
 def cli_app():

@@ -22,12 +22,15 @@ def trained(tmp_path_factory):
     model the export and quantization tests convert (trained once per session; modules may define their own)."""
     from mldrnet.checkpoint import Checkpoint
     from mldrnet.data import DataConfig
-    from mldrnet.training.loop import train_model
     from mldrnet.training.config import resolve
+    from mldrnet.training.loop import train_model
 
     root = tmp_path_factory.mktemp("trained")
-    result = train_model(resolve("mldrnet-l2", "quick", epochs=2, crop=40, batch_size=32, lr=0.02),
-                         DataConfig(dataset="synth", synth_n=160, synth_size=48), root)
+    result = train_model(
+        resolve("mldrnet-l2", "quick", epochs=2, crop=40, batch_size=32, lr=0.02),
+        DataConfig(dataset="synth", synth_n=160, synth_size=48),
+        root,
+    )
     assert result.ok
     checkpoint = root / "runs" / "synth" / "mldrnet-l2" / "best.pt"
     return root, checkpoint, Checkpoint.load(checkpoint)

@@ -13,8 +13,16 @@ from PIL import Image
 
 from mldrnet import EMOTIONS
 
-COLOURS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30), (30, 200, 200), (200, 30, 200),
-           (120, 120, 120), (250, 150, 50)]
+COLOURS = [
+    (200, 30, 30),
+    (30, 200, 30),
+    (30, 30, 200),
+    (200, 200, 30),
+    (30, 200, 200),
+    (200, 30, 200),
+    (120, 120, 120),
+    (250, 150, 50),
+]
 
 
 def jpg(path: Path, colour=(200, 30, 30), size=(24, 16)) -> Path:
@@ -51,19 +59,25 @@ def text_as_jpg(path: Path) -> Path:
 
 def bomb_png(path: Path, width=40000, height=40000) -> Path:
     """A PNG header claiming width x height pixels, with no real pixel data: Pillow's bomb check fires on open."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+    )
     return path
 
 
 def bad_files(folder: Path, stem: str) -> list[Path]:
     """The three kinds of bad file a scraped dataset holds, named like its good files."""
-    return [truncated_jpg(folder / f"{stem}_9997.jpg"), zero_byte(folder / f"{stem}_9998.jpg"),
-            text_as_jpg(folder / f"{stem}_9999.jpg")]
+    return [
+        truncated_jpg(folder / f"{stem}_9997.jpg"),
+        zero_byte(folder / f"{stem}_9998.jpg"),
+        text_as_jpg(folder / f"{stem}_9999.jpg"),
+    ]
 
 
 def write_fi(root: Path, per_class: int = 3, bad_in: str | None = None) -> Path:
@@ -129,8 +143,10 @@ EMOTION6_CLASSES = ("anger", "disgust", "fear", "joy", "sadness", "surprise")
 
 
 def write_emotion6(root: Path) -> Path:
-    lines = ["[image_filename]\t[valence]\t[arousal]\t[prob. anger]\t[prob. disgust]\t[prob. fear]\t[prob. joy]"
-             "\t[prob. sadness]\t[prob. surprise]\t[prob. neutral]"]
+    lines = [
+        "[image_filename]\t[valence]\t[arousal]\t[prob. anger]\t[prob. disgust]\t[prob. fear]\t[prob. joy]"
+        "\t[prob. sadness]\t[prob. surprise]\t[prob. neutral]"
+    ]
     for label, emotion in enumerate(EMOTION6_CLASSES):
         for k in (1, 2, 3):
             jpg(root / "images" / emotion / f"{k}.jpg", COLOURS[label])
@@ -141,12 +157,21 @@ def write_emotion6(root: Path) -> Path:
 
 
 # EmoSet's own label ids: NOT alphabetical
-EMOSET_LABEL2IDX = {"amusement": 0, "awe": 1, "contentment": 2, "excitement": 3, "anger": 4, "disgust": 5, "fear": 6,
-                    "sadness": 7}
+EMOSET_LABEL2IDX = {
+    "amusement": 0,
+    "awe": 1,
+    "contentment": 2,
+    "excitement": 3,
+    "anger": 4,
+    "disgust": 5,
+    "fear": 6,
+    "sadness": 7,
+}
 
 
 def write_emoset(root: Path, fields: int = 3, numeric: bool = False) -> tuple[Path, dict[str, tuple[int, str]]]:
-    """image/, annotation/, {train,val,test}.json with 3- or 4-field entries, info.json. Returns rel -> (label, split)."""
+    """image/, annotation/, {train,val,test}.json with 3- or 4-field entries, info.json. Returns rel -> (label,
+    split)."""
     expected, splits = {}, {"train": [], "val": [], "test": []}
     for emotion in EMOTIONS:
         for k, split in enumerate(("train", "train", "val", "test")):

@@ -10,9 +10,11 @@ from bench.check import Tolerance, check, compare_runs, load_baseline, write_bas
 from bench.records import save_run
 from mldrnet.errors import BenchError
 
-ROWS = [dict(model="mldrnet", variant="torch-cpu", batch_size=1),
-        dict(model="mldrnet", variant="torch-cpu", batch_size=8),
-        dict(model="alexnet", variant="ort-cpu", engine="onnxruntime", batch_size=1)]
+ROWS = [
+    dict(model="mldrnet", variant="torch-cpu", batch_size=1),
+    dict(model="mldrnet", variant="torch-cpu", batch_size=8),
+    dict(model="alexnet", variant="ort-cpu", engine="onnxruntime", batch_size=1),
+]
 
 
 def test_identical_run_passes():
@@ -23,13 +25,16 @@ def test_identical_run_passes():
     assert all(r.latency_ratio == pytest.approx(1.0) and r.throughput_ratio == pytest.approx(1.0) for r in result.rows)
 
 
-@pytest.mark.parametrize("change, reason", [
-    (dict(accuracy_pct=55.0), "top-1"),  # -5 points > 2
-    (dict(agreement_pct=90.0), "agreement"),  # parity broke
-    (dict(lat_p50_ms=20.0), "median latency"),  # 2x slower > 1.5x
-    (dict(throughput_ips=40.0), "throughput"),
-    (dict(status="error", error="export failed", accuracy_pct=None), "error: export failed"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (dict(accuracy_pct=55.0), "top-1"),  # -5 points > 2
+        (dict(agreement_pct=90.0), "agreement"),  # parity broke
+        (dict(lat_p50_ms=20.0), "median latency"),  # 2x slower > 1.5x
+        (dict(throughput_ips=40.0), "throughput"),
+        (dict(status="error", error="export failed", accuracy_pct=None), "error: export failed"),
+    ],
+)
 def test_injected_regression_fails(change, reason):
     base = synthetic_run(ROWS)
     cur = synthetic_run([{**ROWS[0], **change}] + ROWS[1:])
@@ -41,8 +46,13 @@ def test_injected_regression_fails(change, reason):
 
 def test_within_tolerance_and_improvements_pass():
     base = synthetic_run(ROWS)
-    cur = synthetic_run([{**ROWS[0], "accuracy_pct": 58.5, "lat_p50_ms": 14.0, "throughput_ips": 70.0},
-                         {**ROWS[1], "accuracy_pct": 70.0, "lat_p50_ms": 2.0, "throughput_ips": 900.0}, ROWS[2]])
+    cur = synthetic_run(
+        [
+            {**ROWS[0], "accuracy_pct": 58.5, "lat_p50_ms": 14.0, "throughput_ips": 70.0},
+            {**ROWS[1], "accuracy_pct": 70.0, "lat_p50_ms": 2.0, "throughput_ips": 900.0},
+            ROWS[2],
+        ]
+    )
     assert compare_runs(cur, base, Tolerance(accuracy_points=2.0, timing=0.5)).passed
 
 
@@ -175,6 +185,7 @@ def test_cli_exit_codes(cli, tmp_path):
     assert "normalized by a calibration" in r.output
     r = cli.invoke(cli_app(), ["check", str(tmp_path / "bad"), "--baseline", str(baseline)])
     assert r.exit_code == 1 and "regression" in r.output
-    r = cli.invoke(cli_app(), ["check", str(tmp_path / "bad"), "--baseline", str(baseline),
-                               "--accuracy-tolerance", "25"])
+    r = cli.invoke(
+        cli_app(), ["check", str(tmp_path / "bad"), "--baseline", str(baseline), "--accuracy-tolerance", "25"]
+    )
     assert r.exit_code == 0, r.output

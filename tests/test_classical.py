@@ -28,7 +28,7 @@ from mldrnet.baselines.classical.matrix_completion import _euclidean_gradient, _
 def semi_supervised(xl, yl, xu):
     """scikit-learn's semi-supervised layout: the labelled rows, then the unlabelled ones labelled -1."""
     y = np.empty(len(xl) + len(xu), dtype=object if np.asarray(yl).dtype.kind in "OUS" else np.asarray(yl).dtype)
-    y[: len(xl)], y[len(xl):] = yl, -1
+    y[: len(xl)], y[len(xl) :] = yl, -1
     return np.vstack([xl, xu]), y
 
 
@@ -39,7 +39,7 @@ def low_rank_problem(seed, n=200, d=20, labelled=0.3):
     x = z @ rng.normal(size=(3, d)) + 0.1 * rng.normal(size=(n, d))
     y = (z @ rng.normal(size=3) > 0).astype(int)
     order = rng.permutation(n)
-    lab, unl = order[: int(labelled * n)], order[int(labelled * n):]
+    lab, unl = order[: int(labelled * n)], order[int(labelled * n) :]
     return x[lab], y[lab], x[unl], y[unl]
 
 
@@ -128,7 +128,7 @@ def test_tsvm_beats_an_inductive_svm_on_the_same_labels():
         assert tsvm.converged_ and tsvm.n_switches_ > 0
         tsvm_acc.append(np.mean(model.predict(xu) == yu))
         np.testing.assert_array_equal(tsvm.transduction_[: len(yl)], yl)
-        assert np.mean(tsvm.transduction_[len(yl):] == yu) > 0.9
+        assert np.mean(tsvm.transduction_[len(yl) :] == yu) > 0.9
         scaler = StandardScaler().fit(np.vstack([xl, xu]))  # same standardisation, kernel, gamma and C
         svc = SVC(C=1.0, kernel="rbf", gamma=0.5).fit(scaler.transform(xl), yl)
         svc_acc.append(np.mean(svc.predict(scaler.transform(xu)) == yu))
@@ -140,7 +140,7 @@ def test_tsvm_beats_an_inductive_svm_on_the_same_labels():
 def test_tsvm_keeps_the_labelled_positive_fraction():
     xl, yl, xu, yu = two_clusters(0)
     model = make("tsvm", positive_fraction=0.25).fit(*semi_supervised(xl, yl, xu))
-    assigned = model[-1].transduction_[len(yl):]
+    assigned = model[-1].transduction_[len(yl) :]
     assert np.sum(assigned == 7) == round(0.25 * len(xu))  # switches swap pairs: count is kept
 
 
@@ -239,8 +239,15 @@ def _expected_failures(estimator):
 # Codebook: n_clusters=3, since the checks fit on as few as 10-20 points (check_clustering sets 3 itself);
 # MaxPoolMIL: the checks' X has any number of features, so one instance per bag (a bag-size test is below)
 @parametrize_with_checks(
-    [TransductiveSVM(), MatrixCompletion(kernel="linear"), MatrixCompletion(kernel="rbf"), LassoClassifier(),
-     SparseGroupLasso(), MaxPoolMIL(), Codebook(n_clusters=3)],
+    [
+        TransductiveSVM(),
+        MatrixCompletion(kernel="linear"),
+        MatrixCompletion(kernel="rbf"),
+        LassoClassifier(),
+        SparseGroupLasso(),
+        MaxPoolMIL(),
+        Codebook(n_clusters=3),
+    ],
     expected_failed_checks=_expected_failures,
     xfail_strict=True,
 )

@@ -32,8 +32,11 @@ def test_models_json_lists_every_zoo_entry():
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.output)}
     assert list(rows) == models.names()
-    assert all(r["output_shape"] == [1, 8] and r["params"] > 0 and r["gflops"] > 0
-               for name, r in rows.items() if name in models.networks())
+    assert all(
+        r["output_shape"] == [1, 8] and r["params"] > 0 and r["gflops"] > 0
+        for name, r in rows.items()
+        if name in models.networks()
+    )
     # hand-crafted features + a classifier: no parameters, no FLOP count (numpy code), never a made-up number
     assert all(r["params"] == 0 and r["gflops"] is None for name, r in rows.items() if name not in models.networks())
     assert rows["mldrnet"]["paper_fi_accuracy"] == 67.24 and rows["mldrnet-bigru"]["paper_fi_accuracy"] == 73.03
@@ -71,9 +74,28 @@ def _options(command: str) -> dict[str, TyperOption]:
 def test_train_train_all_and_reproduce_share_one_definition_per_option():
     commands = {name: _options(name) for name in ("train", "train-all", "reproduce")}
     shared = {o for opts in commands.values() for o in opts if sum(o in c for c in commands.values()) > 1}
-    assert {"--profile", "--dataset", "--data-root", "--epochs", "--batch-size", "--lr", "--crop", "--tta", "--seed",
-            "--workers", "--device", "--pretrained", "--fold", "--label-noise", "--noisy-extra", "--synth-n",
-            "--synth-size", "--force", "--results-dir", "--no-progress"} <= shared
+    assert {
+        "--profile",
+        "--dataset",
+        "--data-root",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--crop",
+        "--tta",
+        "--seed",
+        "--workers",
+        "--device",
+        "--pretrained",
+        "--fold",
+        "--label-noise",
+        "--noisy-extra",
+        "--synth-n",
+        "--synth-size",
+        "--force",
+        "--results-dir",
+        "--no-progress",
+    } <= shared
     for name in shared:
         first, *others = [c[name] for c in commands.values() if name in c]
         for other in others:

@@ -5,11 +5,11 @@ import json
 import math
 
 import pytest
+from compare_fakes import CLASSES, FAST, fake_hooks, fake_run, write_checkpoint
 
 from bench.compare import CompareConfig, find_trained, run_compare
 from bench.records import CompareRun, Record, load_run, read_csv, save_run
 from bench.variants import select_variants
-from compare_fakes import CLASSES, FAST, fake_hooks, fake_run, write_checkpoint
 from mldrnet.errors import BenchError
 
 
@@ -76,8 +76,14 @@ def test_fail_fast_raises_instead(tmp_path):
 
 def test_an_untrained_model_gives_error_rows(tmp_path):
     write_checkpoint(tmp_path, "mldrnet")
-    cfg = CompareConfig(models=("mldrnet", "alexnet"), engines=("torch-cpu",), batch_sizes=(1,), threads=1, timing=FAST,
-                        calibration=FAST)
+    cfg = CompareConfig(
+        models=("mldrnet", "alexnet"),
+        engines=("torch-cpu",),
+        batch_sizes=(1,),
+        threads=1,
+        timing=FAST,
+        calibration=FAST,
+    )
     run = run_compare(cfg, tmp_path, fake_hooks())
     by_model = {r.model: r for r in run.records}
     assert by_model["mldrnet"].ok
@@ -111,7 +117,7 @@ def test_variant_selection():
 
 def test_records_round_trip_json_and_csv(run_and_root, tmp_path):
     run, _ = run_and_root
-    err_row = Record("m", "ort-cpu", "onnxruntime", "cpu", "fp32", 1, "cpu", error="x, \"quoted\"\nline")
+    err_row = Record("m", "ort-cpu", "onnxruntime", "cpu", "fp32", 1, "cpu", error='x, "quoted"\nline')
     nan_row = dataclasses.replace(run.records[0], per_class_tpr_pct=(50.0, None) + (1 / 3,) * 6)
     full = CompareRun(run.records + (err_row, nan_row), run.environment, run.config, run.calibration)
     json_path, csv_path = save_run(full, tmp_path)
@@ -146,8 +152,9 @@ def test_parity_reference_is_the_model_itself_when_the_torch_row_is_missing_or_f
     ort = [r for r in run.records if r.variant == "ort-cpu"]
     assert all(r.ok and r.agreement_pct == 100.0 and r.max_logit_diff == 0.0 for r in ort)
     assert all(not r.ok for r in run.records if r.variant == "torch-cpu")
-    cfg = CompareConfig(models=("mldrnet",), engines=("ort-cpu",), batch_sizes=(1,), threads=1, timing=FAST,
-                        calibration=FAST)
+    cfg = CompareConfig(
+        models=("mldrnet",), engines=("ort-cpu",), batch_sizes=(1,), threads=1, timing=FAST, calibration=FAST
+    )
     noisy = run_compare(cfg, tmp_path, fake_hooks(noise=0.5)).records[0]
     assert noisy.ok and noisy.max_logit_diff > 0.1
 
@@ -171,8 +178,14 @@ def test_default_batch_sizes_follow_the_device(tmp_path):
     from bench.compare import CPU_BATCHES, GPU_BATCHES
 
     write_checkpoint(tmp_path, "mldrnet-l2")
-    cfg = CompareConfig(models=("mldrnet-l2",), engines=("torch-cpu", "torch-cuda"), precisions=("fp32",), threads=1,
-                        timing=FAST, calibration=FAST)
+    cfg = CompareConfig(
+        models=("mldrnet-l2",),
+        engines=("torch-cpu", "torch-cuda"),
+        precisions=("fp32",),
+        threads=1,
+        timing=FAST,
+        calibration=FAST,
+    )
     run = run_compare(cfg, tmp_path, fake_hooks())
     batches = {v: sorted(r.batch_size for r in run.records if r.variant == v) for v in ("torch-cpu", "torch-cuda")}
     assert batches == {"torch-cpu": sorted(CPU_BATCHES), "torch-cuda": sorted(GPU_BATCHES)}

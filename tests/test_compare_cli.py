@@ -28,8 +28,9 @@ def root(tmp_path_factory):
     torch.manual_seed(0)
     net = models.create("mldrnet-l2")
     data = DataConfig(dataset="synth", synth_n=96, synth_size=64)
-    Checkpoint.of_model("mldrnet-l2", net, data_classes(), Preprocessing(crop=64),
-                        data_config=asdict(data)).save(checkpoint_path(root, "mldrnet-l2", "synth"))
+    Checkpoint.of_model("mldrnet-l2", net, data_classes(), Preprocessing(crop=64), data_config=asdict(data)).save(
+        checkpoint_path(root, "mldrnet-l2", "synth")
+    )
     return root
 
 
@@ -39,20 +40,42 @@ def data_classes():
 
 def test_compare_then_check_end_to_end(root):
     out = root / "compare" / "one"
-    r = runner.invoke(cli_app(), ["compare", "--results-dir", str(root), "--engines", "torch-cpu",
-                                  "--batch-sizes", "1,2", "--threads", "1", "--out", str(out), *QUICK])
+    r = runner.invoke(
+        cli_app(),
+        [
+            "compare",
+            "--results-dir",
+            str(root),
+            "--engines",
+            "torch-cpu",
+            "--batch-sizes",
+            "1,2",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+            *QUICK,
+        ],
+    )
     assert r.exit_code == 0, r.output
     data = json.loads((out / "records.json").read_text())
     rows = data["records"]
     assert [(x["model"], x["variant"], x["batch_size"], x["status"]) for x in rows] == [
-        ("mldrnet-l2", "torch-cpu", 1, "ok"), ("mldrnet-l2", "torch-cpu", 2, "ok")]
+        ("mldrnet-l2", "torch-cpu", 1, "ok"),
+        ("mldrnet-l2", "torch-cpu", 2, "ok"),
+    ]
     row = rows[0]
     assert row["test_images"] == 16 and row["unreadable"] == 0  # 15% of 96 synthetic images, from the split file
     assert row["agreement_pct"] == 100.0 and row["max_logit_diff"] == 0.0  # the reference itself
     assert row["threads"] == 1 and row["lat_count"] >= 2 and row["throughput_ips"] > 0
     assert data["environment"]["split_hashes"] == [row["split_hash"]] and data["calibration"]["cpu"]["median_ms"] > 0
-    assert {p.name for p in out.iterdir()} >= {"records.json", "records.csv", "accuracy_vs_latency.png",
-                                               "confusion_mldrnet-l2.png", "per_class_tpr.png"}
+    assert {p.name for p in out.iterdir()} >= {
+        "records.json",
+        "records.csv",
+        "accuracy_vs_latency.png",
+        "confusion_mldrnet-l2.png",
+        "per_class_tpr.png",
+    }
     assert "mldrnet-l2" in r.output and "2/2 rows ok" in r.output
 
     baseline = root / "baselines" / "b.json"
@@ -65,8 +88,24 @@ def test_compare_then_check_end_to_end(root):
 def test_a_failing_engine_is_an_error_row_not_a_crash(root):
     # TensorRT cannot run here (no GPU): its rows say so, the torch rows still run
     out = root / "compare" / "two"
-    r = runner.invoke(cli_app(), ["compare", "--results-dir", str(root), "--engines", "torch-cpu,tensorrt",
-                                  "--batch-sizes", "1", "--threads", "1", "--out", str(out), "--no-plots", *QUICK])
+    r = runner.invoke(
+        cli_app(),
+        [
+            "compare",
+            "--results-dir",
+            str(root),
+            "--engines",
+            "torch-cpu,tensorrt",
+            "--batch-sizes",
+            "1",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+            "--no-plots",
+            *QUICK,
+        ],
+    )
     assert r.exit_code == 0, r.output
     rows = json.loads((out / "records.json").read_text())["records"]
     status = {(x["variant"], x["precision"]): (x["status"], x["error"]) for x in rows}

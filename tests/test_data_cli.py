@@ -52,8 +52,11 @@ def test_verify_names_each_bad_file_and_exits_2(tmp_path):
     root = write_fi(tmp_path / "fi", per_class=1, bad_in="anger")
     result = invoke("verify", "fi", "--data-root", root, env={"COLUMNS": "300"})
     assert result.exit_code == 2, result.output
-    for name, reason in (("anger_9997.jpg", "truncated"), ("anger_9998.jpg", "empty file"),
-                         ("anger_9999.jpg", "not an image")):
+    for name, reason in (
+        ("anger_9997.jpg", "truncated"),
+        ("anger_9998.jpg", "empty file"),
+        ("anger_9999.jpg", "not an image"),
+    ):
         assert any(name in line and reason in line for line in result.output.splitlines())
     assert "11 images decoded" in result.output and "3 unreadable" in result.output
 
@@ -76,8 +79,20 @@ def test_wrong_layout_is_a_bench_error(tmp_path):
 
 def test_wrong_layout_exits_1_with_one_red_line(tmp_path, monkeypatch, capsys):
     (tmp_path / "empty").mkdir()
-    monkeypatch.setattr(sys, "argv", ["bench", "data", "info", "artphoto", "--data-root", str(tmp_path / "empty"),
-                                      "--results-dir", str(tmp_path / "r")])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "bench",
+            "data",
+            "info",
+            "artphoto",
+            "--data-root",
+            str(tmp_path / "empty"),
+            "--results-dir",
+            str(tmp_path / "r"),
+        ],
+    )
     with pytest.raises(SystemExit) as exit_info:
         main()  # the real entry point: BenchError -> one red line on stderr, exit 1
     err = capsys.readouterr().err

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from data_fixtures import bomb_png, jpg, noise_jpg, text_as_jpg, truncated_jpg, zero_byte
 from PIL import Image
 
-from data_fixtures import bomb_png, jpg, noise_jpg, text_as_jpg, truncated_jpg, zero_byte
 from mldrnet.data import UnreadableImage, decode_image
 from mldrnet.data.decode import probe_image
 from mldrnet.errors import BenchError
@@ -92,14 +92,17 @@ def test_min_size_decodes_large_jpeg_at_reduced_scale(tmp_path):
     assert small.size == (200, 150)  # 1/2 keeps both sides >= 100; 1/4 would not
 
 
-@pytest.mark.parametrize("make, reason", [
-    (truncated_jpg, "truncated"),
-    (zero_byte, "empty file"),
-    (text_as_jpg, "not an image"),
-    (bomb_png, "decompression bomb"),
-    (lambda p: bomb_png(p, 10000, 10000), "decompression bomb"),  # only a warning in Pillow: still refused
-    (lambda p: p, "file not found"),
-])
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (truncated_jpg, "truncated"),
+        (zero_byte, "empty file"),
+        (text_as_jpg, "not an image"),
+        (bomb_png, "decompression bomb"),
+        (lambda p: bomb_png(p, 10000, 10000), "decompression bomb"),  # only a warning in Pillow: still refused
+        (lambda p: p, "file not found"),
+    ],
+)
 def test_bad_files_raise_one_line_unreadable(tmp_path, make, reason):
     path = make(tmp_path / "bad.jpg")
     with pytest.raises(UnreadableImage) as info:

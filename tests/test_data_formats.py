@@ -3,9 +3,19 @@
 import json
 
 import pytest
+from data_fixtures import (
+    EMOSET_LABEL2IDX,
+    EMOTION6_CLASSES,
+    jpg,
+    write_abstract,
+    write_artphoto,
+    write_emoset,
+    write_emotion6,
+    write_fi,
+    write_iaps,
+    write_mart,
+)
 
-from data_fixtures import (EMOSET_LABEL2IDX, EMOTION6_CLASSES, jpg, write_abstract, write_artphoto, write_emoset,
-                           write_emotion6, write_fi, write_iaps, write_mart)
 from mldrnet import EMOTIONS
 from mldrnet.data import DATASETS
 from mldrnet.data.labels import EMOTION6, POLARITY
@@ -17,14 +27,30 @@ def labels_by_path(listing):
 
 
 def test_registry_names_every_format():
-    assert set(DATASETS) == {"synth", "fi", "artphoto", "abstract", "iaps", "emotion6", "emoset", "mart",
-                             "synth-artphoto", "synth-abstract", "synth-iaps", "synth-mart"}
+    assert set(DATASETS) == {
+        "synth",
+        "fi",
+        "artphoto",
+        "abstract",
+        "iaps",
+        "emotion6",
+        "emoset",
+        "mart",
+        "synth-artphoto",
+        "synth-abstract",
+        "synth-iaps",
+        "synth-mart",
+    }
     for name in ("synth", "fi", "artphoto", "abstract", "iaps", "emoset"):
         assert DATASETS[name].classes == EMOTIONS
     assert DATASETS["emotion6"].classes == EMOTION6 == EMOTION6_CLASSES
     assert DATASETS["mart"].classes == POLARITY
     assert {n: DATASETS[n].folds for n in ("artphoto", "abstract", "iaps", "mart")} == {
-        "artphoto": 5, "abstract": 5, "iaps": 5, "mart": 10}
+        "artphoto": 5,
+        "abstract": 5,
+        "iaps": 5,
+        "mart": 10,
+    }
     assert DATASETS["fi"].ratios == (0.80, 0.05, 0.15) and DATASETS["emoset"].split == "given"
 
 
@@ -44,6 +70,7 @@ def test_fi_labels_by_folder_name(tmp_path, point_at_parent):
 def test_fi_ignores_listing_order(tmp_path, monkeypatch):
     write_fi(tmp_path, per_class=1)
     from pathlib import Path
+
     real = Path.iterdir
     # a file system that lists folders in reverse alphabetical order must not change any label
     monkeypatch.setattr(Path, "iterdir", lambda self: iter(sorted(real(self), reverse=True)))
@@ -152,7 +179,11 @@ def test_emoset_missing_split_file(tmp_path):
 def test_emoset_bad_entries_are_reported(tmp_path):
     write_emoset(tmp_path)
     entries = json.loads((tmp_path / "train.json").read_text())
-    entries += [["joy", "image/joy/x.jpg", "annotation/joy/x.json"], ["fear", "image/fear/gone.jpg", "a.json"], ["fear"]]
+    entries += [
+        ["joy", "image/joy/x.jpg", "annotation/joy/x.json"],
+        ["fear", "image/fear/gone.jpg", "a.json"],
+        ["fear"],
+    ]
     (tmp_path / "train.json").write_text(json.dumps(entries))
     listing = DATASETS["emoset"].scan(tmp_path)
     assert len(listing.samples) == 32 and len(listing.dropped) == 3

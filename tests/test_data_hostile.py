@@ -10,16 +10,24 @@ import shutil
 from types import SimpleNamespace
 
 import pytest
+from data_fixtures import (
+    jpg,
+    write_abstract,
+    write_emoset,
+    write_emotion6,
+    write_hostile_fi,
+    write_iaps,
+    write_mart,
+    write_raw_name,
+)
 from typer.testing import CliRunner
 
 from bench.cli import _register_commands, app
-from data_fixtures import (jpg, write_abstract, write_emoset, write_emotion6, write_hostile_fi, write_iaps,
-                           write_mart, write_raw_name)
 from mldrnet.data import DATASETS, DataConfig, UnreadableImage, decode_image, make_loader, prepare_data
 from mldrnet.data.decode import probe_image
 from mldrnet.data.splitfile import read as read_split
-from mldrnet.errors import BenchError
 from mldrnet.data.transforms import Preprocessing
+from mldrnet.errors import BenchError
 
 runner = CliRunner()
 if not any(g.name == "data" for g in app.registered_groups):
@@ -106,11 +114,14 @@ def test_abstract_csv_beside_the_image_folder(tmp_path):
         assert dict(listing.samples) == expected and listing.root == tmp_path / "testImages_abstract"
 
 
-@pytest.mark.parametrize("dataset, write, folder, move", [
-    ("iaps", write_iaps, "IAPS-Subset", "IAPS_subset_mikels.csv"),  # the table beside the pictures' folder
-    ("emotion6", write_emotion6, "Emotion6", None),
-    ("mart", write_mart, "MART", None),
-])
+@pytest.mark.parametrize(
+    "dataset, write, folder, move",
+    [
+        ("iaps", write_iaps, "IAPS-Subset", "IAPS_subset_mikels.csv"),  # the table beside the pictures' folder
+        ("emotion6", write_emotion6, "Emotion6", None),
+        ("mart", write_mart, "MART", None),
+    ],
+)
 def test_each_archive_layout_is_accepted(tmp_path, dataset, write, folder, move):
     write(tmp_path / folder)
     if move:
@@ -120,10 +131,18 @@ def test_each_archive_layout_is_accepted(tmp_path, dataset, write, folder, move)
     assert len(listings[0].samples) > 0 and all(listing.samples == listings[0].samples for listing in listings)
 
 
-@pytest.mark.parametrize("dataset, inner", [
-    ("fi", "emotion_dataset"), ("artphoto", "testImages_artphoto"), ("abstract", "testImages_abstract"),
-    ("iaps", "IAPS-Subset"), ("emotion6", "Emotion6"), ("emoset", "EmoSet-118K"), ("mart", "MART"),
-])
+@pytest.mark.parametrize(
+    "dataset, inner",
+    [
+        ("fi", "emotion_dataset"),
+        ("artphoto", "testImages_artphoto"),
+        ("abstract", "testImages_abstract"),
+        ("iaps", "IAPS-Subset"),
+        ("emotion6", "Emotion6"),
+        ("emoset", "EmoSet-118K"),
+        ("mart", "MART"),
+    ],
+)
 def test_wrong_folder_error_names_every_place_looked(tmp_path, dataset, inner):
     jpg(tmp_path / "photos" / "x.jpg")
     with pytest.raises(BenchError) as info:
@@ -137,7 +156,9 @@ def test_wrong_folder_error_names_every_place_looked(tmp_path, dataset, inner):
 def test_emoset_missing_split_file_named_per_place(tmp_path):
     write_emoset(tmp_path / "EmoSet-118K")
     (tmp_path / "EmoSet-118K" / "val.json").unlink()
-    with pytest.raises(BenchError, match=r"looked in .*EmoSet-118K \(val.json not found\), .*EmoSet \(no such folder\)"):
+    with pytest.raises(
+        BenchError, match=r"looked in .*EmoSet-118K \(val.json not found\), .*EmoSet \(no such folder\)"
+    ):
         DATASETS["emoset"].scan(tmp_path)
 
 
@@ -146,9 +167,13 @@ def test_decode_says_folder_missing_dangling_loop_and_special_file(tmp_path):
     os.symlink("nowhere.jpg", tmp_path / "dangling.jpg")
     os.symlink("loop.jpg", tmp_path / "loop.jpg")
     os.mkfifo(tmp_path / "pipe.jpg")  # opening it would block: refused from its mode
-    cases = {"photos": "is a folder, not an image file", "missing.jpg": "does not exist",
-             "dangling.jpg": "dangling symlink (its target nowhere.jpg does not exist)", "loop.jpg": "symlink loop",
-             "pipe.jpg": "not a file"}
+    cases = {
+        "photos": "is a folder, not an image file",
+        "missing.jpg": "does not exist",
+        "dangling.jpg": "dangling symlink (its target nowhere.jpg does not exist)",
+        "loop.jpg": "symlink loop",
+        "pipe.jpg": "not a file",
+    }
     for name, reason in cases.items():
         with pytest.raises(UnreadableImage) as info:
             decode_image(tmp_path / name)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from data_fixtures import COLOURS, jpg, text_as_jpg, truncated_jpg, zero_byte
 from PIL import Image
 
-from data_fixtures import COLOURS, jpg, text_as_jpg, truncated_jpg, zero_byte
 from mldrnet.data import make_loader
 from mldrnet.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
@@ -42,7 +42,13 @@ def test_center_crop_is_the_middle_window(tmp_path):
 def test_five_crop_tta_gives_corners_and_centre(tmp_path):
     images, _, _ = next(iter(make_loader([(position_png(tmp_path / "p.png"), 0)], PRE, train=False, tta="five")))
     assert images.shape == (1, 5, 3, 16, 16)
-    assert [origin(c) for c in images[0]] == [(0, 0, False), (16, 0, False), (0, 16, False), (16, 16, False), (8, 8, False)]
+    assert [origin(c) for c in images[0]] == [
+        (0, 0, False),
+        (16, 0, False),
+        (0, 16, False),
+        (16, 16, False),
+        (8, 8, False),
+    ]
 
 
 def test_train_takes_a_random_one_of_the_five_crops_and_flips(tmp_path):
@@ -56,8 +62,11 @@ def test_train_takes_a_random_one_of_the_five_crops_and_flips(tmp_path):
 
 def test_unreadable_files_are_skipped_counted_and_warned_once(tmp_path, caplog):
     good = [(str(jpg(tmp_path / f"g{i}.jpg", COLOURS[i])), i) for i in range(5)]
-    bad = [(str(truncated_jpg(tmp_path / "t.jpg")), 5), (str(zero_byte(tmp_path / "z.jpg")), 6),
-           (str(text_as_jpg(tmp_path / "x.jpg")), 7)]
+    bad = [
+        (str(truncated_jpg(tmp_path / "t.jpg")), 5),
+        (str(zero_byte(tmp_path / "z.jpg")), 6),
+        (str(text_as_jpg(tmp_path / "x.jpg")), 7),
+    ]
     loader = make_loader(good + bad, PRE, train=False, batch_size=3)
     for _ in range(2):  # two epochs: still one warning per bad file
         batches = list(loader)
@@ -72,15 +81,18 @@ def test_unreadable_files_are_skipped_counted_and_warned_once(tmp_path, caplog):
 
 def test_a_batch_of_only_bad_files_is_empty_not_an_error(tmp_path):
     bad = [(str(zero_byte(tmp_path / "z.jpg")), 1), (str(text_as_jpg(tmp_path / "x.jpg")), 2)]
-    (images, labels, n), = list(make_loader(bad, PRE, train=False, batch_size=4))
+    ((images, labels, n),) = list(make_loader(bad, PRE, train=False, batch_size=4))
     assert images.shape == (0, 3, 16, 16) and labels.shape == (0,) and labels.dtype == torch.int64 and n == 2
-    (images, _, _), = list(make_loader(bad, PRE, train=False, tta="five", batch_size=4))
+    ((images, _, _),) = list(make_loader(bad, PRE, train=False, tta="five", batch_size=4))
     assert images.shape == (0, 5, 3, 16, 16)
 
 
 def order(samples, seed, **kw):
-    return [y for _, labels, _ in make_loader(samples, PRE, train=False, shuffle=True, seed=seed, batch_size=8, **kw)
-            for y in labels.tolist()]
+    return [
+        y
+        for _, labels, _ in make_loader(samples, PRE, train=False, shuffle=True, seed=seed, batch_size=8, **kw)
+        for y in labels.tolist()
+    ]
 
 
 def test_shuffle_is_deterministic_for_a_seed(tmp_path):
@@ -88,7 +100,9 @@ def test_shuffle_is_deterministic_for_a_seed(tmp_path):
     samples = [(str(path), i) for i in range(24)]
     a, b, c = order(samples, 0), order(samples, 0), order(samples, 1)
     assert a == b and a != c and sorted(a) == list(range(24))
-    assert [y for _, labels, _ in make_loader(samples, PRE, train=False, batch_size=8) for y in labels.tolist()] == list(range(24))
+    assert [
+        y for _, labels, _ in make_loader(samples, PRE, train=False, batch_size=8) for y in labels.tolist()
+    ] == list(range(24))
 
 
 @pytest.mark.slow

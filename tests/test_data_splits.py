@@ -4,8 +4,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from data_fixtures import jpg, write_emoset, write_fi, write_mart
+
 from mldrnet.data import DataConfig, prepare_data
 from mldrnet.data.splits import kfold_split, kfold_val, ratio_split
 from mldrnet.errors import BenchError
@@ -127,7 +127,9 @@ def test_noisy_extra_folder_and_csv_add_training_pairs(fi_root, tmp_path, caplog
     table = tmp_path / "extra.csv"
     table.write_text(f"path,label\nnoisy/awe/awe_0.jpg,sad\n{test_file},fear\nnoisy/missing.jpg,awe\n")
     got = prepare_data(fi_cfg(fi_root, noisy_extra=str(table)), tmp_path / "r")
-    assert got.train[-1] == (str(tmp_path / "noisy/awe/awe_0.jpg"), 7) and got.n_extra == 1  # the test image is kept out
+    assert (
+        got.train[-1] == (str(tmp_path / "noisy/awe/awe_0.jpg"), 7) and got.n_extra == 1
+    )  # the test image is kept out
     err = caplog.text
     assert "in the val/test split" in err and "missing.jpg" in err
 

@@ -7,8 +7,7 @@ import pytest
 from PIL import Image
 
 from mldrnet import EMOTIONS
-from mldrnet.data import DATASETS, DataConfig, prepare_data
-from mldrnet.data import synth
+from mldrnet.data import DATASETS, DataConfig, prepare_data, synth
 from mldrnet.data.synth import CUES, MARKER, SynthParams, ensure_synth
 from mldrnet.errors import BenchError
 
@@ -135,7 +134,8 @@ def test_data_config_from_checkpoint_drops_unknown_keys_and_takes_overrides(tmp_
 def test_parity_images_come_from_a_checkpoint_with_unknown_data_keys(tmp_path):
     from engines.parity import parity_batches
 
-    ckpt = _checkpoint({"dataset": "synth", "synth_n": 80, "synth_size": 32, "key_from_another_bench": 1},
-                       crop=24, resize=32)
+    ckpt = _checkpoint(
+        {"dataset": "synth", "synth_n": 80, "synth_size": 32, "key_from_another_bench": 1}, crop=24, resize=32
+    )
     batches = parity_batches(ckpt, "test", 4, tmp_path)
     assert sum(len(b) for b in batches) >= 1 and batches[0].shape[1:] == (3, 24, 24)

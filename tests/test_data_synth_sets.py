@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from mldrnet import EMOTIONS
-from mldrnet.data import DATASETS, DataConfig, prepare_data
-from mldrnet.data import synth
-from mldrnet.data.synth import params as synth_params, sets as synth_sets
+from mldrnet.data import DATASETS, DataConfig, prepare_data, synth
 from mldrnet.data.labels import POLARITY
 from mldrnet.data.synth import MARKER, SynthParams, ensure_synth, read_params
+from mldrnet.data.synth import params as synth_params
+from mldrnet.data.synth import sets as synth_sets
 from mldrnet.errors import BenchError
 
 SIZE = 32

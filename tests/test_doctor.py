@@ -49,15 +49,25 @@ def test_doctor_json_is_valid_and_complete():
     assert table.exit_code == 0 and "what this machine can run" in table.output
 
 
-GPU_MACHINE = dict(torch="2.14.1", torch_cuda="13.0", gpu="NVIDIA H200", onnxruntime="1.31.1",
-                   ort_providers=["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
-                   ort_cuda_major=13, tensorrt="10.16.1.11", tensorrt_cuda_major=13, openvino="2026.4.1", nncf=True,
-                   cpu_bf16=True)
+GPU_MACHINE = dict(
+    torch="2.14.1",
+    torch_cuda="13.0",
+    gpu="NVIDIA H200",
+    onnxruntime="1.31.1",
+    ort_providers=["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+    ort_cuda_major=13,
+    tensorrt="10.16.1.11",
+    tensorrt_cuda_major=13,
+    openvino="2026.4.1",
+    nncf=True,
+    cpu_bf16=True,
+)
 
 
 def test_openvino_rows_say_what_is_missing():
-    rows = _rows(doctor.engine_checks(doctor.Probe(**{**GPU_MACHINE, "openvino": None, "nncf": False,
-                                                      "cpu_bf16": False})))
+    rows = _rows(
+        doctor.engine_checks(doctor.Probe(**{**GPU_MACHINE, "openvino": None, "nncf": False, "cpu_bf16": False}))
+    )
     assert "openvino is not installed" in rows[("openvino", None, "cpu", "fp32")].reasons[0]
     assert any("nncf" in r for r in rows[("openvino", None, "cpu", "int8")].reasons)
     assert any("no native bf16" in r for r in rows[("openvino", None, "cpu", "bf16")].reasons)
@@ -73,12 +83,22 @@ def test_each_reason_a_gpu_row_cannot_run():
     assert "is a CPU build" in cpu_torch[("torch", None, "cuda", "fp32")].reasons[0]
 
     mixed = _rows(doctor.engine_checks(doctor.Probe(**{**GPU_MACHINE, "ort_cuda_major": 12})))
-    assert any("CUDA majors disagree: onnxruntime-gpu 1.31.1 is built for CUDA 12, torch for CUDA 13" in r
-               for r in mixed[("onnxruntime", "cuda", "cuda", "fp32")].reasons)
+    assert any(
+        "CUDA majors disagree: onnxruntime-gpu 1.31.1 is built for CUDA 12, torch for CUDA 13" in r
+        for r in mixed[("onnxruntime", "cuda", "cuda", "fp32")].reasons
+    )
     assert mixed[("tensorrt", None, "cuda", "fp32")].available
 
-    broken = doctor.Probe(**{**GPU_MACHINE, "ort_load_errors": {
-        "TensorrtExecutionProvider": "libnvinfer.so.10: cannot open shared object file: No such file or directory"}})
+    broken = doctor.Probe(
+        **{
+            **GPU_MACHINE,
+            "ort_load_errors": {
+                "TensorrtExecutionProvider": (
+                    "libnvinfer.so.10: cannot open shared object file: No such file or directory"
+                )
+            },
+        }
+    )
     rows = _rows(doctor.engine_checks(broken))
     (reason,) = rows[("onnxruntime", "tensorrt", "cuda", "fp16")].reasons
     assert reason.startswith("TensorrtExecutionProvider is built in but not loadable: missing library libnvinfer.so.10")
@@ -113,10 +133,14 @@ def test_probe_classifies_a_faked_onnxruntime(tmp_path, monkeypatch):
     assert p.onnxruntime == "1.31.1" and "libcudnn.so.9" in p.ort_load_errors["CUDAExecutionProvider"]
     p.gpu, p.torch_cuda = "NVIDIA H200", "13.0"
     rows = _rows(doctor.engine_checks(p))
-    assert any("CUDAExecutionProvider is built in but not loadable: missing library libcudnn.so.9" in r
-               for r in rows[("onnxruntime", "cuda", "cuda", "fp32")].reasons)
-    assert any("the CPU onnxruntime wheel is installed (no TensorrtExecutionProvider)" in r
-               for r in rows[("onnxruntime", "tensorrt", "cuda", "fp32")].reasons)
+    assert any(
+        "CUDAExecutionProvider is built in but not loadable: missing library libcudnn.so.9" in r
+        for r in rows[("onnxruntime", "cuda", "cuda", "fp32")].reasons
+    )
+    assert any(
+        "the CPU onnxruntime wheel is installed (no TensorrtExecutionProvider)" in r
+        for r in rows[("onnxruntime", "tensorrt", "cuda", "fp32")].reasons
+    )
 
 
 def test_gpu_check_without_a_gpu_is_one_line_and_exit_1(monkeypatch, tmp_path):

@@ -9,10 +9,10 @@ from engines.base import EngineOptions, ModelMeta, create_engine
 from engines.export import export_onnx_checked
 from engines.onnx_export import FORMAT, export_onnx, meta_from_props, read_onnx_meta
 from engines.parity import check_parity, eager
-from mldrnet.evaluation.metrics import parity as compare_logits  # the one parity measure
 from mldrnet import EMOTIONS, models
-from mldrnet.errors import BenchError
 from mldrnet.data.transforms import Preprocessing
+from mldrnet.errors import BenchError
+from mldrnet.evaluation.metrics import parity as compare_logits  # the one parity measure
 
 SIZE = 64  # every zoo model accepts 64 px; small keeps the export and the runs fast on 2 shared cores
 SLOW = {"vgg19", "resnet101"}  # hundreds of MB of weights to trace, serialize and check
@@ -39,7 +39,9 @@ def mldrnet_onnx(tmp_path_factory):
     return model, path
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in models.networks()])
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in models.networks()]
+)
 def test_every_zoo_model_exports_and_onnxruntime_matches_eager(name, tmp_path):
     model = _model(name)
     # batch 3 and 1: neither is the export's example batch of 2, so the batch dimension must really be dynamic

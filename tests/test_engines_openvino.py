@@ -26,12 +26,23 @@ def _logits(run, batches):
 
 def test_formats_rows_and_file_names():
     ov, q = formats.get("openvino"), formats.get("onnx-int8")
-    assert (ov.engine, ov.made_from, ov.devices, ov.precisions) == ("openvino", "onnx", ("cpu",), ("fp32", "bf16", "int8"))
-    assert [ov.filename(p) for p in ("fp32", "bf16", "int8")] == ["model.openvino.xml", "model.openvino.xml",
-                                                                  "model.openvino.int8.xml"]
+    assert (ov.engine, ov.made_from, ov.devices, ov.precisions) == (
+        "openvino",
+        "onnx",
+        ("cpu",),
+        ("fp32", "bf16", "int8"),
+    )
+    assert [ov.filename(p) for p in ("fp32", "bf16", "int8")] == [
+        "model.openvino.xml",
+        "model.openvino.xml",
+        "model.openvino.int8.xml",
+    ]
     assert ov.filename("int8", 375) == "model.openvino.int8.s375.xml"
-    assert (q.engine, q.filename("int8"), q.filename("int8", 375)) == ("onnxruntime", "model.ort-int8.onnx",
-                                                                       "model.ort-int8.s375.onnx")
+    assert (q.engine, q.filename("int8"), q.filename("int8", 375)) == (
+        "onnxruntime",
+        "model.ort-int8.onnx",
+        "model.ort-int8.s375.onnx",
+    )
     assert formats.get("onnx").filename("fp32", 375) == "model.s375.onnx"
     assert formats.get("tensorrt").filename("fp16", 375) == "model.fp16.s375.engine"
     assert formats.of_engine("onnxruntime", "int8").name == "onnx-int8"
@@ -62,7 +73,7 @@ def test_openvino_fp32_export_matches_eager_and_describes_itself(trained):
     assert engine.meta == ckpt.meta
     model = models.load(ckpt)
     batches = parity_batches(ckpt, "test", 24, root)
-    singles = [b[i:i + 1] for b in batches[:1] for i in range(4)]
+    singles = [b[i : i + 1] for b in batches[:1] for i in range(4)]
     for inputs in (batches, singles):  # the throughput (async queue) and latency models
         torch.testing.assert_close(_logits(engine, inputs), _logits(model, inputs), rtol=0, atol=1e-3)
     info = engine.describe()
@@ -70,7 +81,9 @@ def test_openvino_fp32_export_matches_eager_and_describes_itself(trained):
     assert set(info["compile_seconds"]) == {"latency", "throughput"}
     assert info["modes"]["latency"]["hint"] == "LATENCY" and info["modes"]["throughput"]["hint"] == "THROUGHPUT"
     assert "f32" in info["modes"]["throughput"]["inference_precision"]
-    assert info["cache_dir"] == str(checkpoint.parent / "openvino-cache") and any((checkpoint.parent / "openvino-cache").iterdir())
+    assert info["cache_dir"] == str(checkpoint.parent / "openvino-cache") and any(
+        (checkpoint.parent / "openvino-cache").iterdir()
+    )
 
 
 def test_openvino_int8_agrees_with_fp32_and_records_its_calibration(trained):
@@ -115,7 +128,9 @@ def test_export_at_another_serving_size(trained):
     xml = ensure_file(formats.get("openvino"), "fp32", checkpoint, results_root=root, size=size)
     assert xml.name == "model.openvino.s56.xml"
     sized = at_size(ckpt, size)
-    assert sized.preprocessing.crop == size and sized.preprocessing.resize == round(ckpt.preprocessing.resize_to * 56 / 40)
+    assert sized.preprocessing.crop == size and sized.preprocessing.resize == round(
+        ckpt.preprocessing.resize_to * 56 / 40
+    )
     engine = create_engine("openvino", xml, EngineOptions(threads=1))
     assert engine.meta.input_shape == (3, size, size)
     batches = parity_batches(sized, "test", 8, root)
@@ -140,8 +155,10 @@ def test_without_openvino_or_nncf_one_line_names_the_extra(trained, monkeypatch,
     root, checkpoint, _ = trained
     xml = ensure_file(formats.get("openvino"), "fp32", checkpoint, results_root=root)
     _without(monkeypatch, "openvino")
-    for attempt in (lambda: create_engine("openvino", xml),
-                    lambda: ensure_file(formats.get("openvino"), "fp32", checkpoint, results_root=root, size=48)):
+    for attempt in (
+        lambda: create_engine("openvino", xml),
+        lambda: ensure_file(formats.get("openvino"), "fp32", checkpoint, results_root=root, size=48),
+    ):
         with pytest.raises(BenchError, match=r"pip install 'bench-mldrnet\[cpu\]'") as e:
             attempt()
         assert "\n" not in str(e.value) and "openvino" in str(e.value)

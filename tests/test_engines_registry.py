@@ -1,5 +1,6 @@
 """The engine registry, lazy imports, and the torch engine (module or checkpoint; fp32 / bf16 / fp16)."""
 
+import dataclasses
 import subprocess
 import sys
 from dataclasses import asdict
@@ -10,8 +11,8 @@ import torch
 from engines.base import ENGINES, Engine, EngineOptions, create_engine, engine_class, engine_names
 from mldrnet import EMOTIONS, models
 from mldrnet.checkpoint import Checkpoint
-from mldrnet.errors import BenchError
 from mldrnet.data.transforms import Preprocessing
+from mldrnet.errors import BenchError
 
 SIZE = 64
 
@@ -31,10 +32,12 @@ def test_registry_maps_each_name_to_its_class():
 
 
 def test_importing_the_engines_never_imports_onnxruntime_or_tensorrt():
-    code = ("import sys, engines.base, engines.export, engines.predict, engines.torch_engine, engines.parity, "
-            "engines.tensorrt_engine, engines.openvino_engine, engines.openvino_export, engines.quantize, "
-            "bench.cli.engines; print(sorted(m for m in ('onnxruntime', 'tensorrt', 'onnx', 'modelopt', 'openvino', "
-            "'nncf') if m in sys.modules))")
+    code = (
+        "import sys, engines.base, engines.export, engines.predict, engines.torch_engine, engines.parity, "
+        "engines.tensorrt_engine, engines.openvino_engine, engines.openvino_export, engines.quantize, "
+        "bench.cli.engines; print(sorted(m for m in ('onnxruntime', 'tensorrt', 'onnx', 'modelopt', 'openvino', "
+        "'nncf') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
@@ -92,7 +95,7 @@ def test_torch_engine_errors():
 def test_engine_options_are_frozen_and_recordable():
     options = EngineOptions(device="cpu", precision="bf16", threads=2)
     assert asdict(options) == options.to_dict() and options.to_dict()["threads"] == 2
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         options.threads = 4
 
 
@@ -100,8 +103,9 @@ def test_torch_compile_freezes_weights_per_compile_and_times_the_compile_apart()
     from torch import nn
 
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                          nn.Linear(4, 8)).eval()
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 8)
+    ).eval()
     x = torch.randn(2, 3, 16, 16)
     with torch.inference_mode():
         expected = model(x)

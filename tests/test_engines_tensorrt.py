@@ -10,12 +10,11 @@ from typer.testing import CliRunner
 
 from bench.cli import _register_commands, app
 from engines.base import EngineOptions, ModelMeta, create_engine
-from engines.export import build_tensorrt, export_tensorrt_checked
-from engines.export import is_current
+from engines.export import build_tensorrt, export_tensorrt_checked, is_current
 from engines.tensorrt_build import ENGINE_FORMAT, read_engine_meta, require_tensorrt
 from mldrnet import EMOTIONS, models
-from mldrnet.errors import BenchError
 from mldrnet.data.transforms import Preprocessing
+from mldrnet.errors import BenchError
 
 runner = CliRunner()
 _register_commands()
@@ -78,8 +77,14 @@ def test_engine_metadata_must_sit_beside_the_engine(tmp_path):
 def _fake_engine(folder, max_batch):
     meta = ModelMeta("mldrnet", EMOTIONS, Preprocessing(crop=64))
     (folder / "model.fp32.engine").write_bytes(b"serialized")
-    record = {"format": ENGINE_FORMAT, "meta": meta.to_dict(), "precision": "fp32", "max_batch": max_batch,
-              "source_onnx": "model.onnx", "source_sha256": "0" * 64}  # no model.onnx here: the hash is not compared
+    record = {
+        "format": ENGINE_FORMAT,
+        "meta": meta.to_dict(),
+        "precision": "fp32",
+        "max_batch": max_batch,
+        "source_onnx": "model.onnx",
+        "source_sha256": "0" * 64,
+    }  # no model.onnx here: the hash is not compared
     (folder / "model.fp32.json").write_text(json.dumps(record))
     return folder / "model.fp32.engine"
 
@@ -110,8 +115,9 @@ def test_tensorrt_engine_builds_runs_and_matches_eager(precision, tmp_path):
     meta = ModelMeta("mldrnet", EMOTIONS, Preprocessing(crop=64))
     onnx_path = export_onnx(model, meta, tmp_path / "model.onnx")
     batches = [torch.randn(b, 3, 64, 64) for b in (1, 5)]
-    result = export_tensorrt_checked(model, meta, onnx_path, tmp_path / f"model.{precision}.engine", batches,
-                                     precision=precision, max_batch=8)
+    result = export_tensorrt_checked(
+        model, meta, onnx_path, tmp_path / f"model.{precision}.engine", batches, precision=precision, max_batch=8
+    )
     if precision == "fp32":
         assert result.parity.top1_agreement == 1.0
     else:
@@ -164,8 +170,9 @@ def test_onnxruntime_tensorrt_provider_with_a_profile_and_a_keyed_cache(precisio
     torch.manual_seed(0)
     model = models.create("mldrnet").eval()
     path = export_onnx(model, ModelMeta("mldrnet", EMOTIONS, Preprocessing(crop=64)), tmp_path / "model.onnx")
-    engine = create_engine("onnxruntime", path, EngineOptions(device="cuda", provider="tensorrt", precision=precision,
-                                                              max_batch=8))
+    engine = create_engine(
+        "onnxruntime", path, EngineOptions(device="cuda", provider="tensorrt", precision=precision, max_batch=8)
+    )
     info = engine.describe()
     assert info["provider"] == "TensorrtExecutionProvider" and info["max_batch"] == 8
     x = torch.randn(5, 3, 64, 64)

@@ -28,15 +28,17 @@ DATA = DataConfig(dataset="synth", synth_n=80, synth_size=SIZE)  # seconds to ge
 def write_checkpoint(root: Path, name: str = "mldrnet-l2", data: DataConfig | None = DATA) -> Path:
     torch.manual_seed(0)
     model = models.create(name)
-    ckpt = Checkpoint.of_model(name, model, EMOTIONS, Preprocessing(crop=SIZE),
-                               data_config=asdict(data) if data is not None else None)
+    ckpt = Checkpoint.of_model(
+        name, model, EMOTIONS, Preprocessing(crop=SIZE), data_config=asdict(data) if data is not None else None
+    )
     return ckpt.save(layout.checkpoint_path(root, name, "synth"))
 
 
 def test_export_writes_a_checked_onnx_file_next_to_the_checkpoint(tmp_path):
     checkpoint = write_checkpoint(tmp_path)
-    result = runner.invoke(app, ["export", "mldrnet-l2", "--parity-images", "8", "--json"],
-                           env={"BENCH_RESULTS_DIR": str(tmp_path)})
+    result = runner.invoke(
+        app, ["export", "mldrnet-l2", "--parity-images", "8", "--json"], env={"BENCH_RESULTS_DIR": str(tmp_path)}
+    )
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.stdout)
     onnx_path = checkpoint.parent / "model.onnx"
@@ -50,8 +52,9 @@ def test_export_writes_a_checked_onnx_file_next_to_the_checkpoint(tmp_path):
 def test_export_all_exports_every_trained_model_and_reports_the_broken_one(tmp_path):
     write_checkpoint(tmp_path, "mldrnet-l2")
     broken = write_checkpoint(tmp_path, "mldrnet-l3", data=None)  # no data_config: no test split to check on
-    result = runner.invoke(app, ["export", "--all", "--results-dir", str(tmp_path), "--parity-images", "4"],
-                           env={"COLUMNS": "250"})
+    result = runner.invoke(
+        app, ["export", "--all", "--results-dir", str(tmp_path), "--parity-images", "4"], env={"COLUMNS": "250"}
+    )
     assert result.exit_code == 1
     assert (tmp_path / "runs/synth/mldrnet-l2/model.onnx").is_file()
     assert not (broken.parent / "model.onnx").exists()

@@ -94,8 +94,9 @@ def test_torch_engine_and_compare_run_it_and_export_refuses_it(trained):
     from engines.export import export_onnx
 
     fast = TimingConfig(warmup_iters=1, warmup_s=0.0, min_iters=2, budget_s=0.0)
-    run = run_compare(CompareConfig(models=("zhao",), batch_sizes=(1,), max_test_images=4, threads=1, timing=fast),
-                      trained)
+    run = run_compare(
+        CompareConfig(models=("zhao",), batch_sizes=(1,), max_test_images=4, threads=1, timing=fast), trained
+    )
     rows = {r.variant: r for r in run.records}
     assert rows["torch-cpu"].ok and rows["torch-cpu"].accuracy_pct is not None and rows["torch-cpu"].gflops is None
     assert not rows["ort-cpu"].ok and "not applicable" in rows["ort-cpu"].error
@@ -195,8 +196,10 @@ def test_a_bad_saved_classifier_is_refused_in_one_line():
     _refused(with_blob(b"garbage, not a skops zip"), "does not load: it is not a readable skops file")
     _refused(with_blob(sio.dumps(make("lasso"))), "does not load: This LassoClassifier instance is not fitted")
     tsvm = make("tsvm").fit(np.vstack([x, xu]), np.r_[y, np.full(len(xu), -1)])
-    _refused(with_blob(sio.dumps(tsvm)), "does not load: it holds a Pipeline of StandardScaler \\+ TransductiveSVM, "
-                                          "not a LassoClassifier")
+    _refused(
+        with_blob(sio.dumps(tsvm)),
+        "does not load: it holds a Pipeline of StandardScaler \\+ TransductiveSVM, not a LassoClassifier",
+    )
     _refused({**good, "meta": '{"class": "LassoClassifier", "params": {}}'}, "format bench no longer reads")
 
 

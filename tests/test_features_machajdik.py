@@ -170,8 +170,9 @@ def test_colour_tables_are_the_ones_zhao_uses():
     assert mj.FEATURE_NAMES["colour"][12:23] == tuple(f"colour_name_{n}" for n in colour.COLOUR_NAMES)
     assert zhao.FEATURE_NAMES["variety"][:11] == tuple(f"colour_{n}" for n in colour.COLOUR_NAMES)
     # Itten's wheel: red, orange, yellow, green, blue and magenta (as violet) land on their names' positions
-    np.testing.assert_allclose(colour.ryb_hue(np.array([0.0, 30, 60, 120, 240, 300, 360, -60])),
-                               [0, 60, 120, 180, 240, 300, 0, 300])
+    np.testing.assert_allclose(
+        colour.ryb_hue(np.array([0.0, 30, 60, 120, 240, 300, 360, -60])), [0, 60, 120, 180, 240, 300, 0, 300]
+    )
     # the gamut's ends and mid grey are named black, white and grey; every name is some 32^3 bin's
     ends = np.array([[0, 0, 0], [255, 255, 255], [128, 128, 128]], np.uint8)
     assert [colour.COLOUR_NAMES[i] for i in colour.colour_name_index(ends)] == ["black", "white", "grey"]

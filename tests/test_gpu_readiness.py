@@ -24,8 +24,8 @@ from engines.onnx_export import meta_to_props
 from engines.tensorrt_build import ENGINE_FORMAT, calibration_input
 from engines.torch_engine import fp32_math
 from mldrnet import EMOTIONS
-from mldrnet.errors import BenchError
 from mldrnet.data.transforms import Preprocessing
+from mldrnet.errors import BenchError
 
 # --- the CUDA stack of the gpu extra ---------------------------------------------------------------------------
 
@@ -34,12 +34,29 @@ def _item(name, version, requires=()):
     return {"metadata": {"name": name, "version": version, "requires_dist": list(requires)}}
 
 
-TORCH_CU13 = _item("torch", "2.14.1", ['cuda-toolkit[cublas,cudart]==13.0.3; platform_system == "Linux"',
-                                       'nvidia-cudnn-cu13==9.24.0.43; platform_system == "Linux"', "numpy"])
-ORT_CU13 = _item("onnxruntime-gpu", "1.31.1", ["numpy>=1.21.6", 'nvidia-cuda-runtime~=13.0; extra == "cuda"',
-                                               'nvidia-cufft~=12.0; extra == "cuda"', 'nvidia-cudnn-cu13~=9.0; extra == "cudnn"'])
+TORCH_CU13 = _item(
+    "torch",
+    "2.14.1",
+    [
+        'cuda-toolkit[cublas,cudart]==13.0.3; platform_system == "Linux"',
+        'nvidia-cudnn-cu13==9.24.0.43; platform_system == "Linux"',
+        "numpy",
+    ],
+)
+ORT_CU13 = _item(
+    "onnxruntime-gpu",
+    "1.31.1",
+    [
+        "numpy>=1.21.6",
+        'nvidia-cuda-runtime~=13.0; extra == "cuda"',
+        'nvidia-cufft~=12.0; extra == "cuda"',
+        'nvidia-cudnn-cu13~=9.0; extra == "cudnn"',
+    ],
+)
 ORT_CU12 = _item("onnxruntime-gpu", "1.24.4", ['nvidia-cuda-runtime-cu12~=12.0; extra == "cuda"'])
-MODELOPT = _item("nvidia-modelopt", "0.47.0", ['cupy-cuda12x; extra == "onnx"', 'onnxruntime-gpu~=1.24.2; extra == "onnx"'])
+MODELOPT = _item(
+    "nvidia-modelopt", "0.47.0", ['cupy-cuda12x; extra == "onnx"', 'onnxruntime-gpu~=1.24.2; extra == "onnx"']
+)
 
 
 def test_cuda_major_is_read_from_names_versions_and_requirements():
@@ -57,8 +74,15 @@ def test_cuda_major_is_read_from_names_versions_and_requirements():
 
 
 def test_one_cuda_major_is_a_coherent_stack():
-    report = {"install": [TORCH_CU13, ORT_CU13, _item("nvidia-cuda-runtime", "13.0.96"), _item("nvidia-cufft", "12.0.0.61"),
-                          _item("numpy", "2.3.0")]}
+    report = {
+        "install": [
+            TORCH_CU13,
+            ORT_CU13,
+            _item("nvidia-cuda-runtime", "13.0.96"),
+            _item("nvidia-cufft", "12.0.0.61"),
+            _item("numpy", "2.3.0"),
+        ]
+    }
     check = doctor.stack_verdict(report, {"tensorrt-cu13>=10.13.2,<11": 13})
     assert check.ok and "CUDA 13" in check.message
     assert check.majors["onnxruntime-gpu 1.31.1"] == 13 and "nvidia-cufft 12.0.0.61" not in check.majors
@@ -78,7 +102,8 @@ def test_cuda_majors_that_disagree_fail_and_name_the_packages():
 def test_the_stack_check_resolves_the_gpu_extra_without_tensorrt_stubs(tmp_path):
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "x"\ndependencies = ["torch==2.14.1", "numpy"]\n'
-        '[project.optional-dependencies]\ngpu = ["onnxruntime-gpu[cuda,cudnn]>=1.27", "tensorrt-cu13>=10.13.2,<11"]\n')
+        '[project.optional-dependencies]\ngpu = ["onnxruntime-gpu[cuda,cudnn]>=1.27", "tensorrt-cu13>=10.13.2,<11"]\n'
+    )
     seen = []
 
     def fake_pip(cmd, **kwargs):
@@ -100,8 +125,10 @@ def test_the_stack_check_resolves_the_gpu_extra_without_tensorrt_stubs(tmp_path)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("BENCH_NETWORK_TESTS"), reason="set BENCH_NETWORK_TESTS=1: resolves with pip "
-                    "against the package index (~15-60 s)")
+@pytest.mark.skipif(
+    not os.environ.get("BENCH_NETWORK_TESTS"),
+    reason="set BENCH_NETWORK_TESTS=1: resolves with pip against the package index (~15-60 s)",
+)
 def test_the_projects_gpu_extra_resolves_to_one_cuda_stack():
     try:
         check = doctor.check_gpu_stack()
@@ -117,10 +144,16 @@ def _onnx_file(path, crop=8, weight=0.5):
     """A small ONNX file with bench metadata; `weight` changes its content (a retrained model)."""
     w = helper.make_tensor("w", TensorProto.FLOAT, [1], [weight])
     graph = helper.make_graph(
-        [helper.make_node("Mul", ["images", "w"], ["y"]), helper.make_node("GlobalAveragePool", ["y"], ["p"]),
-         helper.make_node("Flatten", ["p"], ["logits"])], "g",
+        [
+            helper.make_node("Mul", ["images", "w"], ["y"]),
+            helper.make_node("GlobalAveragePool", ["y"], ["p"]),
+            helper.make_node("Flatten", ["p"], ["logits"]),
+        ],
+        "g",
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, crop, crop])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])], [w])
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])],
+        [w],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     meta = ModelMeta("mldrnet", EMOTIONS, Preprocessing(crop=crop))
     for k, v in meta_to_props(meta).items():
@@ -153,6 +186,7 @@ class FakeSession:
 
 class FakeOrt(types.ModuleType):
     """onnxruntime-gpu as seen from Python: the providers the wheel contains, sessions that record their options."""
+
     sessions: list = []
     loads = True
 
@@ -164,7 +198,10 @@ class FakeOrt(types.ModuleType):
         self.InferenceSession = FakeSession
         real = pytest.importorskip("onnxruntime")
         self.SessionOptions, self.ExecutionMode, self.GraphOptimizationLevel = (
-            real.SessionOptions, real.ExecutionMode, real.GraphOptimizationLevel)
+            real.SessionOptions,
+            real.ExecutionMode,
+            real.GraphOptimizationLevel,
+        )
 
     def get_available_providers(self):
         return list(self._providers)
@@ -196,23 +233,30 @@ def fake_ort(tmp_path, monkeypatch):
 
 
 def test_a_cpu_wheel_is_told_from_a_provider_that_cannot_load(fake_ort, monkeypatch):
-    cpu_wheel = types.SimpleNamespace(__file__=fake_ort.__file__, __version__="1.32.0",
-                                      get_available_providers=lambda: ["CPUExecutionProvider"])
+    cpu_wheel = types.SimpleNamespace(
+        __file__=fake_ort.__file__, __version__="1.32.0", get_available_providers=lambda: ["CPUExecutionProvider"]
+    )
     message = onnx_engine.provider_failure(cpu_wheel, "CUDAExecutionProvider")
     assert "has no CUDAExecutionProvider" in message and "onnxruntime-gpu" in message
 
     monkeypatch.setattr(torch.version, "cuda", "13.0")
-    fake_ort.missing["libonnxruntime_providers_cuda.so"] = "libcublasLt.so.12: cannot open shared object file: No such file or directory"
+    fake_ort.missing["libonnxruntime_providers_cuda.so"] = (
+        "libcublasLt.so.12: cannot open shared object file: No such file or directory"
+    )
     message = onnx_engine.provider_failure(fake_ort, "CUDAExecutionProvider")
     assert "built into onnxruntime 1.31.1 but failed to load" in message and "libcublasLt.so.12" in message
     assert "built for CUDA 12 but torch is CUDA 13" in message and "has no" not in message
 
     monkeypatch.setattr(onnx_engine, "tensorrt_version", lambda: "11.4.0.106")
-    fake_ort.missing["libonnxruntime_providers_tensorrt.so"] = "libnvinfer.so.10: cannot open shared object file: No such file or directory"
+    fake_ort.missing["libonnxruntime_providers_tensorrt.so"] = (
+        "libnvinfer.so.10: cannot open shared object file: No such file or directory"
+    )
     message = onnx_engine.provider_failure(fake_ort, "TensorrtExecutionProvider")
     assert "links TensorRT 10 but TensorRT 11.4.0.106 is installed" in message
 
-    fake_ort.missing["libonnxruntime_providers_cuda.so"] = "libcuda.so.1: cannot open shared object file: No such file or directory"
+    fake_ort.missing["libonnxruntime_providers_cuda.so"] = (
+        "libcuda.so.1: cannot open shared object file: No such file or directory"
+    )
     assert "no NVIDIA driver" in onnx_engine.provider_failure(fake_ort, "CUDAExecutionProvider")
     del fake_ort.missing["libonnxruntime_providers_cuda.so"]
     assert "its library loads" in onnx_engine.provider_failure(fake_ort, "CUDAExecutionProvider")
@@ -221,9 +265,14 @@ def test_a_cpu_wheel_is_told_from_a_provider_that_cannot_load(fake_ort, monkeypa
 def test_the_engine_error_names_the_missing_library(fake_ort, tmp_path):
     path = _onnx_file(tmp_path / "model.onnx")
     FakeOrt.loads = False  # ORT fell back to the CPU
-    fake_ort.missing["libonnxruntime_providers_cuda.so"] = "libcudnn.so.9: cannot open shared object file: No such file or directory"
-    with pytest.raises(BenchError, match=r"asked for CUDAExecutionProvider but runs on CPUExecutionProvider: "
-                                         r"CUDAExecutionProvider is built into .* \(missing library libcudnn.so.9"):
+    fake_ort.missing["libonnxruntime_providers_cuda.so"] = (
+        "libcudnn.so.9: cannot open shared object file: No such file or directory"
+    )
+    with pytest.raises(
+        BenchError,
+        match=r"asked for CUDAExecutionProvider but runs on CPUExecutionProvider: "
+        r"CUDAExecutionProvider is built into .* \(missing library libcudnn.so.9",
+    ):
         create_engine("onnxruntime", path, EngineOptions(device="cuda", provider="cuda"))
 
 
@@ -318,9 +367,17 @@ def _engine(folder, **record):
     meta = ModelMeta("mldrnet", EMOTIONS, Preprocessing(crop=8))
     onnx_path = _onnx_file(folder / "model.onnx")
     (folder / "model.fp16.engine").write_bytes(b"serialized")
-    full = {"format": ENGINE_FORMAT, "meta": meta.to_dict(), "precision": "fp16", "max_batch": 32,
-            "source_onnx": "model.onnx", "source_sha256": base.file_sha256(onnx_path), "tensorrt": "10.3.0",
-            "gpu": "NVIDIA H200", **record}
+    full = {
+        "format": ENGINE_FORMAT,
+        "meta": meta.to_dict(),
+        "precision": "fp16",
+        "max_batch": 32,
+        "source_onnx": "model.onnx",
+        "source_sha256": base.file_sha256(onnx_path),
+        "tensorrt": "10.3.0",
+        "gpu": "NVIDIA H200",
+        **record,
+    }
     (folder / "model.fp16.json").write_text(json.dumps({k: v for k, v in full.items() if v is not None}))
     return folder / "model.fp16.engine"
 
@@ -365,11 +422,18 @@ def test_without_tensorrt_or_gpu_here_only_what_can_be_checked_is(tmp_path, chec
     monkeypatch.setattr(base, "gpu_name", lambda: None)
     engine = _engine(tmp_path, max_batch=8)
     assert is_current(engine, checkpoint, max_batch=8)
-    assert stale_reason(engine, checkpoint, max_batch=32) == "rebuilding model.fp16.engine: built for batches up to 8, 32 needed"
+    assert (
+        stale_reason(engine, checkpoint, max_batch=32)
+        == "rebuilding model.fp16.engine: built for batches up to 8, 32 needed"
+    )
 
 
 def test_modelopt_calibrates_at_the_real_batch():
-    batches = [np.zeros((32, 3, 8, 8), np.float32), np.ones((32, 3, 8, 8), np.float32), np.zeros((7, 3, 8, 8), np.float32)]
+    batches = [
+        np.zeros((32, 3, 8, 8), np.float32),
+        np.ones((32, 3, 8, 8), np.float32),
+        np.zeros((7, 3, 8, 8), np.float32),
+    ]
     data, shapes = calibration_input(batches)
     assert shapes == "images:32x3x8x8" and data.shape == (64, 3, 8, 8) and data.dtype == np.float32
     with pytest.raises(BenchError, match="no calibration images"):
@@ -399,7 +463,9 @@ def test_cpu_defaults_are_unchanged_and_compile_and_tf32_rows_are_reachable():
     assert [(v.label, v.precision) for v in default_variants(gpu=False)] == [("torch-cpu", "fp32"), ("ort-cpu", "fp32")]
     gpu = {(v.label, v.precision) for v in default_variants(gpu=True)}
     assert {("torch-cuda", "tf32"), ("ort-cuda", "tf32"), ("ort-cuda", "fp32"), ("trt", "fp16")} <= gpu
-    assert not any(v.compile for v in default_variants(gpu=True)) and not any(v.compile for v in select_variants(["all"]))
+    assert not any(v.compile for v in default_variants(gpu=True)) and not any(
+        v.compile for v in select_variants(["all"])
+    )
     (compiled,) = select_variants(["torch-cpu-compile"], gpu=False)
     assert compiled.options(2).compile and not compiled.is_reference
     assert compiled.options(2, max_batch=8).max_batch == 8 and compiled.options(2).threads == 2
@@ -418,8 +484,9 @@ def test_device_resident_timing_calls_run_on_device_between_syncs():
         def synchronize(self):
             calls.append(("sync",))
 
-    m = measure_resident(Engine(), torch.zeros(2, 3, 4, 4), "cpu", TimingConfig(warmup_iters=1, warmup_s=0, min_iters=3,
-                                                                                budget_s=0))
+    m = measure_resident(
+        Engine(), torch.zeros(2, 3, 4, 4), "cpu", TimingConfig(warmup_iters=1, warmup_s=0, min_iters=3, budget_s=0)
+    )
     assert m.batch_size == 2 and m.latency.count == 3
     runs = [i for i, c in enumerate(calls) if c[0] == "run"]
     assert all(calls[i - 1] == ("sync",) and calls[i + 1] == ("sync",) for i in runs[-3:])

@@ -19,8 +19,10 @@ HEAVY = {"vgg19", "resnet101"}
 @pytest.mark.parametrize("size", [64, 375])
 def test_forward_backward(name, size):
     if size == 375 and name in HEAVY:
-        pytest.skip("backward of VGG-19/ResNet-101 at 375 px is slow on 2 CPU cores: 64 px covers the backward, "
-                    "test_eval_forward_at_375 the 375 px forward")
+        pytest.skip(
+            "backward of VGG-19/ResNet-101 at 375 px is slow on 2 CPU cores: 64 px covers the backward, "
+            "test_eval_forward_at_375 the 375 px forward"
+        )
     torch.manual_seed(0)
     model = models.create(name).train()
     x = torch.randn(2, 3, size, size)
@@ -39,8 +41,9 @@ def test_eval_forward_at_375(name):
         assert model(torch.randn(1, 3, 375, 375)).shape == (1, 8)
 
 
-@pytest.mark.parametrize("name,arch", [("alexnet", "alexnet"), ("vgg19", "vgg19"), ("resnet101", "resnet101"),
-                                       ("alexnet-svm", "alexnet")])
+@pytest.mark.parametrize(
+    "name,arch", [("alexnet", "alexnet"), ("vgg19", "vgg19"), ("resnet101", "resnet101"), ("alexnet-svm", "alexnet")]
+)
 def test_baseline_params_equal_torchvision(name, arch):
     expected = count_params(torchvision.models.get_model(arch, weights=None, num_classes=8))
     assert count_params(models.create(name)) == expected

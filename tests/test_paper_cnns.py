@@ -10,8 +10,8 @@ from mldrnet import models
 from mldrnet.checkpoint import Checkpoint
 from mldrnet.data import DataConfig
 from mldrnet.models.paper_cnns import ACNN, TCNN
-from mldrnet.training.loop import train_model
 from mldrnet.training.config import resolve
+from mldrnet.training.loop import train_model
 
 NAMES = ("a-cnn", "t-cnn")
 

@@ -14,10 +14,10 @@ from bench.cli import _register_commands, app
 from engines.export import export_onnx_checked
 from mldrnet import EMOTIONS, models
 from mldrnet.checkpoint import Checkpoint
-from mldrnet.io.layout import RunFolder
 from mldrnet.data import decode_image
-from mldrnet.errors import BenchError
 from mldrnet.data.transforms import Preprocessing, eval_transform
+from mldrnet.errors import BenchError
+from mldrnet.io.layout import RunFolder
 
 runner = CliRunner()
 _register_commands()
@@ -63,8 +63,11 @@ def _expected(results: Path, path: Path) -> torch.Tensor:
 
 
 def _predict(results, files, *extra):
-    return runner.invoke(app, ["predict", *map(str, files), "--model", MODEL, "--results-dir", str(results), *extra],
-                         env={"COLUMNS": "250"})
+    return runner.invoke(
+        app,
+        ["predict", *map(str, files), "--model", MODEL, "--results-dir", str(results), *extra],
+        env={"COLUMNS": "250"},
+    )
 
 
 @pytest.mark.parametrize("engine", ["torch", "onnxruntime"])

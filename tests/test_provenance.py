@@ -37,9 +37,19 @@ def _text(table) -> str:
 
 
 def test_train_table_shows_how_and_marks_near_chance():
-    rows = [TrainResult("mldrnet", epochs=10, best_val_acc=0.9, test_acc=0.88, how_trained="quick, 10 ep, 64 px, from scratch"),
-            TrainResult("vgg19", epochs=1, best_val_acc=0.14, test_acc=0.13, how_trained="quick, 1 ep, 32 px, from scratch",
-                        near_chance=True)]
+    rows = [
+        TrainResult(
+            "mldrnet", epochs=10, best_val_acc=0.9, test_acc=0.88, how_trained="quick, 10 ep, 64 px, from scratch"
+        ),
+        TrainResult(
+            "vgg19",
+            epochs=1,
+            best_val_acc=0.14,
+            test_acc=0.13,
+            how_trained="quick, 1 ep, 32 px, from scratch",
+            near_chance=True,
+        ),
+    ]
     text = _text(train_table(rows))
     assert "quick, 10 ep, 64 px, from scratch" in text
     assert "near chance: not trained to a usable level" in text.split("vgg19")[1]
@@ -48,11 +58,17 @@ def test_train_table_shows_how_and_marks_near_chance():
 
 def test_compare_rows_carry_how_trained_into_table_and_warnings():
     common = dict(engine="torch", device="cpu", precision="fp32", batch_size=1, accuracy_pct=13.0)
-    records = (Record("vgg19", "torch-cpu", how_trained="quick, 1 ep, 32 px, from scratch", near_chance=True, **common),
-               Record("mldrnet", "torch-cpu", how_trained="quick, 10 ep, 64 px, from scratch", near_chance=False, **common))
+    records = (
+        Record("vgg19", "torch-cpu", how_trained="quick, 1 ep, 32 px, from scratch", near_chance=True, **common),
+        Record("mldrnet", "torch-cpu", how_trained="quick, 10 ep, 64 px, from scratch", near_chance=False, **common),
+    )
     run = CompareRun(records=records, environment={}, config={}, calibration={})
     text = _text(records_table(run))
-    assert "quick, 1 ep, 32 px, from scratch; near chance" in text and "usable level" not in text and "quick, 10 ep, 64 px, from scratch" in text
+    assert (
+        "quick, 1 ep, 32 px, from scratch; near chance" in text
+        and "usable level" not in text
+        and "quick, 10 ep, 64 px, from scratch" in text
+    )
     assert any(w.startswith("vgg19: near chance") for w in warnings_for(run))
     failed = Record("vgg19", "torch-cpu", "torch", "cpu", "fp32", 1, error="x", how_trained="quick", near_chance=True)
     back = Record.from_dict(failed.to_dict())  # the strict reader knows the fields

@@ -61,8 +61,11 @@ def test_entropy_calibration_and_a_size_of_its_own(trained):
     root, checkpoint, ckpt = trained
     from engines.export import ExportOptions, export_checkpoint
 
-    result = export_checkpoint(checkpoint, ExportOptions(to="onnx-int8", precision="int8", size=48,
-                                                         calibration_images=32, calibration_method="entropy"), root)
+    result = export_checkpoint(
+        checkpoint,
+        ExportOptions(to="onnx-int8", precision="int8", size=48, calibration_images=32, calibration_method="entropy"),
+        root,
+    )
     assert result.ok and result.path.name == "model.ort-int8.s48.onnx"
     record = json.loads({p.key: p.value for p in onnx.load(str(result.path)).metadata_props}["bench.quantization"])
     assert record["method"] == "entropy" and record["calibration"]["size"] == 48

@@ -20,14 +20,14 @@ import torch
 from PIL import Image
 
 from mldrnet import models
-from mldrnet.io.atomic import atomic_write_text
 from mldrnet.checkpoint import FORMAT, Checkpoint
-from mldrnet.errors import BenchError
-from mldrnet.io.layout import RunFolder, checkpoint_path
 from mldrnet.data.transforms import Preprocessing
-from mldrnet.training.loop import train_model
+from mldrnet.errors import BenchError
+from mldrnet.io.atomic import atomic_write_text
+from mldrnet.io.layout import RunFolder, checkpoint_path
 from mldrnet.training.config import resolve
 from mldrnet.training.hooks import Start
+from mldrnet.training.loop import train_model
 
 TINY = dict(crop=40, batch_size=32, lr=0.02, workers=0, device="cpu")  # as tests/test_train.py
 CLASSES = ("amusement", "anger", "awe", "contentment", "disgust", "excitement", "fear", "sadness")
@@ -50,8 +50,10 @@ def _one_line(e: pytest.ExceptionInfo) -> str:
 @contextmanager
 def held_by_another_process(lock_file: Path):
     """A second process holding `lock_file` through mldrnet.io.lock, as a concurrent bench run would."""
-    code = ("import sys, time\nfrom mldrnet.io.lock import exclusive\nwith exclusive(sys.argv[1], 'test'):\n"
-            "    print('locked', flush=True)\n    time.sleep(120)\n")
+    code = (
+        "import sys, time\nfrom mldrnet.io.lock import exclusive\nwith exclusive(sys.argv[1], 'test'):\n"
+        "    print('locked', flush=True)\n    time.sleep(120)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code, str(lock_file)], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "locked"
@@ -73,8 +75,11 @@ def tmpfs():
 
     def mount(path: Path, size: str = "64k", ro: bool = False) -> Path:
         path.mkdir(parents=True, exist_ok=True)
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}" + (",ro" if ro else ""), "tmpfs", str(path)],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}" + (",ro" if ro else ""), "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+        )
         if r.returncode:
             pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
         mounted.append(path)
@@ -149,8 +154,9 @@ def test_a_second_export_of_a_file_refuses_naming_the_holder(tmp_path):
 
 
 def test_a_second_compare_into_one_folder_refuses_naming_the_holder(tmp_path):
-    from bench.report import save_all
     from compare_fakes import synthetic_run
+
+    from bench.report import save_all
 
     out = tmp_path / "compare" / "ci"
     out.mkdir(parents=True)
@@ -308,9 +314,10 @@ def test_a_read_only_results_folder_is_one_line_before_any_work(tmp_path, tmpfs)
     with pytest.raises(BenchError) as e:
         train_model(resolve("mldrnet", "quick", epochs=1, **TINY), tiny_data(), ro)
     assert "read-only file system" in _one_line(e) and str(ro) in str(e.value)
+    from compare_fakes import synthetic_run
+
     from bench.compare import check_output_dir
     from bench.report import save_all
-    from compare_fakes import synthetic_run
 
     with pytest.raises(BenchError) as e:
         check_output_dir(ro / "compare" / "ci")
@@ -361,8 +368,9 @@ def test_a_results_path_that_is_a_file_is_one_line(tmp_path):
 
 def test_records_json_is_written_last(tmp_path, monkeypatch):
     """A compare whose plots fail leaves no records.json (not even a previous run's) for `bench check` to trust."""
-    import bench.report as report
     from compare_fakes import synthetic_run
+
+    import bench.report as report
 
     run = synthetic_run([dict(model="mldrnet", variant="torch-cpu", batch_size=1)])
     out = tmp_path / "out"

@@ -16,15 +16,32 @@ CM = tuple(tuple(5 if i == j else (1 if j == (i + 1) % 8 else 0) for j in range(
 
 def _row(model, variant, batch, **kw):
     engine = "torch" if variant.startswith("torch") else "onnxruntime"
-    base = dict(accuracy_pct=60.0, mean_tpr_pct=58.0, agreement_pct=100.0, max_logit_diff=0.0,
-                lat_p50_ms=10.0, lat_p99_ms=12.0, lat_cv=0.05, throughput_ips=100.0, params=1_000_000, gflops=0.5,
-                file_bytes=4_000_000, classes=CLASSES, confusion=CM, per_class_tpr_pct=(83.3,) * 7 + (None,))
+    base = dict(
+        accuracy_pct=60.0,
+        mean_tpr_pct=58.0,
+        agreement_pct=100.0,
+        max_logit_diff=0.0,
+        lat_p50_ms=10.0,
+        lat_p99_ms=12.0,
+        lat_cv=0.05,
+        throughput_ips=100.0,
+        params=1_000_000,
+        gflops=0.5,
+        file_bytes=4_000_000,
+        classes=CLASSES,
+        confusion=CM,
+        per_class_tpr_pct=(83.3,) * 7 + (None,),
+    )
     return Record(model, variant, engine, "cpu", "fp32", batch, **{**base, **kw})
 
 
 def _run(records):
-    return CompareRun(tuple(records), {"dataset": "synth", "cpu": "test cpu", "threads": 2}, {},
-                      {"cpu": {"median_ms": 1.0, "before_ms": 1.0, "after_ms": 1.0}})
+    return CompareRun(
+        tuple(records),
+        {"dataset": "synth", "cpu": "test cpu", "threads": 2},
+        {},
+        {"cpu": {"median_ms": 1.0, "before_ms": 1.0, "after_ms": 1.0}},
+    )
 
 
 RECORDS = [
@@ -81,8 +98,10 @@ def test_gpu_and_fi_columns_appear_when_rows_have_them():
 
 
 def test_warnings_name_errors_noise_and_broken_parity():
-    records = RECORDS + [_row("vgg19", "torch-cpu", 1, noisy=True, lat_cv=0.4),
-                         _row("vgg19", "ort-cpu", 1, agreement_pct=80.0)]
+    records = RECORDS + [
+        _row("vgg19", "torch-cpu", 1, noisy=True, lat_cv=0.4),
+        _row("vgg19", "ort-cpu", 1, agreement_pct=80.0),
+    ]
     text = "\n".join(warnings_for(_run(records)))
     assert "alexnet ort-cpu fp32 batch 1: export failed" in text
     assert "vgg19 torch-cpu fp32 batch 1: noisy timing (CV 0.40)" in text
@@ -93,8 +112,13 @@ def test_warnings_name_errors_noise_and_broken_parity():
 def test_plots_are_written_as_png(tmp_path):
     paths = write_plots(RECORDS, tmp_path)
     names = sorted(p.name for p in paths)
-    assert names == ["accuracy_vs_latency.png", "accuracy_vs_throughput.png", "confusion_alexnet.png",
-                     "confusion_mldrnet.png", "per_class_tpr.png"]
+    assert names == [
+        "accuracy_vs_latency.png",
+        "accuracy_vs_throughput.png",
+        "confusion_alexnet.png",
+        "confusion_mldrnet.png",
+        "per_class_tpr.png",
+    ]
     for p in paths:
         with Image.open(p) as im:
             assert im.format == "PNG" and im.size[0] > 300 and im.size[1] > 200

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bench.reproduce import claims
-from bench.reproduce.results import (NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, Cell, ExperimentResult, Row, Run)
+from bench.reproduce.results import NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, Cell, ExperimentResult, Row, Run
 
 
 def cell(*values, near_chance=False, unit="seeds") -> Cell:
@@ -61,11 +61,15 @@ def test_one_run_each_or_a_near_chance_model_is_not_testable():
 
 
 def test_a_failing_part_outweighs_an_untestable_one():
-    claim = claims.greater("x", [("a", cell(50.0, 51.0), "b", cell(60.0, 61.0)),
-                                 ("a", cell(50.0, 51.0), "c", cell(13.0, near_chance=True))])
+    claim = claims.greater(
+        "x",
+        [("a", cell(50.0, 51.0), "b", cell(60.0, 61.0)), ("a", cell(50.0, 51.0), "c", cell(13.0, near_chance=True))],
+    )
     assert claim.verdict == NOT_SUPPORTED and "near chance" in claim.evidence
-    claim = claims.greater("x", [("a", cell(70.0, 71.0), "b", cell(60.0, 61.0)),
-                                 ("a", cell(70.0, 71.0), "c", cell(13.0, near_chance=True))])
+    claim = claims.greater(
+        "x",
+        [("a", cell(70.0, 71.0), "b", cell(60.0, 61.0)), ("a", cell(70.0, 71.0), "c", cell(13.0, near_chance=True))],
+    )
     assert claim.verdict == NOT_TESTABLE
 
 
@@ -77,8 +81,13 @@ def test_folds_are_compared_paired():
     assert cmp.greater and cmp.diff == pytest.approx(3.0) and cmp.margin == pytest.approx(0.0)
 
 
-LEVELS_SUPPORTING = {"mldrnet-l2": cell(50.0, 52.0), "mldrnet-l3": cell(57.0, 59.0), "mldrnet": cell(66.0, 68.0),
-                     "mldrnet-l5": cell(66.5, 68.0), "mldrnet-l6": cell(66.0, 67.0)}
+LEVELS_SUPPORTING = {
+    "mldrnet-l2": cell(50.0, 52.0),
+    "mldrnet-l3": cell(57.0, 59.0),
+    "mldrnet": cell(66.0, 68.0),
+    "mldrnet-l5": cell(66.5, 68.0),
+    "mldrnet-l6": cell(66.0, 67.0),
+}
 
 
 def test_table1_claims_supported_and_contradicted():
@@ -96,23 +105,38 @@ def _fusions(well: dict[str, tuple], noisy: dict[str, tuple]) -> ExperimentResul
 
 
 def test_table2_claims():
-    paper_like = _fusions({"mean": (67, 68), "concat": (66, 67), "max": (62, 63), "min": (58, 59)},
-                          {"mean": (64, 65), "concat": (55, 56), "max": (52, 53), "min": (47, 48)})
+    paper_like = _fusions(
+        {"mean": (67, 68), "concat": (66, 67), "max": (62, 63), "min": (58, 59)},
+        {"mean": (64, 65), "concat": (55, 56), "max": (52, 53), "min": (47, 48)},
+    )
     order, robust = claims.table2(paper_like)
     assert (order.verdict, robust.verdict) == (SUPPORTED, SUPPORTED)
-    reversed_ = _fusions({"mean": (58, 59), "concat": (66, 67), "max": (62, 63), "min": (67, 68)},
-                         {"mean": (40, 41), "concat": (65, 66), "max": (61, 62), "min": (66, 67)})
+    reversed_ = _fusions(
+        {"mean": (58, 59), "concat": (66, 67), "max": (62, 63), "min": (67, 68)},
+        {"mean": (40, 41), "concat": (65, 66), "max": (61, 62), "min": (66, 67)},
+    )
     order, robust = claims.table2(reversed_)
     assert (order.verdict, robust.verdict) == (NOT_SUPPORTED, NOT_SUPPORTED)
 
 
 def test_table3_claims_not_testable_when_the_deep_baselines_stayed_near_chance():
-    cells = {"machajdik": cell(40.0), "zhao": cell(45.0), "rao": cell(50.0), "alexnet-svm": cell(57.0, 58.0),
-             "alexnet": cell(58.0, 60.0),
-             "vgg19": cell(13.0, near_chance=True), "resnet101": cell(12.0, near_chance=True),
-             "mldrnet": cell(67.0, 68.0), "mldrnet-bigru": cell(72.0, 74.0)}
+    cells = {
+        "machajdik": cell(40.0),
+        "zhao": cell(45.0),
+        "rao": cell(50.0),
+        "alexnet-svm": cell(57.0, 58.0),
+        "alexnet": cell(58.0, 60.0),
+        "vgg19": cell(13.0, near_chance=True),
+        "resnet101": cell(12.0, near_chance=True),
+        "mldrnet": cell(67.0, 68.0),
+        "mldrnet-bigru": cell(72.0, 74.0),
+    }
     deep, deeper, gru = claims.table3(result("table3", cells))
-    assert deep.verdict == NOT_TESTABLE and deeper.verdict == NOT_TESTABLE and "vgg19 stayed near chance" in deeper.evidence
+    assert (
+        deep.verdict == NOT_TESTABLE
+        and deeper.verdict == NOT_TESTABLE
+        and "vgg19 stayed near chance" in deeper.evidence
+    )
     assert "alexnet-svm - rao" in deep.evidence  # the single-run rao judged by the table's pooled spread
     assert gru.verdict == SUPPORTED
     trained = {**cells, "vgg19": cell(59.0, 60.0), "resnet101": cell(60.0, 61.0)}
@@ -130,8 +154,10 @@ def test_table4_and_small_set_claims_use_paired_folds():
     worst = claims.table4(result("table4", {**folds, "mldrnet": cell(*[v - 4 for v in base], unit="folds")}))[0]
     assert worst.verdict == NOT_SUPPORTED
     classes = ("amusement", "anger", "awe")
-    rows = {"machajdik": {c: cell(*[v - 5 for v in base], unit="folds") for c in classes},
-            "mldrnet": {c: cell(*base, unit="folds") for c in classes}}
+    rows = {
+        "machajdik": {c: cell(*[v - 5 for v in base], unit="folds") for c in classes},
+        "mldrnet": {c: cell(*base, unit="folds") for c in classes},
+    }
     rows["mldrnet"]["anger"] = Cell((), "folds", note="not evaluable: 3 images")
     claim = claims.small_set(result("fig9", rows, classes))[0]
     assert claim.verdict == SUPPORTED and "2 of 2 judged" in claim.evidence
@@ -162,8 +188,12 @@ def test_report_renders_markdown_json_and_png(tmp_path):
 
 # --- end to end on tiny synthetic sets -----------------------------------------------------------------------------
 
-TINY_COUNTS = {"artphoto": (10, 10, 10, 10, 10, 10, 10, 11), "abstract": (10, 3, 10, 10, 10, 10, 10, 10),
-               "iaps": (10, 8, 10, 10, 10, 10, 10, 10), "mart": (12, 12)}
+TINY_COUNTS = {
+    "artphoto": (10, 10, 10, 10, 10, 10, 10, 11),
+    "abstract": (10, 3, 10, 10, 10, 10, 10, 10),
+    "iaps": (10, 8, 10, 10, 10, 10, 10, 10),
+    "mart": (12, 12),
+}
 
 
 @pytest.fixture(scope="module")
@@ -178,9 +208,14 @@ def reproduced(tmp_path_factory):
     for kind, counts in TINY_COUNTS.items():
         mp.setitem(synth.COUNTS, kind, counts)
     root = tmp_path_factory.mktemp("reproduce")
-    ctx = ReproduceConfig(root, root / "report", seeds=1, max_folds=2,
-                          data_overrides=dict(synth_n=48, synth_size=64),
-                          train_overrides=dict(epochs=1, crop=64, batch_size=16))
+    ctx = ReproduceConfig(
+        root,
+        root / "report",
+        seeds=1,
+        max_folds=2,
+        data_overrides=dict(synth_n=48, synth_size=64),
+        train_overrides=dict(epochs=1, crop=64, batch_size=16),
+    )
     try:
         results = {r.name: r for r in run_experiments(list(EXPERIMENTS), ctx)}
     finally:
@@ -255,8 +290,9 @@ def test_cli_refuses_a_dataset_the_experiment_cannot_use(tmp_path):
     from bench.cli import _register_commands, app
 
     _register_commands()
-    r = CliRunner().invoke(app, ["reproduce", "table4", "--dataset", "fi", "--data-root", str(tmp_path),
-                                 "--results-dir", str(tmp_path)])
+    r = CliRunner().invoke(
+        app, ["reproduce", "table4", "--dataset", "fi", "--data-root", str(tmp_path), "--results-dir", str(tmp_path)]
+    )
     assert r.exit_code == 1 and "table4 runs on synth-mart or mart" in str(r.exception or r.output)
     r = CliRunner().invoke(app, ["reproduce", "table9", "--results-dir", str(tmp_path)])
     assert r.exit_code == 1 and "unknown experiment 'table9'" in str(r.exception or r.output)
@@ -292,8 +328,9 @@ def test_cli_reuses_what_train_trained_and_writes_the_report(tmp_path):
     best = tmp_path / "runs" / "synth" / "mldrnet" / "best.pt"
     before = best.stat().st_mtime_ns
     image = sorted((tmp_path / "data").rglob("*.jpg"))[0]
-    r = runner.invoke(app, ["reproduce", "fig5", "--no-progress", "--image", str(image), "--out",
-                            str(tmp_path / "report"), *tiny])
+    r = runner.invoke(
+        app, ["reproduce", "fig5", "--no-progress", "--image", str(image), "--out", str(tmp_path / "report"), *tiny]
+    )
     assert r.exit_code == 0, r.output
     assert best.stat().st_mtime_ns == before  # reused, not trained again
     assert (tmp_path / "report" / "fig5.png").is_file() and "fig5" in (tmp_path / "report" / "report.md").read_text()

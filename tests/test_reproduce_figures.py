@@ -68,9 +68,7 @@ def test_filter_mosaic_scales_each_tile_on_its_own():
     assert np.all(mosaic[:, 2] == 1)  # the white gap
 
 
-CM = np.array([[8, 2, 0],
-               [0, 5, 5],
-               [1, 0, 0]])
+CM = np.array([[8, 2, 0], [0, 5, 5], [1, 0, 0]])
 
 
 def test_confused_pairs_and_off_diagonal_mass_on_a_hand_made_matrix():
@@ -86,11 +84,17 @@ def test_confused_pairs_and_off_diagonal_mass_on_a_hand_made_matrix():
 
 def test_draw_confusions_writes_a_png(tmp_path):
     rng = np.random.default_rng(0)
-    matrices = {name: rng.integers(0, 20, (8, 8)) + np.eye(8, dtype=int) * 30
-                for name in ("AlexNet, well", "MldrNet, well", "AlexNet, noisy")}
+    matrices = {
+        name: rng.integers(0, 20, (8, 8)) + np.eye(8, dtype=int) * 30
+        for name in ("AlexNet, well", "MldrNet, well", "AlexNet, noisy")
+    }
     matrices["MldrNet, noisy"] = np.zeros((8, 8), dtype=int)  # an empty matrix draws as zeros, no crash
-    path = figures.draw_confusions(matrices, CLASSES, tmp_path / "fig6.png",
-                                   subtitles={"AlexNet, well": "quick profile, 10 epochs, 64 px, from scratch"})
+    path = figures.draw_confusions(
+        matrices,
+        CLASSES,
+        tmp_path / "fig6.png",
+        subtitles={"AlexNet, well": "quick profile, 10 epochs, 64 px, from scratch"},
+    )
     assert _is_png(path)
     with pytest.raises(ValueError):
         figures.draw_confusions({}, CLASSES, tmp_path / "none.png")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from compare_fakes import CLASSES, FAST, SIZE, cli_app, fake_hooks, synthetic_run, write_checkpoint
 from PIL import Image
 from rich.console import Console
 from typer.testing import CliRunner
@@ -21,7 +22,6 @@ from bench.plots import write_plots
 from bench.records import CompareRun, Record, load_run, read_csv, save_run
 from bench.report import save_all, scenarios, warnings_for
 from bench.timing import Peak, achieved, measure_peak
-from compare_fakes import CLASSES, FAST, SIZE, cli_app, fake_hooks, synthetic_run, write_checkpoint
 from engines.base import Engine, create_engine
 from mldrnet import models
 from mldrnet.errors import BenchError
@@ -74,8 +74,17 @@ def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
     write_checkpoint(root, "mldrnet-l2")
     spy = Spy()
-    cfg = CompareConfig(models=("mldrnet-l2",), engines=("torch-cpu",), batch_sizes=(1, 3), threads=1, eval_batch_size=8,
-                        timing=FAST, calibration=FAST, size=SERVE, peak_budget_s=0.0)
+    cfg = CompareConfig(
+        models=("mldrnet-l2",),
+        engines=("torch-cpu",),
+        batch_sizes=(1, 3),
+        threads=1,
+        eval_batch_size=8,
+        timing=FAST,
+        calibration=FAST,
+        size=SERVE,
+        peak_budget_s=0.0,
+    )
     return run_compare(cfg, root, spy.hooks), spy, root
 
 
@@ -120,8 +129,15 @@ def test_new_fields_survive_json_and_csv(served, tmp_path):
 
 def test_without_a_size_timing_stays_at_the_trained_size(tmp_path):
     write_checkpoint(tmp_path, "mldrnet-l2")
-    cfg = CompareConfig(models=("mldrnet-l2",), engines=("torch-cpu", "ort-cpu"), batch_sizes=(1,), threads=1,
-                        timing=FAST, calibration=FAST, peak_budget_s=0.0)
+    cfg = CompareConfig(
+        models=("mldrnet-l2",),
+        engines=("torch-cpu", "ort-cpu"),
+        batch_sizes=(1,),
+        threads=1,
+        timing=FAST,
+        calibration=FAST,
+        peak_budget_s=0.0,
+    )
     run = run_compare(cfg, tmp_path, fake_hooks())  # fake artifact hook without `size`: never passed one
     assert all(r.ok and r.input_size == r.timing_size == SIZE for r in run.records), [r.error for r in run.records]
 
@@ -149,19 +165,36 @@ def test_the_peak_is_quick_and_plausible():
 
 
 def _timed(batch, ips, **kw):
-    return dict(model="mldrnet", variant="ort-cpu", engine="onnxruntime", batch_size=batch, throughput_ips=ips,
-                lat_p50_ms=1000 * batch / ips, lat_p90_ms=1.1 * 1000 * batch / ips, lat_p99_ms=1.5 * 1000 * batch / ips,
-                **kw)
+    return dict(
+        model="mldrnet",
+        variant="ort-cpu",
+        engine="onnxruntime",
+        batch_size=batch,
+        throughput_ips=ips,
+        lat_p50_ms=1000 * batch / ips,
+        lat_p90_ms=1.1 * 1000 * batch / ips,
+        lat_p99_ms=1.5 * 1000 * batch / ips,
+        **kw,
+    )
 
 
 def test_scenarios_pick_batch_one_latency_and_the_best_offline_batch(tmp_path):
-    rows = [_timed(1, 100.0), _timed(8, 400.0, achieved_gflops=40.0, peak_fraction=0.4), _timed(32, 300.0),
-            dict(model="mldrnet", variant="torch-cpu", batch_size=8, throughput_ips=200.0)]
+    rows = [
+        _timed(1, 100.0),
+        _timed(8, 400.0, achieved_gflops=40.0, peak_fraction=0.4),
+        _timed(32, 300.0),
+        dict(model="mldrnet", variant="torch-cpu", batch_size=8, throughput_ips=200.0),
+    ]
     run = synthetic_run(rows)
     by = {x["variant"]: x for x in scenarios(run)}
     ort = by["ort-cpu"]
-    assert ort["single_stream"] == {"batch_size": 1, "p50_ms": 10.0, "p90_ms": pytest.approx(11.0),
-                                    "p99_ms": pytest.approx(15.0), "throughput_ips": 100.0}
+    assert ort["single_stream"] == {
+        "batch_size": 1,
+        "p50_ms": 10.0,
+        "p90_ms": pytest.approx(11.0),
+        "p99_ms": pytest.approx(15.0),
+        "throughput_ips": 100.0,
+    }
     assert ort["offline"]["batch_size"] == 8 and ort["offline"]["throughput_ips"] == 400.0
     assert ort["offline"]["batches_tried"] == [1, 8, 32] and ort["offline"]["peak_fraction"] == 0.4
     assert by["torch-cpu"]["single_stream"] is None and by["torch-cpu"]["offline"]["batch_size"] == 8
@@ -180,8 +213,17 @@ FP32 = [dict(model="mldrnet", variant="ort-cpu", engine="onnxruntime", batch_siz
 
 
 def _int8(agree):
-    return [dict(model="mldrnet", variant="ort-cpu", engine="onnxruntime", precision="int8", batch_size=b,
-                 agreement_pct=agree) for b in (1, 8)]
+    return [
+        dict(
+            model="mldrnet",
+            variant="ort-cpu",
+            engine="onnxruntime",
+            precision="int8",
+            batch_size=b,
+            agreement_pct=agree,
+        )
+        for b in (1, 8)
+    ]
 
 
 def test_int8_rows_below_the_agreement_limit_fail_even_without_a_baseline_row():
@@ -215,7 +257,9 @@ def test_int8_limit_is_a_validated_tolerance_and_a_cli_option(tmp_path):
     assert json.loads(baseline.read_text())["tolerance"]["int8_agreement_pct"] == 99.0
     r = runner.invoke(cli_app(), ["check", str(tmp_path / "run"), "--baseline", str(baseline)])
     assert r.exit_code == 1 and "int8 top-1 agreement" in r.output, r.output
-    r = runner.invoke(cli_app(), ["check", str(tmp_path / "run"), "--baseline", str(baseline), "--int8-agreement", "97"])
+    r = runner.invoke(
+        cli_app(), ["check", str(tmp_path / "run"), "--baseline", str(baseline), "--int8-agreement", "97"]
+    )
     assert r.exit_code == 0, r.output
     assert check(tmp_path / "run", baseline, int8_agreement_pct=97.0).passed
 
@@ -253,12 +297,15 @@ def test_the_committed_baseline_still_loads_and_passes_against_itself():
 
 
 def test_the_strict_reader_knows_the_new_fields():
-    base = dict(model="m", variant="torch-cpu", engine="torch", device="cpu", precision="fp32", batch_size=1,
-                error="x")
+    base = dict(model="m", variant="torch-cpu", engine="torch", device="cpu", precision="fp32", batch_size=1, error="x")
     r = Record.from_dict({**base, "timing_size": 375, "achieved_gflops": 12.5, "peak_fraction": 0.5})
     assert (r.timing_size, r.achieved_gflops, r.peak_fraction) == (375, 12.5, 0.5)
-    for field, value, says in (("timing_size", "375", "expected an integer"), ("timing_size", 0, "expected >= 1"),
-                               ("peak_fraction", -0.1, "expected >= 0"), ("achieved_gflops", None, None)):
+    for field, value, says in (
+        ("timing_size", "375", "expected an integer"),
+        ("timing_size", 0, "expected >= 1"),
+        ("peak_fraction", -0.1, "expected >= 0"),
+        ("achieved_gflops", None, None),
+    ):
         if says is None:
             assert Record.from_dict({**base, field: value}).achieved_gflops is None
             continue
@@ -275,10 +322,13 @@ def test_the_strict_reader_knows_the_new_fields():
 
 
 def test_both_accuracy_plots_are_written(tmp_path):
-    rows = [_timed(1, 100.0, accuracy_pct=60.0), _timed(8, 400.0, accuracy_pct=60.0),
-            {**_timed(1, 250.0, accuracy_pct=59.0), "precision": "int8", "agreement_pct": 99.5},
-            {**_timed(8, 900.0, accuracy_pct=59.0), "precision": "int8", "agreement_pct": 99.5},
-            dict(model="mldrnet", variant="torch-cpu", batch_size=1, throughput_ips=80.0, lat_p50_ms=12.5)]
+    rows = [
+        _timed(1, 100.0, accuracy_pct=60.0),
+        _timed(8, 400.0, accuracy_pct=60.0),
+        {**_timed(1, 250.0, accuracy_pct=59.0), "precision": "int8", "agreement_pct": 99.5},
+        {**_timed(8, 900.0, accuracy_pct=59.0), "precision": "int8", "agreement_pct": 99.5},
+        dict(model="mldrnet", variant="torch-cpu", batch_size=1, throughput_ips=80.0, lat_p50_ms=12.5),
+    ]
     paths = write_plots(list(synthetic_run(rows).records), tmp_path)
     names = {p.name for p in paths}
     assert {"accuracy_vs_latency.png", "accuracy_vs_throughput.png"} <= names
@@ -294,18 +344,42 @@ def test_both_accuracy_plots_are_written(tmp_path):
 def test_compare_size_option_end_to_end(tmp_path):
     from mldrnet.checkpoint import Checkpoint
     from mldrnet.data import DataConfig
-    from mldrnet.io.layout import checkpoint_path
     from mldrnet.data.transforms import Preprocessing
+    from mldrnet.io.layout import checkpoint_path
 
     torch.manual_seed(0)
     data = DataConfig(dataset="synth", synth_n=96, synth_size=64)
-    Checkpoint.of_model("mldrnet-l2", models.create("mldrnet-l2"), CLASSES, Preprocessing(crop=64),
-                        data_config=asdict(data)).save(checkpoint_path(tmp_path, "mldrnet-l2", "synth"))
+    Checkpoint.of_model(
+        "mldrnet-l2", models.create("mldrnet-l2"), CLASSES, Preprocessing(crop=64), data_config=asdict(data)
+    ).save(checkpoint_path(tmp_path, "mldrnet-l2", "synth"))
     out = tmp_path / "compare" / "served"
-    r = CliRunner().invoke(cli_app(), ["compare", "--results-dir", str(tmp_path), "--engines", "torch-cpu",
-                                       "--batch-sizes", "1,2", "--threads", "1", "--size", "80", "--out", str(out),
-                                       "--no-plots", "--time-budget", "0", "--warmup-time", "0", "--warmup-iters", "1",
-                                       "--iters", "2"])
+    r = CliRunner().invoke(
+        cli_app(),
+        [
+            "compare",
+            "--results-dir",
+            str(tmp_path),
+            "--engines",
+            "torch-cpu",
+            "--batch-sizes",
+            "1,2",
+            "--threads",
+            "1",
+            "--size",
+            "80",
+            "--out",
+            str(out),
+            "--no-plots",
+            "--time-budget",
+            "0",
+            "--warmup-time",
+            "0",
+            "--warmup-iters",
+            "1",
+            "--iters",
+            "2",
+        ],
+    )
     assert r.exit_code == 0, r.output
     rows = json.loads((out / "records.json").read_text())["records"]
     assert [(x["input_size"], x["timing_size"], x["status"]) for x in rows] == [(64, 80, "ok"), (64, 80, "ok")]

@@ -80,8 +80,11 @@ def test_measured_phase_honours_time_budget_and_min_iters():
     assert m.wall_s >= 0.2
     # calls of >= 20 ms: at most ~10 fit into 0.2 s; on a loaded machine fewer, but never under min_iters
     assert 3 <= m.latency.count <= 11
-    slow = measure_engine(SleepEngine(0.05), torch.zeros(1, 3, 8, 8),
-                          TimingConfig(warmup_iters=0, warmup_s=0.0, min_iters=3, budget_s=0.0))
+    slow = measure_engine(
+        SleepEngine(0.05),
+        torch.zeros(1, 3, 8, 8),
+        TimingConfig(warmup_iters=0, warmup_s=0.0, min_iters=3, budget_s=0.0),
+    )
     assert slow.latency.count == 3
 
 
@@ -106,8 +109,9 @@ def test_exact_statistics_with_a_fake_clock():
 
 def test_steady_run_is_not_noisy():
     clock = FakeClock([0.010, 0.0101, 0.0099])
-    m = measure(clock.run, 1, TimingConfig(warmup_iters=0, warmup_s=0, min_iters=30, max_iters=30, budget_s=0),
-                clock=clock)
+    m = measure(
+        clock.run, 1, TimingConfig(warmup_iters=0, warmup_s=0, min_iters=30, max_iters=30, budget_s=0), clock=clock
+    )
     assert not m.noisy
     assert m.latency.cv < 0.02
 

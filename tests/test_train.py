@@ -17,8 +17,8 @@ from torch import nn
 from mldrnet.checkpoint import Checkpoint, save_atomic
 from mldrnet.errors import BenchError
 from mldrnet.models.svm import fit_svm, fold_into_linear
-from mldrnet.training.loop import lr_at, train_model
 from mldrnet.training.config import PROFILES, TrainConfig, resolve
+from mldrnet.training.loop import lr_at, train_model
 
 TINY = dict(crop=40, batch_size=32, lr=0.02, workers=0, device="cpu")
 
@@ -30,8 +30,14 @@ def tiny_data():
 
 
 def _bench(*args, env=None, **kw):
-    return subprocess.Popen([sys.executable, "-m", "bench", *args], env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", *args],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def test_short_run_beats_chance(tmp_path):
@@ -56,8 +62,25 @@ def _weights(path):
 
 
 def test_killed_then_resumed_run_ends_with_identical_weights(tmp_path):
-    args = ["train", "mldrnet", "--epochs", "5", "--crop", "40", "--batch-size", "32", "--lr", "0.02",
-            "--synth-n", "320", "--synth-size", "48", "--device", "cpu", "--no-progress"]
+    args = [
+        "train",
+        "mldrnet",
+        "--epochs",
+        "5",
+        "--crop",
+        "40",
+        "--batch-size",
+        "32",
+        "--lr",
+        "0.02",
+        "--synth-n",
+        "320",
+        "--synth-size",
+        "48",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     # the synthetic data and split are shared, so both runs see the same images
     proc = _bench(*args, env={"BENCH_RESULTS_DIR": str(straight)})
@@ -95,8 +118,7 @@ def test_resume_refuses_a_checkpoint_of_another_model(tmp_path):
     with pytest.raises(BenchError, match="checkpoint of mldrnet-l2"):
         train_model(resolve("mldrnet", "quick", epochs=1, **TINY), tiny_data(), tmp_path, resume=True)
     with pytest.raises(BenchError, match="another configuration"):
-        train_model(resolve("mldrnet-l2", "quick", epochs=1, **{**TINY, "lr": 0.5}), tiny_data(), tmp_path,
-                    resume=True)
+        train_model(resolve("mldrnet-l2", "quick", epochs=1, **{**TINY, "lr": 0.5}), tiny_data(), tmp_path, resume=True)
 
 
 @pytest.mark.parametrize("classes", [8, 2])
@@ -174,10 +196,36 @@ def test_two_process_torchrun(tmp_path):
     if torchrun is None:
         pytest.skip("torchrun is not installed beside this python")
     env = {**os.environ, "BENCH_RESULTS_DIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([torchrun, "--nproc-per-node", "2", "--master-port", str(_free_port()), "-m", "bench", "train",
-                           "mldrnet", "--epochs", "2", "--crop", "40", "--batch-size", "32", "--synth-n", "320",
-                           "--synth-size", "48", "--device", "cpu", "--no-progress"],
-                          env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            torchrun,
+            "--nproc-per-node",
+            "2",
+            "--master-port",
+            str(_free_port()),
+            "-m",
+            "bench",
+            "train",
+            "mldrnet",
+            "--epochs",
+            "2",
+            "--crop",
+            "40",
+            "--batch-size",
+            "32",
+            "--synth-n",
+            "320",
+            "--synth-size",
+            "48",
+            "--device",
+            "cpu",
+            "--no-progress",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = tmp_path / "runs" / "synth" / "mldrnet"
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -193,8 +241,14 @@ def test_train_all_goes_on_after_a_failing_model(tmp_path):
     from bench.train_all import train_all
 
     # AlexNet cannot run on 40 px crops: that model fails with one line, the next one still trains
-    results = train_all(["alexnet", "mldrnet-l2"], "quick", tiny_data(), tmp_path,
-                        epochs=1, **{k: v for k, v in TINY.items() if k != "lr"})
+    results = train_all(
+        ["alexnet", "mldrnet-l2"],
+        "quick",
+        tiny_data(),
+        tmp_path,
+        epochs=1,
+        **{k: v for k, v in TINY.items() if k != "lr"},
+    )
     assert not results[0].ok and results[0].model == "alexnet" and "\n" not in results[0].error
     assert results[1].model == "mldrnet-l2" and not results[1].skipped
 

@@ -44,8 +44,9 @@ def root(
     version: Annotated[
         bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.",
-                                        envvar="BENCH_DEBUG")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks on errors.", envvar="BENCH_DEBUG")
+    ] = False,
 ) -> None:
     """bench: image emotion classification benchmark harness. Outputs go under ./results (see --results-dir)."""
     session.debug = debug
@@ -54,8 +55,10 @@ def root(
 
 @app.command()
 def models(
-    size: Annotated[int, typer.Option("--size", min=MIN_CROP, max=MAX_CROP,
-                                      help="Input size in pixels for GFLOPs and output shape.")] = 375,
+    size: Annotated[
+        int,
+        typer.Option("--size", min=MIN_CROP, max=MAX_CROP, help="Input size in pixels for GFLOPs and output shape."),
+    ] = 375,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List every model the harness knows, with parameters, GFLOPs per image and the paper's FI accuracy."""

@@ -70,8 +70,10 @@ def check_timing_memory(batch: int, size: int, free: int | None = None) -> None:
     free = free_memory_bytes() if free is None else free
     need = timing_memory_estimate(batch, size)
     if free is not None and need > free:
-        raise BenchError(f"batch {batch} at {size} px needs about {need / 2**30:.1f} GiB (input and activations), "
-                         f"only {free / 2**30:.1f} GiB free: time smaller --batch-sizes")
+        raise BenchError(
+            f"batch {batch} at {size} px needs about {need / 2**30:.1f} GiB (input and activations), "
+            f"only {free / 2**30:.1f} GiB free: time smaller --batch-sizes"
+        )
 
 
 def _memory_checked_eval_set(batches: tuple[int, ...] | None, size: int | None = None):
@@ -92,34 +94,69 @@ def _memory_checked_eval_set(batches: tuple[int, ...] | None, size: int | None =
 
 
 # compare's options (the shared ones are bench.cli.options')
-Models = Annotated[list[str] | None, typer.Option(
-    "--models", "-m", help="Models (comma-separated or repeated); default: every trained one.")]
-Engines = Annotated[list[str] | None, typer.Option(
-    "--engines", "-e", help="Engine variants (torch-cpu, ort-cpu, torch-cuda, ort-cuda, ort-trt, trt), engine names "
-                            "(torch, onnxruntime, tensorrt) or all; default: what this machine runs.")]
-Precisions = Annotated[list[str] | None, typer.Option(
-    "--precisions", "-p", help="Keep only these precisions (fp32, fp16).")]
-BatchSizes = Annotated[list[str] | None, typer.Option(
-    "--batch-sizes", "-b", callback=_batch_sizes,
-    help=f"Batch sizes to time, e.g. 1,8 (each 1..{MAX_BATCH}; default: 1 and a throughput batch).")]
-OutDir = Annotated[Path | None, typer.Option(
-    "--out", "-o", help="Output folder (default results/compare/<timestamp>).")]
-Threads = Annotated[int | None, typer.Option(
-    "--threads", min=1, max=CPUS, help="CPU threads, pinned for every engine (default: all usable cores).")]
-ServingSize = Annotated[int | None, typer.Option(
-    "--size", min=MIN_CROP, max=MAX_CROP, help="Serving size in px: export and time every engine at this size "
-                                               "(accuracy stays at the size each model was trained at) "
-                                               "[default: the trained size].")]
-TimeBudget = Annotated[float, typer.Option(
-    "--time-budget", callback=finite(0.0, 3600.0), help="Seconds of timed calls per row (after warm-up).")]
-WarmupTime = Annotated[float, typer.Option(
-    "--warmup-time", callback=finite(0.0, 3600.0), help="Minimum warm-up seconds per row.")]
+Models = Annotated[
+    list[str] | None,
+    typer.Option("--models", "-m", help="Models (comma-separated or repeated); default: every trained one."),
+]
+Engines = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--engines",
+        "-e",
+        help="Engine variants (torch-cpu, ort-cpu, torch-cuda, ort-cuda, ort-trt, trt), engine names "
+        "(torch, onnxruntime, tensorrt) or all; default: what this machine runs.",
+    ),
+]
+Precisions = Annotated[
+    list[str] | None, typer.Option("--precisions", "-p", help="Keep only these precisions (fp32, fp16).")
+]
+BatchSizes = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--batch-sizes",
+        "-b",
+        callback=_batch_sizes,
+        help=f"Batch sizes to time, e.g. 1,8 (each 1..{MAX_BATCH}; default: 1 and a throughput batch).",
+    ),
+]
+OutDir = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Output folder (default results/compare/<timestamp>).")
+]
+Threads = Annotated[
+    int | None,
+    typer.Option(
+        "--threads", min=1, max=CPUS, help="CPU threads, pinned for every engine (default: all usable cores)."
+    ),
+]
+ServingSize = Annotated[
+    int | None,
+    typer.Option(
+        "--size",
+        min=MIN_CROP,
+        max=MAX_CROP,
+        help="Serving size in px: export and time every engine at this size "
+        "(accuracy stays at the size each model was trained at) "
+        "[default: the trained size].",
+    ),
+]
+TimeBudget = Annotated[
+    float,
+    typer.Option("--time-budget", callback=finite(0.0, 3600.0), help="Seconds of timed calls per row (after warm-up)."),
+]
+WarmupTime = Annotated[
+    float, typer.Option("--warmup-time", callback=finite(0.0, 3600.0), help="Minimum warm-up seconds per row.")
+]
 WarmupIters = Annotated[int, typer.Option("--warmup-iters", min=0, max=10000, help="Minimum warm-up calls per row.")]
 Iters = Annotated[int, typer.Option("--iters", min=1, help="Minimum timed calls per row, even past the time budget.")]
-MaxTestImages = Annotated[int | None, typer.Option(
-    "--max-test-images", min=1, max=10_000_000, help="Evaluate accuracy on a seeded subset of the test split.")]
-EvalBatchSize = Annotated[int, typer.Option(
-    "--eval-batch-size", min=1, max=MAX_BATCH, help="Batch size of the accuracy pass.")]
+MaxTestImages = Annotated[
+    int | None,
+    typer.Option(
+        "--max-test-images", min=1, max=10_000_000, help="Evaluate accuracy on a seeded subset of the test split."
+    ),
+]
+EvalBatchSize = Annotated[
+    int, typer.Option("--eval-batch-size", min=1, max=MAX_BATCH, help="Batch size of the accuracy pass.")
+]
 Plots = Annotated[bool, typer.Option("--plots/--no-plots", help="Write the PNG plots.")]
 FailFast = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failing row instead of recording it.")]
 
@@ -157,12 +194,20 @@ def compare(
         raise BenchError(f"--batch-sizes takes integers like 1,8: {e}") from e
     if iters > TimingConfig.max_iters:
         raise BenchError(f"--iters {iters} is over the {TimingConfig.max_iters} timed calls a row may take")
-    config = CompareConfig(dataset=dataset, data_root=str(data_root) if data_root else None, models=_split(models),
-                           engines=_split(engines),
-                           precisions=_split(precisions), batch_sizes=batches, eval_batch_size=eval_batch_size,
-                           max_test_images=max_test_images, threads=threads, size=size, fail_fast=fail_fast,
-                           timing=TimingConfig(warmup_iters=warmup_iters, warmup_s=warmup_time, min_iters=iters,
-                                               budget_s=time_budget))
+    config = CompareConfig(
+        dataset=dataset,
+        data_root=str(data_root) if data_root else None,
+        models=_split(models),
+        engines=_split(engines),
+        precisions=_split(precisions),
+        batch_sizes=batches,
+        eval_batch_size=eval_batch_size,
+        max_test_images=max_test_images,
+        threads=threads,
+        size=size,
+        fail_fast=fail_fast,
+        timing=TimingConfig(warmup_iters=warmup_iters, warmup_s=warmup_time, min_iters=iters, budget_s=time_budget),
+    )
     root = results_root(results_dir)
     target = out_dir or new_compare_dir(root)
     check_output_dir(target)  # before any measuring: a read-only or misplaced output loses no work
@@ -181,31 +226,63 @@ def compare(
 
 
 # check's options
-Results = Annotated[Path, typer.Argument(
-    help="A compare output folder (or its records.json); `latest` = the newest under results/compare.")]
+Results = Annotated[
+    Path,
+    typer.Argument(help="A compare output folder (or its records.json); `latest` = the newest under results/compare."),
+]
 Baseline = Annotated[Path, typer.Option("--baseline", help="Baseline JSON (e.g. results/baselines/ci-synth-cpu.json).")]
-TimingTolerance = Annotated[float | None, typer.Option(
-    "--tolerance", callback=finite(0.0, 1000.0), help="Allowed slowdown as a fraction (0.5 = 1.5x) of normalized "
-                                                      "median latency and throughput "
-                                                      "[default: the baseline's, else 0.5].")]
-AccuracyTolerance = Annotated[float | None, typer.Option(
-    "--accuracy-tolerance", callback=finite(0.0, 100.0),
-    help="Allowed drop of top-1 and agreement in percentage points [default: the baseline's, else 2].")]
-Normalize = Annotated[bool | None, typer.Option(
-    "--normalize/--no-normalize", help="Divide timings by each run's calibration [default: on].")]
-BusyLimit = Annotated[float | None, typer.Option(
-    "--busy-limit", callback=finite(1.0, 1000.0), help="Fail when the run's calibration varied more than this factor "
-                                                       "(a busy machine) [default: the baseline's, else 1.5].")]
-AllowMissing = Annotated[bool | None, typer.Option(
-    "--allow-missing/--no-allow-missing", help="Baseline rows absent from the run do not fail.")]
-Int8Agreement = Annotated[float | None, typer.Option(
-    "--int8-agreement", callback=finite(0.0, 100.0), help="Fail an int8 row of the run whose top-1 agreement with "
-                                                          "PyTorch fp32 is below this percentage, baseline or not "
-                                                          "[default: the baseline's, else 99].")]
-Update = Annotated[bool, typer.Option(
-    "--update", help="Write RESULTS as the new baseline (with these tolerances) instead of failing.")]
-AllowErrorRows = Annotated[bool, typer.Option(
-    "--allow-error-rows", help="With --update: accept a run with error rows (they are never checked).")]
+TimingTolerance = Annotated[
+    float | None,
+    typer.Option(
+        "--tolerance",
+        callback=finite(0.0, 1000.0),
+        help="Allowed slowdown as a fraction (0.5 = 1.5x) of normalized "
+        "median latency and throughput "
+        "[default: the baseline's, else 0.5].",
+    ),
+]
+AccuracyTolerance = Annotated[
+    float | None,
+    typer.Option(
+        "--accuracy-tolerance",
+        callback=finite(0.0, 100.0),
+        help="Allowed drop of top-1 and agreement in percentage points [default: the baseline's, else 2].",
+    ),
+]
+Normalize = Annotated[
+    bool | None,
+    typer.Option("--normalize/--no-normalize", help="Divide timings by each run's calibration [default: on]."),
+]
+BusyLimit = Annotated[
+    float | None,
+    typer.Option(
+        "--busy-limit",
+        callback=finite(1.0, 1000.0),
+        help="Fail when the run's calibration varied more than this factor "
+        "(a busy machine) [default: the baseline's, else 1.5].",
+    ),
+]
+AllowMissing = Annotated[
+    bool | None,
+    typer.Option("--allow-missing/--no-allow-missing", help="Baseline rows absent from the run do not fail."),
+]
+Int8Agreement = Annotated[
+    float | None,
+    typer.Option(
+        "--int8-agreement",
+        callback=finite(0.0, 100.0),
+        help="Fail an int8 row of the run whose top-1 agreement with "
+        "PyTorch fp32 is below this percentage, baseline or not "
+        "[default: the baseline's, else 99].",
+    ),
+]
+Update = Annotated[
+    bool, typer.Option("--update", help="Write RESULTS as the new baseline (with these tolerances) instead of failing.")
+]
+AllowErrorRows = Annotated[
+    bool,
+    typer.Option("--allow-error-rows", help="With --update: accept a run with error rows (they are never checked)."),
+]
 
 
 def check(
@@ -230,10 +307,17 @@ def check(
     if str(results) == "latest":
         results = latest_compare_run(results_root(results_dir))
         if results is None:
-            raise BenchError(f"no compare runs under {results_root(results_dir) / 'compare'}: "
-                             "run `bench compare` first")
-    given = dict(timing=tolerance, accuracy_points=accuracy_tolerance, normalize=normalize, allow_missing=allow_missing,
-                 busy_spread=busy_limit, int8_agreement_pct=int8_agreement)
+            raise BenchError(
+                f"no compare runs under {results_root(results_dir) / 'compare'}: run `bench compare` first"
+            )
+    given = dict(
+        timing=tolerance,
+        accuracy_points=accuracy_tolerance,
+        normalize=normalize,
+        allow_missing=allow_missing,
+        busy_spread=busy_limit,
+        int8_agreement_pct=int8_agreement,
+    )
     if update:
         done = update_baseline(results, baseline, allow_error_rows=allow_error_rows, **given)
         if done.against_old is not None:

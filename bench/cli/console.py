@@ -79,8 +79,9 @@ def print_table(table, console: Console | None = None) -> None:
         console.print(table)
     else:  # shrink the wide log console to the table's own width, so no trailing blanks pad each line
         width = console.measure(table).maximum
-        Console(file=console.file, width=min(max(width, 40), WIDE), soft_wrap=True,
-                force_terminal=False, color_system=None).print(table)
+        Console(
+            file=console.file, width=min(max(width, 40), WIDE), soft_wrap=True, force_terminal=False, color_system=None
+        ).print(table)
 
 
 class _RichHandler(logging.Handler):

@@ -22,14 +22,19 @@ from mldrnet.io.layout import results_root
 VERIFY_BAD_FILES_EXIT = 2
 
 DatasetArg = Annotated[DatasetName, typer.Argument(help="Dataset name; `synth` is the built-in synthetic set.")]
-SynthN = Annotated[int, typer.Option("--n", min=8, max=MAX_SYNTH_N,
-                                     help="Synthetic set: number of images (balanced over 8 classes).")]
-SynthSize = Annotated[int, typer.Option("--size", min=16, max=MAX_SYNTH_SIZE,
-                                        help="Synthetic set: image size in pixels.")]
+SynthN = Annotated[
+    int, typer.Option("--n", min=8, max=MAX_SYNTH_N, help="Synthetic set: number of images (balanced over 8 classes).")
+]
+SynthSize = Annotated[
+    int, typer.Option("--size", min=16, max=MAX_SYNTH_SIZE, help="Synthetic set: image size in pixels.")
+]
 Seed = Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Split seed.")]
 
-data_app = typer.Typer(help="Datasets: generate the synthetic set, inspect and verify real ones, write splits.",
-                       no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+data_app = typer.Typer(
+    help="Datasets: generate the synthetic set, inspect and verify real ones, write splits.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 
 def register(app) -> None:
@@ -42,21 +47,32 @@ def _config(dataset: DatasetName, data_root, seed: int = 0, fold: int = 0, n: in
     # inspecting commands never create data: a --data-root that is not there is a typo, not a place to generate
     # the synthetic set into (`bench data synth --out` does that)
     if data_root is not None and not Path(data_root).is_dir():
-        raise BenchError(f"--data-root {data_root} does not exist (or is not a folder): give the dataset's folder"
-                         + (" or generate one with `bench data synth --out PATH`" if dataset.value == "synth" else ""))
+        raise BenchError(
+            f"--data-root {data_root} does not exist (or is not a folder): give the dataset's folder"
+            + (" or generate one with `bench data synth --out PATH`" if dataset.value == "synth" else "")
+        )
 
-    return DataConfig(dataset=dataset.value, data_root=str(data_root) if data_root else None, seed=seed, fold=fold,
-                      synth_n=n, synth_size=size, **extra)
+    return DataConfig(
+        dataset=dataset.value,
+        data_root=str(data_root) if data_root else None,
+        seed=seed,
+        fold=fold,
+        synth_n=n,
+        synth_size=size,
+        **extra,
+    )
 
 
 @data_app.command()
 def synth(
-    out_dir: Annotated[Path | None, typer.Option(
-        "--out", help="Folder to write (default results/data/synth-n<N>-px<PX>-seed<S>).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder to write (default results/data/synth-n<N>-px<PX>-seed<S>).")
+    ] = None,
     n: SynthN = 2400,
     size: SynthSize = 128,
-    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED,
-                                      help="Image seed: the same seed gives the same images.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, max=MAX_SEED, help="Image seed: the same seed gives the same images.")
+    ] = 0,
     results_dir: ResultsDir = None,
 ) -> None:
     """Generate the synthetic emotion dataset in FI's layout (train on it with --dataset synth --data-root OUT)."""
@@ -70,8 +86,10 @@ def synth(
     if existed:
         out.print(f"synthetic set already there: {path} ({n} images, {size} px, seed {seed})", markup=False)
     else:
-        out.print(f"generated {n} images of {size} px (seed {seed}) in {time.perf_counter() - start:.1f} s: {path}",
-                  markup=False)
+        out.print(
+            f"generated {n} images of {size} px (seed {seed}) in {time.perf_counter() - start:.1f} s: {path}",
+            markup=False,
+        )
 
 
 @data_app.command()
@@ -82,8 +100,9 @@ def info(
     fold: Annotated[int, typer.Option("--fold", min=0, max=99, help="k-fold sets: the test fold.")] = 0,
     n: SynthN = 2400,
     size: SynthSize = 128,
-    workers: Annotated[int, typer.Option("--workers", min=0, max=MAX_WORKERS,
-                                         help="Processes for the header check.")] = 0,
+    workers: Annotated[
+        int, typer.Option("--workers", min=0, max=MAX_WORKERS, help="Processes for the header check.")
+    ] = 0,
     results_dir: ResultsDir = None,
 ) -> None:
     """Images per class and split (the split every model uses; written on first use) and unreadable files."""
@@ -117,10 +136,15 @@ def verify(
         out.print(f"[red]bad[/] {escape(f'{path}: {reason}')}", highlight=False)
     if report.duplicates:
         n_files = sum(len(g) for g in report.duplicates)
-        warn(f"{n_files} files in {len(report.duplicates)} groups are byte-identical (placeholders or copies), "
-             f"e.g. {', '.join(report.duplicates[0][:3])}")
-    out.print(f"{spec.name}: {report.n_checked} images decoded in {time.perf_counter() - start:.1f} s, "
-              f"{len(report.bad)} unreadable ({listing.root})", markup=False)
+        warn(
+            f"{n_files} files in {len(report.duplicates)} groups are byte-identical (placeholders or copies), "
+            f"e.g. {', '.join(report.duplicates[0][:3])}"
+        )
+    out.print(
+        f"{spec.name}: {report.n_checked} images decoded in {time.perf_counter() - start:.1f} s, "
+        f"{len(report.bad)} unreadable ({listing.root})",
+        markup=False,
+    )
     if not report.ok:
         raise typer.Exit(VERIFY_BAD_FILES_EXIT)
 
@@ -130,8 +154,9 @@ def split(
     dataset: DatasetArg = DatasetName.synth,
     data_root: DataRoot = None,
     seed: Seed = 0,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Rewrite a split whose dataset changed (old models become incomparable).")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Rewrite a split whose dataset changed (old models become incomparable).")
+    ] = False,
     n: SynthN = 2400,
     size: SynthSize = 128,
     results_dir: ResultsDir = None,
@@ -141,5 +166,8 @@ def split(
 
     data = prepare_data(_config(dataset, data_root, seed, n=n, size=size, resplit=force), results_root(results_dir))
     folds = f", {data.folds} folds (fold 0 shown)" if data.folds else ""
-    out.print(f"{data.name}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test{folds}; "
-              f"split {data.split_file} (hash {data.split_hash})", markup=False)
+    out.print(
+        f"{data.name}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test{folds}; "
+        f"split {data.split_file} (hash {data.split_hash})",
+        markup=False,
+    )

@@ -15,14 +15,26 @@ from bench.cli.console import error, info, out, print_table
 
 def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    resolve_gpu_extra: Annotated[bool, typer.Option(
-        "--resolve-gpu-extra", help="Also resolve the gpu extra with pip (no install; needs the package index) and "
-                                    "fail when its packages are built for different CUDA majors.")] = False,
-    gpu_check: Annotated[bool, typer.Option(
-        "--gpu-check", help="On a GPU machine: run the GPU tests and a small compare (torch-cuda, ort-cuda, ort-trt, "
-                            "trt; fp32/fp16) of a MldrNet trained on the spot, within 8 minutes.")] = False,
-    out_dir: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="--gpu-check: folder for its logs and records (default results/gpu-check).")] = None,
+    resolve_gpu_extra: Annotated[
+        bool,
+        typer.Option(
+            "--resolve-gpu-extra",
+            help="Also resolve the gpu extra with pip (no install; needs the package index) and "
+            "fail when its packages are built for different CUDA majors.",
+        ),
+    ] = False,
+    gpu_check: Annotated[
+        bool,
+        typer.Option(
+            "--gpu-check",
+            help="On a GPU machine: run the GPU tests and a small compare (torch-cuda, ort-cuda, ort-trt, "
+            "trt; fp32/fp16) of a MldrNet trained on the spot, within 8 minutes.",
+        ),
+    ] = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="--gpu-check: folder for its logs and records (default results/gpu-check)."),
+    ] = None,
 ) -> None:
     """What this machine can run: every engine x device x precision, and for each one it cannot, why."""
     from bench import doctor as lib

@@ -24,16 +24,27 @@ Device = choices("Device", formats.devices())
 
 def export(
     model: Annotated[str | None, typer.Argument(help="Zoo model to export (see `bench models`).")] = None,
-    all_models: Annotated[bool, typer.Option(
-        "--all", help="Every model with a trained checkpoint for --dataset.")] = False,
-    to: Annotated[ExportTo, typer.Option("--to", help="The format to write: " + ", ".join(
-        f"{f.name} ({'/'.join(f.devices)})" for f in formats.exportable()) + ".")] = ExportTo("onnx"),
-    precision: Annotated[ExportPrecision, typer.Option(
-        "--precision", help="TensorRT precision; int8 calibrates on training images.")] = ExportPrecision("fp32"),
-    max_batch: Annotated[int, typer.Option(
-        "--max-batch", min=1, max=MAX_BATCH, help="TensorRT engines run batch 1..N.")] = 32,
-    parity_images: Annotated[int, typer.Option(
-        "--parity-images", min=1, max=100_000, help="Test-split images for the parity check.")] = 64,
+    all_models: Annotated[
+        bool, typer.Option("--all", help="Every model with a trained checkpoint for --dataset.")
+    ] = False,
+    to: Annotated[
+        ExportTo,
+        typer.Option(
+            "--to",
+            help="The format to write: "
+            + ", ".join(f"{f.name} ({'/'.join(f.devices)})" for f in formats.exportable())
+            + ".",
+        ),
+    ] = ExportTo("onnx"),
+    precision: Annotated[
+        ExportPrecision, typer.Option("--precision", help="TensorRT precision; int8 calibrates on training images.")
+    ] = ExportPrecision("fp32"),
+    max_batch: Annotated[
+        int, typer.Option("--max-batch", min=1, max=MAX_BATCH, help="TensorRT engines run batch 1..N.")
+    ] = 32,
+    parity_images: Annotated[
+        int, typer.Option("--parity-images", min=1, max=100_000, help="Test-split images for the parity check.")
+    ] = 64,
     dataset: Dataset = DEFAULT_DATASET,
     data_root: DataRoot = None,
     results_dir: ResultsDir = None,
@@ -51,12 +62,18 @@ def export(
     if all_models:
         names = layout.trained_models(root, dataset, models.names())
         if not names:
-            raise BenchError(f"no trained checkpoints under {layout.runs_dir(root, dataset)}: "
-                             "run `bench train-all` first")
+            raise BenchError(
+                f"no trained checkpoints under {layout.runs_dir(root, dataset)}: run `bench train-all` first"
+            )
     else:
         names = [models.info(model).name]
-    options = ExportOptions(to=to.value, precision=precision.value, max_batch=max_batch, parity_images=parity_images,
-                            data_root=str(data_root) if data_root else None)
+    options = ExportOptions(
+        to=to.value,
+        precision=precision.value,
+        max_batch=max_batch,
+        parity_images=parity_images,
+        data_root=str(data_root) if data_root else None,
+    )
     results = export_models(names, options, root, dataset, keep_going=all_models)
     if as_json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
@@ -74,13 +91,16 @@ def export(
 def predict(
     images: Annotated[list[Path], typer.Argument(help="Image files to classify.")],
     model: Annotated[str, typer.Option("--model", help="Zoo model (see `bench models`).")] = "mldrnet",
-    engine: Annotated[EngineName, typer.Option(
-        "--engine", help="Which engine runs it (its file must exist).")] = EngineName("torch"),
-    precision: Annotated[Precision, typer.Option(
-        "--precision", help="torch: fp32/bf16/fp16; tensorrt: the engine's precision.")] = Precision("fp32"),
+    engine: Annotated[
+        EngineName, typer.Option("--engine", help="Which engine runs it (its file must exist).")
+    ] = EngineName("torch"),
+    precision: Annotated[
+        Precision, typer.Option("--precision", help="torch: fp32/bf16/fp16; tensorrt: the engine's precision.")
+    ] = Precision("fp32"),
     device: Annotated[Device, typer.Option("--device", help="cpu or cuda (tensorrt is always cuda).")] = Device("cpu"),
-    threads: Annotated[int | None, typer.Option(
-        "--threads", min=1, max=CPUS, help="CPU threads (default: torch's).")] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", min=1, max=CPUS, help="CPU threads (default: torch's).")
+    ] = None,
     dataset: Dataset = DEFAULT_DATASET,
     results_dir: ResultsDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -102,8 +122,11 @@ def predict(
         if p.error:
             error(p.error)
     if as_json:
-        print(json.dumps({"model": name, "engine": described, "predictions": [p.to_dict() for p in predictions]},
-                         indent=2))
+        print(
+            json.dumps(
+                {"model": name, "engine": described, "predictions": [p.to_dict() for p in predictions]}, indent=2
+            )
+        )
     elif any(p.ok for p in predictions):
         print_table(predict_table(name, described, predictions))
     if not all(p.ok for p in predictions):

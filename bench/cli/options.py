@@ -38,8 +38,20 @@ def plain(choice):
 
 DEFAULT_DATASET = "synth"  # the built-in synthetic dataset, what every command uses when none is named
 # Spelled out rather than read from mldrnet.data's registry, which imports torch (tests check they agree).
-DATASET_NAMES = ("synth", "fi", "artphoto", "abstract", "iaps", "emotion6", "emoset", "mart", "synth-artphoto",
-                 "synth-abstract", "synth-iaps", "synth-mart")
+DATASET_NAMES = (
+    "synth",
+    "fi",
+    "artphoto",
+    "abstract",
+    "iaps",
+    "emotion6",
+    "emoset",
+    "mart",
+    "synth-artphoto",
+    "synth-abstract",
+    "synth-iaps",
+    "synth-mart",
+)
 DatasetName = choices("DatasetName", DATASET_NAMES)
 PROFILE_NAMES = ("quick", "paper")  # mldrnet.training.config.PROFILES
 ProfileName = choices("ProfileName", PROFILE_NAMES)
@@ -47,14 +59,31 @@ TTA_MODES = ("center", "five")  # mldrnet.data.transforms.TTA_MODES
 TtaMode = choices("TtaMode", TTA_MODES)
 TrainDevice = choices("TrainDevice", ("auto", *formats.engine_devices("torch")))  # auto: cuda when torch sees one
 
-ResultsDir = Annotated[Path | None, typer.Option(
-    "--results-dir", envvar=ENV_VAR, help="Root of everything bench writes: runs, exports, splits, generated data, "
-                                          "compare results (default ./results).")]
-Dataset = Annotated[str, typer.Option(
-    "--dataset", "-d", help=f"Dataset: {', '.join(DATASET_NAMES)} ({DEFAULT_DATASET} is the built-in synthetic set).")]
-DataRoot = Annotated[Path | None, typer.Option(
-    "--data-root", help="Folder holding the dataset's files on this machine (real datasets; commands on trained "
-                        "models default to the folder they were trained on).")]
+ResultsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--results-dir",
+        envvar=ENV_VAR,
+        help="Root of everything bench writes: runs, exports, splits, generated data, "
+        "compare results (default ./results).",
+    ),
+]
+Dataset = Annotated[
+    str,
+    typer.Option(
+        "--dataset",
+        "-d",
+        help=f"Dataset: {', '.join(DATASET_NAMES)} ({DEFAULT_DATASET} is the built-in synthetic set).",
+    ),
+]
+DataRoot = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-root",
+        help="Folder holding the dataset's files on this machine (real datasets; commands on trained "
+        "models default to the folder they were trained on).",
+    ),
+]
 
 # --- bounds: every numeric option is checked at parse time (a usage error, exit 2), before any work ---------
 
@@ -89,37 +118,77 @@ def finite(low: float | None = None, high: float | None = None, above: bool = Fa
 
 # --- training: the options `train`, `train-all` and `reproduce` share (one definition, one set of bounds) ------
 
-Profile = Annotated[ProfileName, typer.Option(
-    "--profile", help="quick (small crops, few epochs: a CPU, minutes) or paper (375 px, 30 epochs: a GPU).")]
-TrainDataset = Annotated[DatasetName | None, typer.Option(
-    "--dataset", "-d", help="Dataset: synth is the built-in synthetic set; a real one reads its files from "
-                            "--data-root.")]
-Epochs = Annotated[int | None, typer.Option(
-    "--epochs", min=1, max=MAX_EPOCHS, help="Epochs of every model trained (default: the profile's, per model).")]
-BatchSize = Annotated[int | None, typer.Option(
-    "--batch-size", min=1, max=MAX_TRAIN_BATCH, help="Global batch size (paper: 64).")]
-Lr = Annotated[float | None, typer.Option(
-    "--lr", callback=finite(0.0, 10.0, above=True), help="Initial learning rate (paper: 0.001).")]
-Crop = Annotated[int | None, typer.Option(
-    "--crop", min=MIN_CROP, max=MAX_CROP, help="Crop size in px (default: the profile's, per model; paper: 375).")]
-Tta = Annotated[TtaMode | None, typer.Option(
-    "--tta", help="Evaluation: center (the centre crop) or five (mean of five crops).")]
-Seed = Annotated[int, typer.Option(
-    "--seed", min=0, max=MAX_SEED, help="Seed for the split, the training order and the initialisation.")]
+Profile = Annotated[
+    ProfileName,
+    typer.Option(
+        "--profile", help="quick (small crops, few epochs: a CPU, minutes) or paper (375 px, 30 epochs: a GPU)."
+    ),
+]
+TrainDataset = Annotated[
+    DatasetName | None,
+    typer.Option(
+        "--dataset",
+        "-d",
+        help="Dataset: synth is the built-in synthetic set; a real one reads its files from --data-root.",
+    ),
+]
+Epochs = Annotated[
+    int | None,
+    typer.Option(
+        "--epochs", min=1, max=MAX_EPOCHS, help="Epochs of every model trained (default: the profile's, per model)."
+    ),
+]
+BatchSize = Annotated[
+    int | None, typer.Option("--batch-size", min=1, max=MAX_TRAIN_BATCH, help="Global batch size (paper: 64).")
+]
+Lr = Annotated[
+    float | None,
+    typer.Option("--lr", callback=finite(0.0, 10.0, above=True), help="Initial learning rate (paper: 0.001)."),
+]
+Crop = Annotated[
+    int | None,
+    typer.Option(
+        "--crop", min=MIN_CROP, max=MAX_CROP, help="Crop size in px (default: the profile's, per model; paper: 375)."
+    ),
+]
+Tta = Annotated[
+    TtaMode | None, typer.Option("--tta", help="Evaluation: center (the centre crop) or five (mean of five crops).")
+]
+Seed = Annotated[
+    int,
+    typer.Option("--seed", min=0, max=MAX_SEED, help="Seed for the split, the training order and the initialisation."),
+]
 Workers = Annotated[int | None, typer.Option("--workers", min=0, max=MAX_WORKERS, help="DataLoader worker processes.")]
-Device = Annotated[TrainDevice | None, typer.Option(
-    "--device", help="Where to train: auto (cuda when torch sees a GPU, else cpu), cpu or cuda.")]
-Pretrained = Annotated[bool | None, typer.Option(
-    "--pretrained", help="Baselines: torchvision ImageNet weights (the paper fine-tunes them).")]
+Device = Annotated[
+    TrainDevice | None,
+    typer.Option("--device", help="Where to train: auto (cuda when torch sees a GPU, else cpu), cpu or cuda."),
+]
+Pretrained = Annotated[
+    bool | None,
+    typer.Option("--pretrained", help="Baselines: torchvision ImageNet weights (the paper fine-tunes them)."),
+]
 Fold = Annotated[int, typer.Option("--fold", min=0, max=99, help="k-fold datasets: the test fold.")]
-LabelNoise = Annotated[float, typer.Option(
-    "--label-noise", callback=finite(0.0, 1.0), help="Flip this seeded fraction of the training labels.")]
-NoisyExtra = Annotated[str | None, typer.Option(
-    "--noisy-extra", help="Extra noisy training images: a folder in FI's layout or a CSV of path,label.")]
-SynthN = Annotated[int | None, typer.Option(
-    "--synth-n", min=8, max=MAX_SYNTH_N, help="Synthetic 8-emotion set: number of images (default 2400; the small "
-                                              "synthetic sets keep their real counts).")]
-SynthSize = Annotated[int | None, typer.Option(
-    "--synth-size", min=16, max=MAX_SYNTH_SIZE, help="Synthetic sets: image size in px (default 128).")]
+LabelNoise = Annotated[
+    float,
+    typer.Option("--label-noise", callback=finite(0.0, 1.0), help="Flip this seeded fraction of the training labels."),
+]
+NoisyExtra = Annotated[
+    str | None,
+    typer.Option("--noisy-extra", help="Extra noisy training images: a folder in FI's layout or a CSV of path,label."),
+]
+SynthN = Annotated[
+    int | None,
+    typer.Option(
+        "--synth-n",
+        min=8,
+        max=MAX_SYNTH_N,
+        help="Synthetic 8-emotion set: number of images (default 2400; the small "
+        "synthetic sets keep their real counts).",
+    ),
+]
+SynthSize = Annotated[
+    int | None,
+    typer.Option("--synth-size", min=16, max=MAX_SYNTH_SIZE, help="Synthetic sets: image size in px (default 128)."),
+]
 Force = Annotated[bool, typer.Option("--force", help="Train again even if trained with the same configuration.")]
 NoProgress = Annotated[bool, typer.Option("--no-progress", help="No progress bars (epoch lines only).")]

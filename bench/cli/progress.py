@@ -20,9 +20,15 @@ class EpochProgress(TrainObserver):
         self.model, self.epochs = model, epochs
         self.progress = Progress(
             TextColumn("[bold]{task.fields[model]}[/] epoch {task.fields[epoch]}/{task.fields[epochs]}"),
-            BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.3f}"),
-            TextColumn("{task.fields[ips]:.0f} img/s"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=err, transient=True, disable=not self.bars,
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.3f}"),
+            TextColumn("{task.fields[ips]:.0f} img/s"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not self.bars,
         )
         self.progress.start()
         self.task = None
@@ -35,13 +41,16 @@ class EpochProgress(TrainObserver):
     def start_epoch(self, epoch: int, batches: int) -> None:
         if self.task is not None:
             self.progress.remove_task(self.task)
-        self.task = self.progress.add_task("train", total=batches, model=self.model, epoch=epoch + 1,
-                                           epochs=self.epochs, loss=float("nan"), ips=0.0)
+        self.task = self.progress.add_task(
+            "train", total=batches, model=self.model, epoch=epoch + 1, epochs=self.epochs, loss=float("nan"), ips=0.0
+        )
 
     def batch(self, loss: float, images_per_s: float) -> None:
         self.progress.update(self.task, advance=1, loss=loss, ips=images_per_s)
 
     def end_epoch(self, m: dict) -> None:
-        info(f"{self.model} epoch {m['epoch']}/{self.epochs}: loss {m['train_loss']:.3f}  train acc "
-             f"{m['train_acc']:.3f}  val acc {m['val_acc']:.3f}  {m['images_per_s']:.0f} img/s  "
-             f"data {m['data_share']:.0%}  lr {m['lr']:.4g}")
+        info(
+            f"{self.model} epoch {m['epoch']}/{self.epochs}: loss {m['train_loss']:.3f}  train acc "
+            f"{m['train_acc']:.3f}  val acc {m['val_acc']:.3f}  {m['images_per_s']:.0f} img/s  "
+            f"data {m['data_share']:.0%}  lr {m['lr']:.4g}"
+        )

@@ -35,15 +35,34 @@ def reproduce(
     data_root: DataRoot = None,
     profile: Profile = ProfileName.quick,
     out: Annotated[Path | None, typer.Option("--out", help="Report folder (default results/reproduce/<time>).")] = None,
-    seeds: Annotated[int | None, typer.Option("--seeds", min=1, max=20, help=(
-        "Trainings per network for the run-to-run spread (default: quick 2, one for VGG-19 and ResNet-101; "
-        "paper 3)."))] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            "--seeds",
+            min=1,
+            max=20,
+            help=(
+                "Trainings per network for the run-to-run spread (default: quick 2, one for VGG-19 and ResNet-101; "
+                "paper 3)."
+            ),
+        ),
+    ] = None,
     extended: Annotated[bool, typer.Option("--extended", help="Table III also with A-CNN and T-CNN (Fig. 4).")] = False,
     noisy_extra: NoisyExtra = None,
-    source_data_root: Annotated[Path | None, typer.Option("--source-data-root", help=(
-        "Figs. 8-10 on real data: FI's folder; the last layer is retrained on the models trained there."))] = None,
-    image: Annotated[Path | None, typer.Option("--image", help=(
-        "Fig. 5: the image whose strongest filters are shown (default: a test image MldrNet gets right)."))] = None,
+    source_data_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--source-data-root",
+            help=("Figs. 8-10 on real data: FI's folder; the last layer is retrained on the models trained there."),
+        ),
+    ] = None,
+    image: Annotated[
+        Path | None,
+        typer.Option(
+            "--image",
+            help=("Fig. 5: the image whose strongest filters are shown (default: a test image MldrNet gets right)."),
+        ),
+    ] = None,
     epochs: Epochs = None,
     crop: Crop = None,
     synth_n: SynthN = None,
@@ -67,12 +86,23 @@ def reproduce(
     folder = out or reproduce_dir(root) / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     data_overrides = {k: v for k, v in {"synth_n": synth_n, "synth_size": synth_size}.items() if v is not None}
     train_overrides = {k: v for k, v in {"epochs": epochs, "crop": crop}.items() if v is not None}
-    ctx = ReproduceConfig(root, Path(folder), profile=profile, dataset=dataset,
-                          data_root=str(data_root) if data_root else None, noisy_extra=noisy_extra, seeds=seeds,
-                          extended=extended, observer=EpochProgress(bars=not no_progress), progress=info,
-                          data_overrides=data_overrides, train_overrides=train_overrides,
-                          source_data_root=str(source_data_root) if source_data_root else None,
-                          image=str(image) if image else None, debug=session.debug)
+    ctx = ReproduceConfig(
+        root,
+        Path(folder),
+        profile=profile,
+        dataset=dataset,
+        data_root=str(data_root) if data_root else None,
+        noisy_extra=noisy_extra,
+        seeds=seeds,
+        extended=extended,
+        observer=EpochProgress(bars=not no_progress),
+        progress=info,
+        data_overrides=data_overrides,
+        train_overrides=train_overrides,
+        source_data_root=str(source_data_root) if source_data_root else None,
+        image=str(image) if image else None,
+        debug=session.debug,
+    )
     names, skipped = select(experiment, ctx)
     if skipped:
         warn(f"--dataset {dataset} does not apply to {', '.join(skipped)}: skipped")

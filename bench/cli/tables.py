@@ -80,8 +80,9 @@ COLUMNS = (
     Column("GFLOP/s", lambda r: r.achieved_gflops, "{:.1f}", "max"),
     Column("% peak", _pct_of_peak, "{:.0f}", "max"),
     Column("size MB", _mb, "{:.1f}", "min"),
-    Column("status", lambda r: "ok" if r.ok else f"[red]error[/]: {escape(r.error or '')}", justify="left",
-           markup=True),
+    Column(
+        "status", lambda r: "ok" if r.ok else f"[red]error[/]: {escape(r.error or '')}", justify="left", markup=True
+    ),
 )
 
 
@@ -122,15 +123,20 @@ def records_table(run: CompareRun, title: str | None = None) -> Table:
     env = run.environment
     best = best_values(records)
     peak = run.peak_gflops("cpu")
-    heading = (f"bench compare: {env.get('dataset', '?')} on {env.get('cpu', '?')}"
-               + (f" + {env['gpu']}" if env.get("gpu") else "") + f", {env.get('threads', '?')} threads"
-               + (f", fp32 matmul peak {peak:.0f} GFLOP/s" if peak else ""))
-    table = Table(title=escape(title or heading),
-                  caption="bold green = best in column (latency: among rows of the same batch); "
-                          "latency per call at the row's batch; agree/dlogit vs PyTorch fp32 on the CPU; "
-                          f"red ✗ = int8 agreement below {INT8_AGREEMENT_PCT:g}%; px acc/time = accuracy size / "
-                          "timing size; GFLOPs, GFLOP/s and % peak (of the run's fp32 matrix-product rate) "
-                          "at the timing size")
+    heading = (
+        f"bench compare: {env.get('dataset', '?')} on {env.get('cpu', '?')}"
+        + (f" + {env['gpu']}" if env.get("gpu") else "")
+        + f", {env.get('threads', '?')} threads"
+        + (f", fp32 matmul peak {peak:.0f} GFLOP/s" if peak else "")
+    )
+    table = Table(
+        title=escape(title or heading),
+        caption="bold green = best in column (latency: among rows of the same batch); "
+        "latency per call at the row's batch; agree/dlogit vs PyTorch fp32 on the CPU; "
+        f"red ✗ = int8 agreement below {INT8_AGREEMENT_PCT:g}%; px acc/time = accuracy size / "
+        "timing size; GFLOPs, GFLOP/s and % peak (of the run's fp32 matrix-product rate) "
+        "at the timing size",
+    )
     # a column no row has a value for (paper FI accuracy off FI, ...) is left out
     columns = [c for c in COLUMNS if any(c.get(r) is not None for r in records)] or list(COLUMNS)
     table.add_column("model", justify="left", style="bold")
@@ -159,14 +165,33 @@ def _model_cell(model: str, first: Record, j: int, n_rows: int) -> str:
     return how if j == 1 else ""
 
 
+SCENARIO_COLUMNS = (
+    "model",
+    "engine",
+    "prec",
+    "px acc/time",
+    "top-1 %",
+    "agree %",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "offline img/s",
+    "batch",
+    "GFLOP/s",
+    "% peak",
+    "status",
+)
+
+
 def scenarios_table(run: CompareRun) -> Table:
     """The scenarios (see `scenarios`), grouped by model, the best of each column in bold green."""
     rows = scenarios(run)
-    table = Table(title="MLPerf scenarios: single-stream (batch 1) and offline (best throughput over the batch sizes)",
-                  caption="latency per image at batch 1; offline = the batch with the highest images/s of this run; "
-                          "% peak of the run's fp32 matrix-product rate")
-    for col in ("model", "engine", "prec", "px acc/time", "top-1 %", "agree %", "p50 ms", "p90 ms", "p99 ms",
-                "offline img/s", "batch", "GFLOP/s", "% peak", "status"):
+    table = Table(
+        title="MLPerf scenarios: single-stream (batch 1) and offline (best throughput over the batch sizes)",
+        caption="latency per image at batch 1; offline = the batch with the highest images/s of this run; "
+        "% peak of the run's fp32 matrix-product rate",
+    )
+    for col in SCENARIO_COLUMNS:
         table.add_column(col, justify="left" if col in ("model", "engine", "prec", "status") else "right")
 
     def best(get, pick):
@@ -190,17 +215,29 @@ def scenarios_table(run: CompareRun) -> Table:
         agree = cell(x["agreement_pct"], ".1f")
         if x["int8_below_limit"]:
             agree = f"[bold red]{agree} ✗[/]"
-        size = (str(x["input_size"]) if x["timing_size"] in (None, x["input_size"])
-                else f"{x['input_size']}/{x['timing_size']}")
+        size = (
+            str(x["input_size"])
+            if x["timing_size"] in (None, x["input_size"])
+            else f"{x['input_size']}/{x['timing_size']}"
+        )
         fraction = offline(x, "peak_fraction")
         status = "ok" if x["error"] is None else f"[red]error[/]: {escape(x['error'])}"
-        table.add_row(escape(x["model"]) if x["model"] != last else "", escape(x["variant"]), escape(x["precision"]),
-                      size, cell(x["accuracy_pct"], ".2f"), agree,
-                      cell(single(x, "p50_ms"), ".2f", single(x, "p50_ms") == best_p50),
-                      cell(single(x, "p90_ms"), ".2f"), cell(single(x, "p99_ms"), ".2f"),
-                      cell(offline(x, "throughput_ips"), ".1f", offline(x, "throughput_ips") == best_ips),
-                      cell(offline(x, "batch_size"), "d"), cell(offline(x, "achieved_gflops"), ".1f"),
-                      cell(None if fraction is None else 100 * fraction, ".0f"), status)
+        table.add_row(
+            escape(x["model"]) if x["model"] != last else "",
+            escape(x["variant"]),
+            escape(x["precision"]),
+            size,
+            cell(x["accuracy_pct"], ".2f"),
+            agree,
+            cell(single(x, "p50_ms"), ".2f", single(x, "p50_ms") == best_p50),
+            cell(single(x, "p90_ms"), ".2f"),
+            cell(single(x, "p99_ms"), ".2f"),
+            cell(offline(x, "throughput_ips"), ".1f", offline(x, "throughput_ips") == best_ips),
+            cell(offline(x, "batch_size"), "d"),
+            cell(offline(x, "achieved_gflops"), ".1f"),
+            cell(None if fraction is None else 100 * fraction, ".0f"),
+            status,
+        )
         last = x["model"]
     return table
 
@@ -221,21 +258,39 @@ def check_table(result) -> Table:
     """bench.check.CheckResult, row by row."""
     tol = result.tolerance
     if tol.normalize:
-        how = ", ".join(f"{d}: this machine took x{s:.2f} the baseline's calibration time"
-                        for d, s in result.scale.items())
+        how = ", ".join(
+            f"{d}: this machine took x{s:.2f} the baseline's calibration time" for d, s in result.scale.items()
+        )
         norm = f"timings normalized by a calibration matrix product timed in each run ({how or 'no timed rows'})"
     else:
         norm = "timings NOT normalized: only meaningful when both runs are from the same machine"
-    table = Table(title="bench check: run vs baseline", caption=f"{norm}; tolerance: accuracy -{tol.accuracy_points:g} "
-                  f"points, timing x{1 + tol.timing:.2f}; p50 x > 1 and img/s x < 1 mean slower")
+    table = Table(
+        title="bench check: run vs baseline",
+        caption=f"{norm}; tolerance: accuracy -{tol.accuracy_points:g} "
+        f"points, timing x{1 + tol.timing:.2f}; p50 x > 1 and img/s x < 1 mean slower",
+    )
     for col in ("model", "engine", "batch", "top-1 %", "agree %", "p50 x", "img/s x", "verdict"):
         table.add_column(col, justify="left" if col in ("model", "engine", "verdict") else "right")
-    style = {"ok": "green", "fixed": "green", "new": "cyan", "regression": "bold red", "missing": "bold red",
-             "unchecked": "bold red"}
+    style = {
+        "ok": "green",
+        "fixed": "green",
+        "new": "cyan",
+        "regression": "bold red",
+        "missing": "bold red",
+        "unchecked": "bold red",
+    }
     for r in result.rows:
         verdict = f"[{style.get(r.verdict, 'yellow')}]{r.verdict}[/]" + (" (noisy)" if r.noisy else "")
-        table.add_row(escape(r.key[0]), escape(f"{r.key[1]} {r.key[2]}"), str(r.key[3]), _pair(r.accuracy, ".2f"),
-                      _pair(r.agreement, ".1f"), _fmt(r.latency_ratio, ".2f"), _fmt(r.throughput_ratio, ".2f"), verdict)
+        table.add_row(
+            escape(r.key[0]),
+            escape(f"{r.key[1]} {r.key[2]}"),
+            str(r.key[3]),
+            _pair(r.accuracy, ".2f"),
+            _pair(r.agreement, ".1f"),
+            _fmt(r.latency_ratio, ".2f"),
+            _fmt(r.throughput_ratio, ".2f"),
+            verdict,
+        )
     return table
 
 
@@ -256,28 +311,52 @@ def train_table(results) -> Table:
         status = "already trained (use --force)" if r.skipped else "trained"
         if r.near_chance:
             status += f"; [yellow]{NEAR_CHANCE_NOTE}[/]"
-        table.add_row(escape(r.model), str(r.epochs), f"{r.best_val_acc:.3f}", f"{r.test_acc:.3f}",
-                      f"{r.seconds:.0f} s", escape(r.how_trained or "-"), status)
+        table.add_row(
+            escape(r.model),
+            str(r.epochs),
+            f"{r.best_val_acc:.3f}",
+            f"{r.test_acc:.3f}",
+            f"{r.seconds:.0f} s",
+            escape(r.how_trained or "-"),
+            status,
+        )
     return table
 
 
 def export_table(results) -> Table:
     """engines.export.ExportResult rows."""
     table = Table(title="Exports (parity against PyTorch eager, fp32, on test-split images)")
-    for col, justify in [("model", "left"), ("format", "left"), ("precision", "left"), ("file", "left"),
-                         ("MB", "right"), ("top-1 agree", "right"), ("max |Δlogit|", "right"), ("s", "right"),
-                         ("status", "left")]:
+    for col, justify in [
+        ("model", "left"),
+        ("format", "left"),
+        ("precision", "left"),
+        ("file", "left"),
+        ("MB", "right"),
+        ("top-1 agree", "right"),
+        ("max |Δlogit|", "right"),
+        ("s", "right"),
+        ("status", "left"),
+    ]:
         table.add_column(col, justify=justify)
     for r in results:
         if not r.ok:
             # the error itself follows the table as one line per model
-            table.add_row(escape(r.model), r.format, r.precision, "-", "-", "-", "-", f"{r.seconds:.1f}",
-                          "[red]failed[/]")
+            table.add_row(
+                escape(r.model), r.format, r.precision, "-", "-", "-", "-", f"{r.seconds:.1f}", "[red]failed[/]"
+            )
             continue
         mb = r.path.stat().st_size / 2**20
-        table.add_row(escape(r.model), r.format, r.precision, escape(str(r.path)), f"{mb:.1f}",
-                      f"{r.parity.top1_agreement:.1%}", f"{r.parity.max_abs_diff:.2e}", f"{r.seconds:.1f}",
-                      "[green]ok[/]")
+        table.add_row(
+            escape(r.model),
+            r.format,
+            r.precision,
+            escape(str(r.path)),
+            f"{mb:.1f}",
+            f"{r.parity.top1_agreement:.1%}",
+            f"{r.parity.max_abs_diff:.2e}",
+            f"{r.seconds:.1f}",
+            "[green]ok[/]",
+        )
     return table
 
 
@@ -300,30 +379,49 @@ def predict_table(model: str, described: dict, predictions) -> Table:
 def models_table(rows, size: int) -> Table:
     """bench.models.ModelRow rows: the zoo with parameters, GFLOPs and the paper's FI accuracy."""
     table = Table(title=f"Model zoo (input {size}x{size})")
-    for col, justify in [("model", "left"), ("family", "left"), ("params (M)", "right"), ("GFLOPs", "right"),
-                         ("output", "right"), ("paper FI acc %", "right"), ("description", "left")]:
+    for col, justify in [
+        ("model", "left"),
+        ("family", "left"),
+        ("params (M)", "right"),
+        ("GFLOPs", "right"),
+        ("output", "right"),
+        ("paper FI acc %", "right"),
+        ("description", "left"),
+    ]:
         table.add_column(col, justify=justify)
     for r in rows:
         acc = "-" if r.paper_fi_accuracy is None else f"{r.paper_fi_accuracy:.2f}"
         gflops = "-" if r.gflops is None else f"{r.gflops:.2f}"
-        table.add_row(escape(r.name), r.family, f"{r.params / 1e6:.2f}", gflops, str(tuple(r.output_shape)),
-                      acc, escape(r.description))
+        table.add_row(
+            escape(r.name),
+            r.family,
+            f"{r.params / 1e6:.2f}",
+            gflops,
+            str(tuple(r.output_shape)),
+            acc,
+            escape(r.description),
+        )
     return table
 
 
 def dataset_table(data, rows, title: str) -> Table:
     """Images per class and split of a prepared dataset (mldrnet.data.audit.class_rows), with unreadable files."""
     split = f"fold {data.fold} of {data.folds} as test" if data.folds else "train / val / test"
-    table = Table(title=escape(f"{title}: {split}"), caption=escape(  # paths are text, not markup
-        f"{data.root}\nsplit {data.split_file} (hash {data.split_hash}); unreadable = header check, "
-        f"`bench data verify` decodes every file"))
+    table = Table(
+        title=escape(f"{title}: {split}"),
+        caption=escape(  # paths are text, not markup
+            f"{data.root}\nsplit {data.split_file} (hash {data.split_hash}); unreadable = header check, "
+            f"`bench data verify` decodes every file"
+        ),
+    )
     for col in ("class", "train", "val", "test", "total", "unreadable"):
         table.add_column(col, justify="left" if col == "class" else "right")
     for r in rows:
         table.add_row(escape(r.name), str(r.train), str(r.val), str(r.test), str(r.total), str(r.unreadable or "-"))
     table.add_section()
-    table.add_row("all", *(str(sum(getattr(r, c) for r in rows))
-                           for c in ("train", "val", "test", "total", "unreadable")))
+    table.add_row(
+        "all", *(str(sum(getattr(r, c) for r in rows)) for c in ("train", "val", "test", "total", "unreadable"))
+    )
     return table
 
 
@@ -343,12 +441,20 @@ def features_table(method: str, path: str, groups: dict[str, dict[str, float]]) 
 def doctor_table(data: dict) -> Table:
     """bench.doctor.report(): every engine x device x precision, available or why not, under the machine's stack."""
     m = data["machine"]
-    caption = (f"torch {m['torch']} (CUDA {m['torch_cuda'] or 'none'}), GPU: {m['gpu'] or 'none'}, "
-               f"onnxruntime {m['onnxruntime'] or 'none'}, TensorRT {m['tensorrt'] or 'none'}")
+    caption = (
+        f"torch {m['torch']} (CUDA {m['torch_cuda'] or 'none'}), GPU: {m['gpu'] or 'none'}, "
+        f"onnxruntime {m['onnxruntime'] or 'none'}, TensorRT {m['tensorrt'] or 'none'}"
+    )
     table = Table(title="bench doctor: what this machine can run", caption=escape(caption))
     for col in ("engine", "provider", "device", "precision", "available", "why not"):
         table.add_column(col)
     for r in data["engines"]:
-        table.add_row(r["engine"], r["provider"] or "", r["device"], r["precision"],
-                      "yes" if r["available"] else "no", escape("; ".join(r["reasons"])))
+        table.add_row(
+            r["engine"],
+            r["provider"] or "",
+            r["device"],
+            r["precision"],
+            "yes" if r["available"] else "no",
+            escape("; ".join(r["reasons"])),
+        )
     return table

@@ -40,8 +40,13 @@ from mldrnet.errors import BenchError
 from mldrnet.io.layout import results_root
 
 # The training options are bench.cli.options' (shared with `train-all` and `reproduce`); these are train's own.
-ModelOpt = Annotated[list[str] | None, typer.Option(
-    "--model-opt", help="Model option KEY=VALUE (JSON value), e.g. --model-opt levels=5 --model-opt fusion='\"max\"'.")]
+ModelOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model-opt",
+        help="Model option KEY=VALUE (JSON value), e.g. --model-opt levels=5 --model-opt fusion='\"max\"'.",
+    ),
+]
 
 
 def _parse_model_opts(pairs: list[str] | None) -> dict:
@@ -61,8 +66,15 @@ def _data_config(dataset, data_root, seed: int, fold: int, label_noise: float, n
     from mldrnet.data import DataConfig
 
     extra = {k: v for k, v in {"synth_n": synth_n, "synth_size": synth_size}.items() if v is not None}
-    return DataConfig(dataset=plain(dataset), data_root=str(data_root) if data_root else None, seed=seed, fold=fold,
-                      label_noise=label_noise, noisy_extra=noisy_extra, **extra)
+    return DataConfig(
+        dataset=plain(dataset),
+        data_root=str(data_root) if data_root else None,
+        seed=seed,
+        fold=fold,
+        label_noise=label_noise,
+        noisy_extra=noisy_extra,
+        **extra,
+    )
 
 
 def train(
@@ -102,13 +114,33 @@ def train(
     from mldrnet.training.loop import train_model
 
     models.info(model)  # unknown names fail before any data work
-    cfg = resolve(model, plain(profile), epochs=epochs, batch_size=batch_size, lr=lr, crop=crop, tta=plain(tta),
-                  seed=seed, workers=workers, device=plain(device), bf16=bf16, channels_last=channels_last,
-                  pretrained=pretrained, weights_path=weights, model_config=_parse_model_opts(model_opt) or None)
+    cfg = resolve(
+        model,
+        plain(profile),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        crop=crop,
+        tta=plain(tta),
+        seed=seed,
+        workers=workers,
+        device=plain(device),
+        bf16=bf16,
+        channels_last=channels_last,
+        pretrained=pretrained,
+        weights_path=weights,
+        model_config=_parse_model_opts(model_opt) or None,
+    )
     data_cfg = _data_config(dataset, data_root, seed, fold, label_noise, noisy_extra, synth_n, synth_size)
     try:
-        result = train_model(cfg, data_cfg, results_root(results_dir), resume=resume, force=force,
-                             observer=EpochProgress(bars=not no_progress))
+        result = train_model(
+            cfg,
+            data_cfg,
+            results_root(results_dir),
+            resume=resume,
+            force=force,
+            observer=EpochProgress(bars=not no_progress),
+        )
     except KeyboardInterrupt:
         # Typer turns a KeyboardInterrupt raised in a command into a silent exit 130: say it here
         interrupted(f"interrupted: resume with `bench train {model} --resume` (and the same options)")
@@ -133,11 +165,20 @@ def _train_all_names(model_names: list[str] | None, variants: bool, hand_crafted
 
 
 def train_all(
-    model_names: Annotated[list[str] | None, typer.Option("--model", "-m", help="Models to train (repeat); default: "
-                                                        "mldrnet alexnet vgg19 resnet101 alexnet-svm.")] = None,
+    model_names: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", "-m", help="Models to train (repeat); default: mldrnet alexnet vgg19 resnet101 alexnet-svm."
+        ),
+    ] = None,
     variants: Annotated[bool, typer.Option("--variants", help="Also every MldrNet variant of the paper.")] = False,
-    hand_crafted: Annotated[bool, typer.Option("--hand-crafted", help="Also the hand-crafted-feature baselines "
-                                               "(machajdik, zhao, rao; minutes of feature extraction).")] = False,
+    hand_crafted: Annotated[
+        bool,
+        typer.Option(
+            "--hand-crafted",
+            help="Also the hand-crafted-feature baselines (machajdik, zhao, rao; minutes of feature extraction).",
+        ),
+    ] = False,
     profile: Profile = ProfileName.quick,
     dataset: TrainDataset = DatasetName(DEFAULT_DATASET),
     data_root: DataRoot = None,
@@ -158,9 +199,13 @@ def train_all(
     force: Force = False,
     results_dir: ResultsDir = None,
     no_progress: NoProgress = False,
-    fail_fast: Annotated[bool, typer.Option(
-        "--fail-fast", help="Stop at the first model that fails, with its error, instead of recording it and training "
-                            "the others.")] = False,
+    fail_fast: Annotated[
+        bool,
+        typer.Option(
+            "--fail-fast",
+            help="Stop at the first model that fails, with its error, instead of recording it and training the others.",
+        ),
+    ] = False,
 ) -> None:
     """Train every model that compare needs; models trained with the same configuration are skipped."""
     from bench.cli.progress import EpochProgress
@@ -171,13 +216,29 @@ def train_all(
     names = _train_all_names(model_names, variants, hand_crafted)
     data_cfg = _data_config(dataset, data_root, seed, fold, label_noise, noisy_extra, synth_n, synth_size)
     try:
-        results = run_all(names, plain(profile), data_cfg, results_root(results_dir), force=force,
-                          observer=EpochProgress(bars=not no_progress), fail_fast=fail_fast, epochs=epochs,
-                          batch_size=batch_size, lr=lr, crop=crop, tta=plain(tta), seed=seed, device=plain(device),
-                          workers=workers, pretrained=pretrained)
+        results = run_all(
+            names,
+            plain(profile),
+            data_cfg,
+            results_root(results_dir),
+            force=force,
+            observer=EpochProgress(bars=not no_progress),
+            fail_fast=fail_fast,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            crop=crop,
+            tta=plain(tta),
+            seed=seed,
+            device=plain(device),
+            workers=workers,
+            pretrained=pretrained,
+        )
     except KeyboardInterrupt:
-        interrupted("interrupted: run the same `bench train-all` again to continue (trained models are skipped; "
-                    "resume the interrupted one with `bench train MODEL --resume`)")
+        interrupted(
+            "interrupted: run the same `bench train-all` again to continue (trained models are skipped; "
+            "resume the interrupted one with `bench train MODEL --resume`)"
+        )
     if not is_main_process():
         return
     print_table(train_table(results))

@@ -74,9 +74,12 @@ def _paired(a: Cell, b: Cell) -> tuple[float, float] | None:
 def pooled_std(res: ExperimentResult, columns: tuple[str, ...] | None = None) -> float | None:
     """The seed spread pooled over every cell (of `columns`, when the experiment's columns measure different
     things) with two runs or more: the root mean variance."""
-    variances = [c.std ** 2 for r in res.rows for col, c in r.cells.items()
-                 if (columns is None or col in columns) and c.unit == "seeds" and c.std is not None
-                 and not c.near_chance]
+    variances = [
+        c.std**2
+        for r in res.rows
+        for col, c in r.cells.items()
+        if (columns is None or col in columns) and c.unit == "seeds" and c.std is not None and not c.near_chance
+    ]
     return math.sqrt(statistics.fmean(variances)) if variances else None
 
 
@@ -97,7 +100,7 @@ def compare(name_a: str, a: Cell | None, name_b: str, b: Cell | None, pooled: fl
     fallback = pooled if pooled is not None else max(spreads)
     sa = a.std if a.std is not None else fallback
     sb = b.std if b.std is not None else fallback
-    return Comparison(a.mean - b.mean, SE_FACTOR * math.sqrt(sa ** 2 / a.n + sb ** 2 / b.n))
+    return Comparison(a.mean - b.mean, SE_FACTOR * math.sqrt(sa**2 / a.n + sb**2 / b.n))
 
 
 def fmt(cmp: Comparison, name_a: str, name_b: str) -> str:
@@ -133,8 +136,11 @@ def greater(text: str, pairs: list[tuple[str, Cell | None, str, Cell | None]], p
 def table1(res: ExperimentResult) -> list[Claim]:
     """Table I: more levels help up to 4 (2 < 3 < 4), and little after (5 and 6 within the spread of 4 or below)."""
     cell, pooled = {k: res.cell(m) for k, m in LEVEL_MODELS.items()}, pooled_std(res)
-    rise = greater("Accuracy rises with the number of levels up to 4 (2 < 3 < 4 levels)",
-                   [("3 levels", cell[3], "2 levels", cell[2]), ("4 levels", cell[4], "3 levels", cell[3])], pooled)
+    rise = greater(
+        "Accuracy rises with the number of levels up to 4 (2 < 3 < 4 levels)",
+        [("3 levels", cell[3], "2 levels", cell[2]), ("4 levels", cell[4], "3 levels", cell[3])],
+        pooled,
+    )
     parts = []
     for k in (5, 6):
         c = compare(f"{k} levels", cell[k], "4 levels", cell[4], pooled)
@@ -151,10 +157,18 @@ def table2(res: ExperimentResult, well: str = "well", noisy: str = "noisy") -> l
     """Table II: mean >= concat > max > min on the well-labelled set; mean loses the least to label noise."""
     c, pooled = {f: res.cell(m, well) for f, m in FUSION_MODELS.items()}, pooled_std(res)
     mean_concat = compare("mean", c["mean"], "concat", c["concat"], pooled)
-    order = all_of("Fusion order on the well-labelled set: mean >= concat > max > min", [
-        (fmt(mean_concat, "mean", "concat"), mean_concat, mean_concat.not_less),
-        *[(fmt(x, a, b), x, x.greater) for a, b, x in
-          [(a, b, compare(a, c[a], b, c[b], pooled)) for a, b in (("concat", "max"), ("max", "min"))]]])
+    order = all_of(
+        "Fusion order on the well-labelled set: mean >= concat > max > min",
+        [
+            (fmt(mean_concat, "mean", "concat"), mean_concat, mean_concat.not_less),
+            *[
+                (fmt(x, a, b), x, x.greater)
+                for a, b, x in [
+                    (a, b, compare(a, c[a], b, c[b], pooled)) for a, b in (("concat", "max"), ("max", "min"))
+                ]
+            ],
+        ],
+    )
     return [order, _robustness(res, well, noisy)]
 
 
@@ -164,17 +178,23 @@ def _drop(res: ExperimentResult, model: str, well: str, noisy: str) -> Cell | No
     if a is None or b is None:
         return None
     nb = {r.index: r for r in b.runs if r.ok}
-    runs = tuple(type(r)(r.value - nb[r.index].value, r.index, r.how_trained, r.near_chance or nb[r.index].near_chance)
-                 for r in a.runs if r.ok and r.index in nb)
+    runs = tuple(
+        type(r)(r.value - nb[r.index].value, r.index, r.how_trained, r.near_chance or nb[r.index].near_chance)
+        for r in a.runs
+        if r.ok and r.index in nb
+    )
     return Cell(runs, a.unit)
 
 
 def _robustness(res: ExperimentResult, well: str, noisy: str) -> Claim:
     drop = {f: _drop(res, m, well, noisy) for f, m in FUSION_MODELS.items()}
-    variances = [d.std ** 2 for d in drop.values() if d is not None and d.std is not None]
+    variances = [d.std**2 for d in drop.values() if d is not None and d.std is not None]
     pooled = math.sqrt(statistics.fmean(variances)) if variances else None
-    return greater("Mean fusion is the most robust to label noise (it loses the least accuracy)",
-                   [(f"{f} drop", drop[f], "mean drop", drop["mean"]) for f in ("concat", "max", "min")], pooled)
+    return greater(
+        "Mean fusion is the most robust to label noise (it loses the least accuracy)",
+        [(f"{f} drop", drop[f], "mean drop", drop["mean"]) for f in ("concat", "max", "min")],
+        pooled,
+    )
 
 
 DEEP = ("alexnet-svm", "alexnet", "vgg19", "resnet101", "mldrnet", "mldrnet-bigru")
@@ -186,14 +206,21 @@ def table3(res: ExperimentResult) -> list[Claim]:
     pooled = pooled_std(res)
     hand = [(m, res.cell(m)) for m in HAND_CRAFTED if res.cell(m) is not None and res.cell(m).mean is not None]
     best_hand = max(hand, key=lambda x: x[1].mean, default=(None, None))
-    deep = greater(f"Deep representations beat hand-crafted features (each CNN > the best hand-crafted, "
-                   f"{best_hand[0] or 'none'})", [(m, res.cell(m), best_hand[0] or "hand-crafted", best_hand[1])
-                                                   for m in DEEP if res.row(m) is not None], pooled)
-    deeper = greater("MldrNet beats the deeper CNNs (VGG-19, ResNet-101) and AlexNet",
-                     [("mldrnet", res.cell("mldrnet"), m, res.cell(m)) for m in ("alexnet", "vgg19", "resnet101")],
-                     pooled)
-    gru = greater("MldrNet+Bi-GRU beats MldrNet", [("mldrnet-bigru", res.cell("mldrnet-bigru"), "mldrnet",
-                                                    res.cell("mldrnet"))], pooled)
+    deep = greater(
+        f"Deep representations beat hand-crafted features (each CNN > the best hand-crafted, {best_hand[0] or 'none'})",
+        [(m, res.cell(m), best_hand[0] or "hand-crafted", best_hand[1]) for m in DEEP if res.row(m) is not None],
+        pooled,
+    )
+    deeper = greater(
+        "MldrNet beats the deeper CNNs (VGG-19, ResNet-101) and AlexNet",
+        [("mldrnet", res.cell("mldrnet"), m, res.cell(m)) for m in ("alexnet", "vgg19", "resnet101")],
+        pooled,
+    )
+    gru = greater(
+        "MldrNet+Bi-GRU beats MldrNet",
+        [("mldrnet-bigru", res.cell("mldrnet-bigru"), "mldrnet", res.cell("mldrnet"))],
+        pooled,
+    )
     return [deep, deeper, gru]
 
 
@@ -201,8 +228,12 @@ MART_BASELINES = ("tsvm", "lmc", "lasso", "group-lasso", "nlmc", "alexnet")
 
 
 def table4(res: ExperimentResult) -> list[Claim]:
-    return [greater("MldrNet is best on MART (above every baseline)",
-                    [("mldrnet", res.cell("mldrnet"), m, res.cell(m)) for m in MART_BASELINES])]
+    return [
+        greater(
+            "MldrNet is best on MART (above every baseline)",
+            [("mldrnet", res.cell("mldrnet"), m, res.cell(m)) for m in MART_BASELINES],
+        )
+    ]
 
 
 def small_set(res: ExperimentResult, ours: str = "mldrnet") -> list[Claim]:
@@ -217,11 +248,16 @@ def small_set(res: ExperimentResult, ours: str = "mldrnet") -> list[Claim]:
         judged += 1
         wins = all(c.greater for _, c in cmps)
         best += wins
-        lines.append(f"{column}: {'best' if wins else 'not best'} (closest {min(cmps, key=lambda x: x[1].diff)[0]} "
-                     f"{min(c.diff for _, c in cmps):+.1f})")
+        lines.append(
+            f"{column}: {'best' if wins else 'not best'} (closest {min(cmps, key=lambda x: x[1].diff)[0]} "
+            f"{min(c.diff for _, c in cmps):+.1f})"
+        )
     text = "MldrNet has the best true positive rate on most emotion categories"
     if not judged:
         return [Claim(text, NOT_TESTABLE, "no category could be judged (not evaluable, or a method near chance)")]
     verdict = SUPPORTED if best * 2 > judged else NOT_SUPPORTED
-    return [Claim(text, verdict, f"best beyond the fold spread in {best} of {judged} judged categories: "
-                  + "; ".join(lines))]
+    return [
+        Claim(
+            text, verdict, f"best beyond the fold spread in {best} of {judged} judged categories: " + "; ".join(lines)
+        )
+    ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 from bench.reproduce.results import Cell, Run
 from mldrnet.errors import BenchError, one_line
@@ -17,8 +17,11 @@ log = logging.getLogger(__name__)
 # Datasets by the role they play: the large 8-emotion set (Tables I-III, Figs. 5-7, and the models Figs. 8-10
 # start from), the small sets of Figs. 8-10, and MART (Table IV). With no --dataset, the built-in synthetic one.
 LARGE = ("synth", "fi", "emoset")
-SMALL = {"fig8": ("synth-artphoto", "artphoto"), "fig9": ("synth-abstract", "abstract"),
-         "fig10": ("synth-iaps", "iaps")}
+SMALL = {
+    "fig8": ("synth-artphoto", "artphoto"),
+    "fig9": ("synth-abstract", "abstract"),
+    "fig10": ("synth-iaps", "iaps"),
+}
 BINARY = ("synth-mart", "mart")
 SYNTH_NOISE = 0.3  # label noise of the synthetic "noisy" training set (it has no annotator disagreement to use)
 
@@ -72,8 +75,10 @@ class ReproduceConfig:
         if self.dataset is None:
             return synthetic, None
         if self.dataset not in allowed:
-            raise BenchError(f"{experiment or role} runs on {' or '.join(allowed)}, not --dataset {self.dataset}: "
-                             f"drop --dataset to use the built-in synthetic set")
+            raise BenchError(
+                f"{experiment or role} runs on {' or '.join(allowed)}, not --dataset {self.dataset}: "
+                f"drop --dataset to use the built-in synthetic set"
+            )
         return self.dataset, self.data_root
 
     def source_config(self, experiment: str):
@@ -85,8 +90,10 @@ class ReproduceConfig:
         if dataset.startswith("synth"):
             return replace(DataConfig(), **self.data_overrides)
         if not self.source_data_root:
-            raise BenchError(f"{experiment} on {dataset} retrains the last layer of models trained on FI, as the "
-                             f"paper does: pass --source-data-root PATH (FI's folder), or drop --dataset")
+            raise BenchError(
+                f"{experiment} on {dataset} retrains the last layer of models trained on FI, as the "
+                f"paper does: pass --source-data-root PATH (FI's folder), or drop --dataset"
+            )
         return DataConfig(dataset="fi", data_root=self.source_data_root)
 
     def data_config(self, role: str, experiment: str = "", **changes):
@@ -96,23 +103,32 @@ class ReproduceConfig:
         return replace(DataConfig(dataset=dataset, data_root=root), **{**self.data_overrides, **changes})
 
 
-def train_cell(ctx: ReproduceConfig, model: str, data_cfg, *, seeds: list[int] | None = None,
-               unit: str = "seeds", index: int | None = None, **overrides) -> Cell:
+def train_cell(
+    ctx: ReproduceConfig,
+    model: str,
+    data_cfg,
+    *,
+    seeds: list[int] | None = None,
+    unit: str = "seeds",
+    index: int | None = None,
+    **overrides,
+) -> Cell:
     """Train `model` once per seed (runs trained the same way before are reused) and collect the test accuracies.
     The split stays the data config's (seed 0): only the training seed changes, so every seed sees the same test
     images. `index` labels a single run (the fold of a cross-validation)."""
-    from mldrnet.training.loop import train_model
     from mldrnet.training.config import resolve
+    from mldrnet.training.loop import train_model
 
     runs = []
     for seed in seeds if seeds is not None else ctx.seeds_for(model):
         label = f"{model} seed {seed}" + (f" fold {index}" if index is not None else "")
-        ctx.progress(f"training {label} on {data_cfg.dataset}" + (f" (label noise {data_cfg.label_noise:g})"
-                                                                  if data_cfg.label_noise else ""))
+        ctx.progress(
+            f"training {label} on {data_cfg.dataset}"
+            + (f" (label noise {data_cfg.label_noise:g})" if data_cfg.label_noise else "")
+        )
         try:
             cfg = resolve(model, ctx.profile, seed=seed, **{**ctx.train_overrides, **overrides})
-            r = train_model(cfg, data_cfg, ctx.results_root,
-                            observer=ctx.observer)
+            r = train_model(cfg, data_cfg, ctx.results_root, observer=ctx.observer)
         except Exception as e:  # a model that fails (a crop too small for it, out of memory) leaves the others
             if ctx.debug:
                 raise
@@ -120,8 +136,18 @@ def train_cell(ctx: ReproduceConfig, model: str, data_cfg, *, seeds: list[int] |
             ctx.progress(f"{label}: {one_line(e)}")
             continue
         value = 100.0 * r.test_acc if r.ok and math.isfinite(r.test_acc) else None
-        runs.append(Run(value, seed if index is None else index, r.how_trained, r.near_chance, r.error, r.seconds,
-                        r.skipped, r.run_dir))
+        runs.append(
+            Run(
+                value,
+                seed if index is None else index,
+                r.how_trained,
+                r.near_chance,
+                r.error,
+                r.seconds,
+                r.skipped,
+                r.run_dir,
+            )
+        )
     return Cell(tuple(runs), unit)
 
 

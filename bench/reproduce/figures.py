@@ -89,8 +89,9 @@ def strongest_filters(model: nn.Module, image: torch.Tensor) -> list[LevelActiva
             x, act = _run_level(level, x)  # act: (1, C_k, H_k, W_k)
             peaks = act[0].amax(dim=(1, 2))  # (C_k,)
             i = int(peaks.argmax())
-            found.append(LevelActivation(k, i, float(peaks[i]), act[0, i].cpu().numpy(),
-                                         conv.weight[i].detach().cpu().numpy()))
+            found.append(
+                LevelActivation(k, i, float(peaks[i]), act[0, i].cpu().numpy(), conv.weight[i].detach().cpu().numpy())
+            )
     finally:
         model.train(was_training)
     return found
@@ -119,12 +120,13 @@ def filter_mosaic(weights: np.ndarray, cols: int = 16, gap: int = 2) -> tuple[np
     for i in range(n):
         tile = w[i].transpose(1, 2, 0) if c == 3 else np.repeat(w[i].mean(0)[..., None], 3, axis=2)
         r, col = divmod(i, cols)
-        mosaic[r * step: r * step + kh, col * step: col * step + kw] = _unit(tile)
+        mosaic[r * step : r * step + kh, col * step : col * step + kw] = _unit(tile)
     return mosaic, step
 
 
-def draw_fig5(image_rgb: np.ndarray, levels: list[LevelActivation], first_level_weights: np.ndarray,
-              path: str | Path) -> Path:
+def draw_fig5(
+    image_rgb: np.ndarray, levels: list[LevelActivation], first_level_weights: np.ndarray, path: str | Path
+) -> Path:
     """Top: the input image, then per level the strongest filter's activation map. Bottom: the first level's
     filters as colour tiles, the strongest one outlined in red."""
     weights = np.asarray(first_level_weights)
@@ -181,13 +183,13 @@ def confused_pairs(cm: np.ndarray, classes: list[str], top: int = 3) -> list[Con
     """The `top` off-diagonal (true, predicted) pairs with the highest row-normalised rate, highest first
     (ties in class order); pairs that never happen are left out."""
     rates = row_rates(cm)
-    pairs = [(-rates[i, j], i, j) for i in range(len(rates)) for j in range(len(rates))
-             if i != j and rates[i, j] > 0]
+    pairs = [(-rates[i, j], i, j) for i in range(len(rates)) for j in range(len(rates)) if i != j and rates[i, j] > 0]
     return [ConfusedPair(classes[i], classes[j], float(-neg)) for neg, i, j in sorted(pairs)[:top]]
 
 
-def draw_confusions(matrices: dict[str, np.ndarray], classes: list[str], path: str | Path,
-                    subtitles: dict[str, str] | None = None) -> Path:
+def draw_confusions(
+    matrices: dict[str, np.ndarray], classes: list[str], path: str | Path, subtitles: dict[str, str] | None = None
+) -> Path:
     """A grid of row-normalised confusion matrices (name -> counts, true classes as rows), each titled with its
     name, its mean per-class accuracy and, when given, a line on how the model was trained."""
     if not matrices:
@@ -215,8 +217,7 @@ def draw_confusions(matrices: dict[str, np.ndarray], classes: list[str], path: s
 # --- Fig. 7: images model A gets right and model B wrong -------------------------------------------------
 
 
-def pick_examples(labels: np.ndarray, probs_a: np.ndarray, probs_b: np.ndarray, n: int = 6,
-                  seed: int = 0) -> list[int]:
+def pick_examples(labels: np.ndarray, probs_a: np.ndarray, probs_b: np.ndarray, n: int = 6, seed: int = 0) -> list[int]:
     """Up to `n` indices where model A (MldrNet) predicts the true label and model B (AlexNet) does not,
     spread over the true classes: round-robin over the classes in label order, within a class most confident
     A first (its probability of the true label). `seed` only orders exact ties, so the pick is reproducible.
@@ -230,8 +231,7 @@ def pick_examples(labels: np.ndarray, probs_a: np.ndarray, probs_b: np.ndarray, 
         return []
     tie = np.random.default_rng(seed).permutation(len(labels))
     confidence = pa[np.arange(len(labels)), labels]
-    queues = [sorted(hits[labels[hits] == c], key=lambda i: (-confidence[i], tie[i]))
-              for c in np.unique(labels[hits])]
+    queues = [sorted(hits[labels[hits] == c], key=lambda i: (-confidence[i], tie[i])) for c in np.unique(labels[hits])]
     picked: list[int] = []
     for rank in range(max(len(q) for q in queues)):
         picked += [int(q[rank]) for q in queues if rank < len(q)]
@@ -240,8 +240,7 @@ def pick_examples(labels: np.ndarray, probs_a: np.ndarray, probs_b: np.ndarray, 
 
 def _distribution(ax, probs: np.ndarray, true: int, classes: list[str], name: str) -> None:
     pred = int(np.argmax(probs))
-    colours = [TRUE_COLOUR if c == true else WRONG_COLOUR if c == pred else OTHER_COLOUR
-               for c in range(len(classes))]
+    colours = [TRUE_COLOUR if c == true else WRONG_COLOUR if c == pred else OTHER_COLOUR for c in range(len(classes))]
     ax.barh(range(len(classes)), probs, color=colours)
     ax.set_yticks(range(len(classes)), classes, fontsize=8)
     label = ax.get_yticklabels()[true]  # marked even when its bar has (almost) no length
@@ -254,8 +253,15 @@ def _distribution(ax, probs: np.ndarray, true: int, classes: list[str], name: st
     ax.set_title(f"{name}: {classes[pred]} ({probs[pred]:.0%}, {verdict})", fontsize=9)
 
 
-def draw_fig7(images: list[np.ndarray], labels, probs_a: np.ndarray, probs_b: np.ndarray, classes: list[str],
-              path: str | Path, names: tuple[str, str] = ("MldrNet", "AlexNet")) -> Path:
+def draw_fig7(
+    images: list[np.ndarray],
+    labels,
+    probs_a: np.ndarray,
+    probs_b: np.ndarray,
+    classes: list[str],
+    path: str | Path,
+    names: tuple[str, str] = ("MldrNet", "AlexNet"),
+) -> Path:
     """One column per example (images[i] with labels[i], probs_a[i], probs_b[i]: softmax outputs): the image
     titled with its true emotion, then model A's and model B's predicted distributions, the true emotion's
     bar and name in red and a wrong prediction's bar in blue."""
@@ -271,9 +277,15 @@ def draw_fig7(images: list[np.ndarray], labels, probs_a: np.ndarray, probs_b: np
         axes[0, j].set_title(f"true: {classes[true]}", color=TRUE_COLOUR)
         _distribution(axes[1, j], np.asarray(probs_a[j]), true, classes, names[0])
         _distribution(axes[2, j], np.asarray(probs_b[j]), true, classes, names[1])
-    fig.legend(handles=[Patch(color=TRUE_COLOUR, label="true emotion (bar and name)"),
-                        Patch(color=WRONG_COLOUR, label="wrong prediction"),
-                        Patch(color=OTHER_COLOUR, label="other emotions")],
-               loc="outside lower center", ncols=3, fontsize=8)
+    fig.legend(
+        handles=[
+            Patch(color=TRUE_COLOUR, label="true emotion (bar and name)"),
+            Patch(color=WRONG_COLOUR, label="wrong prediction"),
+            Patch(color=OTHER_COLOUR, label="other emotions"),
+        ],
+        loc="outside lower center",
+        ncols=3,
+        fontsize=8,
+    )
     fig.suptitle(f"Images {names[0]} classifies correctly and {names[1]} does not: predicted distributions")
     return _save(fig, path)

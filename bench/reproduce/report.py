@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from bench.reproduce.results import SUPPORTED, NOT_SUPPORTED, ExperimentResult
+from bench.reproduce.results import NOT_SUPPORTED, SUPPORTED, ExperimentResult
 from mldrnet.io.atomic import atomic_write_text
 from mldrnet.io.provenance import NEAR_CHANCE_NOTE, USABLE_SHARE
 
@@ -39,7 +39,9 @@ def table_rows(res: ExperimentResult) -> tuple[list[str], list[list[str]], list[
     """(header, rows of plain text, near-chance flag per row): what both the rich and the markdown table show."""
     header = ["system"]
     for c in res.columns:
-        header += ([f"paper {c}"] if _has_paper(res, c) else []) + [f"ours {c}"] + (["diff"] if _has_paper(res, c) else [])
+        header += (
+            ([f"paper {c}"] if _has_paper(res, c) else []) + [f"ours {c}"] + (["diff"] if _has_paper(res, c) else [])
+        )
     header.append("how trained")
     rows, flags = [], []
     many = len(res.columns) > 3  # per-class columns (Figs. 8-10): compact cells, the fold count in the metric
@@ -51,8 +53,11 @@ def table_rows(res: ExperimentResult) -> tuple[list[str], list[list[str]], list[
             if cell is not None and cell.near_chance:
                 ours += " (near chance)"
             paper = r.paper.get(c)
-            line += ([f"{paper:.2f}" if paper is not None else "-"] if _has_paper(res, c) else []) + [ours] + \
-                    ([_diff(r, c)] if _has_paper(res, c) else [])
+            line += (
+                ([f"{paper:.2f}" if paper is not None else "-"] if _has_paper(res, c) else [])
+                + [ours]
+                + ([_diff(r, c)] if _has_paper(res, c) else [])
+            )
         line.append(_how(r))
         rows.append(line)
         flags.append(any(cell.near_chance for cell in r.cells.values()))
@@ -60,8 +65,12 @@ def table_rows(res: ExperimentResult) -> tuple[list[str], list[list[str]], list[
 
 
 def rich_table(res: ExperimentResult) -> Table:
-    table = Table(title=escape(f"{res.title} — ours on {res.dataset} ({res.profile} profile), the paper's on "
-                               f"{res.paper_dataset}"), caption=escape(_metric(res)))
+    table = Table(
+        title=escape(
+            f"{res.title} — ours on {res.dataset} ({res.profile} profile), the paper's on {res.paper_dataset}"
+        ),
+        caption=escape(_metric(res)),
+    )
     header, rows, flags = table_rows(res)
     for h in header:
         table.add_column(escape(h), justify="left" if h in ("system", "how trained") else "right")
@@ -87,9 +96,13 @@ def claims_table(res: ExperimentResult) -> Table:
 
 def markdown(res: ExperimentResult) -> str:
     header, rows, _ = table_rows(res)
-    out = [f"## {res.title}", "",
-           f"Ours: {_metric(res)} on `{res.dataset}` ({res.profile} profile); the paper's: {res.paper_dataset}. "
-           f"Time: {res.seconds / 60:.1f} min.", ""]
+    out = [
+        f"## {res.title}",
+        "",
+        f"Ours: {_metric(res)} on `{res.dataset}` ({res.profile} profile); the paper's: {res.paper_dataset}. "
+        f"Time: {res.seconds / 60:.1f} min.",
+        "",
+    ]
     if rows:
         out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(x.replace("|", "/") for x in line) + " |" for line in rows] + [""]
@@ -117,14 +130,21 @@ def plot_table(res: ExperimentResult, out: Path) -> str | None:
         for c in res.columns:
             cell = r.cells.get(c)
             mean = cell.mean if cell is not None and cell.mean is not None else 0.0
-            ax.barh(ys, mean, xerr=(cell.std or 0) if cell else 0, color="#e0a030" if cell and cell.near_chance else "#4878a8")
+            ax.barh(
+                ys,
+                mean,
+                xerr=(cell.std or 0) if cell else 0,
+                color="#e0a030" if cell and cell.near_chance else "#4878a8",
+            )
             if r.paper.get(c) is not None:
                 ax.plot(r.paper[c], ys, "k|", markersize=16, mew=2.5)
             labels.append(f"{r.system} ({c})" if len(res.columns) > 1 else r.system)
             ys += 1
     ax.set_yticks(range(ys), labels, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel(f"{res.metric}: bars ours on {res.dataset} (orange: near chance), | the paper's on {res.paper_dataset}")
+    ax.set_xlabel(
+        f"{res.metric}: bars ours on {res.dataset} (orange: near chance), | the paper's on {res.paper_dataset}"
+    )
     ax.set_title(res.title, fontsize=9)
     name = f"{res.name}.png"
     fig.savefig(out / name, dpi=110)
@@ -139,15 +159,22 @@ def write_report(results: list[ExperimentResult], out: Path, environment: dict |
         if name and name not in res.figures:
             res.figures.insert(0, name)
     env = {"python": platform.python_version(), "machine": platform.platform(), **(environment or {})}
-    head = ["# bench reproduce", "",
-            "Each experiment of the paper on this machine. Ours are measured here; the paper's numbers are FI's "
-            "(Tables I-III) and MART's (Table IV): on other data the difference says how far the setting is from "
-            "the paper's, not whether the paper is right. Claims are judged against the run-to-run spread "
-            "(seeds, or paired folds), never against zero; a model whose validation accuracy covered less than "
-            f"{USABLE_SHARE:.0%} of the way from chance to 100 % is marked '{NEAR_CHANCE_NOTE}' and makes the "
-            "comparisons it is in not testable.", "", f"Environment: {json.dumps(env)}", ""]
+    head = [
+        "# bench reproduce",
+        "",
+        "Each experiment of the paper on this machine. Ours are measured here; the paper's numbers are FI's "
+        "(Tables I-III) and MART's (Table IV): on other data the difference says how far the setting is from "
+        "the paper's, not whether the paper is right. Claims are judged against the run-to-run spread "
+        "(seeds, or paired folds), never against zero; a model whose validation accuracy covered less than "
+        f"{USABLE_SHARE:.0%} of the way from chance to 100 % is marked '{NEAR_CHANCE_NOTE}' and makes the "
+        "comparisons it is in not testable.",
+        "",
+        f"Environment: {json.dumps(env)}",
+        "",
+    ]
     summary = ["| experiment | minutes | claims |", "|---|---|---|"] + [
-        f"| {r.name} | {r.seconds / 60:.1f} | " + ", ".join(f"{c.verdict}" for c in r.claims) + " |" for r in results]
+        f"| {r.name} | {r.seconds / 60:.1f} | " + ", ".join(f"{c.verdict}" for c in r.claims) + " |" for r in results
+    ]
     text = "\n".join(head + summary + [""] + [markdown(r) for r in results])
     atomic_write_text(out / "report.md", text)
     payload = {"format": FORMAT, "environment": env, "experiments": [r.to_dict() for r in results]}

@@ -127,14 +127,39 @@ class ExperimentResult:
         return row.cells.get(column or self.columns[0])
 
     def to_dict(self) -> dict:
-        rows = [{"system": r.system, "model": r.model, "paper": r.paper,
-                 "ours": {c: _cell_dict(cell) for c, cell in r.cells.items()}} for r in self.rows]
-        return {"name": self.name, "title": self.title, "dataset": self.dataset, "profile": self.profile,
-                "metric": self.metric, "paper_dataset": self.paper_dataset, "columns": self.columns, "rows": rows,
-                "claims": [c.to_dict() for c in self.claims], "figures": self.figures, "notes": self.notes,
-                "seconds": round(self.seconds, 1)}
+        rows = [
+            {
+                "system": r.system,
+                "model": r.model,
+                "paper": r.paper,
+                "ours": {c: _cell_dict(cell) for c, cell in r.cells.items()},
+            }
+            for r in self.rows
+        ]
+        return {
+            "name": self.name,
+            "title": self.title,
+            "dataset": self.dataset,
+            "profile": self.profile,
+            "metric": self.metric,
+            "paper_dataset": self.paper_dataset,
+            "columns": self.columns,
+            "rows": rows,
+            "claims": [c.to_dict() for c in self.claims],
+            "figures": self.figures,
+            "notes": self.notes,
+            "seconds": round(self.seconds, 1),
+        }
 
 
 def _cell_dict(cell: Cell) -> dict:
-    return {"mean": cell.mean, "std": cell.std, "n": cell.n, "unit": cell.unit, "near_chance": cell.near_chance,
-            "how_trained": cell.how_trained, "note": cell.note, "runs": [asdict(r) for r in cell.runs]}
+    return {
+        "mean": cell.mean,
+        "std": cell.std,
+        "n": cell.n,
+        "unit": cell.unit,
+        "near_chance": cell.near_chance,
+        "how_trained": cell.how_trained,
+        "note": cell.note,
+        "runs": [asdict(r) for r in cell.runs],
+    }

@@ -48,8 +48,9 @@ def select(experiment: str, ctx: ReproduceConfig) -> tuple[list[str], list[str]]
     return [experiment], []
 
 
-def run_experiments(names: list[str], ctx: ReproduceConfig,
-                    on_result: Callable[[ExperimentResult], None] | None = None) -> list[ExperimentResult]:
+def run_experiments(
+    names: list[str], ctx: ReproduceConfig, on_result: Callable[[ExperimentResult], None] | None = None
+) -> list[ExperimentResult]:
     results: list[ExperimentResult] = []
     for name in names:
         start = time.perf_counter()
@@ -58,8 +59,9 @@ def run_experiments(names: list[str], ctx: ReproduceConfig,
         except Exception as e:  # one experiment's failure (its data, its model) leaves the others to run
             if ctx.debug:
                 raise
-            res = ExperimentResult(name, name, ctx.dataset or "synthetic", ctx.profile, "-",
-                                   notes=[f"failed: {one_line(e)}"])
+            res = ExperimentResult(
+                name, name, ctx.dataset or "synthetic", ctx.profile, "-", notes=[f"failed: {one_line(e)}"]
+            )
         res.seconds = time.perf_counter() - start
         res.notes += cell_notes(res)
         results.append(res)

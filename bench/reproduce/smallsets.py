@@ -59,13 +59,21 @@ def load_small_set(ctx: ReproduceConfig, name: str) -> SmallSet:
 def small_set(ctx: ReproduceConfig, name: str) -> ExperimentResult:
     figure, title = TITLES[name]
     data = load_small_set(ctx, name)
-    res = ExperimentResult(name, f"{figure}: per-emotion true positive rate on {title} (one against all, "
-                           f"{FOLDS}-fold)", ctx.dataset_for("small", name)[0], ctx.profile,
-                           f"true positive rate per class (%), mean ± std over {FOLDS} folds", list(data.classes),
-                           paper_dataset=title)
+    res = ExperimentResult(
+        name,
+        f"{figure}: per-emotion true positive rate on {title} (one against all, {FOLDS}-fold)",
+        ctx.dataset_for("small", name)[0],
+        ctx.profile,
+        f"true positive rate per class (%), mean ± std over {FOLDS} folds",
+        list(data.classes),
+        paper_dataset=title,
+    )
     counts = ", ".join(f"{c} {int((data.labels == i).sum())}" for i, c in enumerate(data.classes))
-    res.notes += [f"{len(data.paths)} images ({counts}); classes with fewer than {MIN_IMAGES} images (two per test fold) are not evaluable",
-                  "the paper shows these results as bar charts without printed values: no paper numbers beside ours"]
+    res.notes += [
+        f"{len(data.paths)} images ({counts}); classes with fewer than {MIN_IMAGES} images (two per test fold) "
+        "are not evaluable",
+        "the paper shows these results as bar charts without printed values: no paper numbers beside ours",
+    ]
     for label, method in HAND_CRAFTED:
         res.rows.append(_hand_crafted_row(ctx, label, method, data))
     for label, model in CNNS:
@@ -76,7 +84,8 @@ def small_set(ctx: ReproduceConfig, name: str) -> ExperimentResult:
 
 
 def _cells(results: dict, how: str, near_chance: bool) -> dict[str, Cell]:
-    """mldrnet.evaluation.smallset.ClassResult per class -> a cell of per-fold TPRs (%), or a note when not evaluable."""
+    """mldrnet.evaluation.smallset.ClassResult per class -> a cell of per-fold TPRs (%), or a note when not
+    evaluable."""
     cells = {}
     for cls, r in results.items():
         if not r.evaluable:
@@ -95,16 +104,23 @@ def _hand_crafted_row(ctx: ReproduceConfig, label: str, method: str, data: Small
     crop = resolve(method, ctx.profile, **ctx.train_overrides).crop  # the crop the profile trains it at
     ctx.progress(f"{label}: features of {len(data.paths)} images at {crop} px")
     x, kept = handcrafted_features(data.paths, method, ctx.results_root, prep=Preprocessing(crop=crop))
-    results = cross_validate_one_vs_all(x, data.labels[kept], data.classes, FOLDS, make_classifier=svm_classifier,
-                                        min_images=MIN_IMAGES, fold_of=data.fold_of[kept])
+    results = cross_validate_one_vs_all(
+        x,
+        data.labels[kept],
+        data.classes,
+        FOLDS,
+        make_classifier=svm_classifier,
+        min_images=MIN_IMAGES,
+        fold_of=data.fold_of[kept],
+    )
     how = f"{ctx.profile}, hand-crafted features at {crop} px + SVM (RBF, C 1, balanced), no epochs"
     return Row(label, method, {}, _cells(results, how, False))
 
 
 def _cnn_row(ctx: ReproduceConfig, experiment: str, label: str, model: str, data: SmallSet) -> Row:
     from mldrnet.checkpoint import Checkpoint
-    from mldrnet.training.hooks import describe_checkpoint
     from mldrnet.evaluation.smallset import cross_validate_one_vs_all
+    from mldrnet.training.hooks import describe_checkpoint
 
     source = ctx.source_config(experiment)
     path = checkpoint_of(train_cell(ctx, model, source, seeds=[0]))
@@ -114,8 +130,9 @@ def _cnn_row(ctx: ReproduceConfig, experiment: str, label: str, model: str, data
     ckpt = Checkpoint.load(path)
     ctx.progress(f"{label}: last-layer features of {len(data.paths)} images")
     x, kept = _features(ckpt, data.paths)
-    results = cross_validate_one_vs_all(x, data.labels[kept], data.classes, FOLDS, min_images=MIN_IMAGES,
-                                        fold_of=data.fold_of[kept])
+    results = cross_validate_one_vs_all(
+        x, data.labels[kept], data.classes, FOLDS, min_images=MIN_IMAGES, fold_of=data.fold_of[kept]
+    )
     how = f"last layer retrained (logistic regression) on {model} from {source.dataset} ({describe_checkpoint(ckpt)})"
     return Row(label, model, {}, _cells(results, how, ckpt.near_chance))
 
@@ -128,8 +145,9 @@ def _features(ckpt, paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
     from mldrnet.evaluation.smallset import last_layer_features
 
     model = models.load(ckpt)
-    loader = make_loader([(p, i) for i, p in enumerate(paths)], ckpt.preprocessing, train=False, tta="center",
-                         batch_size=64)
+    loader = make_loader(
+        [(p, i) for i, p in enumerate(paths)], ckpt.preprocessing, train=False, tta="center", batch_size=64
+    )
     rows, kept = [], []
     for images, index, _ in loader:
         if len(index):

@@ -13,14 +13,36 @@ from bench.reproduce.results import ExperimentResult, Row
 TOP1 = "test top-1 accuracy (%)"
 
 TABLE2_PAPER = {"mean": (67.24, 59.85), "concat": (66.92, 55.34), "max": (64.79, 53.68), "min": (62.44, 49.32)}
-TABLE4_PAPER = {"tsvm": 69.2, "lmc": 71.8, "lasso": 68.2, "group-lasso": 70.5, "nlmc": 72.8, "alexnet": 69.8,
-                "mldrnet": 76.4}
-TABLE3_SYSTEMS = (("Machajdik", "machajdik"), ("Zhao", "zhao"), ("Rao", "rao"), ("AlexNet-SVM", "alexnet-svm"),
-                  ("AlexNet", "alexnet"), ("VGGNet-19", "vgg19"), ("ResNet-101", "resnet101"), ("MldrNet", "mldrnet"),
-                  ("MldrNet+Bi-GRU", "mldrnet-bigru"))
+TABLE4_PAPER = {
+    "tsvm": 69.2,
+    "lmc": 71.8,
+    "lasso": 68.2,
+    "group-lasso": 70.5,
+    "nlmc": 72.8,
+    "alexnet": 69.8,
+    "mldrnet": 76.4,
+}
+TABLE3_SYSTEMS = (
+    ("Machajdik", "machajdik"),
+    ("Zhao", "zhao"),
+    ("Rao", "rao"),
+    ("AlexNet-SVM", "alexnet-svm"),
+    ("AlexNet", "alexnet"),
+    ("VGGNet-19", "vgg19"),
+    ("ResNet-101", "resnet101"),
+    ("MldrNet", "mldrnet"),
+    ("MldrNet+Bi-GRU", "mldrnet-bigru"),
+)
 TABLE3_EXTENDED = (("A-CNN", "a-cnn"), ("T-CNN", "t-cnn"))
-TABLE4_SYSTEMS = (("TSVM", "tsvm"), ("LMC", "lmc"), ("Lasso", "lasso"), ("Group Lasso", "group-lasso"),
-                  ("NLMC", "nlmc"), ("AlexNet", "alexnet"), ("MldrNet", "mldrnet"))
+TABLE4_SYSTEMS = (
+    ("TSVM", "tsvm"),
+    ("LMC", "lmc"),
+    ("Lasso", "lasso"),
+    ("Group Lasso", "group-lasso"),
+    ("NLMC", "nlmc"),
+    ("AlexNet", "alexnet"),
+    ("MldrNet", "mldrnet"),
+)
 
 
 def _paper(model: str) -> float | None:
@@ -37,7 +59,9 @@ def table1(ctx: ReproduceConfig) -> ExperimentResult:
     data = ctx.data_config("large")
     res = _result("table1", "Table I: MldrNet with 2 to 6 levels", ctx, data.dataset, ["top-1"])
     for levels, model in claims.LEVEL_MODELS.items():
-        res.rows.append(Row(f"{levels} levels", model, {"top-1": _paper(model)}, {"top-1": train_cell(ctx, model, data)}))
+        res.rows.append(
+            Row(f"{levels} levels", model, {"top-1": _paper(model)}, {"top-1": train_cell(ctx, model, data)})
+        )
     res.claims = claims.table1(res)
     return res
 
@@ -45,12 +69,19 @@ def table1(ctx: ReproduceConfig) -> ExperimentResult:
 def table2(ctx: ReproduceConfig) -> ExperimentResult:
     well = ctx.data_config("large")
     noisy, how = _noisy_variant(ctx, well)
-    res = _result("table2", "Table II: fusion functions, trained on the well-labelled and on the noisy set", ctx,
-                  well.dataset, ["well", "noisy"], notes=[how])
+    res = _result(
+        "table2",
+        "Table II: fusion functions, trained on the well-labelled and on the noisy set",
+        ctx,
+        well.dataset,
+        ["well", "noisy"],
+        notes=[how],
+    )
     for fusion, model in claims.FUSION_MODELS.items():
         paper = dict(zip(("well", "noisy"), TABLE2_PAPER[fusion]))
-        res.rows.append(Row(fusion, model, paper, {"well": train_cell(ctx, model, well),
-                                                   "noisy": train_cell(ctx, model, noisy)}))
+        res.rows.append(
+            Row(fusion, model, paper, {"well": train_cell(ctx, model, well), "noisy": train_cell(ctx, model, noisy)})
+        )
     res.claims = claims.table2(res)
     return res
 
@@ -62,19 +93,25 @@ def _noisy_variant(ctx: ReproduceConfig, well):
 
     if ctx.noisy_extra:
         return replace(well, noisy_extra=ctx.noisy_extra), (
-            f"noisy set: the well-labelled training split plus the images of {ctx.noisy_extra} (their labels as given)")
-    why = ("the synthetic set has no annotator-disagreement images" if well.dataset.startswith("synth") else
-           "no --noisy-extra was given (the paper adds the images whose annotators disagreed)")
+            f"noisy set: the well-labelled training split plus the images of {ctx.noisy_extra} (their labels as given)"
+        )
+    why = (
+        "the synthetic set has no annotator-disagreement images"
+        if well.dataset.startswith("synth")
+        else "no --noisy-extra was given (the paper adds the images whose annotators disagreed)"
+    )
     return replace(well, label_noise=SYNTH_NOISE), (
         f"noisy set: the well-labelled training split with {SYNTH_NOISE:.0%} of its labels flipped to another class "
-        f"(seeded, uniform; val and test untouched): {why}")
+        f"(seeded, uniform; val and test untouched): {why}"
+    )
 
 
 def table3(ctx: ReproduceConfig) -> ExperimentResult:
     data = ctx.data_config("large")
     systems = TABLE3_SYSTEMS + (TABLE3_EXTENDED if ctx.extended else ())
-    res = _result("table3", "Table III: MldrNet against hand-crafted features and deeper CNNs", ctx, data.dataset,
-                  ["top-1"])
+    res = _result(
+        "table3", "Table III: MldrNet against hand-crafted features and deeper CNNs", ctx, data.dataset, ["top-1"]
+    )
     order = _training_order([m for _, m in systems])
     cells = {m: train_cell(ctx, m, data) for m in order}
     res.rows = [Row(label, m, {"top-1": _paper(m)}, {"top-1": cells[m]}) for label, m in systems]
@@ -97,8 +134,14 @@ def table4(ctx: ReproduceConfig) -> ExperimentResult:
     folds = get_spec(data.dataset).folds
     if ctx.max_folds:
         folds = min(folds, ctx.max_folds)
-    res = _result("table4", f"Table IV: positive / negative on abstract paintings, {folds}-fold cross-validation",
-                  ctx, data.dataset, ["top-1"], paper_dataset="MART")
+    res = _result(
+        "table4",
+        f"Table IV: positive / negative on abstract paintings, {folds}-fold cross-validation",
+        ctx,
+        data.dataset,
+        ["top-1"],
+        paper_dataset="MART",
+    )
     from dataclasses import replace
 
     for label, model in TABLE4_SYSTEMS:

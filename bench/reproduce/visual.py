@@ -50,8 +50,15 @@ def test_predictions(checkpoint: Path, results_root: Path, keep_images: bool = T
     if not probs:
         raise BenchError(f"the test split of {checkpoint} has no readable image")
     kept = np.concatenate(images) if images else np.zeros((0, 0, 0, 3), np.uint8)
-    return TestPredictions(np.concatenate(probs), np.concatenate(labels), kept, ckpt.classes,
-                           describe_checkpoint(ckpt), ckpt.near_chance, ckpt.split_hash)
+    return TestPredictions(
+        np.concatenate(probs),
+        np.concatenate(labels),
+        kept,
+        ckpt.classes,
+        describe_checkpoint(ckpt),
+        ckpt.near_chance,
+        ckpt.split_hash,
+    )
 
 
 def _result(name: str, title: str, ctx: ReproduceConfig, dataset: str, metric: str, columns=None) -> ExperimentResult:
@@ -79,8 +86,11 @@ def fig5(ctx: ReproduceConfig) -> ExperimentResult:
     figures.draw_fig5(image_rgb, levels, figures.first_level_weights(model), ctx.out / "fig5.png")
     res.figures.append("fig5.png")
     res.notes.append(f"image: {what}; model: mldrnet ({describe_checkpoint(ckpt)})")
-    res.notes += [f"level {a.level}: filter {a.filter} peaks at {a.peak:.2f} on a {a.activation.shape[0]}x"
-                  f"{a.activation.shape[1]} map" for a in levels]
+    res.notes += [
+        f"level {a.level}: filter {a.filter} peaks at {a.peak:.2f} on a {a.activation.shape[0]}x"
+        f"{a.activation.shape[1]} map"
+        for a in levels
+    ]
     return res
 
 
@@ -96,8 +106,9 @@ def _fig5_image(ctx: ReproduceConfig, path: Path, ckpt) -> tuple[np.ndarray, str
     pred = test_predictions(path, ctx.results_root)
     right = np.flatnonzero(pred.probs.argmax(1) == pred.labels)
     pick = int(right[np.argmax(pred.probs[right].max(1))]) if len(right) else 0
-    return pred.images[pick], (f"test image {pick} (true {pred.classes[pred.labels[pick]]}, MldrNet "
-                               f"{pred.probs[pick].max():.0%} sure)")
+    return pred.images[pick], (
+        f"test image {pick} (true {pred.classes[pred.labels[pick]]}, MldrNet {pred.probs[pick].max():.0%} sure)"
+    )
 
 
 def _normalized(image_rgb: np.ndarray, ckpt):
@@ -118,9 +129,14 @@ def fig6(ctx: ReproduceConfig) -> ExperimentResult:
     table: per seed, the mean per-class accuracy and the fear <-> sadness confusion (the pair the paper names)."""
     well = ctx.data_config("large")
     noisy, how = _noisy_variant(ctx, well)
-    res = _result("fig6", "Fig. 6: confusion matrices of AlexNet and MldrNet, well and noisy training sets", ctx,
-                  well.dataset, "mean per-class accuracy / fear<->sadness confusion on the test split (%)",
-                  ["well", "noisy", "fear<->sadness well", "fear<->sadness noisy"])
+    res = _result(
+        "fig6",
+        "Fig. 6: confusion matrices of AlexNet and MldrNet, well and noisy training sets",
+        ctx,
+        well.dataset,
+        "mean per-class accuracy / fear<->sadness confusion on the test split (%)",
+        ["well", "noisy", "fear<->sadness well", "fear<->sadness noisy"],
+    )
     res.notes.append(how)
     matrices, subtitles, classes = {}, {}, None
     for label, model in FIG6_MODELS:
@@ -138,12 +154,18 @@ def fig6(ctx: ReproduceConfig) -> ExperimentResult:
         figures.draw_confusions(matrices, classes, ctx.out / "fig6.png", subtitles)
         res.figures.append("fig6.png")
     accuracy, fear_sad = ("well", "noisy"), ("fear<->sadness well", "fear<->sadness noisy")
-    res.claims = [claims.greater("MldrNet confuses fewer emotions than AlexNet (higher mean per-class accuracy)",
-                                 [("MldrNet", res.cell("mldrnet", c), "AlexNet", res.cell("alexnet", c))
-                                  for c in accuracy], claims.pooled_std(res, accuracy)),
-                  claims.greater("MldrNet confuses fear and sadness less than AlexNet",
-                                 [("AlexNet", res.cell("alexnet", c), "MldrNet", res.cell("mldrnet", c))
-                                  for c in fear_sad], claims.pooled_std(res, fear_sad))]
+    res.claims = [
+        claims.greater(
+            "MldrNet confuses fewer emotions than AlexNet (higher mean per-class accuracy)",
+            [("MldrNet", res.cell("mldrnet", c), "AlexNet", res.cell("alexnet", c)) for c in accuracy],
+            claims.pooled_std(res, accuracy),
+        ),
+        claims.greater(
+            "MldrNet confuses fear and sadness less than AlexNet",
+            [("AlexNet", res.cell("alexnet", c), "MldrNet", res.cell("mldrnet", c)) for c in fear_sad],
+            claims.pooled_std(res, fear_sad),
+        ),
+    ]
     return res
 
 
@@ -182,10 +204,15 @@ def _fear_sadness(cm: np.ndarray, classes) -> float | None:
 def _confusions_line(name: str, cm: np.ndarray, classes) -> str:
     pairs = figures.confused_pairs(cm, list(classes), top=3)
     rates = figures.row_rates(cm)
-    fear, sad = list(classes).index("fear") if "fear" in classes else None, \
-        list(classes).index("sadness") if "sadness" in classes else None
-    fs = (f"; fear->sadness {rates[fear, sad]:.0%}, sadness->fear {rates[sad, fear]:.0%}"
-          if None not in (fear, sad) else "")
+    fear, sad = (
+        list(classes).index("fear") if "fear" in classes else None,
+        list(classes).index("sadness") if "sadness" in classes else None,
+    )
+    fs = (
+        f"; fear->sadness {rates[fear, sad]:.0%}, sadness->fear {rates[sad, fear]:.0%}"
+        if None not in (fear, sad)
+        else ""
+    )
     most = ", ".join(f"{p.true}->{p.predicted} {p.rate:.0%}" for p in pairs) or "none"
     return f"{name}: most confused {most}{fs}"
 
@@ -193,8 +220,14 @@ def _confusions_line(name: str, cm: np.ndarray, classes) -> str:
 def fig7(ctx: ReproduceConfig) -> ExperimentResult:
     """Test images MldrNet gets right and AlexNet wrong, with both predicted distributions."""
     data = ctx.data_config("large")
-    res = _result("fig7", "Fig. 7: images MldrNet classifies right and AlexNet wrong", ctx, data.dataset,
-                  "share of the test split (%)", ["share"])
+    res = _result(
+        "fig7",
+        "Fig. 7: images MldrNet classifies right and AlexNet wrong",
+        ctx,
+        data.dataset,
+        "share of the test split (%)",
+        ["share"],
+    )
     preds = {}
     for _label, model in FIG6_MODELS:
         path = checkpoint_of(train_cell(ctx, model, data, seeds=[0]))
@@ -204,11 +237,15 @@ def fig7(ctx: ReproduceConfig) -> ExperimentResult:
         preds[model] = test_predictions(path, ctx.results_root, keep_images=model == "mldrnet")  # it draws these
     m, a = preds["mldrnet"], preds["alexnet"]
     if m.split_hash != a.split_hash or not np.array_equal(m.labels, a.labels):
-        raise BenchError("MldrNet and AlexNet were tested on different images (their runs have different splits): "
-                         "train both on the same data")
+        raise BenchError(
+            "MldrNet and AlexNet were tested on different images (their runs have different splits): "
+            "train both on the same data"
+        )
     right_m, right_a = m.probs.argmax(1) == m.labels, a.probs.argmax(1) == a.labels
-    for label, mask in (("MldrNet right, AlexNet wrong", right_m & ~right_a),
-                        ("AlexNet right, MldrNet wrong", right_a & ~right_m)):
+    for label, mask in (
+        ("MldrNet right, AlexNet wrong", right_m & ~right_a),
+        ("AlexNet right, MldrNet wrong", right_a & ~right_m),
+    ):
         how = f"mldrnet: {m.how_trained}; alexnet: {a.how_trained}"
         near = m.near_chance or a.near_chance
         res.rows.append(Row(label, "", {}, {"share": Cell((Run(100.0 * mask.mean(), 0, how, near),), "seeds")}))
@@ -218,7 +255,13 @@ def fig7(ctx: ReproduceConfig) -> ExperimentResult:
     if not picked:
         res.notes.append("no test image is classified right by MldrNet and wrong by AlexNet: no figure")
         return res
-    figures.draw_fig7([m.images[i] for i in picked], m.labels[picked], m.probs[picked], a.probs[picked],
-                      list(m.classes), ctx.out / "fig7.png")
+    figures.draw_fig7(
+        [m.images[i] for i in picked],
+        m.labels[picked],
+        m.probs[picked],
+        a.probs[picked],
+        list(m.classes),
+        ctx.out / "fig7.png",
+    )
     res.figures.append("fig7.png")
     return res

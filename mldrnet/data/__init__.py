@@ -12,5 +12,13 @@ from mldrnet.data.loader import make_loader
 from mldrnet.data.prepare import DataConfig, PreparedData, prepare_data
 from mldrnet.data.registry import DATASETS, get_spec
 
-__all__ = ["DATASETS", "DataConfig", "PreparedData", "UnreadableImage", "decode_image", "get_spec", "make_loader",
-           "prepare_data"]
+__all__ = [
+    "DATASETS",
+    "DataConfig",
+    "PreparedData",
+    "UnreadableImage",
+    "decode_image",
+    "get_spec",
+    "make_loader",
+    "prepare_data",
+]

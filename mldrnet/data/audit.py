@@ -48,11 +48,15 @@ class VerifyReport:
 
 
 def class_rows(data: PreparedData, bad: dict[str, str]) -> list[ClassRow]:
-    counts = {part: Counter(label for _, label in pairs) for part, pairs in
-              (("train", data.train), ("val", data.val), ("test", data.test))}
+    counts = {
+        part: Counter(label for _, label in pairs)
+        for part, pairs in (("train", data.train), ("val", data.val), ("test", data.test))
+    }
     bad_by_class = Counter(label for path, label in data.train + data.val + data.test if path in bad)
-    return [ClassRow(name, counts["train"][i], counts["val"][i], counts["test"][i], bad_by_class[i])
-            for i, name in enumerate(data.classes)]
+    return [
+        ClassRow(name, counts["train"][i], counts["val"][i], counts["test"][i], bad_by_class[i])
+        for i, name in enumerate(data.classes)
+    ]
 
 
 def quick_check(paths: list[str], workers: int = 0, show: int = 10) -> dict[str, str]:

@@ -3,9 +3,9 @@ scan function) whose scan turns a folder into a `Listing` of (relative path, lab
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 SPLITS = ("train", "val", "test")
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -51,7 +52,7 @@ class EvalSet:
         """Batches held in memory (0 when streaming)."""
         return len(self._cache or [])
 
-    def materialize(self, cache_bytes: int) -> "EvalSet":
+    def materialize(self, cache_bytes: int) -> EvalSet:
         """Read every batch once and keep them if they fit in `cache_bytes` (else stay streaming)."""
         per_image = 3 * self.size * self.size * 4
         if self.count * per_image > cache_bytes:
@@ -60,8 +61,14 @@ class EvalSet:
         return self
 
 
-def from_tensors(images: torch.Tensor, labels: torch.Tensor, classes: tuple[str, ...], batch_size: int,
-                 dataset: str = "tensors", split_hash: str | None = None) -> EvalSet:
+def from_tensors(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    classes: tuple[str, ...],
+    batch_size: int,
+    dataset: str = "tensors",
+    split_hash: str | None = None,
+) -> EvalSet:
     """An in-memory evaluation set (tests, and callers that already hold preprocessed images)."""
 
     def gen():
@@ -78,8 +85,16 @@ def subsample(samples: list, limit: int | None, seed: int = 0) -> list:
     return random.Random(seed).sample(list(samples), limit)
 
 
-def load_split(data_cfg: DataConfig, preprocessing: Preprocessing, split: str, results_root: Path, *, batch_size: int = 32,
-               max_images: int | None = None, cache_bytes: int = 0) -> EvalSet:
+def load_split(
+    data_cfg: DataConfig,
+    preprocessing: Preprocessing,
+    split: str,
+    results_root: Path,
+    *,
+    batch_size: int = 32,
+    max_images: int | None = None,
+    cache_bytes: int = 0,
+) -> EvalSet:
     """One split ("train", "val" or "test") of a data configuration with the evaluation preprocessing (centre
     crop): every consumer of evaluation images (compare's accuracy, export's parity check, int8 calibration)
     reads them here. `max_images` keeps a seeded random subset."""
@@ -101,8 +116,10 @@ def data_config(ckpt: Checkpoint, dataset: str | None = None, data_root: str | o
     """The DataConfig the checkpoint was trained with (same split file, so the same test images), with the dataset
     and its folder on this machine overridable. Keys this version does not know are left out."""
     if ckpt.data_config is None:
-        raise BenchError(f"the {ckpt.model} checkpoint records no data_config, so its splits cannot be rebuilt: "
-                         "retrain it with the current `bench train`")
+        raise BenchError(
+            f"the {ckpt.model} checkpoint records no data_config, so its splits cannot be rebuilt: "
+            "retrain it with the current `bench train`"
+        )
     known = {f.name for f in fields(DataConfig)}
     cfg = DataConfig(**{k: v for k, v in ckpt.data_config.items() if k in known})
     if dataset is not None:
@@ -112,10 +129,24 @@ def data_config(ckpt: Checkpoint, dataset: str | None = None, data_root: str | o
     return cfg
 
 
-def for_checkpoint(ckpt: Checkpoint, split: str, results_root: str | os.PathLike, *,
-                   data_root: str | os.PathLike | None = None, batch_size: int = 32, max_images: int | None = None,
-                   cache_bytes: int = 0) -> EvalSet:
+def for_checkpoint(
+    ckpt: Checkpoint,
+    split: str,
+    results_root: str | os.PathLike,
+    *,
+    data_root: str | os.PathLike | None = None,
+    batch_size: int = 32,
+    max_images: int | None = None,
+    cache_bytes: int = 0,
+) -> EvalSet:
     """Images of one of the checkpoint's dataset's splits ("test" for accuracy and parity, "train" for int8
     calibration) with its evaluation preprocessing: the one loader of evaluation images."""
-    return load_split(data_config(ckpt, data_root=data_root), ckpt.preprocessing, split, Path(results_root),
-                      batch_size=batch_size, max_images=max_images, cache_bytes=cache_bytes)
+    return load_split(
+        data_config(ckpt, data_root=data_root),
+        ckpt.preprocessing,
+        split,
+        Path(results_root),
+        batch_size=batch_size,
+        max_images=max_images,
+        cache_bytes=cache_bytes,
+    )

@@ -6,8 +6,8 @@ import csv
 import io
 import os
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from mldrnet.data.decode import is_image_name, printable
 from mldrnet.data.labels import label_of
@@ -56,8 +56,9 @@ def places(root: Path, *names: str, parent: bool = False) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
-def find_place(dataset: str, layout: str, what: str, candidates: Iterable[Path],
-               problem: Callable[[Path], str | None]) -> Path:
+def find_place(
+    dataset: str, layout: str, what: str, candidates: Iterable[Path], problem: Callable[[Path], str | None]
+) -> Path:
     """The first candidate folder that holds the dataset (`problem(folder)` is None); otherwise a BenchError
     that names every place looked in and, where `problem` says one, what it lacked."""
     notes = []
@@ -116,10 +117,12 @@ def index_images(root: Path, dropped: list[str] | None = None) -> dict[str, str]
     in sorted order wins, so the result is deterministic. As in `images_in`, dangling links and symlink loops
     are indexed (decoding names them); a sub-folder that cannot be listed is said so in `dropped`.
     """
+
     def unlisted(e: OSError) -> None:
         if dropped is not None:
-            dropped.append(f"{printable(e.filename or root)}: cannot list folder ({e.strerror}); "
-                           f"its images are left out")
+            dropped.append(
+                f"{printable(e.filename or root)}: cannot list folder ({e.strerror}); its images are left out"
+            )
 
     index: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(root, onerror=unlisted):
@@ -138,8 +141,9 @@ def lookup(index: dict[str, str], name: str) -> str | None:
     return index.get(key) or index.get(Path(key).name) or index.get(Path(key).stem)
 
 
-def find_table(roots: Path | Iterable[Path], dataset: str, layout: str, prefer: tuple[str, ...],
-               suffixes=(".csv",)) -> Path:
+def find_table(
+    roots: Path | Iterable[Path], dataset: str, layout: str, prefer: tuple[str, ...], suffixes=(".csv",)
+) -> Path:
     """The one label table in the first of `roots` that has any: a unique file with a matching suffix, or the
     one whose name has a hint. None anywhere: a BenchError naming every folder looked in."""
     looked = []
@@ -155,11 +159,14 @@ def find_table(roots: Path | Iterable[Path], dataset: str, layout: str, prefer: 
             return hinted[0]
         if tables:
             names = ", ".join(printable(p.name) for p in tables)
-            raise BenchError(f"{dataset}: several label tables in {printable(root)} ({names}); keep only the one that "
-                             f"maps files to labels")
+            raise BenchError(
+                f"{dataset}: several label tables in {printable(root)} ({names}); keep only the one that "
+                f"maps files to labels"
+            )
         looked.append(printable(root))
-    raise BenchError(f"{dataset}: no {'/'.join(suffixes)} label table found; looked in {', '.join(looked)}; "
-                     f"expected {layout}")
+    raise BenchError(
+        f"{dataset}: no {'/'.join(suffixes)} label table found; looked in {', '.join(looked)}; expected {layout}"
+    )
 
 
 def read_rows(path: Path, quotechar: str = '"') -> list[list[str]]:

@@ -69,9 +69,20 @@ class SkippingLoader(DataLoader):
             yield images, labels, len(bad)
 
 
-def make_loader(samples, preprocessing: Preprocessing, *, train: bool, tta: str = "center", batch_size: int = 64,
-                shuffle: bool = False, seed: int = 0, workers: int = 0, sampler=None, drop_last: bool = False,
-                pin_memory: bool = False) -> SkippingLoader:
+def make_loader(
+    samples,
+    preprocessing: Preprocessing,
+    *,
+    train: bool,
+    tta: str = "center",
+    batch_size: int = 64,
+    shuffle: bool = False,
+    seed: int = 0,
+    workers: int = 0,
+    sampler=None,
+    drop_last: bool = False,
+    pin_memory: bool = False,
+) -> SkippingLoader:
     """Batches of (images, labels, n_unreadable): images (B, 3, crop, crop), or (B, 5, 3, crop, crop) for
     evaluation with tta="five"; labels int64 (B,). train=True applies the random five-crop + flip.
 

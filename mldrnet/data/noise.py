@@ -45,7 +45,9 @@ def load_extra(source: str | Path, classes: tuple[str, ...]) -> tuple[Pairs, lis
         listing = scan_folders(source, "noisy-extra", require_all=False)
         return [(str(listing.root / rel), label) for rel, label in listing.samples], list(listing.dropped)
     if not source.is_file():
-        raise BenchError(f"noisy extra data {source} does not exist: give a folder in FI's layout or a CSV of path,label")
+        raise BenchError(
+            f"noisy extra data {source} does not exist: give a folder in FI's layout or a CSV of path,label"
+        )
     rows = read_rows(source)
     if rows and len(rows[0]) >= 2 and label_of(rows[0][1], classes) is None:
         rows = rows[1:]  # a header row
@@ -62,5 +64,7 @@ def load_extra(source: str | Path, classes: tuple[str, ...]) -> tuple[Pairs, lis
         else:
             pairs.append((str(path), label))
     if not pairs:
-        raise BenchError(f"noisy extra data {source} lists no existing image with a known label; expected lines of path,label")
+        raise BenchError(
+            f"noisy extra data {source} lists no existing image with a known label; expected lines of path,label"
+        )
     return pairs, dropped

@@ -13,13 +13,13 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from mldrnet.io import layout
 from mldrnet.data import noise, splitfile
 from mldrnet.data.base import DatasetSpec, Listing
 from mldrnet.data.decode import printable
 from mldrnet.data.registry import get_spec
 from mldrnet.data.synth import SynthParams, ensure_synth, read_params
 from mldrnet.errors import BenchError
+from mldrnet.io import layout
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,20 @@ class PreparedData:
 
     def summary(self) -> dict:
         """The JSON-friendly description that checkpoints and result records carry (no sample lists)."""
-        return {"name": self.name, "classes": list(self.classes), "split_file": str(self.split_file),
-                "split_hash": self.split_hash, "root": str(self.root), "folds": self.folds, "fold": self.fold,
-                "n_train": len(self.train), "n_val": len(self.val), "n_test": len(self.test),
-                "n_flipped": self.n_flipped, "n_extra": self.n_extra}
+        return {
+            "name": self.name,
+            "classes": list(self.classes),
+            "split_file": str(self.split_file),
+            "split_hash": self.split_hash,
+            "root": str(self.root),
+            "folds": self.folds,
+            "fold": self.fold,
+            "n_train": len(self.train),
+            "n_val": len(self.val),
+            "n_test": len(self.test),
+            "n_flipped": self.n_flipped,
+            "n_extra": self.n_extra,
+        }
 
 
 def dataset_root(cfg: DataConfig, results_root: Path) -> tuple[Path, str]:
@@ -80,18 +90,24 @@ def dataset_root(cfg: DataConfig, results_root: Path) -> tuple[Path, str]:
             found = read_params(out)
             if found is not None and found.kind != kind:
                 name = "synth" if found.kind == "emotions" else f"synth-{found.kind}"
-                raise BenchError(f"{out} holds the synthetic set {found.key}, not a {cfg.dataset} set: "
-                                 f"use --dataset {name}, or another --data-root")
+                raise BenchError(
+                    f"{out} holds the synthetic set {found.key}, not a {cfg.dataset} set: "
+                    f"use --dataset {name}, or another --data-root"
+                )
             params = found or params
         else:
             out = layout.synth_dir(results_root, params.key)
         return ensure_synth(params, out).absolute(), params.key
     if not cfg.data_root:
-        raise BenchError(f"dataset {cfg.dataset!r} needs --data-root PATH (the folder holding its files); "
-                         f"without one, the built-in synthetic set is used")
+        raise BenchError(
+            f"dataset {cfg.dataset!r} needs --data-root PATH (the folder holding its files); "
+            f"without one, the built-in synthetic set is used"
+        )
     root = Path(cfg.data_root).expanduser()
     if not root.exists():
-        raise BenchError(f"data root {root} does not exist: pass the folder holding the {cfg.dataset} files to --data-root")
+        raise BenchError(
+            f"data root {root} does not exist: pass the folder holding the {cfg.dataset} files to --data-root"
+        )
     return root.absolute(), cfg.dataset.lower()  # absolute: sample paths must not depend on the cwd
 
 
@@ -120,10 +136,25 @@ def prepare_data(cfg: DataConfig, results_root: Path) -> PreparedData:
         held_out = {os.path.realpath(p) for p, _ in val + test}
         kept = [pair for pair in extra if os.path.realpath(pair[0]) not in held_out]
         if len(kept) < len(extra):  # the same file in train and test would inflate the test accuracy
-            log.warning(f"{len(extra) - len(kept)} extra noisy images are in the val/test split and were left out of training")
+            log.warning(
+                f"{len(extra) - len(kept)} extra noisy images are in the val/test split and were left out of training"
+            )
         train, n_extra = train + kept, len(kept)
-    return PreparedData(spec.name, spec.classes, train, val, test, split.path, split.split_hash(fold), listing.root,
-                        spec.folds if spec.split == "kfold" else 0, fold, n_flipped, n_extra, listing.dropped)
+    return PreparedData(
+        spec.name,
+        spec.classes,
+        train,
+        val,
+        test,
+        split.path,
+        split.split_hash(fold),
+        listing.root,
+        spec.folds if spec.split == "kfold" else 0,
+        fold,
+        n_flipped,
+        n_extra,
+        listing.dropped,
+    )
 
 
 def report_dropped(what: str, dropped: tuple[str, ...], show: int = 3) -> None:

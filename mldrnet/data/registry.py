@@ -8,21 +8,32 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
-from mldrnet.data.datasets import abstract, artphoto, emoset, emotion6, fi, iaps, mart
 from mldrnet.data.base import DatasetSpec
+from mldrnet.data.datasets import abstract, artphoto, emoset, emotion6, fi, iaps, mart
 from mldrnet.errors import BenchError
 
-SYNTH = replace(fi.SPEC, name="synth", title="synthetic emotions (built in, generated on first use, FI layout)",
-                synth_kind="emotions")
+SYNTH = replace(
+    fi.SPEC,
+    name="synth",
+    title="synthetic emotions (built in, generated on first use, FI layout)",
+    synth_kind="emotions",
+)
 
 
 def _small_synth(kind: str, real: DatasetSpec, title: str) -> DatasetSpec:
     """A generated stand-in for `real`: its classes and folds, FI's folder layout."""
     name = f"synth-{kind}"
     layout = fi.LAYOUT if real.classes == fi.SPEC.classes else fi.layout_of(real.classes)
-    return DatasetSpec(name=name, title=f"{title} (built in, generated on first use, FI layout)", classes=real.classes,
-                       split=real.split, folds=real.folds, layout=layout, synth_kind=kind,
-                       scan=partial(fi.scan_folders, dataset=name, classes=real.classes))
+    return DatasetSpec(
+        name=name,
+        title=f"{title} (built in, generated on first use, FI layout)",
+        classes=real.classes,
+        split=real.split,
+        folds=real.folds,
+        layout=layout,
+        synth_kind=kind,
+        scan=partial(fi.scan_folders, dataset=name, classes=real.classes),
+    )
 
 
 SYNTH_SETS = (
@@ -34,8 +45,17 @@ SYNTH_SETS = (
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
-    for spec in (SYNTH, fi.SPEC, artphoto.SPEC, abstract.SPEC, iaps.SPEC, emotion6.SPEC, emoset.SPEC, mart.SPEC,
-                 *SYNTH_SETS)
+    for spec in (
+        SYNTH,
+        fi.SPEC,
+        artphoto.SPEC,
+        abstract.SPEC,
+        iaps.SPEC,
+        emotion6.SPEC,
+        emoset.SPEC,
+        mart.SPEC,
+        *SYNTH_SETS,
+    )
 }
 
 

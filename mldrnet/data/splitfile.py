@@ -12,13 +12,13 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from mldrnet.io.atomic import atomic_write_text
 from mldrnet.data.base import DatasetSpec, Listing
 from mldrnet.data.splits import KFOLD_VAL_FRACTION, kfold_split, kfold_val, ratio_split
 from mldrnet.errors import BenchError
+from mldrnet.io.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +81,14 @@ def load_or_create(path: Path, spec: DatasetSpec, listing: Listing, seed: int, *
                 return stored
             if not resplit:
                 raise BenchError(
-                    f"{spec.name}: {_what_changed(stored, listing, params)} since {path} was written; every model must be "
+                    f"{spec.name}: {_what_changed(stored, listing, params)} since {path} was written; "
+                    "every model must be "
                     f"tested on the same images, so restore the files or re-split with `bench data split {spec.name} "
-                    f"--data-root ... --force` (models trained on the old split are then not comparable)")
-        log.warning(f"re-splitting {spec.name}: {path} is rewritten; models trained on the old split are not comparable")
+                    f"--data-root ... --force` (models trained on the old split are then not comparable)"
+                )
+        log.warning(
+            f"re-splitting {spec.name}: {path} is rewritten; models trained on the old split are not comparable"
+        )
     split = create(path, params, listing)
     write(split)
     return split
@@ -111,7 +115,7 @@ def create(path: Path, params: dict, listing: Listing) -> Split:
 def write(split: Split) -> None:
     doc = {
         "format": FORMAT,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "params": split.params,
         "file_list_hash": split.file_list_hash,
         "n_files": len(split.samples),

@@ -39,7 +39,7 @@ def ratio_split(labels: list[int], ratios: tuple[float, float, float], seed: int
         n_val = int(round(val_frac * len(idx)))
         for i in idx[:n_test]:
             out[i] = "test"
-        for i in idx[n_test:n_test + n_val]:
+        for i in idx[n_test : n_test + n_val]:
             out[i] = "val"
     return out
 

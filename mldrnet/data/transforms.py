@@ -35,7 +35,7 @@ class Preprocessing:
         return {**asdict(self), "resize": self.resize_to, "mean": list(self.mean), "std": list(self.std)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Preprocessing":
+    def from_dict(cls, d: dict) -> Preprocessing:
         return cls(int(d["crop"]), int(d["resize"]), tuple(d["mean"]), tuple(d["std"]))
 
 

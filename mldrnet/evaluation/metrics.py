@@ -36,8 +36,9 @@ def confusion(labels: Sequence[int], predictions: Sequence[int], num_classes: in
 
 def per_class_tpr(labels: Sequence[int], predictions: Sequence[int], num_classes: int) -> np.ndarray:
     """(num_classes,) recall of each class; NaN where a class has no samples (not 0: nothing was missed)."""
-    return recall_score(np.asarray(labels), np.asarray(predictions), labels=list(range(num_classes)),
-                        average=None, zero_division=np.nan)
+    return recall_score(
+        np.asarray(labels), np.asarray(predictions), labels=list(range(num_classes)), average=None, zero_division=np.nan
+    )
 
 
 def mean_ignoring_nan(values: Sequence[float]) -> float:
@@ -45,8 +46,9 @@ def mean_ignoring_nan(values: Sequence[float]) -> float:
     return float(sum(finite) / len(finite)) if finite else float("nan")
 
 
-def classification_metrics(labels: Sequence[int], predictions: Sequence[int],
-                           num_classes: int) -> ClassificationMetrics:
+def classification_metrics(
+    labels: Sequence[int], predictions: Sequence[int], num_classes: int
+) -> ClassificationMetrics:
     if len(labels) != len(predictions):
         raise ValueError(f"{len(labels)} labels but {len(predictions)} predictions")
     if len(labels) == 0:
@@ -100,8 +102,10 @@ class ParityReport:
         return self.max_abs_diff <= self.tolerance
 
     def summary(self) -> str:
-        return (f"top-1 agreement {self.top1_agreement:.2%} on {self.images} images, "
-                f"max |logit diff| {self.max_abs_diff:.3g} (tolerance {self.tolerance:.3g})")
+        return (
+            f"top-1 agreement {self.top1_agreement:.2%} on {self.images} images, "
+            f"max |logit diff| {self.max_abs_diff:.3g} (tolerance {self.tolerance:.3g})"
+        )
 
     def to_dict(self) -> dict:
         return {**asdict(self), "ok": self.ok}
@@ -113,9 +117,13 @@ def parity(reference, candidate, rtol: float = FP32_RTOL, atol: float = FP32_ATO
     if ref.shape != cand.shape:
         raise BenchError(f"engine output has shape {cand.shape}, PyTorch {ref.shape}")
     diff = np.abs(ref - cand)
-    return ParityReport(images=int(ref.shape[0]), top1_agreement=top1_agreement(ref, cand),
-                        max_abs_diff=max_abs_diff(ref, cand), mean_abs_diff=float(diff.mean()),
-                        tolerance=atol + rtol * float(np.abs(ref).max()))
+    return ParityReport(
+        images=int(ref.shape[0]),
+        top1_agreement=top1_agreement(ref, cand),
+        max_abs_diff=max_abs_diff(ref, cand),
+        mean_abs_diff=float(diff.mean()),
+        tolerance=atol + rtol * float(np.abs(ref).max()),
+    )
 
 
 def fold_summary(values: Sequence[float]) -> tuple[float, float]:

@@ -89,8 +89,9 @@ def last_layer_classifier(seed: int = 0, c: float = 1.0) -> Any:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=2000,
-                                                              random_state=seed))
+    return make_pipeline(
+        StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=2000, random_state=seed)
+    )
 
 
 def svm_classifier(seed: int = 0, kernel: str = "rbf", c: float = 1.0) -> Any:
@@ -106,8 +107,9 @@ def svm_classifier(seed: int = 0, kernel: str = "rbf", c: float = 1.0) -> Any:
 # --- cross-validation --------------------------------------------------------------------------------------
 
 
-def _fold_tprs(x: np.ndarray, y: np.ndarray, folds: np.ndarray, n_folds: int, make_classifier,
-               seed: int) -> list[float]:
+def _fold_tprs(
+    x: np.ndarray, y: np.ndarray, folds: np.ndarray, n_folds: int, make_classifier, seed: int
+) -> list[float]:
     tprs = []
     for k in range(n_folds):
         test = folds == k
@@ -127,10 +129,16 @@ def _not_evaluable(y: np.ndarray, folds: np.ndarray, n_folds: int, min_images: i
     return None
 
 
-def cross_validate_one_vs_all(features: np.ndarray, labels: np.ndarray, classes: Sequence[str], folds: int = FOLDS,
-                              seed: int = 0, make_classifier: Callable[[int], Any] = last_layer_classifier,
-                              min_images: int | None = None, fold_of: Sequence[int] | None = None
-                              ) -> dict[str, ClassResult]:
+def cross_validate_one_vs_all(
+    features: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    folds: int = FOLDS,
+    seed: int = 0,
+    make_classifier: Callable[[int], Any] = last_layer_classifier,
+    min_images: int | None = None,
+    fold_of: Sequence[int] | None = None,
+) -> dict[str, ClassResult]:
     """Per emotion (label i is `classes[i]`): one-vs-all classifiers trained on `folds` - 1 batches and scored on
     the held-out one; mean and (population) std of the per-fold true positive rate per class.
     `make_classifier(seed)` returns a fresh scikit-learn estimator (fit / predict on 0/1 labels). `fold_of` gives
@@ -143,8 +151,10 @@ def cross_validate_one_vs_all(features: np.ndarray, labels: np.ndarray, classes:
         raise BenchError(f"cross-validation needs at least 2 folds, got {folds}")
     fold_arr = class_folds(labels, folds, seed) if fold_of is None else np.asarray(fold_of)
     if fold_arr.shape != labels.shape or fold_arr.min(initial=0) < 0 or fold_arr.max(initial=0) >= folds:
-        raise BenchError(f"fold_of must give one fold in 0..{folds - 1} per row: got {fold_arr.shape[0]} values in "
-                         f"{fold_arr.min(initial=0)}..{fold_arr.max(initial=0)} for {len(labels)} rows")
+        raise BenchError(
+            f"fold_of must give one fold in 0..{folds - 1} per row: got {fold_arr.shape[0]} values in "
+            f"{fold_arr.min(initial=0)}..{fold_arr.max(initial=0)} for {len(labels)} rows"
+        )
     results = {}
     for label, name in enumerate(classes):
         y = one_vs_all(labels, label)
@@ -153,8 +163,9 @@ def cross_validate_one_vs_all(features: np.ndarray, labels: np.ndarray, classes:
             results[name] = ClassResult(name, label, int(y.sum()), False, reason=reason)
             continue
         tprs = _fold_tprs(x, y, fold_arr, folds, make_classifier, seed)
-        results[name] = ClassResult(name, label, int(y.sum()), True, float(np.mean(tprs)), float(np.std(tprs)),
-                                    tuple(tprs))
+        results[name] = ClassResult(
+            name, label, int(y.sum()), True, float(np.mean(tprs)), float(np.std(tprs)), tuple(tprs)
+        )
     return results
 
 
@@ -165,7 +176,7 @@ def _batches(data, batch_size: int) -> Iterable[torch.Tensor]:
     """Image batches from a (N, 3, H, W) tensor, or from a loader of tensors / (images, labels, ...) tuples."""
     if isinstance(data, torch.Tensor):
         for i in range(0, len(data), batch_size):
-            yield data[i:i + batch_size]
+            yield data[i : i + batch_size]
         return
     for batch in data:
         yield batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -178,8 +189,9 @@ def classification_layers(model: nn.Module, num_classes: int) -> list[nn.Linear]
 
 
 @torch.no_grad()
-def last_layer_features(model: nn.Module, loader_or_tensors, device: str | torch.device = "cpu",
-                        batch_size: int = 64) -> np.ndarray:
+def last_layer_features(
+    model: nn.Module, loader_or_tensors, device: str | torch.device = "cpu", batch_size: int = 64
+) -> np.ndarray:
     """(N, D): the inputs of the model's last classification layer(s), concatenated in module order, which are
     the layers the protocol retrains. The number of classes is the width of the model's output; every nn.Linear
     with that many outputs counts. For MldrNet's mean fusion of branch scores that is each branch's `fc2`
@@ -199,8 +211,10 @@ def last_layer_features(model: nn.Module, loader_or_tensors, device: str | torch
             out = model(images.flatten(0, 1).to(device) if crops > 1 else images.to(device))
             chosen = [m for m in linears if m.out_features == out.shape[-1] and m in seen]
             if not chosen:
-                raise BenchError(f"{type(model).__name__} has no linear layer with {out.shape[-1]} outputs "
-                                 "(its class scores): there is no last layer to retrain")
+                raise BenchError(
+                    f"{type(model).__name__} has no linear layer with {out.shape[-1]} outputs "
+                    "(its class scores): there is no last layer to retrain"
+                )
             feats = torch.cat([seen[m].flatten(1) for m in chosen], dim=1).float()
             rows.append(feats.view(-1, crops, feats.shape[1]).mean(1).cpu().numpy())
     finally:
@@ -212,8 +226,14 @@ def last_layer_features(model: nn.Module, loader_or_tensors, device: str | torch
     return np.concatenate(rows)
 
 
-def handcrafted_features(paths: Sequence[str | Path], method: str, results_root: str | Path, prep=None,
-                         workers: int = 0, groups: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def handcrafted_features(
+    paths: Sequence[str | Path],
+    method: str,
+    results_root: str | Path,
+    prep=None,
+    workers: int = 0,
+    groups: tuple[str, ...] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(features (M, D), kept (M,)) of the image files for `method` machajdik | zhao | rao, through the cached,
     parallel extraction of mldrnet.models.handcrafted (results/features/); `kept` are the indices into `paths` of the
     readable images (an unreadable file is dropped, as in training). Pass the rows to

@@ -17,9 +17,10 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from mldrnet.errors import BenchError
 
@@ -52,8 +53,7 @@ def os_error(e: OSError, path: str | os.PathLike, doing: str = "write") -> Bench
         if code == errno.EISDIR:
             return BenchError(f"cannot {doing} {path}: it is a folder: move it away {_RESULTS_HINT}")
         if blocker is not None:
-            return BenchError(f"cannot {doing} {path}: {blocker} is a file, not a folder: move it away "
-                              f"{_RESULTS_HINT}")
+            return BenchError(f"cannot {doing} {path}: {blocker} is a file, not a folder: move it away {_RESULTS_HINT}")
     reason, todo = _REASONS.get(code or 0, (e.strerror or str(e), f"check the path {_RESULTS_HINT}"))
     name = errno.errorcode.get(code, "") if code else ""
     return BenchError(f"cannot {doing} {path}: {reason}{f' ({name})' if name else ''}: {todo}")
@@ -65,8 +65,9 @@ def writable_dir(path: str | os.PathLike, what: str = "folder") -> Path:
     path = Path(path)
     blocker = _file_in_the_way(path)
     if blocker is not None:
-        raise BenchError(f"cannot use {path} as the {what}: {blocker} is a file, not a folder: move it away "
-                         f"{_RESULTS_HINT}")
+        raise BenchError(
+            f"cannot use {path} as the {what}: {blocker} is a file, not a folder: move it away {_RESULTS_HINT}"
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path, prefix=".write-probe", suffix=".tmp")
@@ -91,7 +92,7 @@ def remove_stale_temporaries(path: str | os.PathLike, older_than: float | None =
         return removed
     for entry in entries:
         name = entry.name
-        if not (name.startswith(path.name) and _TEMP_NAME.fullmatch(name[len(path.name):])):
+        if not (name.startswith(path.name) and _TEMP_NAME.fullmatch(name[len(path.name) :])):
             continue
         try:
             if older_than is None or entry.stat(follow_symlinks=False).st_mtime < older_than:

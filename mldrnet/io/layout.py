@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 ENV_VAR = "BENCH_RESULTS_DIR"
 RUNS, SPLITS, DATA, COMPARE, FEATURES, REPRODUCE = "runs", "splits", "data", "compare", "features", "reproduce"
@@ -65,11 +65,11 @@ class RunFolder:
     path: Path
 
     @classmethod
-    def at(cls, results_root: str | os.PathLike, model: str, key: str) -> "RunFolder":
+    def at(cls, results_root: str | os.PathLike, model: str, key: str) -> RunFolder:
         return cls(Path(results_root) / RUNS / key / model)
 
     @classmethod
-    def of_checkpoint(cls, checkpoint: str | os.PathLike) -> "RunFolder":
+    def of_checkpoint(cls, checkpoint: str | os.PathLike) -> RunFolder:
         return cls(Path(checkpoint).parent)
 
     @property
@@ -105,7 +105,7 @@ class RunFolder:
         """An exported file in this run folder (its name comes from the formats table)."""
         return self.path / name
 
-    def sibling(self, model: str) -> "RunFolder":
+    def sibling(self, model: str) -> RunFolder:
         """Another model trained on the same data variant (alexnet-svm starts from the trained alexnet)."""
         return RunFolder(self.path.parent / model)
 

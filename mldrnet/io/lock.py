@@ -21,12 +21,12 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-from mldrnet.io.atomic import os_error
 from mldrnet.errors import BenchError
+from mldrnet.io.atomic import os_error
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,12 @@ def lock_file_for(path: str | os.PathLike) -> Path:
 
 def _holder() -> dict:
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else ""
-    return {"pid": os.getpid(), "host": socket.gethostname(),
-            "since": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"), "command": command[:200]}
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "command": command[:200],
+    }
 
 
 def describe_holder(raw: bytes) -> str:
@@ -80,13 +84,17 @@ def _acquire(path: Path, what: str) -> int | None:
             except OSError:
                 raw = b""
             os.close(fd)
-            raise BenchError(f"{what} is in use by another bench process ({describe_holder(raw)}): wait until it "
-                             f"ends, or stop it (its lock is {path})") from None
+            raise BenchError(
+                f"{what} is in use by another bench process ({describe_holder(raw)}): wait until it "
+                f"ends, or stop it (its lock is {path})"
+            ) from None
         except OSError as e:
             os.close(fd)
             if e.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
-                log.warning(f"{path.parent} cannot be locked ({e.strerror}): nothing stops a second process "
-                            f"from writing {what} at the same time")
+                log.warning(
+                    f"{path.parent} cannot be locked ({e.strerror}): nothing stops a second process "
+                    f"from writing {what} at the same time"
+                )
                 return None
             raise os_error(e, path, f"lock {what} with") from None
         if not _same_file(fd, path):  # removed by its previous holder after we opened it: take the new one

@@ -48,8 +48,9 @@ def _start(cfg: dict) -> str:
     return "from ImageNet weights" if cfg.get("pretrained") else "from scratch"
 
 
-def how_trained(train_config: dict | None, kind: str = "network", backbone: str | None = None,
-                epochs_run: int | None = None) -> str:
+def how_trained(
+    train_config: dict | None, kind: str = "network", backbone: str | None = None, epochs_run: int | None = None
+) -> str:
     """One phrase: profile, epochs, input size, starting point. `kind` is "network" (gradient descent),
     "features" (hand-crafted features + a fitted classifier: no epochs) or "head" (a classifier fitted on the
     features of the trained `backbone` run). `epochs_run` (epochs actually run) wins over the configured count."""

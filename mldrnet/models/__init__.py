@@ -10,11 +10,23 @@ mldrnet.training or mldrnet.evaluation.
 """
 
 # isort: off  (they register themselves on import, and this order is the order of names(): the tables' order)
-from mldrnet.models import mldrnet, torchvision, alexnet_svm, paper_cnns, handcrafted  # noqa: F401
+from mldrnet.models import alexnet_svm, handcrafted, mldrnet, paper_cnns, torchvision  # noqa: F401
+
 # isort: on
 from mldrnet.models.load import load
 from mldrnet.models.registry import NETWORK_FAMILIES, ZooEntry, create, info, names, networks, register, takes
 from mldrnet.models.torchvision import he_init, init_tag
 
-__all__ = ["NETWORK_FAMILIES", "ZooEntry", "create", "he_init", "info", "init_tag", "load", "names", "networks",
-           "register", "takes"]
+__all__ = [
+    "NETWORK_FAMILIES",
+    "ZooEntry",
+    "create",
+    "he_init",
+    "info",
+    "init_tag",
+    "load",
+    "names",
+    "networks",
+    "register",
+    "takes",
+]

@@ -43,9 +43,9 @@ def alexnet_to_svm_keys(state: dict) -> dict:
     renamed = {}
     for key, value in state.items():
         if key.startswith("classifier.6."):
-            key = "svm." + key[len("classifier.6."):]
+            key = "svm." + key[len("classifier.6.") :]
         elif key.startswith("classifier."):
-            key = "penultimate." + key[len("classifier."):]
+            key = "penultimate." + key[len("classifier.") :]
         renamed[key] = value
     return renamed
 

@@ -141,8 +141,10 @@ def _estimator(spec: FeatureSpec, y: np.ndarray, seed: int) -> Any:
     from mldrnet.baselines.classical import make
 
     if len(np.unique(y)) != 2:
-        raise BenchError(f"{spec.classifier} is a two-class method (MART: positive/negative): train it on a binary "
-                         "dataset such as --dataset mart")
+        raise BenchError(
+            f"{spec.classifier} is a two-class method (MART: positive/negative): train it on a binary "
+            "dataset such as --dataset mart"
+        )
     return make(spec.classifier, **({"groups": _group_indices(spec)} if spec.classifier == "group-lasso" else {}))
 
 
@@ -156,8 +158,9 @@ def fit_classifier(spec: FeatureSpec, x: np.ndarray, y: np.ndarray, x_unlabeled:
     try:
         return model.fit(x, y)
     except ValueError as err:
-        raise BenchError(f"{spec.classifier} could not be fitted on the {len(x)} {spec.method} feature rows: "
-                         f"{_one_line(err)}") from err
+        raise BenchError(
+            f"{spec.classifier} could not be fitted on the {len(x)} {spec.method} feature rows: {_one_line(err)}"
+        ) from err
 
 
 def classifier_scores(spec: FeatureSpec, clf: Any, x: np.ndarray, num_classes: int) -> np.ndarray:
@@ -193,8 +196,9 @@ def save_classifier(spec: FeatureSpec, clf: Any) -> tuple[dict[str, np.ndarray],
     try:
         data = saving.dumps(clf)
     except ValueError as err:
-        raise BenchError(f"the {spec.method} {spec.classifier} classifier cannot be saved: {_one_line(err)}; "
-                         "train the model first") from err
+        raise BenchError(
+            f"the {spec.method} {spec.classifier} classifier cannot be saved: {_one_line(err)}; train the model first"
+        ) from err
     return {"skops": np.frombuffer(data, dtype=np.uint8).copy()}, {"kind": "skops"}
 
 
@@ -206,8 +210,9 @@ def load_classifier(spec: FeatureSpec, arrays: dict[str, np.ndarray], meta: dict
 
     what = f"saved {spec.method} {spec.classifier} classifier"
     if meta.get("kind") != "skops" or "skops" not in arrays:
-        raise BenchError(f"the {what} is in a format bench no longer reads (not skops): retrain the model with "
-                         "bench train")
+        raise BenchError(
+            f"the {what} is in a format bench no longer reads (not skops): retrain the model with bench train"
+        )
     trusted = saving.trusted_types((SVC,) if spec.classifier == "svm" else ())
     try:
         return saving.loads(arrays["skops"].tobytes(), _saved_type(spec), trusted)
@@ -218,8 +223,9 @@ def load_classifier(spec: FeatureSpec, arrays: dict[str, np.ndarray], meta: dict
 class FeatureModel(nn.Module):
     """Hand-crafted features + a fitted classifier; forward: (B, 3, H, W) evaluation tensor -> (B, K) scores."""
 
-    def __init__(self, num_classes: int = 8, method: str = "machajdik", groups: list[str] | None = None,
-                 classifier: str = "svm"):
+    def __init__(
+        self, num_classes: int = 8, method: str = "machajdik", groups: list[str] | None = None, classifier: str = "svm"
+    ):
         super().__init__()
         self.num_classes = num_classes
         self.spec = FeatureSpec(method, tuple(groups) if groups else None, classifier)
@@ -243,12 +249,19 @@ class FeatureModel(nn.Module):
         if self.clf is None:
             return {}
         arrays, meta = save_classifier(self.spec, self.clf)
-        return {"arrays": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()},
-                "meta": json.dumps(meta), "spec": json.dumps(self._spec_dict())}
+        return {
+            "arrays": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()},
+            "meta": json.dumps(meta),
+            "spec": json.dumps(self._spec_dict()),
+        }
 
     def _spec_dict(self) -> dict:
-        return {"method": self.spec.method, "groups": list(self.spec.groups or []), "classifier": self.spec.classifier,
-                "num_classes": self.num_classes}
+        return {
+            "method": self.spec.method,
+            "groups": list(self.spec.groups or []),
+            "classifier": self.spec.classifier,
+            "num_classes": self.num_classes,
+        }
 
     def set_extra_state(self, state: dict) -> None:
         if not state:
@@ -256,8 +269,10 @@ class FeatureModel(nn.Module):
             return
         saved = json.loads(state.get("spec", "{}"))
         if saved != self._spec_dict():  # e.g. a zhao checkpoint's classifier loaded into machajdik
-            raise BenchError(f"the saved classifier is for {saved or 'an unknown model'}, not {self._spec_dict()}: "
-                             "load the checkpoint with the model it was trained as")
+            raise BenchError(
+                f"the saved classifier is for {saved or 'an unknown model'}, not {self._spec_dict()}: "
+                "load the checkpoint with the model it was trained as"
+            )
         arrays = {k: v.numpy() for k, v in state.get("arrays", {}).items()}
         self.clf = load_classifier(self.spec, arrays, json.loads(state.get("meta", "{}")))
 
@@ -311,8 +326,14 @@ class FeatureCache:
             f.write(buf.getvalue())
 
 
-def split_features(spec: FeatureSpec, prep: Preprocessing, samples: list[tuple[str, int]], cache: FeatureCache,
-                   workers: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
+def split_features(
+    spec: FeatureSpec,
+    prep: Preprocessing,
+    samples: list[tuple[str, int]],
+    cache: FeatureCache,
+    workers: int,
+    progress=None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(features, labels) of the readable samples; cached vectors are reused, the others extracted in parallel."""
     digests = [_file_hash(p) for p, _ in samples]
     vectors: list[np.ndarray | None] = [cache.get(d) for d in digests]
@@ -320,7 +341,7 @@ def split_features(spec: FeatureSpec, prep: Preprocessing, samples: list[tuple[s
     started = time.perf_counter()
     if progress:
         progress.start_epoch(0, len(todo))
-    chunks = [todo[i:i + 16] for i in range(0, len(todo), 16)]
+    chunks = [todo[i : i + 16] for i in range(0, len(todo), 16)]
     n_workers = min(workers or os.cpu_count() or 1, len(chunks))
     done = 0
 
@@ -336,8 +357,9 @@ def split_features(spec: FeatureSpec, prep: Preprocessing, samples: list[tuple[s
 
     if len(todo) >= PARALLEL_FROM and n_workers > 1:  # spawn: a forked torch process may hang in OpenMP
         with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn")) as pool:
-            jobs = [(chunk, pool.submit(_extract_files, spec, prep, [samples[i][0] for i in chunk]))
-                    for chunk in chunks]
+            jobs = [
+                (chunk, pool.submit(_extract_files, spec, prep, [samples[i][0] for i in chunk])) for chunk in chunks
+            ]
             for chunk, job in jobs:
                 take(chunk, job.result())
     else:
@@ -351,23 +373,46 @@ def split_features(spec: FeatureSpec, prep: Preprocessing, samples: list[tuple[s
 
 # --- the paper's non-CNN baselines, registered (trained by mldrnet.training.hooks' feature hooks) ---------------
 
-def _register_features(name: str, family: str, acc: float | None, description: str, method: str,
-                       classifier: str, groups: tuple[str, ...] | None = None) -> None:
-    def build(num_classes: int = 8, method: str = method, groups: Sequence[str] | None = groups,
-              classifier: str = classifier) -> nn.Module:
+
+def _register_features(
+    name: str,
+    family: str,
+    acc: float | None,
+    description: str,
+    method: str,
+    classifier: str,
+    groups: tuple[str, ...] | None = None,
+) -> None:
+    def build(
+        num_classes: int = 8, method: str = method, groups: Sequence[str] | None = groups, classifier: str = classifier
+    ) -> nn.Module:
         return FeatureModel(num_classes, method, list(groups) if groups else None, classifier)
 
     # eager PyTorch runs them (numpy / scikit-image / OpenCV inside): no ONNX or TensorRT form
     register(name, family, acc, description, formats=("torch",))(build)
 
 
-_register_features("machajdik", "hand-crafted", None, "Machajdik & Hanbury 2010 features (116-d) + SVM (Table III)",
-                   "machajdik", "svm")
-_register_features("zhao", "hand-crafted", 46.52, "Zhao et al. 2014 principles-of-art features + SVM (Table III)",
-                   "zhao", "svm")
+_register_features(
+    "machajdik", "hand-crafted", None, "Machajdik & Hanbury 2010 features (116-d) + SVM (Table III)", "machajdik", "svm"
+)
+_register_features(
+    "zhao", "hand-crafted", 46.52, "Zhao et al. 2014 principles-of-art features + SVM (Table III)", "zhao", "svm"
+)
 _register_features("rao", "hand-crafted", 51.67, "Rao et al. 2016 multi-scale blocks, mi-SVM (Table III)", "rao", "mil")
 # Table IV (MART, positive/negative): colour and composition features of abstract paintings, two classes
-for _name, _what in {"tsvm": "transductive SVM", "lmc": "linear matrix completion", "nlmc": "non-linear (RBF) "
-                     "matrix completion", "lasso": "Lasso", "group-lasso": "sparse group lasso"}.items():
-    _register_features(_name, "mart", None, f"MART baseline: {_what} on colour + composition features (Table IV)",
-                       "machajdik", _name, ("colour", "composition"))
+for _name, _what in {
+    "tsvm": "transductive SVM",
+    "lmc": "linear matrix completion",
+    "nlmc": "non-linear (RBF) matrix completion",
+    "lasso": "Lasso",
+    "group-lasso": "sparse group lasso",
+}.items():
+    _register_features(
+        _name,
+        "mart",
+        None,
+        f"MART baseline: {_what} on colour + composition features (Table IV)",
+        "machajdik",
+        _name,
+        ("colour", "composition"),
+    )

@@ -155,7 +155,7 @@ class MldrNet(nn.Module):
 # --- the paper's variants, registered -------------------------------------------------------------------
 
 
-def _mldrnet(num_classes: int, defaults: MldrNetConfig, **cfg) -> "MldrNet":
+def _mldrnet(num_classes: int, defaults: MldrNetConfig, **cfg) -> MldrNet:
     try:
         return MldrNet(replace(defaults, num_classes=num_classes, **cfg))
     except (ValueError, TypeError) as e:

@@ -9,8 +9,8 @@ epochs (its hooks) is mldrnet.training.hooks', not the registry's.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from torch import nn
 
@@ -36,8 +36,9 @@ _REGISTRY: dict[str, ZooEntry] = {}
 NETWORK_FAMILIES = ("mldrnet", "baseline")  # the others: "hand-crafted" and "mart"
 
 
-def register(name: str, family: str, paper_fi_accuracy: float | None, description: str,
-             formats: tuple[str, ...] | None = None) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+def register(
+    name: str, family: str, paper_fi_accuracy: float | None, description: str, formats: tuple[str, ...] | None = None
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 import urllib.error
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torchvision
@@ -16,7 +16,6 @@ from torch import nn
 
 from mldrnet.errors import BenchError, first_line
 from mldrnet.models.registry import register
-
 
 # --- Baselines: torchvision architectures with an num_classes-way head -----------------------------------
 

@@ -12,7 +12,8 @@ and report its test accuracy. The paper gives no epoch count or schedule; we cho
   - MldrNet: 64 px crops (resize 73), 10 epochs, lr 0.01 (at the paper's 0.001 a from-scratch network barely
     moves in a handful of epochs on a few thousand images); ~90 % test top-1 in ~55 s.
   - AlexNet (and AlexNet+SVM, which reuses its weights, so the same crop): 96 px crops, 6 epochs, lr 0.02, and
-    He initialisation (mldrnet.models.registry.he_init: torchvision leaves AlexNet at PyTorch's default init, meant to be
+    He initialisation (mldrnet.models.torchvision.he_init: torchvision leaves AlexNet at PyTorch's default init,
+    meant to be
     overwritten by ImageNet weights). Without batch norm and with the default init it sat near chance: 4-12
     epochs at 64-96 px gave 24-48 % test top-1. With He init: 6 epochs at 64 px 64 % (seed 0) and 52 % (seed 1),
     at 96 px 68 % (seed 1), 8 epochs at 96 px 78 % (seed 0). A step costs about the same at 64 and 96 px (its
@@ -29,11 +30,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
-from mldrnet.errors import BenchError
 from mldrnet.data.transforms import TTA_MODES
+from mldrnet.errors import BenchError
 
 
 @dataclass(frozen=True)

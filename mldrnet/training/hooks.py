@@ -94,8 +94,9 @@ def start_from_trained_alexnet(model: AlexNetSVM, ctx: TrainContext) -> Start | 
 def _features(model: AlexNetSVM, samples: list[tuple[str, int]], ctx: TrainContext) -> tuple[np.ndarray, np.ndarray]:
     model.eval()
     feats, labels = [], []
-    for images, y, _ in make_loader(samples, ctx.prep, train=False, batch_size=ctx.cfg.batch_size,
-                                    workers=ctx.cfg.workers):
+    for images, y, _ in make_loader(
+        samples, ctx.prep, train=False, batch_size=ctx.cfg.batch_size, workers=ctx.cfg.workers
+    ):
         if len(y):
             feats.append(model.embed(images.to(ctx.device)).float().cpu())
             labels.append(y)
@@ -130,10 +131,16 @@ def fit_on_features(model: FeatureModel, ctx: TrainContext) -> float | None:
         progress.start_run(f"{ctx.cfg.model} features", 1)
     try:
         x, y = split_features(model.spec, ctx.prep, ctx.data.train, cache, ctx.cfg.workers, progress)
-        xv, yv = (split_features(model.spec, ctx.prep, ctx.data.val, cache, ctx.cfg.workers, progress)
-                  if ctx.data.val else (np.zeros((0, x.shape[1])), np.zeros(0, int)))
-        xu = (split_features(model.spec, ctx.prep, ctx.data.test, cache, ctx.cfg.workers, progress)[0]
-              if model.spec.transductive and ctx.data.test else xv)
+        xv, yv = (
+            split_features(model.spec, ctx.prep, ctx.data.val, cache, ctx.cfg.workers, progress)
+            if ctx.data.val
+            else (np.zeros((0, x.shape[1])), np.zeros(0, int))
+        )
+        xu = (
+            split_features(model.spec, ctx.prep, ctx.data.test, cache, ctx.cfg.workers, progress)[0]
+            if model.spec.transductive and ctx.data.test
+            else xv
+        )
     finally:
         if progress:
             progress.end_run()

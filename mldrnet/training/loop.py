@@ -30,17 +30,17 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 from mldrnet import models
-from mldrnet.io.atomic import atomic_write_text, remove_stale_temporaries, writable_dir
 from mldrnet.checkpoint import Checkpoint
-from mldrnet.training.distributed import DistContext, setup, teardown
-from mldrnet.errors import BenchError
-from mldrnet.io.layout import TRAINING_FILES, RunFolder, run_key
-from mldrnet.io.lock import exclusive
 from mldrnet.data.loader import make_loader
 from mldrnet.data.prepare import DataConfig, PreparedData, prepare_data
 from mldrnet.data.transforms import Preprocessing
+from mldrnet.errors import BenchError
+from mldrnet.io.atomic import atomic_write_text, remove_stale_temporaries, writable_dir
+from mldrnet.io.layout import TRAINING_FILES, RunFolder, run_key
+from mldrnet.io.lock import exclusive
 from mldrnet.io.provenance import near_chance
 from mldrnet.training.config import TrainConfig
+from mldrnet.training.distributed import DistContext, setup, teardown
 from mldrnet.training.hooks import Start, TrainContext, describe_checkpoint, describe_training, hooks_for
 
 log = logging.getLogger(__name__)
@@ -156,8 +156,9 @@ def first_non_finite(model: nn.Module) -> str | None:
     return None
 
 
-def train_one_epoch(model, loader, optimizer, device, cfg: TrainConfig, progress: TrainObserver | None,
-                    ctx: DistContext | None = None) -> dict:
+def train_one_epoch(
+    model, loader, optimizer, device, cfg: TrainConfig, progress: TrainObserver | None, ctx: DistContext | None = None
+) -> dict:
     """One pass over the loader; the returned figures cover every process (images/s is the global rate).
     A non-finite loss raises `Diverged` before its backward pass, so the weights of the last step stay."""
     model.train()
@@ -181,8 +182,10 @@ def train_one_epoch(model, loader, optimizer, device, cfg: TrainConfig, progress
             loss = criterion(logits, labels)
         loss_value = loss.item()  # the one sync per batch, before the step: a non-finite loss never reaches the weights
         if not _all_finite(loss_value, ctx, device):
-            raise Diverged(f"the training loss became {loss_value if not math.isfinite(loss_value) else 'non-finite'} "
-                           f"after {seen} images of the epoch")
+            raise Diverged(
+                f"the training loss became {loss_value if not math.isfinite(loss_value) else 'non-finite'} "
+                f"after {seen} images of the epoch"
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -195,9 +198,15 @@ def train_one_epoch(model, loader, optimizer, device, cfg: TrainConfig, progress
         batch_start = time.perf_counter()
     elapsed = time.perf_counter() - start
     total, right, loss_total, bad = _global_sums([seen, int(correct), loss_sum, unreadable], ctx, device)
-    return {"train_loss": loss_total / max(total, 1), "train_acc": right / max(total, 1), "images": int(total),
-            "unreadable": int(bad), "seconds": elapsed, "images_per_s": total / elapsed if elapsed else 0.0,
-            "data_share": data_wait / elapsed if elapsed else 0.0}
+    return {
+        "train_loss": loss_total / max(total, 1),
+        "train_acc": right / max(total, 1),
+        "images": int(total),
+        "unreadable": int(bad),
+        "seconds": elapsed,
+        "images_per_s": total / elapsed if elapsed else 0.0,
+        "data_share": data_wait / elapsed if elapsed else 0.0,
+    }
 
 
 # --- one run: what it trains, where, and its state between epochs --------------------------------------------
@@ -216,14 +225,24 @@ class TrainJob:
     observer: TrainObserver | None = None
 
     def context(self) -> TrainContext:
-        return TrainContext(cfg=self.cfg, data=self.data, run=self.run, prep=self.prep, device=self.ctx.device,
-                            observer=self.observer)
+        return TrainContext(
+            cfg=self.cfg, data=self.data, run=self.run, prep=self.prep, device=self.ctx.device, observer=self.observer
+        )
 
     def checkpoint(self, model: nn.Module | None = None, **training) -> Checkpoint:
         return Checkpoint.of_model(
-            self.cfg.model, model or self.model, self.data.classes, self.prep, model_config=dict(self.cfg.model_config),
-            train_config=self.cfg.to_dict(), data_config=asdict(self.data_cfg), dataset=self.data.name,
-            split_hash=self.data.split_hash, config_hash=self.config_hash, **training)
+            self.cfg.model,
+            model or self.model,
+            self.data.classes,
+            self.prep,
+            model_config=dict(self.cfg.model_config),
+            train_config=self.cfg.to_dict(),
+            data_config=asdict(self.data_cfg),
+            dataset=self.data.name,
+            split_hash=self.data.split_hash,
+            config_hash=self.config_hash,
+            **training,
+        )
 
 
 @dataclass
@@ -292,16 +311,26 @@ def writing(run: RunFolder):
 def initial_model(cfg: TrainConfig, data, run: RunFolder) -> tuple[nn.Module, Start | None]:
     """The model from the zoo (with ImageNet weights where its builder takes them and they were asked for),
     then its zoo entry's start hook, which may initialise it from another run."""
-    options = {k: v for k, v in (("pretrained", cfg.pretrained), ("weights_path", cfg.weights_path))
-               if v and models.takes(cfg.model, k)}
+    options = {
+        k: v
+        for k, v in (("pretrained", cfg.pretrained), ("weights_path", cfg.weights_path))
+        if v and models.takes(cfg.model, k)
+    }
     model = models.create(cfg.model, num_classes=len(data.classes), **options, **cfg.model_config)
     hook = hooks_for(cfg.model).start
     prep = Preprocessing(crop=cfg.crop, resize=cfg.resize)
     return model, hook(model, TrainContext(cfg=cfg, data=data, run=run, prep=prep)) if hook else None
 
 
-def train_model(cfg: TrainConfig, data_cfg, results_root: Path, *, resume: bool = False, force: bool = False,
-                observer: TrainObserver | None = None) -> TrainResult:
+def train_model(
+    cfg: TrainConfig,
+    data_cfg,
+    results_root: Path,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    observer: TrainObserver | None = None,
+) -> TrainResult:
     _require_finite_options(cfg)
     if hooks_for(cfg.model).start is None:
         _require_epochs(cfg, None)  # before any work; with a start hook, once it has said how many it needs
@@ -326,8 +355,9 @@ def train_model(cfg: TrainConfig, data_cfg, results_root: Path, *, resume: bool 
             done = None if force or resume else _already_trained(run, config_hash)
             if done:
                 return _skipped(done, run)
-            job = TrainJob(cfg, data_cfg, data, run, model, config_hash, ctx,
-                           Preprocessing(crop=cfg.crop, resize=cfg.resize))
+            job = TrainJob(
+                cfg, data_cfg, data, run, model, config_hash, ctx, Preprocessing(crop=cfg.crop, resize=cfg.resize)
+            )
             return fit(job, resume=resume, observer=observer if ctx.is_main else None)
     finally:
         teardown(ctx)
@@ -340,14 +370,18 @@ def fit(job: TrainJob, *, resume: bool = False, observer: TrainObserver | None =
     job.model.to(device)
     if cfg.channels_last and device.type == "cuda":
         job.model = job.model.to(memory_format=torch.channels_last)
-    # a model with nothing to train by gradient descent (hand-crafted features: its finish hook fits it) has no optimizer
+    # a model with nothing to train by gradient descent (hand-crafted features: its finish hook fits it) has no
+    # optimizer
     params = [p for p in job.model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay) if params else None
+    optimizer = (
+        torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay) if params else None
+    )
     state = resume_state(job, optimizer) if resume else TrainState()
     trained = DistributedDataParallel(job.model) if ctx.enabled and params else job.model
     per_process_batch = max(1, cfg.batch_size // ctx.world_size)
-    val_loader = make_loader(job.data.val, job.prep, train=False, tta=cfg.tta, batch_size=per_process_batch,
-                             workers=cfg.workers)
+    val_loader = make_loader(
+        job.data.val, job.prep, train=False, tta=cfg.tta, batch_size=per_process_batch, workers=cfg.workers
+    )
     if observer:
         observer.start_run(cfg.model, cfg.epochs)
     try:
@@ -366,8 +400,12 @@ def fit(job: TrainJob, *, resume: bool = False, observer: TrainObserver | None =
             except Diverged as e:
                 raise _diverged(job, state, epoch, e) from None
             if ctx.is_main:
-                metrics = {"epoch": epoch + 1, "lr": lr_at(cfg, epoch), **stats,
-                           "val_acc": evaluate(job.model, val_loader, device)}
+                metrics = {
+                    "epoch": epoch + 1,
+                    "lr": lr_at(cfg, epoch),
+                    **stats,
+                    "val_acc": evaluate(job.model, val_loader, device),
+                }
                 save_epoch(job, state, metrics, optimizer)
                 if observer:
                     observer.end_epoch(metrics)
@@ -388,20 +426,32 @@ def _epoch_loader(job: TrainJob, epoch: int, batch_size: int):
     if ctx.enabled:  # a list of (path, label) is a map-style dataset
         sampler = DistributedSampler(job.data.train, ctx.world_size, ctx.rank, seed=cfg.seed)  # type: ignore[arg-type]
         sampler.set_epoch(epoch)
-    return make_loader(job.data.train, job.prep, train=True, batch_size=batch_size, shuffle=sampler is None,
-                       seed=cfg.seed * 1000 + epoch, workers=cfg.workers, sampler=sampler,
-                       pin_memory=ctx.device.type == "cuda")  # so that non_blocking copies really overlap
+    return make_loader(
+        job.data.train,
+        job.prep,
+        train=True,
+        batch_size=batch_size,
+        shuffle=sampler is None,
+        seed=cfg.seed * 1000 + epoch,
+        workers=cfg.workers,
+        sampler=sampler,
+        pin_memory=ctx.device.type == "cuda",
+    )  # so that non_blocking copies really overlap
 
 
 def _diverged(job: TrainJob, state: TrainState, epoch: int, e: Diverged) -> BenchError:
     """The one line of a diverged run: which epoch, why, and which checkpoints of the last good epoch stay."""
     if state.history:
-        kept = (f"{job.run.last.name} of epoch {state.history[-1]['epoch']} and {job.run.checkpoint.name} of epoch "
-                f"{state.best_epoch} are kept")
+        kept = (
+            f"{job.run.last.name} of epoch {state.history[-1]['epoch']} and {job.run.checkpoint.name} of epoch "
+            f"{state.best_epoch} are kept"
+        )
     else:
         kept = "nothing was saved"
-    return BenchError(f"{job.cfg.model} diverged in epoch {epoch + 1} (lr {lr_at(job.cfg, epoch):g}): {e}; stopped: "
-                      f"{kept} in {job.run.path}: train again with a lower --lr")
+    return BenchError(
+        f"{job.cfg.model} diverged in epoch {epoch + 1} (lr {lr_at(job.cfg, epoch):g}): {e}; stopped: "
+        f"{kept} in {job.run.path}: train again with a lower --lr"
+    )
 
 
 def resume_state(job: TrainJob, optimizer) -> TrainState:
@@ -412,15 +462,21 @@ def resume_state(job: TrainJob, optimizer) -> TrainState:
         return TrainState()
     last = Checkpoint.load(job.run.last)
     if last.model != job.cfg.model or last.classes != tuple(job.data.classes):
-        raise BenchError(f"{job.run.last} is a checkpoint of {last.model} with classes {list(last.classes)}, "
-                         f"not of {job.cfg.model} on {job.data.name}: remove it or train without --resume")
+        raise BenchError(
+            f"{job.run.last} is a checkpoint of {last.model} with classes {list(last.classes)}, "
+            f"not of {job.cfg.model} on {job.data.name}: remove it or train without --resume"
+        )
     if last.config_hash != job.config_hash or last.optimizer is None:
-        raise BenchError(f"{job.run.last} was trained with another configuration: use the same options to "
-                         "resume, or start again without --resume")
+        raise BenchError(
+            f"{job.run.last} was trained with another configuration: use the same options to "
+            "resume, or start again without --resume"
+        )
     job.model.load_state_dict(last.state_dict)
     optimizer.load_state_dict(last.optimizer)
     best_val = -1.0 if last.best_val_acc is None else last.best_val_acc
-    return TrainState(last.epoch, list(last.history), best_val, -1 if last.best_epoch is None else last.best_epoch)  # epochs from 1: all done
+    return TrainState(
+        last.epoch, list(last.history), best_val, -1 if last.best_epoch is None else last.best_epoch
+    )  # epochs from 1: all done
 
 
 def save_epoch(job: TrainJob, state: TrainState, metrics: dict, optimizer) -> None:
@@ -431,8 +487,14 @@ def save_epoch(job: TrainJob, state: TrainState, metrics: dict, optimizer) -> No
     if metrics["val_acc"] > state.best_val:
         state.best_val, state.best_epoch = metrics["val_acc"], epoch
         job.checkpoint(epoch=epoch, best_val_acc=state.best_val, history=state.history).save(job.run.checkpoint)
-    job.checkpoint(epoch=epoch, history=state.history, optimizer=optimizer.state_dict(), best_val_acc=state.best_val,
-                   best_epoch=state.best_epoch, rng=torch.get_rng_state()).save(job.run.last)
+    job.checkpoint(
+        epoch=epoch,
+        history=state.history,
+        optimizer=optimizer.state_dict(),
+        best_val_acc=state.best_val,
+        best_epoch=state.best_epoch,
+        rng=torch.get_rng_state(),
+    ).save(job.run.last)
     # rewritten whole from the checkpoint's history, so it never disagrees with it
     atomic_write_text(job.run.metrics, "".join(json.dumps(h) + "\n" for h in state.history))
 
@@ -447,17 +509,34 @@ def finish_and_test(job: TrainJob, state: TrainState, started: float) -> TrainRe
         val_acc = finish(model, job.context())
         if val_acc is not None:
             state.best_val, state.best_epoch = val_acc, max(state.best_epoch, 0)
-    test_loader = make_loader(job.data.test, job.prep, train=False, tta=cfg.tta,
-                              batch_size=max(1, cfg.batch_size // job.ctx.world_size), workers=cfg.workers)
+    test_loader = make_loader(
+        job.data.test,
+        job.prep,
+        train=False,
+        tta=cfg.tta,
+        batch_size=max(1, cfg.batch_size // job.ctx.world_size),
+        workers=cfg.workers,
+    )
     test_logits, test_labels, unreadable = predict(model, test_loader, device)
     test_acc = accuracy(test_logits, test_labels)
     # this process's time, the finish hook and the test pass included, plus the epochs done before a resume
-    seconds = time.perf_counter() - started + sum(h["seconds"] for h in state.history[:state.start_epoch])
-    result = TrainResult(cfg.model, str(job.run.path), cfg.epochs, state.best_epoch, state.best_val, test_acc, seconds,
-                         how_trained=describe_training(cfg.model, cfg.to_dict(), len(state.history) or None),
-                         near_chance=near_chance(state.best_val, len(job.data.classes)))
-    job.checkpoint(model.cpu(), epoch=state.best_epoch, best_val_acc=state.best_val, test_acc=test_acc,
-                   history=state.history).save(job.run.checkpoint)
-    atomic_write_text(job.run.result, json.dumps({**result.to_dict(), "config_hash": job.config_hash,
-                                                   "test_unreadable": unreadable}, indent=2))
+    seconds = time.perf_counter() - started + sum(h["seconds"] for h in state.history[: state.start_epoch])
+    result = TrainResult(
+        cfg.model,
+        str(job.run.path),
+        cfg.epochs,
+        state.best_epoch,
+        state.best_val,
+        test_acc,
+        seconds,
+        how_trained=describe_training(cfg.model, cfg.to_dict(), len(state.history) or None),
+        near_chance=near_chance(state.best_val, len(job.data.classes)),
+    )
+    job.checkpoint(
+        model.cpu(), epoch=state.best_epoch, best_val_acc=state.best_val, test_acc=test_acc, history=state.history
+    ).save(job.run.checkpoint)
+    atomic_write_text(
+        job.run.result,
+        json.dumps({**result.to_dict(), "config_hash": job.config_hash, "test_unreadable": unreadable}, indent=2),
+    )
     return result

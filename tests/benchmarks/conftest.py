@@ -14,8 +14,14 @@ import os
 import pytest
 
 # the machine facts that change timings; the host name does not (CI runners are renamed every run)
-_KEYS = (("cpu", "brand_raw"), ("cpu", "count"), ("machine",), ("system",), ("python_implementation",),
-         ("python_version",))
+_KEYS = (
+    ("cpu", "brand_raw"),
+    ("cpu", "count"),
+    ("machine",),
+    ("system",),
+    ("python_implementation",),
+    ("python_version",),
+)
 
 
 def _get(info: dict, path: tuple[str, ...]):
@@ -25,7 +31,11 @@ def _get(info: dict, path: tuple[str, ...]):
 
 
 def machine_differences(current: dict, saved: dict) -> list[str]:
-    return [f"{'.'.join(k)}: {_get(saved, k)!r} -> {_get(current, k)!r}" for k in _KEYS if _get(current, k) != _get(saved, k)]
+    return [
+        f"{'.'.join(k)}: {_get(saved, k)!r} -> {_get(current, k)!r}"
+        for k in _KEYS
+        if _get(current, k) != _get(saved, k)
+    ]
 
 
 def pytest_benchmark_compare_machine_info(config, benchmarksession, machine_info, compared_benchmark):
@@ -33,6 +43,8 @@ def pytest_benchmark_compare_machine_info(config, benchmarksession, machine_info
         return
     diffs = machine_differences(machine_info, compared_benchmark.get("machine_info", {}))
     if diffs:
-        raise pytest.UsageError("the saved benchmark run is from another machine (" + "; ".join(diffs) + "): its "
-                                "timings are no baseline here. Save a baseline on this machine, or set "
-                                "BENCH_BENCHMARK_ANY_MACHINE=1")
+        raise pytest.UsageError(
+            "the saved benchmark run is from another machine (" + "; ".join(diffs) + "): its "
+            "timings are no baseline here. Save a baseline on this machine, or set "
+            "BENCH_BENCHMARK_ANY_MACHINE=1"
+        )

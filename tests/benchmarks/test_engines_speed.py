@@ -50,8 +50,12 @@ def _run(benchmark, engine, batch: torch.Tensor, rounds: int):
     assert logits.shape == (batch.shape[0], len(EMOTIONS)) and torch.isfinite(logits).all()
     if benchmark.stats is not None:  # None under --benchmark-disable
         mean = benchmark.stats.stats.mean
-        benchmark.extra_info.update(ms=round(mean * 1e3, 2), images_per_s=round(batch.shape[0] / mean, 1),
-                                    threads=engine.describe()["threads"], provider=engine.describe()["provider"])
+        benchmark.extra_info.update(
+            ms=round(mean * 1e3, 2),
+            images_per_s=round(batch.shape[0] / mean, 1),
+            threads=engine.describe()["threads"],
+            provider=engine.describe()["provider"],
+        )
 
 
 @pytest.mark.parametrize("name", ["torch", "onnxruntime"])

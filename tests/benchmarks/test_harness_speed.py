@@ -41,10 +41,23 @@ def test_score_a_fi_sized_split(benchmark):
 
 def test_records_round_trip_200_rows(benchmark, tmp_path):
     cm = tuple(tuple(int(i == j) * 40 for j in range(8)) for i in range(8))
-    rows = tuple(Record(f"model{i // 8}", "ort-cpu", "onnxruntime", "cpu", "fp32", 1 + i % 8, accuracy_pct=60.0 + i / 7,
-                        confusion=cm, per_class_tpr_pct=(50.0,) * 8, lat_p50_ms=1.0 + i / 3, throughput_ips=100.0,
-                        engine_info={"i": i})
-                 for i in range(200))
+    rows = tuple(
+        Record(
+            f"model{i // 8}",
+            "ort-cpu",
+            "onnxruntime",
+            "cpu",
+            "fp32",
+            1 + i % 8,
+            accuracy_pct=60.0 + i / 7,
+            confusion=cm,
+            per_class_tpr_pct=(50.0,) * 8,
+            lat_p50_ms=1.0 + i / 3,
+            throughput_ips=100.0,
+            engine_info={"i": i},
+        )
+        for i in range(200)
+    )
     run = CompareRun(rows, {"dataset": "synth"}, {}, {})
 
     def round_trip():

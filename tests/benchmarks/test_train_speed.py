@@ -12,8 +12,8 @@ from PIL import Image
 from mldrnet import models
 from mldrnet.data import make_loader
 from mldrnet.data.transforms import Preprocessing
-from mldrnet.training.loop import train_one_epoch
 from mldrnet.training.config import TrainConfig
+from mldrnet.training.loop import train_one_epoch
 
 N_IMAGES, BATCH = 32, 16
 
@@ -39,8 +39,9 @@ def test_mldrnet_train_throughput_375(benchmark, jpegs):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9, weight_decay=0.0005)
     loader = make_loader(jpegs, Preprocessing(crop=375), train=True, batch_size=BATCH, shuffle=True)
 
-    stats = benchmark.pedantic(train_one_epoch, args=(model, loader, optimizer, torch.device("cpu"), cfg, None),
-                               rounds=1, iterations=1)
+    stats = benchmark.pedantic(
+        train_one_epoch, args=(model, loader, optimizer, torch.device("cpu"), cfg, None), rounds=1, iterations=1
+    )
     benchmark.extra_info.update(images_per_s=stats["images_per_s"], data_share=stats["data_share"])
     assert stats["images"] == N_IMAGES and stats["train_loss"] > 0
     assert 0 <= stats["data_share"] < 1

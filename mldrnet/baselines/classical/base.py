@@ -36,8 +36,9 @@ def encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     check_classification_targets(y)
     classes = np.unique(y)
     if classes.shape[0] != 2:
-        raise ValueError(f"Only binary classification is supported: got {classes.shape[0]} class(es) "
-                         f"{classes[:5].tolist()!r}")
+        raise ValueError(
+            f"Only binary classification is supported: got {classes.shape[0]} class(es) {classes[:5].tolist()!r}"
+        )
     return classes, np.where(y == classes[1], 1.0, -1.0)
 
 
@@ -55,8 +56,9 @@ def unlabelled_mask(y: np.ndarray) -> np.ndarray:
     return np.zeros(len(y), bool)
 
 
-def validate_semi_supervised(est: BaseEstimator, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                           np.ndarray]:
+def validate_semi_supervised(
+    est: BaseEstimator, X: Any, y: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(X as float64, labelled-row mask, classes, ±1 codes of the labelled rows) for `fit(X, y)` where -1 marks
     the unlabelled rows; sets `n_features_in_`."""
     x, y = validate_data(est, X, y, dtype=np.float64)

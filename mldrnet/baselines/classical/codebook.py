@@ -43,10 +43,13 @@ class Codebook(ClusterMixin, BaseEstimator):
         rows = np.ascontiguousarray(x).view(np.dtype((np.void, x.dtype.itemsize * x.shape[1]))).ravel()
         distinct = len(np.unique(rows))
         if distinct < self.n_clusters:
-            raise ValueError(f"codebook: {len(x)} sample(s) with {distinct} distinct descriptors cannot make "
-                             f"{self.n_clusters} words; use more images")
-        km = MiniBatchKMeans(n_clusters=self.n_clusters, random_state=self.random_state, n_init=1, batch_size=2048,
-                             max_iter=100)
+            raise ValueError(
+                f"codebook: {len(x)} sample(s) with {distinct} distinct descriptors cannot make "
+                f"{self.n_clusters} words; use more images"
+            )
+        km = MiniBatchKMeans(
+            n_clusters=self.n_clusters, random_state=self.random_state, n_init=1, batch_size=2048, max_iter=100
+        )
         km.fit(x.astype(np.float64))  # float64: scikit-learn's float32 distance path upcasts in slow chunks
         self.cluster_centers_ = np.ascontiguousarray(km.cluster_centers_, dtype=np.float32)
         self.labels_ = self.predict(X)

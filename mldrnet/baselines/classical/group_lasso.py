@@ -105,8 +105,9 @@ def sparse_group_prox(w: np.ndarray, group_id: np.ndarray, l1: float, l2: np.nda
     return u * shrink[group_id]
 
 
-def _fista(xc: np.ndarray, yc: np.ndarray, group_id: np.ndarray, l1: float, l2: np.ndarray, max_iter: int,
-           tol: float) -> tuple[np.ndarray, int, bool]:
+def _fista(
+    xc: np.ndarray, yc: np.ndarray, group_id: np.ndarray, l1: float, l2: np.ndarray, max_iter: int, tol: float
+) -> tuple[np.ndarray, int, bool]:
     """FISTA with constant step 1/L on (1/2n)||yc - xc w||^2 + the sparse-group penalty: (w, iterations, converged)."""
     n, d = xc.shape
     step = 1.0 / max(np.linalg.norm(xc, 2) ** 2 / n, 1e-12)
@@ -152,8 +153,9 @@ class SparseGroupLasso(_LinearSignModel):
         group_id = _group_ids(self.groups, x.shape[1])
         l2 = self.alpha * (1.0 - self.l1_ratio) * np.sqrt(np.bincount(group_id))  # per-group weight
         x_mean, y_mean = x.mean(axis=0), float(y_pm.mean())  # centred, the intercept decouples
-        w, self.n_iter_, self.converged_ = _fista(x - x_mean, y_pm - y_mean, group_id, self.alpha * self.l1_ratio,
-                                                  l2, self.max_iter, self.tol)
+        w, self.n_iter_, self.converged_ = _fista(
+            x - x_mean, y_pm - y_mean, group_id, self.alpha * self.l1_ratio, l2, self.max_iter, self.tol
+        )
         self.coef_, self.intercept_, self.group_id_ = w, y_mean - float(x_mean @ w), group_id
         return self
 

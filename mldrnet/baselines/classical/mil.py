@@ -39,8 +39,14 @@ class MaxPoolMIL(ClassifierMixin, BaseEstimator):
     for two classes, (n_bags, n_classes) otherwise; coef_ (one row per mi-SVM, on standardised instances).
     """
 
-    def __init__(self, n_instances: int = 1, C: float = 1.0, max_iter: int = 10, balanced: bool = False,
-                 random_state: int | None = None):
+    def __init__(
+        self,
+        n_instances: int = 1,
+        C: float = 1.0,
+        max_iter: int = 10,
+        balanced: bool = False,
+        random_state: int | None = None,
+    ):
         self.n_instances = n_instances
         self.C = C
         self.max_iter = max_iter

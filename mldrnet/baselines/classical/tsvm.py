@@ -140,8 +140,9 @@ class TransductiveSVM(BinaryClassifier):
         top = np.argsort(-scores_u, kind="stable")[: int(round(frac * n_u))]
         return np.where(np.isin(np.arange(n_u), top), 1.0, -1.0)
 
-    def _switching(self, problem: _Problem, y_l: np.ndarray, y_u: np.ndarray, c: float,
-                   c_star: float) -> tuple[SVC, np.ndarray]:
+    def _switching(
+        self, problem: _Problem, y_l: np.ndarray, y_u: np.ndarray, c: float, c_star: float
+    ) -> tuple[SVC, np.ndarray]:
         """3-4: raise the unlabelled costs from 1e-5 to C*, switching label pairs at each level."""
         n_u, n_pos = y_u.shape[0], int(np.sum(y_u > 0))
         c_neg = 1e-5  # 3: tiny costs for the unlabelled points, balanced as in Joachims' Fig. 2

@@ -55,6 +55,12 @@ def extract_file(name: str, path) -> dict[str, dict[str, float]]:
         raise BenchError(f"cannot extract features from {e}") from e
     groups = mod.extract(np.asarray(image.convert("RGB")))
     names = getattr(mod, "FEATURE_NAMES", {})
-    return {g: dict(zip(names.get(g) or [f"{g}[{i}]" for i in range(mod.GROUPS[g])],
-                        (float(v) for v in np.asarray(groups[g]).ravel())))
-            for g in mod.GROUPS}
+    return {
+        g: dict(
+            zip(
+                names.get(g) or [f"{g}[{i}]" for i in range(mod.GROUPS[g])],
+                (float(v) for v in np.asarray(groups[g]).ravel()),
+            )
+        )
+        for g in mod.GROUPS
+    }

@@ -88,22 +88,60 @@ from mldrnet.baselines.features.image import as_rgb_uint8, resize_to_pixels
 NAME = "machajdik"
 VERSION = 2  # 2: colour-name prototypes and RYB hue map from the `colour` tables shared with Zhao
 
-_ITTEN = ("brightness", "saturation", "hue", "complement", "warmth", "harmony", "hue_count", "hue_spread",
-          "warm_area", "cold_area")
+_ITTEN = (
+    "brightness",
+    "saturation",
+    "hue",
+    "complement",
+    "warmth",
+    "harmony",
+    "hue_count",
+    "hue_spread",
+    "warm_area",
+    "cold_area",
+)
 _WANG = (
     [f"wang_{lv}_{t}" for lv in ("dark", "mid", "bright") for t in ("warm", "cool")]
     + [f"wang_sat_{lv}_{t}" for lv in ("low", "mid", "high") for t in ("warm", "cool")]
-    + ["wang_warm_cool_balance", "wang_mean_chroma", "wang_lightness_std", "wang_lightness_range",
-       "wang_rms_contrast", "wang_sharpness_gradient", "wang_sharpness_laplacian"]
+    + [
+        "wang_warm_cool_balance",
+        "wang_mean_chroma",
+        "wang_lightness_std",
+        "wang_lightness_range",
+        "wang_rms_contrast",
+        "wang_sharpness_gradient",
+        "wang_sharpness_laplacian",
+    ]
 )
-_AREA = ["area_dark", "area_mid", "area_bright", "area_sat_low", "area_sat_mid", "area_sat_high", "area_warm",
-         "area_cold", "area_achromatic", "area_largest_segment"]
+_AREA = [
+    "area_dark",
+    "area_mid",
+    "area_bright",
+    "area_sat_low",
+    "area_sat_mid",
+    "area_sat_high",
+    "area_warm",
+    "area_cold",
+    "area_achromatic",
+    "area_largest_segment",
+]
 
 FEATURE_NAMES: dict[str, tuple[str, ...]] = {
     "colour": tuple(
-        ["saturation_mean", "brightness_mean", "pleasure", "arousal", "dominance",
-         "hue_mean_cos", "hue_mean_sin", "hue_dispersion", "hue_wmean_cos", "hue_wmean_sin", "hue_wdispersion",
-         "colourfulness"]
+        [
+            "saturation_mean",
+            "brightness_mean",
+            "pleasure",
+            "arousal",
+            "dominance",
+            "hue_mean_cos",
+            "hue_mean_sin",
+            "hue_dispersion",
+            "hue_wmean_cos",
+            "hue_wmean_sin",
+            "hue_wdispersion",
+            "colourfulness",
+        ]
         + [f"colour_name_{n}" for n in COLOUR_NAMES]
         + [f"itten_{n}_{s}" for n in _ITTEN for s in ("mean", "max")]
         + _WANG
@@ -115,10 +153,19 @@ FEATURE_NAMES: dict[str, tuple[str, ...]] = {
         + [f"glcm_{p}_{c}" for p in ("contrast", "correlation", "energy", "homogeneity") for c in "hsy"]
     ),
     "composition": (
-        "level_of_detail", "dof_h", "dof_s", "dof_y",
-        "lines_log_count", "lines_static_share", "lines_slanted_share", "lines_slanted_length_share",
-        "lines_mean_length", "lines_mean_slant",
-        "thirds_hue", "thirds_saturation", "thirds_brightness",
+        "level_of_detail",
+        "dof_h",
+        "dof_s",
+        "dof_y",
+        "lines_log_count",
+        "lines_static_share",
+        "lines_slanted_share",
+        "lines_slanted_length_share",
+        "lines_mean_length",
+        "lines_mean_slant",
+        "thirds_hue",
+        "thirds_saturation",
+        "thirds_brightness",
     ),
     "content": ("faces_count", "faces_largest_area", "skin_area", "skin_per_face"),
 }
@@ -236,13 +283,15 @@ def _itten(labels, h_ryb, s, y) -> tuple[np.ndarray, float]:
     if len(pi_):
         d = np.abs(np.angle(np.exp(1j * (hue[pi_] - hue[pj]))))  # hue difference in [0, pi]
         both = np.sqrt(chroma[pi_] * chroma[pj])
-        pair = np.stack([
-            np.abs(y_m[pi_] - y_m[pj]),
-            np.abs(s_m[pi_] - s_m[pj]),
-            d / math.pi * both,
-            np.maximum(0.0, -np.cos(d)) ** 2 * both,
-            np.abs(warmth[pi_] - warmth[pj]) / 2.0,
-        ])
+        pair = np.stack(
+            [
+                np.abs(y_m[pi_] - y_m[pj]),
+                np.abs(s_m[pi_] - s_m[pj]),
+                d / math.pi * both,
+                np.maximum(0.0, -np.cos(d)) ** 2 * both,
+                np.abs(warmth[pi_] - warmth[pj]) / 2.0,
+            ]
+        )
         # Per segment: border-weighted mean over its adjacent pairs.
         idx = np.concatenate([pi_, pj])
         wsum = np.bincount(idx, np.concatenate([border, border]), n)
@@ -295,8 +344,7 @@ def _wang(h_ryb, s, y, lightness) -> np.ndarray:
         for m in levels:
             feats += [float((m * warm).mean()), float((m * cool).mean())]
     feats += [float((warm - cool).mean()), float((s * chroma).mean())]
-    feats += [float(lum.std()), float(np.subtract(*np.percentile(lum, [95, 5]))),
-              float(y.std() / max(y.mean(), 0.05))]
+    feats += [float(lum.std()), float(np.subtract(*np.percentile(lum, [95, 5]))), float(y.std() / max(y.mean(), 0.05))]
     gy, gx = np.gradient(lum)
     feats += [float(np.hypot(gx, gy).mean()), float(ndi.laplace(lum).var())]
     return np.asarray(feats)
@@ -322,9 +370,16 @@ def _colour(rgb, h, s, y, labels) -> np.ndarray:
     chrom = s >= _ACHROMATIC_S
     warm_px = np.cos(h_ryb - _WARM_CENTRE) > 0
     area = [
-        (y < 1 / 3).mean(), ((y >= 1 / 3) & (y <= 2 / 3)).mean(), (y > 2 / 3).mean(),
-        (s < 1 / 3).mean(), ((s >= 1 / 3) & (s <= 2 / 3)).mean(), (s > 2 / 3).mean(),
-        (chrom & warm_px).mean(), (chrom & ~warm_px).mean(), (~chrom).mean(), largest,
+        (y < 1 / 3).mean(),
+        ((y >= 1 / 3) & (y <= 2 / 3)).mean(),
+        (y > 2 / 3).mean(),
+        (s < 1 / 3).mean(),
+        ((s >= 1 / 3) & (s <= 2 / 3)).mean(),
+        (s > 2 / 3).mean(),
+        (chrom & warm_px).mean(),
+        (chrom & ~warm_px).mean(),
+        (~chrom).mean(),
+        largest,
     ]
     return np.concatenate([[s_mean, y_mean], pad, hue, [_colourfulness(rgb)], names, itten, wang, area])
 
@@ -338,8 +393,8 @@ def _tamura_coarseness(y: np.ndarray, kmax: int = 5) -> float:
         avg = ndi.uniform_filter(y, size=2**k, mode="reflect")
         o = 2 ** (k - 1)
         p = np.pad(avg, o, mode="edge")
-        eh = np.abs(p[o:-o, 2 * o:] - p[o:-o, : -2 * o])
-        ev = np.abs(p[2 * o:, o:-o] - p[: -2 * o, o:-o])
+        eh = np.abs(p[o:-o, 2 * o :] - p[o:-o, : -2 * o])
+        ev = np.abs(p[2 * o :, o:-o] - p[: -2 * o, o:-o])
         energies.append(np.maximum(eh, ev))
     best = np.argmax(np.stack(energies), axis=0)
     return float((2.0 ** (best + 1)).mean())
@@ -404,9 +459,7 @@ def _dynamics(y_small: np.ndarray) -> np.ndarray:
     if min(hh, ww) < 8 or y_small.std() <= 1e-6:
         return np.zeros(6)
     edges = canny(y_small, sigma=1.5)
-    lines = probabilistic_hough_line(
-        edges, threshold=10, line_length=max(5, round(0.05 * diag)), line_gap=3, rng=0
-    )
+    lines = probabilistic_hough_line(edges, threshold=10, line_length=max(5, round(0.05 * diag)), line_gap=3, rng=0)
     if not lines:
         return np.zeros(6)
     seg = np.asarray(lines, dtype=np.float64)  # (n, 2, 2): ((x0, y0), (x1, y1))
@@ -415,14 +468,16 @@ def _dynamics(y_small: np.ndarray) -> np.ndarray:
     ang = np.degrees(np.mod(np.arctan2(dy, dx), math.pi / 2))  # in [0, 90)
     dev = np.minimum(ang, 90 - ang)  # deviation from the nearest axis, in [0, 45]
     static = dev <= 15
-    return np.array([
-        math.log1p(len(lines)),
-        static.mean(),
-        (~static).mean(),
-        _safe_div(length[~static].sum(), length.sum()),
-        length.mean() / diag,
-        dev.mean() / 45.0,
-    ])
+    return np.array(
+        [
+            math.log1p(len(lines)),
+            static.mean(),
+            (~static).mean(),
+            _safe_div(length[~static].sum(), length.sum()),
+            length.mean() / diag,
+            dev.mean() / 45.0,
+        ]
+    )
 
 
 def _thirds(h, s, y) -> np.ndarray:
@@ -472,9 +527,9 @@ def extract(image) -> dict[str, np.ndarray]:
     wave, dof = _wavelet(channels)
     out = {
         "colour": _colour(rgb, h, s, y, labels),
-        "texture": np.concatenate([
-            [_tamura_coarseness(y_small), _tamura_contrast(y), _tamura_directionality(y)], wave, _glcm(channels)
-        ]),
+        "texture": np.concatenate(
+            [[_tamura_coarseness(y_small), _tamura_contrast(y), _tamura_directionality(y)], wave, _glcm(channels)]
+        ),
         "composition": np.concatenate([[float(labels.max() + 1)], dof, _dynamics(y_small), _thirds(h, s, y)]),
         "content": _content(rgb),
     }

@@ -204,8 +204,12 @@ def _ratio_matches(d1: np.ndarray, d2: np.ndarray, forbid: np.ndarray, k: int = 
         return np.zeros(0, int), np.zeros(0, int)
     allowed = np.ascontiguousarray(~forbid, dtype=np.uint8)
     knn = cv2.BFMatcher(cv2.NORM_L2).knnMatch(d1.astype(np.float32), d2.astype(np.float32), k=k + 1, mask=allowed)
-    pairs = [(m.queryIdx, m.trainIdx) for row in knn for m in row[:k]
-             if len(row) <= k or m.distance < _RATIO * row[k].distance]
+    pairs = [
+        (m.queryIdx, m.trainIdx)
+        for row in knn
+        for m in row[:k]
+        if len(row) <= k or m.distance < _RATIO * row[k].distance
+    ]
     i, j = np.array(pairs, dtype=int).reshape(-1, 2).T
     return i, j
 

@@ -12,15 +12,26 @@ from pathlib import Path
 from mldrnet import EMOTIONS
 from mldrnet.data.base import DatasetSpec, Listing
 from mldrnet.data.decode import printable
-from mldrnet.data.files import (descend, find_place, first_per_path, index_images, is_number, lookup, places, read_rows,
-                                require_dir)
+from mldrnet.data.files import (
+    descend,
+    find_place,
+    first_per_path,
+    index_images,
+    is_number,
+    lookup,
+    places,
+    read_rows,
+    require_dir,
+)
 from mldrnet.data.labels import label_of
 from mldrnet.errors import BenchError
 
 CSV_NAME = "ABSTRACT_groundTruth.csv"
 FOLDER = "testImages_abstract"  # what the archive unpacks to
-LAYOUT = (f"ROOT/{CSV_NAME} ('ID' then one vote column per emotion) beside the painting files, or beside their "
-          f"folder ROOT/{FOLDER}/")
+LAYOUT = (
+    f"ROOT/{CSV_NAME} ('ID' then one vote column per emotion) beside the painting files, or beside their "
+    f"folder ROOT/{FOLDER}/"
+)
 
 
 def _table_in(folder: Path) -> Path | None:
@@ -36,8 +47,13 @@ def scan(root: Path) -> Listing:
     base = descend(root, FOLDER)  # the paintings
     # the CSV sits inside the paintings' folder or beside it: ROOT/, ROOT/testImages_abstract/, or above the
     # data root when that is testImages_abstract/ itself
-    where = find_place("abstract", LAYOUT, f"{CSV_NAME} not found", [base, *places(root, FOLDER, parent=True)],
-                       lambda p: None if _table_in(p) else "")
+    where = find_place(
+        "abstract",
+        LAYOUT,
+        f"{CSV_NAME} not found",
+        [base, *places(root, FOLDER, parent=True)],
+        lambda p: None if _table_in(p) else "",
+    )
     table = _table_in(where)
     assert table is not None  # find_place returned a folder where _table_in found it
     rows = read_rows(table, quotechar="'")
@@ -53,8 +69,11 @@ def scan(root: Path) -> Listing:
     index = index_images(base, dropped)
     for row in body:
         name, cells = row[0], row[1:]
-        votes = [(float(cells[i - 1]), lbl) for i, lbl in columns.items()
-                 if lbl is not None and i - 1 < len(cells) and is_number(cells[i - 1])]
+        votes = [
+            (float(cells[i - 1]), lbl)
+            for i, lbl in columns.items()
+            if lbl is not None and i - 1 < len(cells) and is_number(cells[i - 1])
+        ]
         if len(votes) != len(EMOTIONS):
             dropped.append(f"{table}: row {name!r} does not have {len(EMOTIONS)} vote counts (ignored)")
             continue
@@ -68,7 +87,9 @@ def scan(root: Path) -> Listing:
         else:
             samples.append((rel, winners[0]))
     if not samples:
-        raise BenchError(f"abstract: none of the paintings listed in {table} were found under {base}; expected {LAYOUT}")
+        raise BenchError(
+            f"abstract: none of the paintings listed in {table} were found under {base}; expected {LAYOUT}"
+        )
     return Listing(base, first_per_path(samples, dropped, table), dropped=tuple(dropped))
 
 

@@ -12,15 +12,23 @@ from mldrnet.data.decode import printable
 from mldrnet.data.files import find_place, images_in, places, require_dir, require_every_class
 from mldrnet.data.labels import label_of
 
-LAYOUT = "ROOT/<emotion>_<n>.jpg in one flat folder (prefixes amusement, anger, awe, contentment, disgust, excitement, fear, sad)"
+LAYOUT = (
+    "ROOT/<emotion>_<n>.jpg in one flat folder "
+    "(prefixes amusement, anger, awe, contentment, disgust, excitement, fear, sad)"
+)
 _PREFIX = re.compile(r"^([A-Za-z]+)")
 
 
 def scan(root: Path) -> Listing:
     root = require_dir(root, "artphoto", LAYOUT)
     # the archive unpacks to testImages_artphoto/: the data root may be that folder or the one holding it
-    base = find_place("artphoto", LAYOUT, f"no images for {', '.join(EMOTIONS)}", places(root, "testImages_artphoto"),
-                      lambda p: None if images_in(p) else "no images")
+    base = find_place(
+        "artphoto",
+        LAYOUT,
+        f"no images for {', '.join(EMOTIONS)}",
+        places(root, "testImages_artphoto"),
+        lambda p: None if images_in(p) else "no images",
+    )
     samples: list[tuple[str, int]] = []
     dropped: list[str] = []
     for name in images_in(base, dropped):

@@ -49,8 +49,9 @@ def _lacks(folder: Path) -> str | None:
 def scan(root: Path) -> Listing:
     root = require_dir(root, "emoset", LAYOUT)
     # the archive unpacks to EmoSet-118K/ (or EmoSet/): the data root may be that folder or the one holding it
-    base = find_place("emoset", LAYOUT, "its split files and image/ folder not found",
-                      places(root, "EmoSet-118K", "EmoSet"), _lacks)
+    base = find_place(
+        "emoset", LAYOUT, "its split files and image/ folder not found", places(root, "EmoSet-118K", "EmoSet"), _lacks
+    )
     id_to_name = _id_to_name(base)
     rows: dict[str, tuple[int, str]] = {}
     dropped = []
@@ -75,8 +76,12 @@ def scan(root: Path) -> Listing:
     if not any(s == "test" for _, s in rows.values()) or not any(s == "train" for _, s in rows.values()):
         raise BenchError(f"emoset: the split files in {base} name no existing train or test image; expected {LAYOUT}")
     ordered = sorted(rows.items())
-    return Listing(base, tuple((rel, lbl) for rel, (lbl, _) in ordered),
-                   given_split=tuple(s for _, (_, s) in ordered), dropped=tuple(dropped))
+    return Listing(
+        base,
+        tuple((rel, lbl) for rel, (lbl, _) in ordered),
+        given_split=tuple(s for _, (_, s) in ordered),
+        dropped=tuple(dropped),
+    )
 
 
 SPEC = DatasetSpec(

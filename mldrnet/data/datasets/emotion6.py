@@ -12,11 +12,20 @@ from pathlib import Path
 
 from mldrnet.data.base import DatasetSpec, Listing
 from mldrnet.data.decode import printable
-from mldrnet.data.files import (find_place, first_per_path, is_number, listed_file, places, require_dir,
-                                require_every_class)
+from mldrnet.data.files import (
+    find_place,
+    first_per_path,
+    is_number,
+    listed_file,
+    places,
+    require_dir,
+    require_every_class,
+)
 from mldrnet.data.labels import EMOTION6, label_of
 
-LAYOUT = "ROOT/images/<emotion>/<n>.jpg and ROOT/ground_truth.txt (tab-separated: file, valence, arousal, 7 probabilities)"
+LAYOUT = (
+    "ROOT/images/<emotion>/<n>.jpg and ROOT/ground_truth.txt (tab-separated: file, valence, arousal, 7 probabilities)"
+)
 
 
 def _label(name: str, cells: list[str]) -> int | None:
@@ -29,8 +38,14 @@ def _label(name: str, cells: list[str]) -> int | None:
 
 
 def _lacks(folder: Path) -> str | None:
-    missing = [name for name, ok in (("ground_truth.txt", (folder / "ground_truth.txt").is_file()),
-                                     ("images/", (folder / "images").is_dir())) if not ok]
+    missing = [
+        name
+        for name, ok in (
+            ("ground_truth.txt", (folder / "ground_truth.txt").is_file()),
+            ("images/", (folder / "images").is_dir()),
+        )
+        if not ok
+    ]
     return f"no {' and no '.join(missing)}" if missing else None
 
 
@@ -38,8 +53,7 @@ def scan(root: Path) -> Listing:
     root = require_dir(root, "emotion6", LAYOUT)
     # the archive unpacks to Emotion6/; the data root may be that folder, the one holding it, or its images/
     candidates = places(root, "Emotion6") + ([root.parent] if root.name.lower() == "images" else [])
-    base = find_place("emotion6", LAYOUT, "ground_truth.txt and folder images/ not found together", candidates,
-                      _lacks)
+    base = find_place("emotion6", LAYOUT, "ground_truth.txt and folder images/ not found together", candidates, _lacks)
     table, images = base / "ground_truth.txt", base / "images"
     samples: list[tuple[str, int]] = []
     dropped: list[str] = []

@@ -18,20 +18,27 @@ from mldrnet.errors import BenchError
 LAYOUT = "ROOT/emotion_dataset/<emotion>/<emotion>_NNNN.jpg with folders " + ", ".join(EMOTIONS)
 
 
-def scan_folders(root: Path, dataset: str = "fi", *, require_all: bool = True,
-                 classes: tuple[str, ...] = EMOTIONS) -> Listing:
+def scan_folders(
+    root: Path, dataset: str = "fi", *, require_all: bool = True, classes: tuple[str, ...] = EMOTIONS
+) -> Listing:
     """One folder per class under `root` (or `root/emotion_dataset`). `require_all=False` accepts missing
     classes, for the user's extra noisy-label folder; `classes` other than the emotions: the generated
     synth-mart set (positive / negative folders)."""
     layout = LAYOUT if classes == EMOTIONS else layout_of(classes)
     root = require_dir(root, dataset, layout)
-    base = find_place(dataset, layout, f"missing class folders {', '.join(classes)}", places(root, "emotion_dataset"),
-                      lambda p: None if set(_class_folders(p)) & set(classes) else "no class folder")
+    base = find_place(
+        dataset,
+        layout,
+        f"missing class folders {', '.join(classes)}",
+        places(root, "emotion_dataset"),
+        lambda p: None if set(_class_folders(p)) & set(classes) else "no class folder",
+    )
     folders = _class_folders(base)
     missing = [e for e in classes if e not in folders]
     if require_all and missing:
-        raise BenchError(f"{dataset}: missing class folders {', '.join(missing)} in {printable(base)}; "
-                         f"expected {layout}")
+        raise BenchError(
+            f"{dataset}: missing class folders {', '.join(missing)} in {printable(base)}; expected {layout}"
+        )
     samples: list[tuple[str, int]] = []
     dropped: list[str] = []
     for label, emotion in enumerate(classes):
@@ -42,8 +49,9 @@ def scan_folders(root: Path, dataset: str = "fi", *, require_all: bool = True,
             raise BenchError(f"{dataset}: class folder {printable(folders[emotion])} has no images; expected {layout}")
         samples += [(f"{folders[emotion].name}/{n}", label) for n in names]
     what = "an emotion class" if classes == EMOTIONS else f"a class of {dataset}"
-    dropped += [f"folder {printable(base / name)} is not {what} (ignored)" for name in sorted(folders)
-                if name not in classes]
+    dropped += [
+        f"folder {printable(base / name)} is not {what} (ignored)" for name in sorted(folders) if name not in classes
+    ]
     return Listing(base, tuple(sorted(samples)), dropped=tuple(dropped))
 
 

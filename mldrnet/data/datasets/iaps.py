@@ -13,8 +13,18 @@ from pathlib import Path
 from mldrnet import EMOTIONS
 from mldrnet.data.base import DatasetSpec, Listing
 from mldrnet.data.decode import printable
-from mldrnet.data.files import (descend, find_table, first_per_path, index_images, is_number, lookup, places, read_rows,
-                                require_dir, table_columns)
+from mldrnet.data.files import (
+    descend,
+    find_table,
+    first_per_path,
+    index_images,
+    is_number,
+    lookup,
+    places,
+    read_rows,
+    require_dir,
+    table_columns,
+)
 from mldrnet.data.labels import label_of
 from mldrnet.errors import BenchError
 
@@ -50,7 +60,9 @@ def scan(root: Path) -> Listing:
         pic, label = row[id_col], label_of(row[label_col], EMOTIONS)
         rel = lookup(index, pic) or (by_number.get(float(pic)) if is_number(pic) else None)
         if label is None:
-            dropped.append(f"{table}: picture {pic!r} has label {row[label_col]!r}, not one of the 8 emotions (ignored)")
+            dropped.append(
+                f"{table}: picture {pic!r} has label {row[label_col]!r}, not one of the 8 emotions (ignored)"
+            )
         elif rel is None:
             dropped.append(f"{pic}: listed in {table.name} but no such picture under {printable(base)}")
         else:

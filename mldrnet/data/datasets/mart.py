@@ -7,8 +7,17 @@ from pathlib import Path
 
 from mldrnet.data.base import DatasetSpec, Listing
 from mldrnet.data.decode import printable
-from mldrnet.data.files import (find_table, first_per_path, index_images, lookup, places, read_rows, require_dir,
-                                require_every_class, table_columns)
+from mldrnet.data.files import (
+    find_table,
+    first_per_path,
+    index_images,
+    lookup,
+    places,
+    read_rows,
+    require_dir,
+    require_every_class,
+    table_columns,
+)
 from mldrnet.data.labels import POLARITY, label_of
 from mldrnet.errors import BenchError
 
@@ -39,8 +48,9 @@ def scan(root: Path) -> Listing:
             dropped.append(f"{name}: listed in {table.name} but not found under {printable(base)}")
         else:
             samples.append((rel, label))
-    require_every_class(samples, POLARITY, "mart", f"listed in {printable(table)} and found under {printable(base)}",
-                        LAYOUT)
+    require_every_class(
+        samples, POLARITY, "mart", f"listed in {printable(table)} and found under {printable(base)}", LAYOUT
+    )
     return Listing(base, first_per_path(samples, dropped, table), dropped=tuple(dropped))
 
 

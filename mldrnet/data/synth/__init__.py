@@ -4,8 +4,18 @@ the primitives of draw.py, named by params.py and written by writer.py.
 """
 
 from mldrnet.data.synth.emotions import CUES
-from mldrnet.data.synth.writer import ensure_synth, generate, render
 from mldrnet.data.synth.params import COUNTS, DEFAULT_KIND, KINDS, MARKER, SynthParams, read_params
+from mldrnet.data.synth.writer import ensure_synth, generate, render
 
-__all__ = ["COUNTS", "CUES", "DEFAULT_KIND", "KINDS", "MARKER", "SynthParams", "ensure_synth", "generate", "read_params",
-           "render"]
+__all__ = [
+    "COUNTS",
+    "CUES",
+    "DEFAULT_KIND",
+    "KINDS",
+    "MARKER",
+    "SynthParams",
+    "ensure_synth",
+    "generate",
+    "read_params",
+    "render",
+]

@@ -10,8 +10,15 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 
-def draw_emotion(rng: np.random.Generator, size: int, cues: tuple[str, str, str], *, clutter=(0, 5, 0.06),
-                 noise: float = 8.0, blur: tuple[float, float] | None = None) -> Image.Image:
+def draw_emotion(
+    rng: np.random.Generator,
+    size: int,
+    cues: tuple[str, str, str],
+    *,
+    clutter=(0, 5, 0.06),
+    noise: float = 8.0,
+    blur: tuple[float, float] | None = None,
+) -> Image.Image:
     """One image showing `cues` (palette, composition, shape): drawn at 2x and box-downsampled, for smooth
     edges. clutter = (min, max + 1 distractors, their largest radius as a fraction of the side); noise: the
     largest pixel-noise sigma; blur: a Gaussian blur radius range in px at 128 px (None: no blur, and no
@@ -36,8 +43,9 @@ def draw_emotion(rng: np.random.Generator, size: int, cues: tuple[str, str, str]
     return finish(rng, img.reduce(2), noise, blur)
 
 
-def finish(rng: np.random.Generator, img: Image.Image, noise: float,
-           blur: tuple[float, float] | None = None) -> Image.Image:
+def finish(
+    rng: np.random.Generator, img: Image.Image, noise: float, blur: tuple[float, float] | None = None
+) -> Image.Image:
     """The camera: an optional blur (radius range at 128 px, scaled to the image), then pixel noise."""
     if blur is not None:
         img = img.filter(ImageFilter.GaussianBlur(rng.uniform(*blur) * img.width / 128))
@@ -57,7 +65,9 @@ def background(rng: np.random.Generator, s: int, *, warm: bool) -> np.ndarray:
     hue, sat = rng.random(), rng.uniform(0, 0.35)
     light = rng.uniform(0.55, 0.95) if warm else rng.uniform(0.08, 0.45)
     c1 = np.array(hsv(hue, sat, light), np.float32)
-    c2 = np.array(hsv((hue + rng.uniform(-0.15, 0.15)) % 1.0, sat, np.clip(light + rng.uniform(-0.2, 0.2), 0, 1)), np.float32)
+    c2 = np.array(
+        hsv((hue + rng.uniform(-0.15, 0.15)) % 1.0, sat, np.clip(light + rng.uniform(-0.2, 0.2), 0, 1)), np.float32
+    )
     angle = rng.uniform(0, 2 * math.pi)
     x = (np.arange(s, dtype=np.float32) / s)[None, :]
     y = x.T
@@ -73,7 +83,9 @@ def shape(rng: np.random.Generator, centre: np.ndarray, r: float, jagged: bool) 
     if jagged:
         points = int(rng.integers(3, 9))
         theta = np.linspace(0, 2 * math.pi, 2 * points, endpoint=False)
-        radius = np.where(np.arange(2 * points) % 2 == 0, 1.0, rng.uniform(0.35, 0.6)) * rng.uniform(0.9, 1.1, 2 * points)
+        radius = np.where(np.arange(2 * points) % 2 == 0, 1.0, rng.uniform(0.35, 0.6)) * rng.uniform(
+            0.9, 1.1, 2 * points
+        )
         aspect = 1.0
     else:
         theta = np.linspace(0, 2 * math.pi, 48, endpoint=False)

@@ -25,7 +25,8 @@ COUNTS: dict[str, tuple[int, ...]] = {
     "mart": (250, 250),  # 500, balanced
 }
 KINDS = tuple(COUNTS)
-# each set's RNG stream tag (mldrnet.data.synth.sets): fixed numbers, so adding a set never changes the images of another
+# each set's RNG stream tag (mldrnet.data.synth.sets): fixed numbers, so adding a set never changes the images
+# of another
 STREAM_ID = {"artphoto": 0, "abstract": 1, "iaps": 2, "mart": 3}
 
 
@@ -85,9 +86,10 @@ def read_params(out: Path) -> SynthParams | None:
 
 def check_params(params: SynthParams) -> None:
     if params.kind != DEFAULT_KIND and params.kind not in COUNTS:
-        raise BenchError(f"unknown synthetic set kind {params.kind!r}; choose {DEFAULT_KIND} or "
-                         f"{', '.join(COUNTS)}")
+        raise BenchError(f"unknown synthetic set kind {params.kind!r}; choose {DEFAULT_KIND} or {', '.join(COUNTS)}")
     if params.n < len(EMOTIONS):
-        raise BenchError(f"synthetic set size {params.n} is too small: use --n {len(EMOTIONS)} or more (one image per class)")
+        raise BenchError(
+            f"synthetic set size {params.n} is too small: use --n {len(EMOTIONS)} or more (one image per class)"
+        )
     if not 16 <= params.size <= 2048:
         raise BenchError(f"synthetic image size {params.size} px is out of range: use --size between 16 and 2048")

@@ -57,8 +57,11 @@ _STREAM = 7919  # tags these sets' RNG streams apart from synth's (seed, class, 
 def cues(kind: str) -> dict:
     """What carries the labels, for the set's synth.json marker."""
     if kind == "mart":
-        return {"positive": ["harmonious", "bright", "rounded"], "negative": ["clashing", "dark", "sharp"],
-                "agreement": AGREE}
+        return {
+            "positive": ["harmonious", "bright", "rounded"],
+            "negative": ["clashing", "dark", "sharp"],
+            "agreement": AGREE,
+        }
     return {e: list(c) for e, c in CUES.items()}
 
 
@@ -157,7 +160,9 @@ def _mart(params: SynthParams, label: int, k: int) -> Image.Image:
     bg = np.empty((size, size, 3), np.float32)
     bg[:] = hsv(bg_hue % 1.0, rng.uniform(0, 0.4), light)
     if rng.random() < 0.5:  # blotchy texture: a nuisance
-        blotch = Image.fromarray(rng.normal(0, 1, (4, 4)).astype(np.float32)).resize((size, size), Image.Resampling.BILINEAR)
+        blotch = Image.fromarray(rng.normal(0, 1, (4, 4)).astype(np.float32)).resize(
+            (size, size), Image.Resampling.BILINEAR
+        )
         bg += np.asarray(blotch)[..., None] * rng.uniform(8, 20)
     img = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8)).resize((s, s), Image.Resampling.BILINEAR)
     draw = ImageDraw.Draw(img)

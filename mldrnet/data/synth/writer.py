@@ -29,8 +29,10 @@ def ensure_synth(params: SynthParams, out: Path) -> Path:
     found = read_params(out)
     if found is not None:
         if found != params:
-            raise BenchError(f"{out} holds a synthetic set with {found.to_json()}, not {params.to_json()}; "
-                             f"choose another folder or delete it")
+            raise BenchError(
+                f"{out} holds a synthetic set with {found.to_json()}, not {params.to_json()}; "
+                f"choose another folder or delete it"
+            )
         return out
     if out.exists() and any(out.iterdir()):
         raise BenchError(f"{out} exists and is not a synthetic dataset; choose an empty or new folder")
