@@ -5,12 +5,12 @@ import json
 import math
 
 import pytest
-from compare_fakes import CLASSES, FAST, fake_hooks, fake_run, write_checkpoint
 
 from bench.compare import CompareConfig, find_trained, run_compare
 from bench.records import CompareRun, Record, load_run, read_csv, save_run
 from bench.variants import select_variants
 from mldrnet.errors import BenchError
+from tests.helpers.compare_fakes import CLASSES, FAST, fake_hooks, fake_run, write_checkpoint
 
 
 @pytest.fixture(scope="module")

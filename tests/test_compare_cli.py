@@ -8,7 +8,6 @@ from dataclasses import asdict
 
 import pytest
 import torch
-from compare_fakes import cli_app
 from typer.testing import CliRunner
 
 from mldrnet import models
@@ -17,6 +16,7 @@ from mldrnet.data import DataConfig
 from mldrnet.data.transforms import Preprocessing
 from mldrnet.errors import BenchError
 from mldrnet.io.layout import checkpoint_path
+from tests.helpers.compare_fakes import cli_app
 
 QUICK = ["--time-budget", "0", "--warmup-time", "0", "--warmup-iters", "1", "--iters", "2"]
 runner = CliRunner()

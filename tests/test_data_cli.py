@@ -4,12 +4,12 @@ import re
 import sys
 
 import pytest
-from data_fixtures import jpg, write_fi
 from typer.testing import CliRunner
 
 from bench.cli import _register_commands, app, main
 from mldrnet import EMOTIONS
 from mldrnet.errors import BenchError
+from tests.helpers.data_files import jpg, write_fi
 
 runner = CliRunner()
 if not any(g.name == "data" for g in app.registered_groups):

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from data_fixtures import bomb_png, jpg, noise_jpg, text_as_jpg, truncated_jpg, zero_byte
 from PIL import Image
 
 from mldrnet.data import UnreadableImage, decode_image
 from mldrnet.data.decode import probe_image
 from mldrnet.errors import BenchError
+from tests.helpers.data_files import bomb_png, jpg, noise_jpg, text_as_jpg, truncated_jpg, zero_byte
 
 
 def pixel(img, xy):

@@ -3,7 +3,12 @@
 import json
 
 import pytest
-from data_fixtures import (
+
+from mldrnet import EMOTIONS
+from mldrnet.data import DATASETS
+from mldrnet.data.labels import EMOTION6, POLARITY
+from mldrnet.errors import BenchError
+from tests.helpers.data_files import (
     EMOSET_LABEL2IDX,
     EMOTION6_CLASSES,
     jpg,
@@ -15,11 +20,6 @@ from data_fixtures import (
     write_iaps,
     write_mart,
 )
-
-from mldrnet import EMOTIONS
-from mldrnet.data import DATASETS
-from mldrnet.data.labels import EMOTION6, POLARITY
-from mldrnet.errors import BenchError
 
 
 def labels_by_path(listing):

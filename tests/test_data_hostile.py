@@ -10,7 +10,15 @@ import shutil
 from types import SimpleNamespace
 
 import pytest
-from data_fixtures import (
+from typer.testing import CliRunner
+
+from bench.cli import _register_commands, app
+from mldrnet.data import DATASETS, DataConfig, UnreadableImage, decode_image, make_loader, prepare_data
+from mldrnet.data.decode import probe_image
+from mldrnet.data.splitfile import read as read_split
+from mldrnet.data.transforms import Preprocessing
+from mldrnet.errors import BenchError
+from tests.helpers.data_files import (
     jpg,
     write_abstract,
     write_emoset,
@@ -20,14 +28,6 @@ from data_fixtures import (
     write_mart,
     write_raw_name,
 )
-from typer.testing import CliRunner
-
-from bench.cli import _register_commands, app
-from mldrnet.data import DATASETS, DataConfig, UnreadableImage, decode_image, make_loader, prepare_data
-from mldrnet.data.decode import probe_image
-from mldrnet.data.splitfile import read as read_split
-from mldrnet.data.transforms import Preprocessing
-from mldrnet.errors import BenchError
 
 runner = CliRunner()
 if not any(g.name == "data" for g in app.registered_groups):

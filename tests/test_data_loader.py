@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 import torch
-from data_fixtures import COLOURS, jpg, text_as_jpg, truncated_jpg, zero_byte
 from PIL import Image
 
 from mldrnet.data import make_loader
 from mldrnet.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from tests.helpers.data_files import COLOURS, jpg, text_as_jpg, truncated_jpg, zero_byte
 
 PRE = Preprocessing(crop=16, resize=32)  # no resampling of a 32 px image: crops are exact pixel windows
 

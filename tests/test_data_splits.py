@@ -4,11 +4,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from data_fixtures import jpg, write_emoset, write_fi, write_mart
 
 from mldrnet.data import DataConfig, prepare_data
 from mldrnet.data.splits import kfold_split, kfold_val, ratio_split
 from mldrnet.errors import BenchError
+from tests.helpers.data_files import jpg, write_emoset, write_fi, write_mart
 
 LABELS = [c for c in range(4) for _ in range(40)] + [4] * 3  # 4 classes of 40 and a tiny class of 3
 

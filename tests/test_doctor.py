@@ -8,12 +8,12 @@ import types
 
 import pytest
 import torch
-from compare_fakes import cli_app
 from typer.testing import CliRunner
 
 from bench import doctor
 from engines import onnx_engine
 from mldrnet.errors import BenchError
+from tests.helpers.compare_fakes import cli_app
 
 runner = CliRunner()
 app = cli_app()

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from data_fixtures import write_mart
 
 from mldrnet import models
 from mldrnet.checkpoint import Checkpoint
@@ -17,6 +16,7 @@ from mldrnet.errors import BenchError
 from mldrnet.models.handcrafted import FeatureCache, FeatureModel, split_features
 from mldrnet.training.config import resolve
 from mldrnet.training.loop import train_model
+from tests.helpers.data_files import write_mart
 
 TINY = dict(crop=40, batch_size=16, workers=0)
 
@@ -116,13 +116,13 @@ def test_mart_method_trains_on_a_binary_dataset_and_refuses_eight_classes(tmp_pa
 def test_bench_features_prints_named_groups_and_names_a_bad_file(tmp_path):
     import json
 
-    from compare_fakes import cli_app
-    from data_fixtures import jpg
     from typer.testing import CliRunner
 
     from bench.cli.features import METHODS
     from mldrnet.baselines.features import METHODS as LIBRARY_METHODS
     from mldrnet.baselines.features import method
+    from tests.helpers.compare_fakes import cli_app
+    from tests.helpers.data_files import jpg
 
     assert METHODS == tuple(LIBRARY_METHODS)  # the CLI spells them out to stay light
     image, bad = jpg(tmp_path / "a.jpg"), tmp_path / "b.jpg"

@@ -8,12 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
-from compare_fakes import cli_app, synthetic_run
 from typer.testing import CliRunner
 
 from bench.check import Tolerance, check, compare_runs, load_baseline, update_baseline, write_baseline
 from bench.records import load_run, save_run
 from mldrnet.errors import BenchError
+from tests.helpers.compare_fakes import cli_app, synthetic_run
 
 ROWS = [
     dict(model="mldrnet", variant="torch-cpu", batch_size=1),

@@ -5,12 +5,12 @@ the console never repeats torch's advice to disable safe loading (item 7)."""
 import time
 
 import pytest
-from compare_fakes import cli_app
 from typer.testing import CliRunner
 
 from bench.cli.compare import ACTIVATION_FACTOR, check_timing_memory, timing_memory_estimate
 from bench.cli.console import safe_text
 from mldrnet.errors import BenchError
+from tests.helpers.compare_fakes import cli_app
 
 runner = CliRunner()
 

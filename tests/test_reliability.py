@@ -154,9 +154,8 @@ def test_a_second_export_of_a_file_refuses_naming_the_holder(tmp_path):
 
 
 def test_a_second_compare_into_one_folder_refuses_naming_the_holder(tmp_path):
-    from compare_fakes import synthetic_run
-
     from bench.report import save_all
+    from tests.helpers.compare_fakes import synthetic_run
 
     out = tmp_path / "compare" / "ci"
     out.mkdir(parents=True)
@@ -222,10 +221,9 @@ def test_zero_epochs_is_refused_unless_a_start_hook_needs_none(tmp_path):
 
 
 def test_non_finite_weights_are_refused_by_export_predict_and_compare(tmp_path):
-    from compare_fakes import fake_run
-
     from engines.export import ExportOptions, export_checkpoint
     from engines.predict import predict_files
+    from tests.helpers.compare_fakes import fake_run
 
     ckpt = _checkpoint(tmp_path, nan=True)
     with pytest.raises(BenchError) as e:
@@ -314,10 +312,9 @@ def test_a_read_only_results_folder_is_one_line_before_any_work(tmp_path, tmpfs)
     with pytest.raises(BenchError) as e:
         train_model(resolve("mldrnet", "quick", epochs=1, **TINY), tiny_data(), ro)
     assert "read-only file system" in _one_line(e) and str(ro) in str(e.value)
-    from compare_fakes import synthetic_run
-
     from bench.compare import check_output_dir
     from bench.report import save_all
+    from tests.helpers.compare_fakes import synthetic_run
 
     with pytest.raises(BenchError) as e:
         check_output_dir(ro / "compare" / "ci")
@@ -368,9 +365,8 @@ def test_a_results_path_that_is_a_file_is_one_line(tmp_path):
 
 def test_records_json_is_written_last(tmp_path, monkeypatch):
     """A compare whose plots fail leaves no records.json (not even a previous run's) for `bench check` to trust."""
-    from compare_fakes import synthetic_run
-
     import bench.report as report
+    from tests.helpers.compare_fakes import synthetic_run
 
     run = synthetic_run([dict(model="mldrnet", variant="torch-cpu", batch_size=1)])
     out = tmp_path / "out"

@@ -2,7 +2,6 @@
 
 import io
 
-from compare_fakes import CLASSES
 from PIL import Image
 from rich.console import Console
 
@@ -10,6 +9,7 @@ from bench.cli.tables import best_values, records_table
 from bench.plots import model_rows, write_plots
 from bench.records import CompareRun, Record
 from bench.report import save_all, warnings_for
+from tests.helpers.compare_fakes import CLASSES
 
 CM = tuple(tuple(5 if i == j else (1 if j == (i + 1) % 8 else 0) for j in range(8)) for i in range(8))
 

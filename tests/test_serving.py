@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from compare_fakes import CLASSES, FAST, SIZE, cli_app, fake_hooks, synthetic_run, write_checkpoint
 from PIL import Image
 from rich.console import Console
 from typer.testing import CliRunner
@@ -26,6 +25,7 @@ from engines.base import Engine, create_engine
 from mldrnet import models
 from mldrnet.errors import BenchError
 from mldrnet.models.stats import profile
+from tests.helpers.compare_fakes import CLASSES, FAST, SIZE, cli_app, fake_hooks, synthetic_run, write_checkpoint
 
 SERVE = 96  # != SIZE (64), the checkpoint's crop
 COMMITTED = Path(__file__).parents[1] / "results" / "baselines" / "ci-synth-cpu.json"
