@@ -34,7 +34,9 @@ from sklearn.metrics import recall_score
 from torch import nn
 
 from mldrnet.data.splits import kfold_split
+from mldrnet.data.transforms import Preprocessing
 from mldrnet.errors import BenchError
+from mldrnet.models.handcrafted import FeatureCache, FeatureSpec, split_features
 
 FOLDS = 5
 
@@ -238,9 +240,6 @@ def handcrafted_features(
     parallel extraction of mldrnet.models.handcrafted (results/features/); `kept` are the indices into `paths` of the
     readable images (an unreadable file is dropped, as in training). Pass the rows to
     `cross_validate_one_vs_all(..., make_classifier=svm_classifier)` with `labels[kept]`."""
-    from mldrnet.data.transforms import Preprocessing
-    from mldrnet.models.handcrafted import FeatureCache, FeatureSpec, split_features
-
     prep = prep or Preprocessing()
     spec = FeatureSpec(method, groups)
     cache = FeatureCache(Path(results_root), spec, prep)

@@ -20,6 +20,7 @@ from types import ModuleType
 
 import numpy as np
 
+from mldrnet.data.decode import UnreadableImage, decode_image
 from mldrnet.errors import BenchError
 
 METHODS = {
@@ -46,8 +47,6 @@ def extract_vector(name: str, image: np.ndarray) -> np.ndarray:
 def extract_file(name: str, path) -> dict[str, dict[str, float]]:
     """One image file's features by group, each feature named (the method's FEATURE_NAMES, else group[i]).
     An unreadable file is a BenchError naming it (decoded like the data loader does)."""
-    from mldrnet.data import UnreadableImage, decode_image
-
     mod = method(name)
     try:
         image = decode_image(path)

@@ -84,6 +84,7 @@ from skimage.transform import probabilistic_hough_line
 
 from mldrnet.baselines.features.colour import COLOUR_NAMES, binned_lightness, colour_name_shares, ryb_hue
 from mldrnet.baselines.features.image import as_rgb_uint8, resize_to_pixels
+from mldrnet.errors import BenchError
 
 NAME = "machajdik"
 VERSION = 2  # 2: colour-name prototypes and RYB hue map from the `colour` tables shared with Zhao
@@ -228,16 +229,12 @@ def _emd_setup() -> tuple[np.ndarray, np.ndarray, float]:
 @functools.cache
 def _face_cascade():
     if not hasattr(cv2, "CascadeClassifier"):
-        from mldrnet.errors import BenchError
-
         raise BenchError(
             f"machajdik features need OpenCV's Haar cascades, which OpenCV {cv2.__version__} lacks: "
             "install opencv-python-headless<5"
         )
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
     if cascade.empty():
-        from mldrnet.errors import BenchError
-
         raise BenchError("OpenCV's haarcascade_frontalface_default.xml could not be loaded")
     return cascade
 
