@@ -142,7 +142,7 @@ def save_all(run: CompareRun, out_dir: Path, plots: bool = True) -> list[Path]:
             (out_dir / JSON_NAME).unlink(missing_ok=True)
             csv_path = write_csv(list(run.records), out_dir / CSV_NAME)
             scenarios_path = write_scenarios(run, out_dir / SCENARIOS_NAME)
-            images = write_plots(list(run.records), out_dir) if plots else []
+            images = write_plots(list(run.records), out_dir, run.environment) if plots else []
         except OSError as e:  # matplotlib writes its files itself
             raise os_error(e, e.filename or out_dir) from None
         json_path = write_json(run, out_dir / JSON_NAME)  # last: it marks the run complete

@@ -373,7 +373,7 @@ def test_records_json_is_written_last(tmp_path, monkeypatch):
     report.save_all(run, out, plots=False)
     assert (out / "records.json").is_file()
 
-    def broken(records, out_dir):
+    def broken(records, out_dir, environment=None):
         raise RuntimeError("matplotlib crashed")
 
     monkeypatch.setattr(report, "write_plots", broken)
