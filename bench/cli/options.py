@@ -47,6 +47,7 @@ DATASET_NAMES = (
     "emotion6",
     "emoset",
     "mart",
+    "folder",
     "synth-artphoto",
     "synth-abstract",
     "synth-iaps",

@@ -19,6 +19,8 @@ class Listing:
     # One line per entry the index named but the loader left out (vote ties, unknown labels, missing files),
     # reported as a warning so that nothing disappears silently.
     dropped: tuple[str, ...] = ()
+    # the classes found in the folder, for a format whose classes are the user's (`folder`); None: the spec's
+    classes: tuple[str, ...] | None = None
 
     def paths(self) -> list[Path]:
         return [self.root / rel for rel, _ in self.samples]
@@ -28,7 +30,7 @@ class Listing:
 class DatasetSpec:
     name: str
     title: str
-    classes: tuple[str, ...]
+    classes: tuple[str, ...]  # () for a format whose classes come from the folder (its Listing.classes)
     split: str  # "ratio" (random stratified train/val/test), "kfold" (stratified folds) or "given" (the set's files)
     layout: str  # the expected on-disk layout, shown in errors and `bench data --help`
     scan: Callable[[Path], Listing] = field(repr=False)

@@ -115,7 +115,10 @@ def scan(cfg: DataConfig, results_root: Path) -> tuple[DatasetSpec, Listing, str
     """(spec, listing, split-file key) of the configured dataset."""
     spec = get_spec(cfg.dataset)
     root, key = dataset_root(cfg, results_root)
-    return spec, spec.scan(root), key
+    listing = spec.scan(root)
+    if not spec.classes:  # the user's own folder: its classes are what the folder holds
+        spec = replace(spec, classes=listing.classes or ())
+    return spec, listing, key
 
 
 def prepare_data(cfg: DataConfig, results_root: Path) -> PreparedData:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from functools import partial
 
 from mldrnet.data.base import DatasetSpec
-from mldrnet.data.datasets import abstract, artphoto, emoset, emotion6, fi, iaps, mart
+from mldrnet.data.datasets import abstract, artphoto, emoset, emotion6, fi, folder, iaps, mart
 from mldrnet.errors import BenchError
 
 SYNTH = replace(
@@ -54,6 +54,7 @@ DATASETS: dict[str, DatasetSpec] = {
         emotion6.SPEC,
         emoset.SPEC,
         mart.SPEC,
+        folder.SPEC,
         *SYNTH_SETS,
     )
 }
