@@ -1,0 +1,237 @@
+"""`bench mlperf`: MLPerf LoadGen's scenarios over our engines (a thin wrapper over bench.mlperf.runner).
+
+Its choices and table are defined here: the options it shares with other commands come from bench.cli.options.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from bench.cli.console import error, info, print_table, warn
+from bench.cli.options import CPUS, DEFAULT_DATASET, MAX_BATCH, DataRoot, Dataset, ResultsDir, choices, finite
+from engines import formats
+from mldrnet.errors import BenchError
+from mldrnet.io.layout import results_root
+
+SCENARIO_NAMES = ("single-stream", "multi-stream", "server", "offline")  # bench.mlperf.settings.SCENARIOS
+Scenario = choices("Scenario", (*SCENARIO_NAMES, "all"))
+Mode = choices("Mode", ("performance", "accuracy"))
+MlperfPrecision = choices("MlperfPrecision", formats.precisions())
+
+
+def mlperf(
+    model: Annotated[
+        str | None, typer.Argument(help="A trained zoo model (see `bench models`); omit with --onnx.")
+    ] = None,
+    engine: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--engine",
+            "-e",
+            help="Engine variant(s), as compare names them: torch-cpu, ort-cpu, ov-cpu, torch-cuda, ort-cuda, "
+            "ort-trt, trt (repeat or comma-separate) (default: ort-cpu).",
+        ),
+    ] = None,
+    precision: Annotated[
+        MlperfPrecision, typer.Option("--precision", "-p", help="Precision of the variant (fp32, int8, fp16, ...).")
+    ] = MlperfPrecision("fp32"),
+    scenario: Annotated[Scenario, typer.Option("--scenario", "-s", help="LoadGen scenario, or all four.")] = Scenario(
+        "all"
+    ),
+    mode: Annotated[
+        Mode,
+        typer.Option("--mode", help="performance (LoadGen times it) or accuracy (top-1 from LoadGen's accuracy log)."),
+    ] = Mode("performance"),
+    target_latency_ms: Annotated[
+        float,
+        typer.Option(
+            "--target-latency-ms",
+            callback=finite(0.0, 600_000.0, above=True),
+            help="Server: the deadline of the 99th-percentile latency.",
+        ),
+    ] = 100.0,
+    duration: Annotated[
+        float,
+        typer.Option(
+            "--duration",
+            callback=finite(0.0, 86_400.0, above=True),
+            help="Seconds per LoadGen run (its minimum duration); quick runs, not official results.",
+        ),
+    ] = 10.0,
+    official: Annotated[
+        bool,
+        typer.Option(
+            "--official",
+            help="The run rules: LoadGen's mlperf.conf for resnet50 (600 s per run, its minimum counts and seeds); "
+            "overrides --duration.",
+        ),
+    ] = False,
+    server_qps: Annotated[
+        float | None,
+        typer.Option(
+            "--server-qps",
+            callback=finite(0.0, 1e7, above=True),
+            help="Server: one run at this offered load instead of searching for the highest VALID one.",
+        ),
+    ] = None,
+    search_steps: Annotated[
+        int, typer.Option("--search-steps", min=1, max=50, help="Server search: LoadGen runs at most.")
+    ] = 8,
+    min_queries: Annotated[
+        int | None,
+        typer.Option(
+            "--min-queries",
+            min=1,
+            max=10_000_000,
+            help="Quick runs: LoadGen's minimum query count (default: what early stopping needs to call a run "
+            "VALID: 64 single-stream, 662 multi-stream, 459 server).",
+        ),
+    ] = None,
+    max_batch: Annotated[
+        int | None,
+        typer.Option(
+            "--max-batch",
+            min=1,
+            max=MAX_BATCH,
+            help="Largest engine call of offline (default: 8, GPU 32) and server (default: the largest whose "
+            "median call takes at most a quarter of the deadline).",
+        ),
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(
+            "--size", min=16, max=4096, help="Serving size in px (exported at it) (default: the trained crop)."
+        ),
+    ] = None,
+    max_images: Annotated[
+        int | None, typer.Option("--max-images", min=1, max=10_000_000, help="A seeded subset of the test split.")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", min=1, max=CPUS, help="CPU threads (default: all usable cores).")
+    ] = None,
+    onnx: Annotated[
+        Path | None, typer.Option("--onnx", help="Any image-classifier ONNX file (one that bench did not write).")
+    ] = None,
+    input_size: Annotated[
+        int | None, typer.Option("--input-size", min=16, max=4096, help="--onnx: px, where the file's is dynamic.")
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option("--labels", help="--onnx: class names, one a line in output order (for accuracy)."),
+    ] = None,
+    null_sut: Annotated[
+        bool, typer.Option("--null-sut", help="A SUT that does nothing: LoadGen's and the harness's own cost.")
+    ] = False,
+    dataset: Dataset = DEFAULT_DATASET,
+    data_root: DataRoot = None,
+    results_dir: ResultsDir = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: results/mlperf/<timestamp>).")
+    ] = None,
+) -> None:
+    """MLPerf LoadGen scenarios over an engine: LoadGen's own figures, VALID or INVALID, logs under results/mlperf."""
+    from bench.mlperf.record import new_run_dir
+    from bench.mlperf.runner import MlperfConfig, run_mlperf
+    from mldrnet.io.atomic import writable_dir
+
+    if (model is None) == (onnx is None):
+        raise BenchError("name a trained MODEL or give --onnx FILE (one of the two)")
+    names = tuple(v.strip() for item in engine or ["ort-cpu"] for v in item.split(",") if v.strip())
+    config = MlperfConfig(
+        model=model,
+        engines=names,
+        precision=precision.value,
+        scenarios=SCENARIO_NAMES if scenario.value == "all" else (scenario.value,),
+        mode=mode.value,
+        target_latency_ms=target_latency_ms,
+        duration_s=600.0 if official else duration,
+        official=official,
+        dataset=dataset,
+        data_root=str(data_root) if data_root else None,
+        threads=threads,
+        size=size,
+        max_batch=max_batch,
+        max_images=max_images,
+        server_qps=server_qps,
+        search_steps=search_steps,
+        min_queries=min_queries,
+        onnx=str(onnx) if onnx else None,
+        input_size=input_size,
+        labels=str(labels) if labels else None,
+        null_sut=null_sut,
+    )
+    root = results_root(results_dir)
+    target = writable_dir(out_dir or new_run_dir(root), "mlperf output folder")
+    if official:
+        warn("--official: 600 s per LoadGen run (the server search: per step); this takes a while")
+    else:
+        info(f"quick runs of {duration:g} s (not official MLPerf results: --official for the run rules)")
+    run = run_mlperf(config, root, target, progress=info)
+    print_table(mlperf_table(run.records))
+    for r in run.records:
+        if r.accuracy_note and r.accuracy_pct is None:
+            warn(f"{r.model} {r.variant}: {r.accuracy_note}")
+    ok = sum(r.ok for r in run.records)
+    info(f"{ok}/{len(run.records)} rows ran; wrote {len(run.files)} files and LoadGen's logs to {target}")
+    if ok == 0:
+        error("no row ran")
+        raise typer.Exit(1)
+
+
+def _num(v, fmt: str = "{:.2f}") -> str:
+    return "-" if v is None else fmt.format(v)
+
+
+def mlperf_table(records) -> Table:
+    """One line per LoadGen record: LoadGen's figure for the scenario, its verdict, the tails with their count."""
+    quick = not any(r.official for r in records)
+    table = Table(
+        title="MLPerf LoadGen: LoadGen's own figures (timed: the model on preprocessed tensors in memory)",
+        caption=escape(
+            "quick runs, not official MLPerf results" if quick else "official run rules (LoadGen's mlperf.conf)"
+        ),
+    )
+    for col in ("model", "engine", "prec", "scenario", "result", "figure", "p50 ms", "p90 ms", "p99 ms", "n"):
+        table.add_column(col, justify="left" if col in ("model", "engine", "prec", "scenario", "result") else "right")
+    for col in ("top-1 %", "peak RSS MB", "CPU %", "load s", "size MB", "status"):
+        table.add_column(col, justify="left" if col == "status" else "right")
+    for r in records:
+        verdict = "-" if r.validity is None else ("[green]VALID[/]" if r.validity == "VALID" else "[red]INVALID[/]")
+        figure = "-"
+        if r.figure is not None:
+            unit = "ms" if r.scenario in ("single-stream", "multi-stream") else "samples/s"
+            figure = f"{r.figure:.2f} {unit}" + (
+                f" @ {r.offered_qps:.3g} QPS" if r.scenario == "server" and r.offered_qps else ""
+            )
+        lat = r.latency or {}
+        status = "ok" if r.ok else f"[red]error[/]: {escape(r.error or '')}"
+        if r.ok and r.validity == "INVALID" and r.invalid_reasons:
+            status = escape("; ".join(r.invalid_reasons[:2]))
+        table.add_row(
+            escape(r.model),
+            escape(r.variant),
+            r.precision,
+            r.scenario,
+            verdict,
+            figure,
+            _num(lat.get("p50_ms")),
+            _num(r.p90_ms),
+            _num(r.p99_ms),
+            _num(r.latency_count, "{}"),
+            _num(r.accuracy_pct),
+            _num(r.peak_rss_mb, "{:.0f}"),
+            _num(r.cpu_util_pct, "{:.0f}"),
+            _num(r.load_s),
+            _num(None if r.file_bytes is None else r.file_bytes / 1e6, "{:.1f}"),
+            status,
+        )
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("mlperf")(mlperf)
