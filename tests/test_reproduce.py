@@ -4,11 +4,24 @@ tiny synthetic sets (one epoch, a few dozen images: seconds per experiment)."""
 from __future__ import annotations
 
 import json
+import math
+from pathlib import Path
 
 import pytest
+from scipy import stats
 
 from bench.reproduce import claims
-from bench.reproduce.results import NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, Cell, ExperimentResult, Row, Run
+from bench.reproduce.results import (
+    NOT_SUPPORTED,
+    NOT_TESTABLE,
+    SUPPORTED,
+    UNDERPOWERED,
+    Cell,
+    ExperimentResult,
+    Row,
+    Run,
+)
+from mldrnet.evaluation import statistics as st
 
 
 def cell(*values, near_chance=False, unit="seeds") -> Cell:
@@ -42,22 +55,39 @@ def test_cell_is_near_chance_when_any_run_is():
 # --- the claim checker -------------------------------------------------------------------------------------------
 
 
-def test_greater_is_judged_against_the_seed_spread_not_zero():
-    # two standard errors of the difference of the means: 2 sqrt(2/2 + 2/2) = 2.83
+def test_greater_is_judged_by_students_t_not_two_standard_errors():
+    # two runs each, sd sqrt(2) each: se sqrt(2/2 + 2/2) = 1.414, Welch df 2, margin t(0.975, 2) 1.414 = 6.08
     clear = claims.compare("a", cell(70.0, 72.0), "b", cell(60.0, 62.0))
-    assert clear.greater and clear.diff == pytest.approx(10.0) and clear.margin == pytest.approx(2.8284, abs=1e-4)
-    within = claims.compare("a", cell(61.0, 65.0), "b", cell(60.0, 64.0))  # +1 against a margin of 5.66
-    assert within.testable and not within.greater and within.not_less
+    assert clear.greater and clear.diff == pytest.approx(10.0) and clear.df == pytest.approx(2.0)
+    assert clear.margin == pytest.approx(stats.t.ppf(0.975, 2) * math.sqrt(2))
+    close = claims.compare("a", cell(66.0, 68.0), "b", cell(61.0, 63.0))  # +5 was "greater" at 2 se (2.83)
+    assert close.testable and not close.greater
+    three = claims.compare("a", cell(66.0, 67.0, 68.0), "b", cell(61.0, 62.0, 63.0))  # three seeds: df 4
+    ref = stats.ttest_ind([66.0, 67.0, 68.0], [61.0, 62.0, 63.0], equal_var=False).confidence_interval(0.95)
+    assert three.greater and three.margin == pytest.approx((ref.high - ref.low) / 2)
+
+
+def test_two_runs_that_agree_never_give_a_margin_of_zero():
+    # the bug: 80/80 against 79.7/79.7 gave a margin of 0.00 and "greater"
+    alone = claims.compare("a", cell(80.0, 80.0), "b", cell(79.7, 79.7))
+    assert not alone.greater and not alone.testable and "spread of 0 is not evidence" in alone.problem
+    assert math.isnan(alone.margin)
+    res = result("t", {"a": cell(80.0, 80.0), "b": cell(79.7, 79.7), "c": cell(60.0, 62.0, 61.0)})
+    pooled = claims.pooled_std(res)  # (0 + 0 + 1 x 2) / (1 + 1 + 2) = 0.5: the agreeing cells count, with zero
+    assert pooled.sd == pytest.approx(math.sqrt(0.5)) and pooled.df == 4
+    judged = claims.compare("a", res.cell("a"), "b", res.cell("b"), pooled)
+    assert judged.testable and judged.margin > 0.5 and not judged.greater
 
 
 def test_one_run_each_or_a_near_chance_model_is_not_testable():
     assert "no run-to-run spread" in claims.compare("a", cell(70.0), "b", cell(60.0)).problem
     assert "near chance" in claims.compare("a", cell(70.0, 71.0), "b", cell(13.0, 14.0, near_chance=True)).problem
     assert "no result" in claims.compare("a", cell(70.0, 71.0), "b", None).problem
-    one_side = claims.compare("a", cell(70.0, 72.0), "b", cell(60.0))  # b's spread taken as a's: 2 sqrt(2/2 + 2/1)
-    assert one_side.testable and one_side.margin == pytest.approx(3.4641, abs=1e-4)
-    pooled = claims.compare("a", cell(70.0), "b", cell(60.0), pooled=1.0)  # single runs judged by the table's spread
-    assert pooled.greater and pooled.margin == pytest.approx(2.8284, abs=1e-4)
+    one_side = claims.compare("a", cell(70.0, 72.0), "b", cell(60.0))  # b takes the spread pooled from a (df 1)
+    assert one_side.testable and one_side.se == pytest.approx(math.sqrt(2 / 2 + 2 / 1))
+    pooled = claims.compare("a", cell(70.0), "b", cell(60.0), pooled=st.Spread(1.0, 10))  # the table's spread
+    assert pooled.greater and pooled.df == pytest.approx(20.0)
+    assert pooled.margin == pytest.approx(stats.t.ppf(0.975, 20) * math.sqrt(2))
 
 
 def test_a_failing_part_outweighs_an_untestable_one():
@@ -73,30 +103,38 @@ def test_a_failing_part_outweighs_an_untestable_one():
     assert claim.verdict == NOT_TESTABLE
 
 
-def test_folds_are_compared_paired():
+def test_folds_are_compared_paired_with_the_nadeau_bengio_correction():
     # b is always 3 points below a, whatever the fold's difficulty: a clear win despite a big fold spread
     a = cell(50.0, 70.0, 90.0, 60.0, 80.0, unit="folds")
     b = cell(47.0, 67.0, 87.0, 57.0, 77.0, unit="folds")
     cmp = claims.compare("a", a, "b", b)
     assert cmp.greater and cmp.diff == pytest.approx(3.0) and cmp.margin == pytest.approx(0.0)
+    # differences 1..5 over 5 of a 10-fold cross-validation: variance (1/5 + 1/9) 2.5, df 4
+    b = Cell(tuple(Run(v - d, i) for i, (v, d) in enumerate(zip(a.values, (1, 2, 3, 4, 5)))), "folds", folds=10)
+    cmp = claims.compare("a", Cell(a.runs, "folds", folds=10), "b", b)
+    assert cmp.se == pytest.approx(math.sqrt((1 / 5 + 1 / 9) * 2.5)) and cmp.df == 4 and "Nadeau-Bengio" in cmp.how
 
 
 LEVELS_SUPPORTING = {
-    "mldrnet-l2": cell(50.0, 52.0),
-    "mldrnet-l3": cell(57.0, 59.0),
-    "mldrnet": cell(66.0, 68.0),
-    "mldrnet-l5": cell(66.5, 68.0),
-    "mldrnet-l6": cell(66.0, 67.0),
+    "mldrnet-l2": cell(50.0, 51.0, 52.0),
+    "mldrnet-l3": cell(57.0, 58.0, 59.0),
+    "mldrnet": cell(67.0, 67.2, 67.4),
+    "mldrnet-l5": cell(67.1, 67.3, 67.5),
+    "mldrnet-l6": cell(66.9, 67.2, 67.3),
 }
 
 
-def test_table1_claims_supported_and_contradicted():
+def test_table1_claims_supported_contradicted_and_underpowered():
     rise, little = claims.table1(result("table1", LEVELS_SUPPORTING))
     assert (rise.verdict, little.verdict) == (SUPPORTED, SUPPORTED)
-    contradicting = {**LEVELS_SUPPORTING, "mldrnet-l3": cell(70.0, 71.0), "mldrnet-l6": cell(80.0, 81.0)}
+    assert "TOST" in little.evidence and "±1" in little.text
+    contradicting = {**LEVELS_SUPPORTING, "mldrnet-l3": cell(70.0, 71.0, 72.0), "mldrnet-l6": cell(80.0, 81.0, 82.0)}
     rise, little = claims.table1(result("table1", contradicting))
     assert (rise.verdict, little.verdict) == (NOT_SUPPORTED, NOT_SUPPORTED)
-    assert "fails" in rise.evidence and "6 levels - 4 levels = +13.50" in little.evidence
+    assert "fails" in rise.evidence and "6 levels - 4 levels = +13.80" in little.evidence
+    # "no difference" from two noisy seeds is not evidence of no difference
+    noisy = {**LEVELS_SUPPORTING, "mldrnet-l5": cell(65.0, 70.0), "mldrnet": cell(64.0, 70.0)}
+    assert claims.table1(result("table1", noisy))[1].verdict == UNDERPOWERED
 
 
 def _fusions(well: dict[str, tuple], noisy: dict[str, tuple]) -> ExperimentResult:
@@ -106,44 +144,57 @@ def _fusions(well: dict[str, tuple], noisy: dict[str, tuple]) -> ExperimentResul
 
 def test_table2_claims():
     paper_like = _fusions(
-        {"mean": (67, 68), "concat": (66, 67), "max": (62, 63), "min": (58, 59)},
-        {"mean": (64, 65), "concat": (55, 56), "max": (52, 53), "min": (47, 48)},
+        {"mean": (67.0, 67.2, 67.4), "concat": (66.8, 67.0, 67.2), "max": (62, 62.5, 63), "min": (58, 58.5, 59)},
+        {"mean": (64.0, 64.3, 64.5), "concat": (55, 55.5, 56), "max": (52, 52.5, 53), "min": (47, 47.5, 48)},
     )
     order, robust = claims.table2(paper_like)
     assert (order.verdict, robust.verdict) == (SUPPORTED, SUPPORTED)
     reversed_ = _fusions(
-        {"mean": (58, 59), "concat": (66, 67), "max": (62, 63), "min": (67, 68)},
-        {"mean": (40, 41), "concat": (65, 66), "max": (61, 62), "min": (66, 67)},
+        {"mean": (58, 59, 58.5), "concat": (66, 67, 66.2), "max": (62, 63, 62.4), "min": (67, 68, 67.7)},
+        {"mean": (40, 41.5, 41), "concat": (65, 66.2, 65.5), "max": (61, 62.3, 61.6), "min": (66, 67.4, 66.4)},
     )
     order, robust = claims.table2(reversed_)
     assert (order.verdict, robust.verdict) == (NOT_SUPPORTED, NOT_SUPPORTED)
 
 
-def test_table3_claims_not_testable_when_the_deep_baselines_stayed_near_chance():
+TABLE3_CELLS = {
+    "machajdik": cell(70.0),  # our addition: far above everything, yet outside the paper's claims
+    "zhao": cell(45.0),
+    "rao": cell(50.0),
+    "alexnet-svm": cell(57.0, 58.0, 57.5),
+    "alexnet": cell(58.0, 59.0, 58.6),
+    "vgg19": cell(13.0, near_chance=True),
+    "resnet101": cell(12.0, near_chance=True),
+    "mldrnet": cell(67.0, 68.0, 67.4),
+    "mldrnet-bigru": cell(72.0, 74.0, 73.0),
+}
+
+
+def test_table3_claims_as_the_paper_words_them():
+    deep, slight, deeper, gru = claims.table3(result("table3", TABLE3_CELLS))
+    assert (deep.verdict, slight.verdict, deeper.verdict) == (NOT_TESTABLE, NOT_TESTABLE, NOT_TESTABLE)
+    assert "vgg19 stayed near chance" in deeper.evidence
+    assert "alexnet-svm - rao" in deep.evidence and "machajdik" not in deep.evidence  # Machajdik kept out
+    assert "Machajdik, our addition, left out" in deep.text and "test of our design" in gru.text
+    assert gru.verdict == SUPPORTED and "slightly" in slight.text
+    trained = {**TABLE3_CELLS, "vgg19": cell(59.0, 59.6, 59.3), "resnet101": cell(60.0, 60.6, 60.2)}
+    deep, slight, deeper, _ = claims.table3(result("table3", trained))
+    assert (deep.verdict, slight.verdict, deeper.verdict) == (SUPPORTED, SUPPORTED, SUPPORTED)
+    much_better = {**trained, "resnet101": cell(68.0, 68.6, 68.2)}  # +9.6 over AlexNet: not "slightly"
+    assert claims.table3(result("table3", much_better))[1].verdict == NOT_SUPPORTED
+    worse = {**trained, "mldrnet": cell(55.0, 56.0, 55.4)}
+    assert claims.table3(result("table3", worse))[2].verdict == NOT_SUPPORTED
+
+
+def test_fig6_robustness_claim():
     cells = {
-        "machajdik": cell(40.0),
-        "zhao": cell(45.0),
-        "rao": cell(50.0),
-        "alexnet-svm": cell(57.0, 58.0),
-        "alexnet": cell(58.0, 60.0),
-        "vgg19": cell(13.0, near_chance=True),
-        "resnet101": cell(12.0, near_chance=True),
-        "mldrnet": cell(67.0, 68.0),
-        "mldrnet-bigru": cell(72.0, 74.0),
+        "alexnet": {"well": cell(60.0, 61.0, 60.4), "noisy": cell(50.0, 51.5, 50.2)},
+        "mldrnet": {"well": cell(66.0, 67.0, 66.6), "noisy": cell(63.0, 64.2, 63.5)},
     }
-    deep, deeper, gru = claims.table3(result("table3", cells))
-    assert (
-        deep.verdict == NOT_TESTABLE
-        and deeper.verdict == NOT_TESTABLE
-        and "vgg19 stayed near chance" in deeper.evidence
-    )
-    assert "alexnet-svm - rao" in deep.evidence  # the single-run rao judged by the table's pooled spread
-    assert gru.verdict == SUPPORTED
-    trained = {**cells, "vgg19": cell(59.0, 60.0), "resnet101": cell(60.0, 61.0)}
-    deep, deeper, _ = claims.table3(result("table3", trained))
-    assert (deep.verdict, deeper.verdict) == (SUPPORTED, SUPPORTED)
-    worse = {**trained, "mldrnet": cell(55.0, 56.0)}
-    assert claims.table3(result("table3", worse))[1].verdict == NOT_SUPPORTED
+    claim = claims.fig6(result("fig6", cells, ("well", "noisy")))
+    assert claim.verdict == SUPPORTED and "AlexNet drop - MldrNet drop" in claim.evidence
+    cells["mldrnet"]["noisy"] = cell(50.0, 51.0, 50.5)  # loses more than AlexNet
+    assert claims.fig6(result("fig6", cells, ("well", "noisy"))).verdict == NOT_SUPPORTED
 
 
 def test_table4_and_small_set_claims_use_paired_folds():
@@ -156,11 +207,27 @@ def test_table4_and_small_set_claims_use_paired_folds():
     classes = ("amusement", "anger", "awe")
     rows = {
         "machajdik": {c: cell(*[v - 5 for v in base], unit="folds") for c in classes},
+        "alexnet": {c: cell(*[v - 3 for v in base], unit="folds") for c in classes},
         "mldrnet": {c: cell(*base, unit="folds") for c in classes},
     }
     rows["mldrnet"]["anger"] = Cell((), "folds", note="not evaluable: 3 images")
-    claim = claims.small_set(result("fig9", rows, classes))[0]
-    assert claim.verdict == SUPPORTED and "2 of 2 judged" in claim.evidence
+    deep, best, alexnet_low = claims.small_set(result("fig9", rows, classes))
+    assert best.verdict == SUPPORTED and "2 of 2 judged" in best.evidence
+    assert deep.verdict == SUPPORTED and "Abstract" in alexnet_low.text and alexnet_low.verdict == SUPPORTED
+    assert len(claims.small_set(result("fig10", rows, classes))) == 2  # the paper says it of ArtPhoto and Abstract
+
+
+def test_almost_all_categories_means_all_but_at_most_one():
+    base = [60.0, 70.0, 65.0, 75.0, 68.0]
+    classes = ("a", "b", "c", "d", "e")
+
+    def best_claim(losses: int):
+        other = {c: cell(*[v - 3 for v in base], unit="folds") for c in classes}
+        mine = {c: cell(*[v + (-5 if i < losses else 0) for v in base], unit="folds") for i, c in enumerate(classes)}
+        return claims.small_set(result("fig10", {"alexnet": other, "mldrnet": mine}, classes))[1]
+
+    assert best_claim(1).verdict == SUPPORTED and "4 of 5" in best_claim(1).evidence
+    assert best_claim(2).verdict == NOT_SUPPORTED  # 3 of 5 is a majority, not "almost all"
 
 
 # --- the report --------------------------------------------------------------------------------------------------
@@ -174,7 +241,7 @@ def test_report_renders_markdown_json_and_png(tmp_path):
     res.claims = claims.table1(res)
     res.rows.append(Row("VGG", "vgg19", {"top-1": 59.32}, {"top-1": cell(13.0, near_chance=True)}))
     text = markdown(res)
-    assert "| mldrnet-l2 | 52.12 | 51.00 ± 1.41 (2 seeds) | -1.12 | quick, 1 ep, 64 px, from scratch |" in text
+    assert "| mldrnet-l2 | 52.12 | 51.00 ± 1.00 (3 seeds) | -1.12 | quick, 1 ep, 64 px, from scratch |" in text
     assert "(near chance)" in text and "**supported**" in text
     write_report([res], tmp_path)
     report = (tmp_path / "report.md").read_text()
@@ -198,8 +265,8 @@ TINY_COUNTS = {
 
 @pytest.fixture(scope="module")
 def reproduced(tmp_path_factory):
-    """Every experiment once, on tiny sets: 48 images of 64 px for the large set, a few per class for the small
-    sets, 24 for the binary set (2 of its 10 folds), one epoch, one seed."""
+    """Every experiment once, on tiny sets: 96 images of 64 px for the large set (12 per class: the least with a
+    val image), a few per class for the small sets, 24 for the binary set (2 of its 10 folds), one epoch, one seed."""
     from bench.reproduce.context import ReproduceConfig
     from bench.reproduce.run import EXPERIMENTS, run_experiments
     from mldrnet.data import synth
@@ -213,7 +280,7 @@ def reproduced(tmp_path_factory):
         root / "report",
         seeds=1,
         max_folds=2,
-        data_overrides=dict(synth_n=48, synth_size=64),
+        data_overrides=dict(synth_n=96, synth_size=64),
         train_overrides=dict(epochs=1, crop=64, batch_size=16),
     )
     try:
@@ -273,6 +340,40 @@ def test_small_sets_follow_the_one_against_all_protocol(reproduced):
     assert fig10.cell("mldrnet", "anger").mean is None and fig10.cell("mldrnet", "awe").n == 5
 
 
+def test_every_run_keeps_its_predictions_and_code_version(reproduced):
+    from mldrnet.training.predictions import PREDICTIONS_FILE, Predictions
+    from mldrnet.training.source import source_hash
+
+    _, results = reproduced
+    runs = [r for res in results.values() for r in res.runs if r.run_dir]
+    assert runs and all(r.test_images > 0 for r in runs)
+    for r in {r.run_dir: r for r in runs}.values():
+        done = json.loads((Path(r.run_dir) / "result.json").read_text())
+        assert done["source_hash"] == source_hash() and done["test_images"] == r.test_images
+        pred = Predictions.load(Path(r.run_dir) / PREDICTIONS_FILE)
+        assert len(pred.paths) == r.test_images and pred.probs.shape[1] == len(pred.classes)
+    # table2 asks for table1's mldrnet again: reused, and its report says so
+    assert any(r.skipped for r in results["table2"].runs) and not any(r.skipped for r in results["table1"].runs)
+
+
+def test_mldrnet_is_compared_with_each_system_on_the_same_images(reproduced):
+    ctx, results = reproduced
+    rows = results["table3"].paired
+    assert [r.b for r in rows] == [row.system for row in results["table3"].rows if row.model != "mldrnet"]
+    for r in rows:
+        assert not r.problem and r.images > 0 and 0 <= r.p <= r.p_holm <= 1, r
+        assert r.boot_low <= r.diff <= r.boot_high and r.wilson_a[0] <= r.acc_a <= r.wilson_a[1]
+    assert {r.a for r in results["table2"].paired} == {"mean (well)", "mean (noisy)"}
+    assert results["table4"].paired[0].images == sum(
+        r.test_images for r in results["table4"].cell("mldrnet").runs
+    )  # the folds' test images together
+    assert len(results["fig6"].paired) == 2  # well and noisy; the confusion columns are the same runs
+    report = (ctx.out / "report.md").read_text()
+    assert "McNemar p" in report and "95 % Wilson top-1" in report and "Runs: " in report and "- reused: `" in report
+    for c in results["table3"].claims:
+        assert c.data.startswith("synth (synthetic") and "test images" in c.data
+
+
 def test_figures_are_drawn(reproduced):
     ctx, results = reproduced
     for name in ("fig5", "fig6"):
@@ -321,7 +422,7 @@ def test_cli_reuses_what_train_trained_and_writes_the_report(tmp_path):
     from bench.cli import _register_commands, app
 
     _register_commands()
-    tiny = ["--synth-n", "48", "--synth-size", "64", "--epochs", "1", "--crop", "64", "--results-dir", str(tmp_path)]
+    tiny = ["--synth-n", "96", "--synth-size", "64", "--epochs", "1", "--crop", "64", "--results-dir", str(tmp_path)]
     runner = CliRunner()
     r = runner.invoke(app, ["train", "mldrnet", "--no-progress", *tiny])
     assert r.exit_code == 0, r.output
@@ -339,6 +440,27 @@ def test_cli_reuses_what_train_trained_and_writes_the_report(tmp_path):
     assert any("level 1: filter" in n for n in notes) and any(str(image) in n for n in notes)
     r = runner.invoke(app, ["reproduce", "fig5", "--image", str(tmp_path / "missing.jpg"), *tiny])
     assert r.exit_code == 1 and "no such file" in str(r.exception or r.output)
+    r = runner.invoke(app, ["reproduce", "fig5", "--no-progress", "--force", "--out", str(tmp_path / "forced"), *tiny])
+    assert r.exit_code == 0, r.output
+    assert best.stat().st_mtime_ns != before  # --force: trained again
+    assert "- trained: `" in (tmp_path / "forced" / "report.md").read_text()
+
+
+def test_a_run_trained_by_other_code_is_not_reused(tmp_path, monkeypatch):
+    """The source hash is part of the config hash: after a change to the model, data or training code a run is
+    trained again instead of being reported as it was."""
+    from mldrnet.data import DataConfig
+    from mldrnet.training.config import resolve
+    from mldrnet.training.loop import train_model
+
+    cfg = resolve("mldrnet", "quick", epochs=1, crop=64, batch_size=16)
+    data = DataConfig(synth_n=96, synth_size=64)
+    first = train_model(cfg, data, tmp_path)
+    assert first.ok and first.source_hash and not first.skipped
+    assert train_model(cfg, data, tmp_path).skipped
+    monkeypatch.setattr("mldrnet.training.loop.source_hash", lambda: "0123456789abcdef")
+    again = train_model(cfg, data, tmp_path)
+    assert not again.skipped and again.source_hash == "0123456789abcdef"
 
 
 def test_the_cli_names_every_experiment():

@@ -1,6 +1,8 @@
 """The views of `bench reproduce` results: a rich table per experiment, and the report folder (report.md with
-the tables, the claims and the plots; results.json; one PNG per table). Every number says how its model was
-trained, near-chance models are marked, and the paper's numbers sit beside ours with the difference."""
+the tables, the claims, MldrNet against each system on the same test images, the runs trained and reused, and the
+plots; results.json; one PNG per table). Every number says how its model was trained, near-chance models are
+marked, the paper's numbers sit beside ours with the difference, and a test accuracy has its 95 % Wilson
+interval (over the test images: the test set's sampling error, apart from the ± of the seeds)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from bench.reproduce.results import NOT_SUPPORTED, SUPPORTED, ExperimentResult
+from bench import paired
+from bench.reproduce.results import NOT_SUPPORTED, SUPPORTED, Cell, ExperimentResult
 from mldrnet.io.atomic import atomic_write_text
 from mldrnet.io.provenance import NEAR_CHANCE_NOTE, USABLE_SHARE
 
@@ -35,12 +38,32 @@ def _how(res_row) -> str:
     return "; ".join(hows) or "-"
 
 
+def _wilson_columns(res: ExperimentResult) -> set[str]:
+    """The columns that hold test accuracies with a known count of test images: they get a Wilson interval."""
+    if not res.metric.startswith("test top-1"):
+        return set()
+    return {c for c in res.columns if any((cell := r.cells.get(c)) is not None and cell.test_images for r in res.rows)}
+
+
+def _wilson(cell: Cell | None) -> str:
+    from mldrnet.evaluation.statistics import wilson_pct
+
+    if cell is None or cell.mean is None or not cell.test_images:
+        return "-"
+    lo, hi = wilson_pct(cell.mean, cell.test_images)
+    return f"[{lo:.1f}, {hi:.1f}] of {cell.test_images}"
+
+
 def table_rows(res: ExperimentResult) -> tuple[list[str], list[list[str]], list[bool]]:
     """(header, rows of plain text, near-chance flag per row): what both the rich and the markdown table show."""
     header = ["system"]
+    wilson = _wilson_columns(res)
     for c in res.columns:
         header += (
-            ([f"paper {c}"] if _has_paper(res, c) else []) + [f"ours {c}"] + (["diff"] if _has_paper(res, c) else [])
+            ([f"paper {c}"] if _has_paper(res, c) else [])
+            + [f"ours {c}"]
+            + ([f"95 % Wilson {c}"] if c in wilson else [])
+            + (["diff"] if _has_paper(res, c) else [])
         )
     header.append("how trained")
     rows, flags = [], []
@@ -56,6 +79,7 @@ def table_rows(res: ExperimentResult) -> tuple[list[str], list[list[str]], list[
             line += (
                 ([f"{paper:.2f}" if paper is not None else "-"] if _has_paper(res, c) else [])
                 + [ours]
+                + ([_wilson(cell)] if c in wilson else [])
                 + ([_diff(r, c)] if _has_paper(res, c) else [])
             )
         line.append(_how(r))
@@ -86,12 +110,41 @@ def _metric(res: ExperimentResult) -> str:
 
 def claims_table(res: ExperimentResult) -> Table:
     table = Table(title=escape(f"{res.name}: the paper's claims on this run"))
-    for h in ("claim", "verdict", "evidence"):
+    for h in ("claim", "verdict", "evidence", "data"):
         table.add_column(h, justify="left")
     for c in res.claims:
         style = VERDICT_STYLE.get(c.verdict, "yellow")
-        table.add_row(escape(c.text), f"[{style}]{escape(c.verdict)}[/]", escape(c.evidence))
+        table.add_row(escape(c.text), f"[{style}]{escape(c.verdict)}[/]", escape(c.evidence), escape(c.data))
     return table
+
+
+def paired_title(res: ExperimentResult) -> str:
+    return f"{res.name}: MldrNet against each system on the same test images (seed 0; folds pooled)"
+
+
+def _paired_markdown(res: ExperimentResult) -> list[str]:
+    if not res.paired:
+        return []
+    out = [f"{paired_title(res)}: {paired.CAPTION}.", ""]
+    out += ["| " + " | ".join(paired.HEADER) + " |", "|" + "---|" * len(paired.HEADER)]
+    out += ["| " + " | ".join(x.replace("|", "/") for x in paired.row_cells(r)) + " |" for r in res.paired]
+    return out + [""]
+
+
+def runs_markdown(res: ExperimentResult) -> list[str]:
+    """The trainings the experiment asked for: trained in this invocation, or reused (trained before the same
+    way, with the same code: the run key holds the source hash)."""
+    by_dir = {}
+    for r in res.runs:
+        if r.run_dir:
+            by_dir.setdefault(r.run_dir, r)
+    if not by_dir:
+        return []
+    trained = [d for d, r in by_dir.items() if not r.skipped]
+    reused = [d for d, r in by_dir.items() if r.skipped]
+    out = [f"Runs: {len(trained)} trained here, {len(reused)} reused (`--force` trains them again)."]
+    out += [f"- trained: `{d}`" for d in trained] + [f"- reused: `{d}`" for d in reused]
+    return out + [""]
 
 
 def markdown(res: ExperimentResult) -> str:
@@ -107,9 +160,11 @@ def markdown(res: ExperimentResult) -> str:
         out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(x.replace("|", "/") for x in line) + " |" for line in rows] + [""]
     if res.claims:
-        out += ["| claim | verdict | evidence |", "|---|---|---|"]
-        out += [f"| {c.text} | **{c.verdict}** | {c.evidence} |" for c in res.claims] + [""]
-    out += [f"- {n}" for n in res.notes]
+        out += ["| claim | verdict | evidence | data |", "|---|---|---|---|"]
+        out += [f"| {c.text} | **{c.verdict}** | {c.evidence} | {c.data} |" for c in res.claims] + [""]
+    out += _paired_markdown(res)
+    out += [f"- {n}" for n in res.notes] + [""]
+    out += runs_markdown(res)
     out += [""] + [f"![{f}]({f})" for f in res.figures] + [""]
     return "\n".join(out)
 
@@ -164,8 +219,13 @@ def write_report(results: list[ExperimentResult], out: Path, environment: dict |
         "",
         "Each experiment of the paper on this machine. Ours are measured here; the paper's numbers are FI's "
         "(Tables I-III) and MART's (Table IV): on other data the difference says how far the setting is from "
-        "the paper's, not whether the paper is right. Claims are judged against the run-to-run spread "
-        "(seeds, or paired folds), never against zero; a model whose validation accuracy covered less than "
+        "the paper's, not whether the paper is right. Claims are judged against the run-to-run spread, never "
+        "against zero: over seeds by Student's t (each side's n-1 df; a single run, or runs that agree, take the "
+        "spread pooled over the experiment), over folds by Nadeau and Bengio's corrected resampled t; a "
+        "'no difference' claim by TOST at a stated margin (±1 point unless it says otherwise), 'not testable "
+        "(underpowered)' when its interval is wider than the margin. Each verdict names the data it rests on. "
+        "MldrNet is also compared with each system on the same test images (exact McNemar, paired bootstrap, "
+        "Holm). A model whose validation accuracy covered less than "
         f"{USABLE_SHARE:.0%} of the way from chance to 100 % is marked '{NEAR_CHANCE_NOTE}' and makes the "
         "comparisons it is in not testable.",
         "",

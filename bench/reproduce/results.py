@@ -21,7 +21,8 @@ class Run:
     error: str | None = None
     seconds: float = 0.0
     skipped: bool = False  # reused: trained before with the same configuration
-    run_dir: str = ""
+    run_dir: str = ""  # its run folder: best.pt, result.json, predictions.npz (per-image test predictions)
+    test_images: int = 0  # test images its value was measured on (0: not known, or not an accuracy)
 
     @property
     def ok(self) -> bool:
@@ -33,6 +34,7 @@ class Cell:
     runs: tuple[Run, ...] = ()
     unit: str = "seeds"  # what the runs repeat over: "seeds" or "folds"
     note: str = ""  # e.g. "not evaluable: 3 images, fewer than 5 folds"
+    folds: int = 0  # K of a K-fold cross-validation (unit "folds"; 0: the folds present), for Nadeau-Bengio
 
     @property
     def values(self) -> list[float]:
@@ -50,6 +52,15 @@ class Cell:
     def std(self) -> float | None:
         """Sample standard deviation over the runs (None with fewer than two: no spread is known)."""
         return statistics.stdev(self.values) if self.n >= 2 else None
+
+    @property
+    def test_images(self) -> int:
+        """Test images behind the mean: one run's for seeds (each seed scores the same test split), all folds'
+        for folds (disjoint test folds); 0 when not known."""
+        counts = [r.test_images for r in self.runs if r.ok and r.test_images]
+        if not counts:
+            return 0
+        return sum(counts) if self.unit == "folds" else max(counts)
 
     @property
     def near_chance(self) -> bool:
@@ -93,13 +104,15 @@ class Claim:
     text: str  # the paper's claim, in its words where possible
     verdict: str  # one of VERDICTS
     evidence: str  # the numbers it was judged on, and the margin
+    data: str = ""  # the data the verdict rests on (dataset, test images, runs)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE = "supported", "not supported", "not testable"
-VERDICTS = (SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE)
+UNDERPOWERED = "not testable (underpowered)"  # a "no difference" claim whose interval is wider than its margin
+VERDICTS = (SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE, UNDERPOWERED)
 
 
 @dataclass
@@ -116,6 +129,8 @@ class ExperimentResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     paper_dataset: str = "FI"  # what the paper's numbers were measured on
+    paired: list = field(default_factory=list)  # bench.paired.PairedRow: MldrNet against each system, same images
+    runs: list[Run] = field(default_factory=list)  # every training it asked for (trained here, or reused)
 
     def row(self, model: str) -> Row | None:
         return next((r for r in self.rows if r.model == model), None)
@@ -148,6 +163,8 @@ class ExperimentResult:
             "claims": [c.to_dict() for c in self.claims],
             "figures": self.figures,
             "notes": self.notes,
+            "paired": [p.to_dict() for p in self.paired],
+            "runs": [asdict(r) for r in self.runs],
             "seconds": round(self.seconds, 1),
         }
 
@@ -161,5 +178,6 @@ def _cell_dict(cell: Cell) -> dict:
         "near_chance": cell.near_chance,
         "how_trained": cell.how_trained,
         "note": cell.note,
+        "test_images": cell.test_images,
         "runs": [asdict(r) for r in cell.runs],
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bench.reproduce import smallsets, tables, visual
+from bench.reproduce import claims, paired, smallsets, tables, visual
 from bench.reproduce.context import ReproduceConfig
 from bench.reproduce.report import write_report
 from bench.reproduce.results import ExperimentResult
@@ -53,22 +53,58 @@ def run_experiments(
 ) -> list[ExperimentResult]:
     results: list[ExperimentResult] = []
     for name in names:
-        start = time.perf_counter()
+        start, first_run = time.perf_counter(), len(ctx.runs)
         try:
             res = EXPERIMENTS[name](ctx)
         except Exception as e:  # one experiment's failure (its data, its model) leaves the others to run
             if ctx.debug:
                 raise
             res = ExperimentResult(
-                name, name, ctx.dataset or "synthetic", ctx.profile, "-", notes=[f"failed: {one_line(e)}"]
+                name, name, ctx.dataset or "synthetic", ctx.profile, "-", notes=[f"{FAILED}{one_line(e)}"]
             )
         res.seconds = time.perf_counter() - start
         res.notes += cell_notes(res)
+        res.runs = ctx.runs[first_run:]
+        _statistics(res, ctx)
         results.append(res)
         write_report(results, ctx.out)
         if on_result:
             on_result(res)
     return results
+
+
+def _statistics(res: ExperimentResult, ctx: ReproduceConfig) -> None:
+    """Each claim names its data; MldrNet against each system on the same test images (McNemar, bootstrap)."""
+    res.claims = claims.on_data(res)
+    if res.claims:
+        res.notes.append(
+            f"{len(res.claims)} claim(s) tested, each at 95 % (a claim of several comparisons needs every one of "
+            "them to hold: no correction across them)"
+        )
+    try:
+        res.paired = paired.families(res)
+    except Exception as e:  # a damaged predictions file costs the paired table, not the experiment
+        if ctx.debug:
+            raise
+        res.notes.append(f"no paired tests: {one_line(e)}")
+
+
+FAILED = "failed: "  # the note of an experiment that raised (run_experiments)
+NO_MODEL = "did not train"  # the figures' note when the model they show could not be trained
+
+
+def failures(results: list[ExperimentResult]) -> list[str]:
+    """What failed in a reproduce run, one line each: an experiment that raised, a training of a table's cell,
+    a figure whose model did not train. Empty: everything ran (a "not evaluable" cell is the protocol's answer,
+    not a failure). The CLI exits non-zero when this is not empty, after the report is written."""
+    lines: list[str] = []
+    for res in results:
+        failed = [n for n in res.notes if n.startswith(FAILED) or NO_MODEL in n]
+        lines += [f"{res.name}: {n}" for n in failed]
+        for row in res.rows:
+            for column, cell in row.cells.items():
+                lines += [f"{res.name}: {row.system} ({column}): training failed: {e}" for e in cell.errors]
+    return list(dict.fromkeys(lines))
 
 
 def cell_notes(res: ExperimentResult) -> list[str]:

@@ -92,7 +92,7 @@ def _cells(results: dict, how: str, near_chance: bool) -> dict[str, Cell]:
             cells[cls] = Cell((), "folds", note=f"not evaluable: {r.reason}")
             continue
         runs = tuple(Run(100.0 * t, k, how, near_chance) for k, t in enumerate(r.fold_tprs))
-        cells[cls] = Cell(runs, "folds")
+        cells[cls] = Cell(runs, "folds", folds=FOLDS)
     return cells
 
 

@@ -165,6 +165,7 @@ def fig6(ctx: ReproduceConfig) -> ExperimentResult:
             [("AlexNet", res.cell("alexnet", c), "MldrNet", res.cell("mldrnet", c)) for c in fear_sad],
             claims.pooled_std(res, fear_sad),
         ),
+        claims.fig6(res),
     ]
     return res
 
