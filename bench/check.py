@@ -7,13 +7,20 @@ Rows match on (model, engine variant, precision, batch). Per matched row:
   same run, see bench.timing.calibrate): latency in "calibration units", throughput in images per unit;
 - a row that was ok in the baseline and is an error now is a regression; a baseline row absent from the run
   is one too (unless allowed), and so is a run with no matching rows, another dataset, or no calibration.
+- two ok rows compare only when they were measured alike: the same number of test images, the same accuracy
+  size (input_size) and timing size (timing_size, bench compare --size). A row where one differs, or is missing
+  on either side, is "incomparable": it fails, and is never also reported as a regression;
+- the calibration must record its matrix size on both sides and its spread in the run: a missing field fails
+  the check (it never skips the busy-machine or the same-yardstick check).
 int8 rows of the run (ok ones, matched or new) whose top-1 agreement with PyTorch fp32 is below
-`int8_agreement_pct` (default 99 %), or was not measured, fail whatever the baseline holds. Timings at another
-timing size (px, bench compare --size) than the baseline's are not compared: a run-level failure.
+`int8_agreement_pct` (default 99 %), or was not measured, fail whatever the baseline holds. A matched row without
+an agreement on either side (no PyTorch reference ran) is "unchecked", never a silent pass.
 Faster or more accurate is never a failure; `--update` records the run as the new baseline (refused for a run
 with error rows unless `allow_error_rows`, and always for a run without an ok row).
-Both files are read by bench.records' strict reader (typed fields, finite numbers, no duplicated row key: each
-failure one line naming the file and the field), the stored tolerance by `validate_tolerance`. "Checked" means
+Both files are read by bench.records' strict reader (bounded in size and depth, no key twice in an object, typed
+fields, finite numbers, no duplicated row key: each failure one line naming the file and the field), the stored
+tolerance by `validate_tolerance`. `latest` (bench.records.latest_run) is the run recorded newest, by the time in
+its records.json, not by its folder's name; the CLI prints which run it checked. "Checked" means
 compared to a number: a matched ok row lacking its accuracy or timings is "unchecked" (a failure), and a check
 in which no row was compared fails.
 """
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -54,10 +62,15 @@ def validate_tolerance(values: object, where: str) -> dict:
     return validated(ToleranceValues, values, where).model_dump(exclude_unset=True)
 
 
+# verdicts that fail the gate: worse than the baseline, absent, not compared to a number, or not comparable at all
+# (another number of test images, another size: reported as such, never also as a regression)
+FAILING = ("regression", "missing", "unchecked", "incomparable")
+
+
 @dataclass(frozen=True)
 class RowCheck:
     key: tuple[str, str, str, int]
-    verdict: str  # ok | regression | missing | new | error (also in baseline) | fixed
+    verdict: str  # ok | regression | missing | unchecked | incomparable | new | error (also in baseline) | fixed
     reasons: tuple[str, ...]
     accuracy: tuple[float | None, float | None] = (None, None)  # baseline, current (%)
     agreement: tuple[float | None, float | None] = (None, None)
@@ -68,7 +81,7 @@ class RowCheck:
 
     @property
     def failed(self) -> bool:
-        return self.verdict in ("regression", "missing", "unchecked")
+        return self.verdict in FAILING
 
 
 @dataclass(frozen=True)
@@ -105,8 +118,13 @@ def _num(v: object, positive: bool = False) -> float | None:
 
 
 def _cal(run: CompareRun, device: str) -> float | None:
+    return _cal_field(run, device, "median_ms")
+
+
+def _cal_field(run: CompareRun, device: str, name: str) -> float | None:
+    """A positive finite number of the run's calibration on `device`, else None (absent or unusable)."""
     c = run.calibration.get(device)
-    return _num(c.get("median_ms"), positive=True) if isinstance(c, dict) else None
+    return _num(c.get(name), positive=True) if isinstance(c, dict) else None
 
 
 def _compare_row(base: Record, cur: Record, tol: Tolerance, scale: dict) -> RowCheck:
@@ -116,9 +134,19 @@ def _compare_row(base: Record, cur: Record, tol: Tolerance, scale: dict) -> RowC
         return RowCheck(cur.key, "fixed", ())
     if not cur.ok:
         return RowCheck(cur.key, "regression", (f"error: {cur.error}",))
+    apart = incomparable(base, cur)
+    if apart:  # not a regression, not a pass: the two rows measured different things
+        return RowCheck(
+            cur.key,
+            "incomparable",
+            tuple(apart),
+            (base.accuracy_pct, cur.accuracy_pct),
+            (base.agreement_pct, cur.agreement_pct),
+        )
     # "checked" means compared to a number: a value that is missing or not a finite number fails the row
-    # (the strict reader refuses such files; this guards runs built in memory)
-    needed = {"accuracy_pct": False, "lat_p50_ms": True, "throughput_ips": True}
+    # (the strict reader refuses such files; this guards runs built in memory). Agreement with PyTorch fp32 is
+    # compared like accuracy: null on either side (no reference row ran) is "unchecked", never a silent pass.
+    needed = {"accuracy_pct": False, "agreement_pct": False, "lat_p50_ms": True, "throughput_ips": True}
     absent = [
         f"{name} in the {side}"
         for name, positive in needed.items()
@@ -161,9 +189,33 @@ def _compare_row(base: Record, cur: Record, tol: Tolerance, scale: dict) -> RowC
     )
 
 
-def _timing_size(r: Record) -> int | None:
-    """px of the row's timed batch (older files lack timing_size: they timed at input_size)."""
-    return r.timing_size if r.timing_size is not None else r.input_size
+# fields two ok rows must share for their numbers to compare: (field, what a difference means and what to do)
+SAME = (
+    (
+        "test_images",
+        "accuracies on other images do not compare: run compare on the whole test split (no --max-test-images) or "
+        "refresh the baseline with --update",
+    ),
+    ("input_size", "the model was trained at another crop: refresh the baseline with --update"),
+    ("timing_size", "timings at two sizes do not compare: run compare with --size {b}"),
+)
+
+
+def incomparable(base: Record, cur: Record) -> list[str]:
+    """Why two ok rows cannot be compared (another number of test images, another accuracy or timing size, or
+    such a field missing on either side: a missing field fails, it never skips the check); empty if they can."""
+    reasons = []
+    for name, todo in SAME:
+        b, c = getattr(base, name), getattr(cur, name)
+        if b is None or c is None:
+            side = "baseline" if b is None else "run"
+            reasons.append(
+                f"no {name} in the {side}: cannot tell whether the rows compare (re-run compare, refresh "
+                "the baseline with --update)"
+            )
+        elif b != c:
+            reasons.append(f"{name} {c} in the run, {b} in the baseline: {todo.format(b=b)}")
+    return reasons
 
 
 def _int8_gate(check: RowCheck, cur: Record, tol: Tolerance) -> RowCheck:
@@ -218,20 +270,31 @@ def _scales(current: CompareRun, baseline: CompareRun, tol: Tolerance, base_rows
         return scale, problems
     for device in sorted({r.device for r in current.records if r.key in base_rows and r.ok}):
         b, c = _cal(baseline, device), _cal(current, device)
-        sizes = {run.calibration.get(device, {}).get("size") for run in (baseline, current)}
+        sizes = [_cal_field(run, device, "size") for run in (baseline, current)]
         if b is None or c is None:
             problems.append(
                 f"no {device} calibration in the {'baseline' if b is None else 'run'}: "
                 "timings cannot be normalized (use --no-normalize on one machine)"
             )
-        elif len(sizes) > 1:
+        elif None in sizes:
+            side = "baseline" if sizes[0] is None else "run"
             problems.append(
-                f"the {device} calibration changed ({' vs '.join(map(str, sizes))}): refresh the baseline with --update"
+                f"the {side}'s {device} calibration records no matrix size: its timings cannot be normalized "
+                "(re-run compare, refresh the baseline with --update)"
+            )
+        elif sizes[0] != sizes[1]:
+            problems.append(
+                f"the {device} calibration changed ({sizes[0]} vs {sizes[1]}): refresh the baseline with --update"
             )
         else:
             scale[device] = c / b
-        spread = current.calibration.get(device, {}).get("spread", 1.0)
-        if not _num(spread, positive=True) or not spread <= tol.busy_spread:
+        spread = _cal_field(current, device, "spread")
+        if spread is None and c is not None:
+            problems.append(
+                f"the run's {device} calibration records no spread: whether the machine was busy cannot be told; "
+                "re-run compare"
+            )
+        elif spread is not None and not spread <= tol.busy_spread:
             # under contention, models with many small parallel ops slow down far more than one matrix
             # product: no normalization rescues such timings, and a flaky gate is worse than a loud one
             problems.append(
@@ -239,25 +302,6 @@ def _scales(current: CompareRun, baseline: CompareRun, tol: Tolerance, base_rows
                 f"(limit x{tol.busy_spread:g}); rerun compare on a quiet machine"
             )
     return scale, problems
-
-
-def _resized_problem(base_rows: dict, cur_rows: dict) -> list[str]:
-    resized = [
-        (key, _timing_size(base_rows[key]), _timing_size(cur))
-        for key, cur in cur_rows.items()
-        if key in base_rows
-        and cur.ok
-        and base_rows[key].ok
-        and None not in (_timing_size(base_rows[key]), _timing_size(cur))
-        and _timing_size(base_rows[key]) != _timing_size(cur)
-    ]
-    if not resized:
-        return []
-    key, b, c = resized[0]
-    return [
-        f"{len(resized)} row(s) timed at another size than the baseline's (e.g. {' '.join(map(str, key))}: "
-        f"{c} px, baseline {b} px): timings at two sizes do not compare; run compare with --size {b}"
-    ]
 
 
 def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tolerance()) -> CheckResult:
@@ -273,7 +317,6 @@ def compare_runs(current: CompareRun, baseline: CompareRun, tol: Tolerance = Tol
         elif base.ok and not tol.allow_missing:
             rows.append(RowCheck(key, "missing", ("in the baseline, not in this run",)))
     rows += [RowCheck(key, "new", ("not in the baseline",)) for key in cur_rows if key not in base_rows]
-    problems += _resized_problem(base_rows, cur_rows)
     if not any(r.verdict not in ("missing", "new") for r in rows):
         problems.append("no rows match the baseline (model, engine, precision, batch): nothing was checked")
     elif not any(r.compared for r in rows):
@@ -362,6 +405,50 @@ def write_baseline(run: CompareRun | Path, baseline: Path, tol: Tolerance, allow
     data = {**run.to_dict(), "tolerance": tol.to_dict()}
     atomic_write_text(baseline, json.dumps(data, indent=1, allow_nan=False) + "\n")
     return baseline
+
+
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml(text: str, limit: int = 2000) -> str:
+    """`text` with every character XML 1.0 cannot hold (control characters, lone surrogates) as \\xNN, cut."""
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text[:limit])
+
+
+def junit_xml(result: CheckResult, run: str, baseline: str) -> str:
+    """The check as JUnit XML (what CI systems display): one testcase per row (a failure for a failing verdict,
+    skipped for a row without a counterpart that does not fail: new, or an error in both), one per run-level
+    problem, all in one testsuite named after the run checked."""
+    from xml.etree import ElementTree as ET
+
+    cases = []
+    for r in result.rows:
+        model, variant, precision, batch = r.key
+        case = ET.Element(
+            "testcase", classname=_xml(f"bench.check.{model}"), name=_xml(f"{variant} {precision} batch {batch}")
+        )
+        if r.failed:
+            ET.SubElement(case, "failure", message=_xml(f"{r.verdict}: {'; '.join(r.reasons)}"), type=r.verdict)
+        elif r.verdict not in ("ok", "fixed"):
+            ET.SubElement(case, "skipped", message=_xml(f"{r.verdict}: {'; '.join(r.reasons)}"))
+        cases.append(case)
+    for i, problem in enumerate(result.problems):
+        case = ET.Element("testcase", classname="bench.check.run", name=f"run-level check {i + 1}")
+        ET.SubElement(case, "failure", message=_xml(problem), type="run")
+        cases.append(case)
+    suite = ET.Element(
+        "testsuite",
+        name=_xml(f"bench check {run} against {baseline}"),
+        tests=str(len(cases)),
+        failures=str(sum(case.find("failure") is not None for case in cases)),
+        errors="0",
+        skipped=str(sum(case.find("skipped") is not None for case in cases)),
+    )
+    suite.extend(cases)
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def failure_lines(result: CheckResult) -> list[str]:

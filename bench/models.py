@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 from mldrnet import models
 from mldrnet.errors import BenchError
-from mldrnet.models.stats import profile
+from mldrnet.models.stats import count_params, profile
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class ModelRow:
     output_shape: tuple[int, ...]
     paper_fi_accuracy: float | None
     description: str
+    min_crop: int = 32  # px: the smallest input it runs at; below it gflops and output_shape are not measured
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -28,7 +29,25 @@ def model_rows(size: int = 375, names: list[str] | None = None) -> list[ModelRow
     for name in names or models.names():
         entry = models.info(name)
         if not entry.is_network:  # nothing to count before its classifier is fitted
-            rows.append(ModelRow(name, entry.family, 0, None, (1, 8), entry.paper_fi_accuracy, entry.description))
+            rows.append(
+                ModelRow(
+                    name, entry.family, 0, None, (1, 8), entry.paper_fi_accuracy, entry.description, entry.min_crop
+                )
+            )
+            continue
+        if size < entry.min_crop:  # it cannot run at this size: a row that says so, not a failed command
+            rows.append(
+                ModelRow(
+                    name,
+                    entry.family,
+                    count_params(models.create(name)),
+                    None,
+                    (),
+                    entry.paper_fi_accuracy,
+                    entry.description,
+                    entry.min_crop,
+                )
+            )
             continue
         try:
             p = profile(models.create(name), size)
@@ -36,6 +55,15 @@ def model_rows(size: int = 375, names: list[str] | None = None) -> list[ModelRow
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise BenchError(f"{name} cannot run at {size} px: {first}") from e
         rows.append(
-            ModelRow(name, entry.family, p.params, p.gflops, p.output_shape, entry.paper_fi_accuracy, entry.description)
+            ModelRow(
+                name,
+                entry.family,
+                p.params,
+                p.gflops,
+                p.output_shape,
+                entry.paper_fi_accuracy,
+                entry.description,
+                entry.min_crop,
+            )
         )
     return rows

@@ -15,6 +15,7 @@ writers turn into null).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
 import io
 import json
@@ -47,19 +48,20 @@ from bench.record_schema import (
     validated,
 )
 from mldrnet.errors import BenchError
+from mldrnet.io import jsonfile
 from mldrnet.io.atomic import atomic_write_text
 
 FORMAT = "bench-compare/1"
 JSON_NAME = "records.json"
 CSV_NAME = "records.csv"
 
-# Numbers an ok row must have (compare.py always writes them; the gate compares them); their ranges are their
+# Numbers an ok row must have (compare.py always writes them; the gate compares the first three and matches rows
+# on the other three: the number of test images, the accuracy size and the timing size); their ranges are their
 # types'. Every other number may be null on an ok row: agreement_pct and max_logit_diff (no PyTorch reference
-# ran), mean_tpr_pct and per_class_tpr_pct entries (a class without test images), resident_* (CPU rows), the
-# other lat_* statistics, calibration_ms, the model's sizes and paper_fi_accuracy_pct (informative, never
-# compared; bench.check refuses timings at another timing_size than the baseline's). An error row may lack every
-# number.
-OK_ROW_NUMBERS = ("accuracy_pct", "lat_p50_ms", "throughput_ips")
+# ran: the gate then calls the row unchecked), mean_tpr_pct and per_class_tpr_pct entries (a class without test
+# images), resident_* (CPU rows), the other lat_* statistics, calibration_ms, params, gflops and
+# paper_fi_accuracy_pct (informative, never compared). An error row may lack every number.
+OK_ROW_NUMBERS = ("accuracy_pct", "lat_p50_ms", "throughput_ips", "test_images", "input_size", "timing_size")
 
 
 @dataclass(frozen=True)
@@ -214,9 +216,9 @@ def _csv_value(text: str, kind: Any, where: str) -> Any:
     """A CSV cell -> its JSON value (then typed and checked by Record.from_dict, like a records.json value)."""
     if text == "":
         return None
+    if kind in (tuple, dict):
+        return jsonfile.loads(text, where, fix=FIX)  # bounded like a file: depth, long integers, duplicate keys
     try:
-        if kind in (tuple, dict):
-            return json.loads(text)
         if kind in (int, float):
             return kind(text)
         if kind is bool and text in ("True", "False"):
@@ -240,8 +242,13 @@ def write_csv(records: list[Record], path: Path) -> Path:
 
 def read_csv(path: Path) -> list[Record]:
     kinds = _csv_types()
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        if Path(path).stat().st_size > jsonfile.MAX_JSON_BYTES:
+            raise BenchError(f"{path} is larger than a compare run's records.csv can be: {FIX}")
+        with open(path, newline="", encoding="utf-8", errors="backslashreplace") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, csv.Error) as e:
+        raise BenchError(f"cannot read {path}: {e}: {FIX}") from None
     return [
         Record.from_dict(
             {k: _csv_value(v, kinds.get(k, str), f"{path}: row {i + 1}.{k}") for k, v in row.items()},
@@ -335,8 +342,49 @@ def load_run(path: str | Path, unique_keys: bool = False) -> CompareRun:
 
 
 def read_json(file: Path) -> Any:
-    """A JSON file's content; an unreadable or corrupt file is a BenchError naming it."""
+    """A JSON file's content, read by the one bounded reader (mldrnet.io.jsonfile: size, depth and integer length
+    bounded, no key twice in one object); an unreadable, oversized or corrupt file is a BenchError naming it."""
     try:
-        return json.loads(Path(file).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BenchError(f"cannot read {file}: {e}") from e
+        return jsonfile.read_json(file, fix=FIX)
+    except BenchError as e:
+        text, name = str(e), str(file)
+        if text.startswith(name):  # "<file> is not valid JSON ..." -> "cannot read <file>: it is not valid JSON ..."
+            text = f"cannot read {name}: it{text[len(name) :]}"
+        raise BenchError(text) from None
+
+
+def recorded_time(file: Path) -> dt.datetime | None:
+    """When the run in records.json `file` was made (environment.created, as bench.envinfo writes it), or None
+    when it is not recorded or the file cannot be read."""
+    try:
+        data = read_json(file)
+        created = data["environment"]["created"]
+        when = dt.datetime.fromisoformat(created)
+    except (BenchError, KeyError, TypeError, ValueError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def latest_run(results_root: str | Path) -> tuple[Path, dt.datetime]:
+    """(the compare folder, its time) of the run recorded newest under results/compare: by the time in its
+    records.json, not its folder's name (`ci` sorts after every timestamp, `...-2` after `...-10`). Ties go to
+    the records.json written last. Folders without a readable time are not candidates; none at all is a
+    BenchError."""
+    from mldrnet.io.layout import compare_dir
+
+    where = compare_dir(results_root)
+    found = []
+    try:
+        folders = [p for p in where.iterdir() if (p / JSON_NAME).is_file()] if where.is_dir() else []
+    except OSError as e:
+        raise BenchError(f"cannot list {where}: {e.strerror or e}") from None
+    for folder in folders:
+        when = recorded_time(folder / JSON_NAME)
+        if when is not None:
+            found.append((when, (folder / JSON_NAME).stat().st_mtime_ns, folder))
+    if not found:
+        raise BenchError(
+            f"no compare run with a recorded time under {where}: run `bench compare` first (or name the folder)"
+        )
+    when, _, folder = max(found)
+    return folder, when

@@ -32,7 +32,9 @@ from torch import nn
 
 from mldrnet.data.transforms import Preprocessing
 from mldrnet.errors import BenchError
+from mldrnet.io import limits
 from mldrnet.io.atomic import atomic_open
+from mldrnet.io.layout import NAME
 from mldrnet.io.provenance import near_chance
 
 FORMAT = "bench-checkpoint/1"
@@ -122,11 +124,12 @@ class Checkpoint:
         known = {f.name for f in fields(cls)} - {"path"}
         try:
             values = {k: v for k, v in raw.items() if k in known}
+            _check_values(values, str(where))
             values["classes"] = tuple(values["classes"])
             values["preprocessing"] = Preprocessing.from_dict(values["preprocessing"])
             values["model_config"] = dict(values.get("model_config") or {})
             return cls(**values, path=path)
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise BenchError(
                 f"{where} is an incomplete bench checkpoint ({type(e).__name__}: {e}): train the model again"
             ) from e
@@ -159,13 +162,14 @@ class Checkpoint:
         return ModelMeta(self.model, self.classes, self.preprocessing, dict(self.model_config))
 
     def require_finite(self) -> Checkpoint:
-        """Itself, when every weight is a finite number; else a BenchError naming the first broken tensor (a
-        diverged training saved NaN/inf weights: every output of the model would be NaN)."""
+        """Itself, when every weight is a finite number; else a BenchError naming the first broken tensor (every
+        output of the model would be NaN; training never saves such weights, so the file is damaged)."""
         for name, value in self.state_dict.items():
             if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
                 raise BenchError(
                     f"{self.path or 'the ' + self.model + ' checkpoint'} has non-finite weights (NaN or "
-                    f"inf in {name}): its training diverged; train {self.model} again, with a lower --lr"
+                    f"inf in {name}): bench never saves such weights (a diverging training stops first), so the "
+                    f"file is damaged or was not written by `bench train`; train {self.model} again"
                 )
         return self
 
@@ -174,6 +178,42 @@ class Checkpoint:
         """A checkpoint of an in-memory model (training, tests), equal to what loading its file gives back."""
         resolved = Preprocessing.from_dict(preprocessing.to_dict())  # resize=None written as its value
         return cls(name, tuple(classes), resolved, model.state_dict(), **training)
+
+
+def _check_values(values: dict, where: str) -> None:
+    """The checkpoint's values held to the bounds the command line holds options to (mldrnet.io.limits): a file
+    cannot carry a crop of 0 or 100000, a std of 0, repeated class names, or accuracies that are not fractions."""
+    fix = "train the model again (a damaged or hand-edited checkpoint)"
+    for name in ("model", "classes", "preprocessing", "state_dict"):
+        if name not in values:
+            raise BenchError(f"{where} is an incomplete bench checkpoint (it lacks {name}): {fix}")
+    if not isinstance(values["model"], str) or not NAME.fullmatch(values["model"]):
+        raise BenchError(f"{where}: model is {str(values['model'])[:60]!r}, not a zoo name: {fix}")
+    limits.check_classes(values["classes"], where)
+    prep = values["preprocessing"]
+    if not isinstance(prep, dict):
+        raise BenchError(f"{where}: preprocessing is not an object: {fix}")
+    limits.check_preprocessing(prep.get("crop"), prep.get("resize"), prep.get("mean"), prep.get("std"), where)
+    state = values["state_dict"]
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and (isinstance(v, torch.Tensor) or k.endswith("_extra_state")) for k, v in state.items()
+    ):  # a module's extra state (a fitted classifier's arrays and JSON) is its own to check
+        raise BenchError(f"{where}: state_dict is not a mapping of names to tensors: {fix}")
+    for name in ("model_config", "data_config", "train_config", "optimizer"):
+        if values.get(name) is not None and not isinstance(values[name], dict):
+            raise BenchError(f"{where}: {name} is not an object: {fix}")
+    for name in ("epoch", "best_epoch"):
+        v = values.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not -1 <= v <= 10**6):
+            raise BenchError(f"{where}: {name} is {str(v)[:40]!r}, not an epoch number: {fix}")
+    for name in ("best_val_acc", "test_acc"):
+        v = values.get(name)
+        if v is None or (name == "best_val_acc" and v == -1.0):  # -1: no epoch evaluated yet (last.pt)
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+            raise BenchError(f"{where}: {name} is {str(v)[:40]!r}, not an accuracy between 0 and 1: {fix}")
+    if not isinstance(values.get("history", []), list):
+        raise BenchError(f"{where}: history is not a list: {fix}")
 
 
 def _unreadable(path: Path, e: Exception) -> str:

@@ -22,7 +22,7 @@ TINY = dict(crop=40, batch_size=16, workers=0)
 
 
 def tiny_synth() -> DataConfig:
-    return DataConfig(dataset="synth", synth_n=64, synth_size=48, seed=0)
+    return DataConfig(dataset="synth", synth_n=96, synth_size=48, seed=0)  # the smallest set with val images
 
 
 @pytest.fixture(scope="module")

@@ -69,7 +69,7 @@ def test_num_classes_and_options():
 @pytest.mark.parametrize("name", NAMES)
 def test_trains_with_the_loop(name, tmp_path):
     cfg = resolve(name, "quick", epochs=1, crop=64, batch_size=16, workers=0)
-    result = train_model(cfg, DataConfig(dataset="synth", synth_n=64, synth_size=72, seed=0), tmp_path)
+    result = train_model(cfg, DataConfig(dataset="synth", synth_n=96, synth_size=72, seed=0), tmp_path)
     assert result.ok and result.epochs == 1 and 0 <= result.test_acc <= 1
     model = models.load(Checkpoint.load(tmp_path / "runs" / "synth" / name / "best.pt"))  # what export loads
     assert type(model) is type(models.create(name)) and model(torch.randn(1, 3, 64, 64)).shape == (1, 8)

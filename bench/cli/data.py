@@ -12,10 +12,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from bench.cli.console import out, print_table, warn
-from bench.cli.options import MAX_SEED, MAX_SYNTH_N, MAX_SYNTH_SIZE, MAX_WORKERS, DataRoot, DatasetName, ResultsDir
+from bench.cli.console import escape, out, print_table, warn
+from bench.cli.options import (
+    MAX_SEED,
+    MAX_SYNTH_N,
+    MAX_SYNTH_SIZE,
+    MAX_WORKERS,
+    DataRoot,
+    DatasetName,
+    ResultsDir,
+    out_path_option,
+)
 from mldrnet.errors import BenchError
 from mldrnet.io.layout import results_root
 
@@ -66,7 +74,12 @@ def _config(dataset: DatasetName, data_root, seed: int = 0, fold: int = 0, n: in
 @data_app.command()
 def synth(
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Folder to write (default results/data/synth-n<N>-px<PX>-seed<S>).")
+        Path | None,
+        typer.Option(
+            "--out",
+            callback=out_path_option,
+            help="Folder to write (default results/data/synth-n<N>-px<PX>-seed<S>).",
+        ),
     ] = None,
     n: SynthN = 2400,
     size: SynthSize = 128,
@@ -80,7 +93,10 @@ def synth(
 
     params = SynthParams(n, size, seed)
     target = out_dir or results_root(results_dir) / "data" / params.key
-    existed = (target / MARKER).is_file()
+    try:
+        existed = (target / MARKER).is_file()
+    except OSError:  # a name too long, a loop: ensure_synth names the problem
+        existed = False
     start = time.perf_counter()
     path = ensure_synth(params, target)
     if existed:

@@ -37,8 +37,13 @@ def export(
         ),
     ] = ExportTo("onnx"),
     precision: Annotated[
-        ExportPrecision, typer.Option("--precision", help="TensorRT precision; int8 calibrates on training images.")
-    ] = ExportPrecision("fp32"),
+        ExportPrecision | None,
+        typer.Option(
+            "--precision",
+            help="Precision to export: fp32 unless the format has one precision (onnx-int8: int8); "
+            "int8 calibrates on training images.",
+        ),
+    ] = None,
     max_batch: Annotated[
         int, typer.Option("--max-batch", min=1, max=MAX_BATCH, help="TensorRT engines run batch 1..N.")
     ] = 32,
@@ -57,6 +62,7 @@ def export(
     from mldrnet.io import layout
 
     root = results_root(results_dir)
+    chosen = export_precision(to.value, precision.value if precision is not None else None)
     if all_models == (model is not None):
         raise BenchError("name one MODEL or pass --all (see `bench models`)")
     if all_models:
@@ -69,7 +75,7 @@ def export(
         names = [models.info(model).name]
     options = ExportOptions(
         to=to.value,
-        precision=precision.value,
+        precision=chosen,
         max_batch=max_batch,
         parity_images=parity_images,
         data_root=str(data_root) if data_root else None,
@@ -86,6 +92,17 @@ def export(
             warn(f"{r.model} {r.precision}: {r.parity.summary()}")
     if not all(r.ok for r in results):
         raise typer.Exit(1)
+
+
+def export_precision(to: str, given: str | None) -> str:
+    """The precision `bench export --to TO` writes: the one given, else fp32, else the format's only precision
+    (onnx-int8 writes int8); a precision the format does not export is refused in one line."""
+    offered = formats.get(to).export_precisions
+    if given is None:
+        return "fp32" if "fp32" in offered else offered[0]
+    if given not in offered:
+        raise BenchError(f"--to {to} exports {' or '.join(offered)}, not --precision {given}: drop --precision")
+    return given
 
 
 def predict(

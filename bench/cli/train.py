@@ -5,6 +5,7 @@ torch is imported inside the commands (the zoo, the training loop): `bench -h` s
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated
 
 import typer
@@ -37,6 +38,7 @@ from bench.cli.options import (
     plain,
 )
 from mldrnet.errors import BenchError
+from mldrnet.io import jsonfile
 from mldrnet.io.layout import results_root
 
 # The training options are bench.cli.options' (shared with `train-all` and `reproduce`); these are train's own.
@@ -56,10 +58,56 @@ def _parse_model_opts(pairs: list[str] | None) -> dict:
         if not sep or not key:
             raise BenchError(f"--model-opt {pair!r} is not KEY=VALUE (e.g. levels=5)")
         try:
-            opts[key] = json.loads(value)
-        except json.JSONDecodeError:
+            opts[key] = jsonfile.loads(value, f"--model-opt {key}", max_depth=4)
+        except BenchError as e:
+            if value[:1] in "[{" or "nested" in str(e):
+                raise
             opts[key] = value  # a bare word such as fusion=max
     return opts
+
+
+def _check_model_opts(model: str, opts: dict) -> None:
+    """--model-opt values of a MldrNet (its MldrNetConfig fields) of the field's type, each refused in one line
+    that says which option, what it got and what it takes; other models' builders name their own options."""
+    from dataclasses import fields
+
+    from mldrnet import models
+
+    if not opts or models.info(model).family != "mldrnet":
+        return
+    from mldrnet.models.mldrnet import MldrNetConfig
+
+    kinds = {f.name: str(f.type) for f in fields(MldrNetConfig) if f.name not in ("num_classes", "level_specs")}
+    for key, value in opts.items():
+        if key not in kinds:
+            raise BenchError(f"--model-opt {key}: {model} has no option {key!r} (its options: {', '.join(kinds)})")
+        kind = kinds[key]
+        fits = {
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "float": isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+            "bool": isinstance(value, bool),
+            "str": isinstance(value, str),
+        }.get(kind, True)
+        if not fits:
+            what = {"int": "an integer", "float": "a finite number", "bool": "true or false", "str": "a word"}[kind]
+            raise BenchError(
+                f"--model-opt {key} takes {what}, not {json.dumps(value)[:40]} (e.g. --model-opt {key}="
+                f"{json.dumps(getattr(MldrNetConfig, key))}; {model}'s options are documented in "
+                "mldrnet/models/mldrnet.py)"
+            )
+
+
+def _check_imagenet_options(model: str, pretrained: bool | None, weights: str | None) -> None:
+    """--pretrained and --weights start a baseline from ImageNet weights; any other model would fail on them."""
+    from mldrnet import models
+
+    for option, given, takes in (("--pretrained", pretrained, "pretrained"), ("--weights", weights, "weights_path")):
+        if given and not models.takes(model, takes):
+            takers = [n for n in models.names() if models.takes(n, takes)]
+            raise BenchError(
+                f"{option} does not apply to {model}: it trains from scratch; only {', '.join(takers)} start from "
+                f"ImageNet weights. Drop {option}"
+            )
 
 
 def _data_config(dataset, data_root, seed: int, fold: int, label_noise: float, noisy_extra, synth_n, synth_size):
@@ -114,6 +162,9 @@ def train(
     from mldrnet.training.loop import train_model
 
     models.info(model)  # unknown names fail before any data work
+    _check_imagenet_options(model, pretrained, weights)
+    model_config = _parse_model_opts(model_opt)
+    _check_model_opts(model, model_config)
     cfg = resolve(
         model,
         plain(profile),
@@ -129,7 +180,7 @@ def train(
         channels_last=channels_last,
         pretrained=pretrained,
         weights_path=weights,
-        model_config=_parse_model_opts(model_opt) or None,
+        model_config=model_config or None,
     )
     data_cfg = _data_config(dataset, data_root, seed, fold, label_noise, noisy_extra, synth_n, synth_size)
     try:

@@ -169,9 +169,19 @@ def find_table(
     )
 
 
+MAX_TABLE_BYTES = 256 * 2**20  # a label table of millions of rows; larger is not one
+
+
 def read_rows(path: Path, quotechar: str = '"') -> list[list[str]]:
-    """Rows of a small CSV/TSV table with a sniffed delimiter, cells stripped of spaces and stray quotes."""
+    """Rows of a small CSV/TSV table with a sniffed delimiter, cells stripped of spaces and stray quotes. A file
+    over MAX_TABLE_BYTES or a field over csv's limit (128 KiB: no path or label is that long) is one BenchError."""
     try:
+        size = path.stat().st_size
+        if size > MAX_TABLE_BYTES:
+            raise BenchError(
+                f"{printable(path)} is {size / 2**20:.0f} MiB, more than a label table of "
+                f"{MAX_TABLE_BYTES / 2**20:.0f} MiB: give a CSV of path,label"
+            )
         text = path.read_text(encoding="utf-8-sig", errors="replace")
     except OSError as e:
         raise BenchError(f"cannot read {printable(path)}: {e.strerror}") from None
@@ -181,7 +191,13 @@ def read_rows(path: Path, quotechar: str = '"') -> list[list[str]]:
     except csv.Error:
         delimiter = ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=quotechar, skipinitialspace=True)
-    rows = [[c.strip().strip("'\"").strip() for c in row] for row in reader]
+    try:
+        rows = [[c.strip().strip("'\"").strip() for c in row] for row in reader]
+    except csv.Error as e:
+        raise BenchError(
+            f"{printable(path)}: line {reader.line_num}: {e}: not a table of path,label (a field that long is no "
+            "path or label)"
+        ) from None
     return [r for r in rows if any(r)]
 
 

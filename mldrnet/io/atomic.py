@@ -63,7 +63,15 @@ def writable_dir(path: str | os.PathLike, what: str = "folder") -> Path:
     """Create folder `path` if needed and make sure files can be created in it, before any work that would be
     lost: a BenchError naming it (a file in the way, read-only, no permission) when not."""
     path = Path(path)
-    blocker = _file_in_the_way(path)
+    try:
+        blocker = _file_in_the_way(path)
+    except OSError as e:  # a name or path too long
+        raise os_error(e, path, f"write to the {what}") from None
+    if blocker is not None and blocker.is_symlink() and not blocker.exists():
+        raise BenchError(
+            f"cannot use {path} as the {what}: {blocker} is a symlink that leads nowhere (a loop or a missing "
+            f"target): fix or remove it {_RESULTS_HINT}"
+        )
     if blocker is not None:
         raise BenchError(
             f"cannot use {path} as the {what}: {blocker} is a file, not a folder: move it away {_RESULTS_HINT}"
@@ -166,4 +174,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
-    return atomic_write_bytes(path, text.encode(encoding))
+    """`text` written atomically. A character the encoding cannot hold (a file name that is not valid UTF-8,
+    kept by Python as a surrogate escape) is written as a backslash escape, never a crash after the work."""
+    return atomic_write_bytes(path, text.encode(encoding, errors="backslashreplace"))

@@ -12,16 +12,23 @@
       reproduce/<timestamp>/             `bench reproduce` reports (report.md, results.json, PNGs)
 
 A run key names a training data variant (`fi`, `fi-noise0.2`, `mart-fold3`), so runs on variants sit side by
-side. No torch here: the CLI reads this module before deciding whether to import anything heavy.
+side. Every name that becomes a path component here (run key, dataset key, model, synthetic-set and feature keys)
+matches one pattern, NAME (letters, digits, `.`, `_`, `+`, `-`; no separator, no `..`, no control character),
+and every path made from one is checked to stay under its root (`under`): `--dataset ../../outside` is
+refused before anything is read or written. No torch here: the CLI reads this module before deciding whether to
+import anything heavy.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from mldrnet.errors import BenchError
 
 ENV_VAR = "BENCH_RESULTS_DIR"
 RUNS, SPLITS, DATA, COMPARE, FEATURES, REPRODUCE = "runs", "splits", "data", "compare", "features", "reproduce"
@@ -31,6 +38,31 @@ TRAINING_FILES = (CHECKPOINT_FILE, LAST_FILE, METRICS_FILE, RESULT_FILE)
 LOCK_FILE = ".lock"  # held by the one process writing a run folder or a compare output (mldrnet.io.lock)
 ONNX_FILE = "model.onnx"
 ENGINE_FILE = "model.{precision}.engine"  # + model.<precision>.json beside it (batch range, versions, GPU)
+
+
+# the one pattern of a name that becomes a path component: starts with a letter or digit, at most 100 characters
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
+NAME_RULE = "1-100 letters, digits, '.', '_', '+' or '-', starting with a letter or digit"
+
+
+def check_name(name: object, what: str = "name") -> str:
+    """`name` when it matches NAME and is no relative step ('..' inside), else one BenchError line."""
+    if not isinstance(name, str) or not NAME.fullmatch(name) or ".." in name:
+        shown = repr(name)[:80].encode("ascii", "backslashreplace").decode()
+        raise BenchError(f"{what} {shown} is not a valid name: use {NAME_RULE}")
+    return name
+
+
+def under(root: str | os.PathLike, *names: str, what: str = "name") -> Path:
+    """root/names..., each name checked (check_name) and the joined path checked to stay inside `root` once
+    normalised. Symlinks are not followed: a results folder may link its runs or data to another disk."""
+    base = Path(root)
+    path = base.joinpath(*(check_name(n, what) for n in names))
+    if os.path.commonpath([os.path.normpath(os.path.abspath(base)), os.path.normpath(os.path.abspath(path))]) != (
+        os.path.normpath(os.path.abspath(base))
+    ):
+        raise BenchError(f"{path} leads outside {base}: bench reads and writes only under its root")
+    return path
 
 
 def results_root(override: str | os.PathLike | None = None) -> Path:
@@ -66,7 +98,8 @@ class RunFolder:
 
     @classmethod
     def at(cls, results_root: str | os.PathLike, model: str, key: str) -> RunFolder:
-        return cls(Path(results_root) / RUNS / key / model)
+        check_name(key, "run key (--dataset)")
+        return cls(under(Path(results_root) / RUNS, key, model, what="model or run key"))
 
     @classmethod
     def of_checkpoint(cls, checkpoint: str | os.PathLike) -> RunFolder:
@@ -132,20 +165,26 @@ def root_of_checkpoint(checkpoint: str | os.PathLike, configured: str | os.PathL
 
 
 def runs_dir(results_root: str | os.PathLike, key: str) -> Path:
-    return Path(results_root) / RUNS / key
+    return under(Path(results_root) / RUNS, key, what="run key (--dataset)")
 
 
 def split_file(results_root: str | os.PathLike, dataset_key: str, seed: int) -> Path:
-    return Path(results_root) / SPLITS / f"{dataset_key}_seed{seed}.json"
+    check_name(dataset_key, "dataset key")
+    return under(Path(results_root) / SPLITS, f"{dataset_key}_seed{int(seed)}.json", what="dataset key")
 
 
 def synth_dir(results_root: str | os.PathLike, synth_key: str) -> Path:
-    return Path(results_root) / DATA / synth_key
+    return under(Path(results_root) / DATA, synth_key, what="synthetic set key")
 
 
 def feature_cache_dir(results_root: str | os.PathLike, key: str) -> Path:
     """results/features/<key>/: hand-crafted feature vectors, one file per image (mldrnet.models.handcrafted)."""
-    return Path(results_root) / FEATURES / key
+    return under(Path(results_root) / FEATURES, key, what="feature cache key")
+
+
+def tune_dir(results_root: str | os.PathLike, study: str) -> Path:
+    """results/tune/<study>/: a `bench tune` study (search.json, trials.csv, its journal; trials train in trials/)."""
+    return under(Path(results_root) / "tune", study, what="study name")
 
 
 def reproduce_dir(results_root: str | os.PathLike) -> Path:

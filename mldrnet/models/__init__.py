@@ -13,13 +13,23 @@ mldrnet.training or mldrnet.evaluation.
 from mldrnet.models import alexnet_svm, handcrafted, mldrnet, paper_cnns, torchvision  # noqa: F401
 
 # isort: on
-from mldrnet.models.load import load
-from mldrnet.models.registry import NETWORK_FAMILIES, ZooEntry, create, info, names, networks, register, takes
+from mldrnet.models.load import check_input_size, load
+from mldrnet.models.registry import (
+    NETWORK_FAMILIES,
+    ZooEntry,
+    create,
+    info,
+    names,
+    networks,
+    register,
+    takes,
+)
 from mldrnet.models.torchvision import he_init, init_tag
 
 __all__ = [
     "NETWORK_FAMILIES",
     "ZooEntry",
+    "check_input_size",
     "create",
     "he_init",
     "info",

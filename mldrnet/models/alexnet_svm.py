@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from mldrnet.models.registry import register
-from mldrnet.models.torchvision import he_init, load_imagenet
+from mldrnet.models.torchvision import ALEXNET_MIN_CROP, he_init, load_imagenet
 
 BACKBONE = "alexnet"  # the zoo model whose trained weights it starts from
 
@@ -50,7 +50,9 @@ def alexnet_to_svm_keys(state: dict) -> dict:
     return renamed
 
 
-@register("alexnet-svm", "baseline", 57.89, "AlexNet features + linear SVM head (You et al.)")
+@register(
+    "alexnet-svm", "baseline", 57.89, "AlexNet features + linear SVM head (You et al.)", min_crop=ALEXNET_MIN_CROP
+)
 def _alexnet_svm(num_classes: int = 8, pretrained: bool = False, weights_path=None) -> nn.Module:
     backbone = load_imagenet("alexnet", pretrained, weights_path)
     if not pretrained and weights_path is None:  # it trains its own backbone when no trained alexnet is beside it

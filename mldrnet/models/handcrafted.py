@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -46,6 +47,8 @@ from mldrnet.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from mldrnet.errors import BenchError
 from mldrnet.io import layout
 from mldrnet.models.registry import register
+
+log = logging.getLogger(__name__)
 
 SVM_GRID = {"svc__kernel": ["linear", "rbf"], "svc__C": [0.1, 1.0, 10.0]}
 ABSENT_CLASS_SCORE = -1e4  # a class the classifier never saw in training is never predicted
@@ -267,14 +270,32 @@ class FeatureModel(nn.Module):
         if not state:
             self.clf = None
             return
-        saved = json.loads(state.get("spec", "{}"))
+        if not isinstance(state, dict):
+            raise BenchError(f"the saved {self.spec.method} classifier is not an object: retrain the model")
+        saved = _saved_json(state, "spec", self.spec.method)
         if saved != self._spec_dict():  # e.g. a zhao checkpoint's classifier loaded into machajdik
             raise BenchError(
                 f"the saved classifier is for {saved or 'an unknown model'}, not {self._spec_dict()}: "
                 "load the checkpoint with the model it was trained as"
             )
-        arrays = {k: v.numpy() for k, v in state.get("arrays", {}).items()}
-        self.clf = load_classifier(self.spec, arrays, json.loads(state.get("meta", "{}")))
+        raw = state.get("arrays", {})
+        if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
+            raise BenchError(f"the saved {self.spec.method} classifier's arrays are damaged: retrain the model")
+        arrays = {k: v.numpy() for k, v in raw.items()}
+        self.clf = load_classifier(self.spec, arrays, _saved_json(state, "meta", self.spec.method))
+
+
+def _saved_json(state: dict, key: str, method: str) -> dict:
+    """A JSON object stored as text in a checkpoint's extra state (bounded, like every JSON bench reads)."""
+    from mldrnet.io.jsonfile import loads
+
+    text = state.get(key, "{}")
+    if not isinstance(text, str):
+        raise BenchError(f"the saved {method} classifier's {key} is not JSON text: retrain the model")
+    value = loads(text, f"the saved {method} classifier's {key}", max_depth=8, fix="retrain the model")
+    if not isinstance(value, dict):
+        raise BenchError(f"the saved {method} classifier's {key} is not a JSON object: retrain the model")
+    return value
 
 
 # --- extraction over a split, cached and parallel ---------------------------------------------------------
@@ -302,20 +323,53 @@ def _extract_files(spec: FeatureSpec, prep: Preprocessing, paths: list[str]) -> 
     return out
 
 
+def feature_size(spec: FeatureSpec) -> int | None:
+    """Length of the model's feature vector (None for `mil`, whose bags vary)."""
+    from mldrnet.baselines.features import method
+
+    if spec.classifier == "mil":
+        return None
+    mod = method(spec.method)
+    return sum(mod.GROUPS[g] for g in (spec.groups or tuple(mod.GROUPS)))
+
+
 class FeatureCache:
-    """results/features/<method key>-c<crop>-r<resize>/<sha1[:2]>/<sha1>.npy: one vector per image file."""
+    """results/features/<method key>-c<crop>-r<resize>/<sha1[:2]>/<sha1>.npy: one vector per image file.
+
+    A cached entry is never trusted: one that is not a one-dimensional real float vector of finite values and of
+    the model's feature length (a damaged, truncated or planted file: NaN, complex, another shape, a pickle) is
+    discarded, deleted and computed again, so that it cannot break every later run."""
 
     def __init__(self, results_root: Path, spec: FeatureSpec, prep: Preprocessing):
         self.dir = layout.feature_cache_dir(results_root, f"{spec.cache_key}-c{prep.crop}-r{prep.resize_to}")
+        self.size = feature_size(spec)
 
     def path(self, digest: str) -> Path:
         return self.dir / digest[:2] / f"{digest}.npy"
 
+    def valid(self, v: object) -> bool:
+        return (
+            isinstance(v, np.ndarray)
+            and v.ndim == 1
+            and v.dtype.kind == "f"
+            and v.size > 0
+            and (self.size is None or v.size == self.size)
+            and bool(np.isfinite(v).all())
+        )
+
     def get(self, digest: str) -> np.ndarray | None:
+        path = self.path(digest)
         try:
-            return np.load(self.path(digest), allow_pickle=False)
-        except (OSError, ValueError):
+            vector = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
             return None
+        except (OSError, ValueError, EOFError):  # unreadable, truncated, or an object (pickle) array
+            vector = None
+        if self.valid(vector):
+            return vector
+        log.warning(f"feature cache entry {path} is damaged (not a finite vector of this model's size): recomputing it")
+        path.unlink(missing_ok=True)
+        return None
 
     def put(self, digest: str, vector: np.ndarray) -> None:
         from mldrnet.io.atomic import atomic_open

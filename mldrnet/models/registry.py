@@ -25,6 +25,7 @@ class ZooEntry:
     paper_fi_accuracy: float | None  # Table I / II / III of the paper, FI well-labelled split
     description: str
     formats: tuple[str, ...] | None = None  # the engine formats it has (engines.formats names); None: all
+    min_crop: int = 32  # px: the smallest input it runs at (mldrnet.io.limits.MIN_CROP; AlexNet's stem: 63)
 
     @property
     def is_network(self) -> bool:
@@ -37,12 +38,17 @@ NETWORK_FAMILIES = ("mldrnet", "baseline")  # the others: "hand-crafted" and "ma
 
 
 def register(
-    name: str, family: str, paper_fi_accuracy: float | None, description: str, formats: tuple[str, ...] | None = None
+    name: str,
+    family: str,
+    paper_fi_accuracy: float | None,
+    description: str,
+    formats: tuple[str, ...] | None = None,
+    min_crop: int = 32,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ZooEntry(name, fn, family, paper_fi_accuracy, description, formats)
+        _REGISTRY[name] = ZooEntry(name, fn, family, paper_fi_accuracy, description, formats, min_crop)
         return fn
 
     return wrap
@@ -64,9 +70,10 @@ def info(name: str) -> ZooEntry:
 
 
 def takes(name: str, option: str) -> bool:
-    """Whether the model's builder takes `option` (e.g. the baselines' `pretrained` and `weights_path`)."""
-    params = inspect.signature(info(name).builder).parameters
-    return option in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    """Whether the model's builder names `option` (e.g. the baselines' `pretrained` and `weights_path`). A builder
+    that takes **options (MldrNet's: its config fields) does not count as taking every name: passing it
+    `weights_path` would fail inside it."""
+    return option in inspect.signature(info(name).builder).parameters
 
 
 def create(name: str, num_classes: int = 8, **cfg) -> nn.Module:

@@ -1,10 +1,13 @@
 """The paper's ImageNet baselines (Table III): torchvision's AlexNet, VGG-19 and ResNet-101 with the classifier
-swapped for a `num_classes`-way head. `pretrained=True` goes through torchvision's weights API (torch hub cache),
-and `weights_path=FILE` loads a local ImageNet state dict instead (`weights_only=True`).
+swapped for a `num_classes`-way head. `pretrained=True` loads torchvision's published ImageNet weights from the
+torch hub cache (downloaded there when absent) after checking the file's sha256 against the hash in its published
+name, and `weights_path=FILE` loads a local ImageNet state dict instead; both with `weights_only=True`, so no
+pickled code in a cached or given file ever runs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import urllib.error
 from collections.abc import Callable
@@ -21,29 +24,86 @@ from mldrnet.models.registry import register
 
 
 def load_imagenet(arch: str, pretrained: bool, weights_path: str | os.PathLike | None) -> nn.Module:
-    """torchvision's `arch` with its 1000-class ImageNet head, weights loaded if asked."""
-    if weights_path is not None:
-        model = torchvision.models.get_model(arch, weights=None)
-        path = Path(weights_path)
-        if not path.is_file():
-            raise BenchError(f"weights file {path} does not exist: pass a torchvision {arch} state dict")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
-        except Exception as e:  # a wrong file is the user's to fix, say so in one line
-            raise BenchError(f"cannot load {arch} ImageNet weights from {path}: {first_line(e)}") from e
+    """torchvision's `arch` with its 1000-class ImageNet head, weights loaded if asked: from `weights_path`, or
+    (`pretrained`) from torch hub's cache, downloaded there when absent. Both are read with `weights_only=True`;
+    the cached file only after its sha256 matched the hash torchvision publishes in the file's name (torchvision
+    itself unpickles a cached file with weights_only=False and checks its hash only when it downloads it)."""
+    model = torchvision.models.get_model(arch, weights=None)
+    if weights_path is None and not pretrained:
         return model
-    if not pretrained:
-        return torchvision.models.get_model(arch, weights=None)
-    weights = torchvision.models.get_model_weights(arch).DEFAULT
-    try:
-        return torchvision.models.get_model(arch, weights=weights)
-    except (urllib.error.URLError, OSError, RuntimeError) as e:
-        target = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+    path = Path(weights_path) if weights_path is not None else cached_imagenet_weights(arch)
+    if weights_path is not None and not path.is_file():
+        raise BenchError(f"weights file {path} does not exist: pass a torchvision {arch} state dict")
+    _load_state_file(model, arch, path)
+    return model
+
+
+def published_weights(arch: str) -> tuple[str, str]:
+    """(url, sha256 prefix) of the ImageNet weights torchvision publishes for `arch` (its DEFAULT weights enum):
+    the prefix is the hex after the file name's last '-', as torch.hub's own check reads it."""
+    url = torchvision.models.get_model_weights(arch).DEFAULT.url
+    stem = url.rsplit("/", 1)[-1].split(".", 1)[0]
+    prefix = stem.rsplit("-", 1)[-1] if "-" in stem else ""
+    if len(prefix) < 8 or any(c not in "0123456789abcdef" for c in prefix):
+        raise BenchError(f"torchvision publishes no hash for {arch}'s weights ({url}): pass --weights FILE")
+    return url, prefix
+
+
+def cached_imagenet_weights(arch: str) -> Path:
+    """The cached file of `arch`'s published ImageNet weights (downloaded when absent), its sha256 checked."""
+    url, prefix = published_weights(arch)
+    target = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+    if not target.is_file():
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            torch.hub.download_url_to_file(url, str(target), hash_prefix=prefix, progress=False)
+        except (urllib.error.URLError, OSError, RuntimeError) as e:
+            raise BenchError(
+                f"cannot get {arch} ImageNet weights ({type(e).__name__}): put {target.name} (from {url}) at "
+                f"{target}, or pass --weights FILE"
+            ) from e
+    digest = file_sha256(target)
+    if not digest.startswith(prefix):
         raise BenchError(
-            f"cannot get {arch} ImageNet weights ({type(e).__name__}): put {weights.url.rsplit('/', 1)[-1]} "
-            f"at {target}, or pass --weights FILE"
+            f"{target} is not torchvision's {arch} weights: its sha256 starts {digest[: len(prefix)]}, the published "
+            f"one {prefix}; delete it (bench downloads it again) or pass --weights FILE"
+        )
+    return target
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError as e:
+        raise BenchError(f"cannot read {path}: {first_line(e) or type(e).__name__}") from e
+    return h.hexdigest()
+
+
+def _load_state_file(model: nn.Module, arch: str, path: Path) -> None:
+    """A state dict file into `model` (weights only: no pickled code runs); a wrong file is one line naming it."""
+    try:
+        if path.stat().st_size == 0:
+            raise BenchError("the file is empty")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+            state = state["state_dict"]
+        if not isinstance(state, dict):
+            raise BenchError(f"it holds a {type(state).__name__}, not a state dict")
+        model.load_state_dict(state)
+    except Exception as e:  # a wrong file is the user's to fix, say so in one line
+        reason = first_line(e) or f"{type(e).__name__} (a truncated or damaged file)"
+        raise BenchError(
+            f"cannot load {arch} ImageNet weights from {path}: {reason}; pass a torchvision {arch} state dict"
         ) from e
+    broken = next((k for k, t in model.state_dict().items() if t.is_floating_point() and not t.isfinite().all()), None)
+    if broken is not None:
+        raise BenchError(
+            f"cannot use {arch} ImageNet weights from {path}: {broken} holds NaN or infinite values (a damaged "
+            "file); pass another state dict"
+        )
 
 
 def _baseline(arch: str, swap_head: Callable[[nn.Module, int], None], scratch_init: Callable | None = None):
@@ -85,7 +145,9 @@ def _swap_fc(model: nn.Module, num_classes: int) -> None:
     model.fc = nn.Linear(fc.in_features, num_classes)
 
 
-register("alexnet", "baseline", 58.61, "AlexNet fine-tuned (torchvision), 8-class head")(
+ALEXNET_MIN_CROP = 63  # its 11x11 stride-4 stem and three 3x3 stride-2 pools leave nothing below 63 px
+
+register("alexnet", "baseline", 58.61, "AlexNet fine-tuned (torchvision), 8-class head", min_crop=ALEXNET_MIN_CROP)(
     _baseline("alexnet", _swap_classifier, scratch_init=he_init)
 )
 register("vgg19", "baseline", 59.32, "VGGNet-19 fine-tuned (torchvision), 8-class head")(

@@ -33,8 +33,10 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from mldrnet import models
 from mldrnet.data.transforms import TTA_MODES
 from mldrnet.errors import BenchError
+from mldrnet.io.limits import MAX_RESIZE
 
 
 @dataclass(frozen=True)
@@ -101,4 +103,7 @@ def resolve(model: str, profile: str = "quick", **overrides) -> TrainConfig:
         raise BenchError(f"schedule {cfg.schedule!r}: choose cosine or constant")
     if cfg.epochs < 0 or cfg.batch_size < 1 or cfg.lr <= 0:
         raise BenchError(f"bad training options: epochs={cfg.epochs}, batch_size={cfg.batch_size}, lr={cfg.lr}")
+    models.check_input_size(model, cfg.crop)  # each model's smallest input is its zoo entry's
+    if cfg.resize is not None and not cfg.crop <= cfg.resize <= MAX_RESIZE:
+        raise BenchError(f"resize {cfg.resize}: must be from the crop ({cfg.crop}) to {MAX_RESIZE} px")
     return cfg

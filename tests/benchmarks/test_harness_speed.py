@@ -55,6 +55,9 @@ def test_records_round_trip_200_rows(benchmark, tmp_path):
             lat_p50_ms=1.0 + i / 3,
             throughput_ips=100.0,
             engine_info={"i": i},
+            test_images=320,  # an ok row records what it was measured on (the gate matches rows on it)
+            input_size=64,
+            timing_size=64,
         )
         for i in range(200)
     )

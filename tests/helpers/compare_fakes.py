@@ -96,6 +96,9 @@ def synthetic_run(rows: list[dict], cal_ms: float = 1.0, dataset: str = "synth")
         agreement_pct=100.0,
         lat_p50_ms=10.0,
         throughput_ips=100.0,
+        test_images=32,  # the gate compares rows measured alike only (bench.check.incomparable)
+        input_size=64,
+        timing_size=64,
     )
     records = tuple(Record.from_dict({**base, **r}) for r in rows)
     env = {"dataset": dataset, "split_hashes": ["abc123"], "threads": 2}
@@ -103,7 +106,16 @@ def synthetic_run(rows: list[dict], cal_ms: float = 1.0, dataset: str = "synth")
         records,
         env,
         {},
-        {"cpu": {"device": "cpu", "size": 384, "median_ms": cal_ms, "before_ms": cal_ms, "after_ms": cal_ms}},
+        {
+            "cpu": {
+                "device": "cpu",
+                "size": 384,
+                "median_ms": cal_ms,
+                "before_ms": cal_ms,
+                "after_ms": cal_ms,
+                "spread": 1.0,
+            }
+        },
     )
 
 

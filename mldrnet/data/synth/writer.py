@@ -4,15 +4,18 @@ leaves half a dataset; a folder that already holds the same parameters is reused
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from PIL import Image
 
+from mldrnet.data.decode import printable
 from mldrnet.data.synth import emotions, sets
 from mldrnet.data.synth.params import DEFAULT_KIND, FORMAT, MARKER, SynthParams, check_params, read_params
 from mldrnet.errors import BenchError
+from mldrnet.io.atomic import os_error
 
 
 def render(params: SynthParams, label: int, k: int) -> Image.Image:
@@ -23,20 +26,37 @@ def render(params: SynthParams, label: int, k: int) -> Image.Image:
 
 
 def ensure_synth(params: SynthParams, out: Path) -> Path:
-    """The dataset folder `out` (holding emotion_dataset/), generated unless it already holds these parameters."""
+    """The dataset folder `out` (holding emotion_dataset/), generated unless it already holds these parameters.
+    The environment's failures (a file where the folder should be, read-only or full disk, no permission, a
+    symlink loop, a name or path too long) are one BenchError line naming the folder and what to do."""
     check_params(params)
     out = Path(out)
-    found = read_params(out)
-    if found is not None:
-        if found != params:
+    try:
+        os.stat(out.parent) if out.parent.exists() else None  # a name too long raises here, as one line below
+        blocker = next((p for p in (out, *out.parents) if p.exists() or p.is_symlink()), None)
+        if blocker is not None and blocker.is_symlink() and not blocker.exists():
             raise BenchError(
-                f"{out} holds a synthetic set with {found.to_json()}, not {params.to_json()}; "
-                f"choose another folder or delete it"
+                f"cannot write the synthetic set to {printable(out)}: {printable(blocker)} is a symlink that leads "
+                "nowhere (a loop or a missing target): fix or remove it, or choose another folder"
             )
-        return out
-    if out.exists() and any(out.iterdir()):
-        raise BenchError(f"{out} exists and is not a synthetic dataset; choose an empty or new folder")
-    return generate(params, out)
+        if blocker is not None and not blocker.is_dir():
+            raise BenchError(
+                f"cannot write the synthetic set to {printable(out)}: {printable(blocker)} is a file, not a folder: "
+                "move it away or choose another folder (--out, --results-dir or BENCH_RESULTS_DIR)"
+            )
+        found = read_params(out)
+        if found is not None:
+            if found != params:
+                raise BenchError(
+                    f"{printable(out)} holds a synthetic set with {found.to_json()}, not {params.to_json()}; "
+                    f"choose another folder or delete it"
+                )
+            return out
+        if out.exists() and any(out.iterdir()):
+            raise BenchError(f"{printable(out)} exists and is not a synthetic dataset; choose an empty or new folder")
+        return generate(params, out)
+    except OSError as e:
+        raise os_error(e, printable(out), "write the synthetic set to") from None
 
 
 def generate(params: SynthParams, out: Path) -> Path:
