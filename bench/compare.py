@@ -167,10 +167,12 @@ class _Matrix:
         variants: list[Variant],
         threads: int,
         peaks: dict[str, float] | None = None,
+        predictions_dir: Path | None = None,
     ):
         self.config, self.root, self.hooks, self.progress = config, results_root, hooks, progress
         self.variants, self.threads = variants, threads
         self.peaks = peaks or {}  # device -> measured fp32 matrix-product GFLOP/s
+        self.predictions_dir = predictions_dir  # where each accuracy row's per-image predictions go (None: nowhere)
 
     def batches(self, v: Variant) -> tuple[int, ...]:
         # a GPU's throughput batch would take minutes per call for a big model on the CPU
@@ -186,6 +188,8 @@ class _Matrix:
             model = models.load(ckpt)
             ev = self.hooks.eval_set(ckpt, self.config, self.root)
             timing_size = self.config.size or ev.size
+            if self.config.size:  # a serving size below the model's smallest input: its rows say so in one line
+                models.check_input_size(tm.name, timing_size, "--size")
             prof = profile(model, timing_size)  # GFLOPs per image where the model is timed
         except Exception as e:
             self._guard(e)
@@ -253,6 +257,8 @@ class _Matrix:
                 engine = self.hooks.engine(v.engine, art.source, v.options(self.threads, max_batch))
             ref = logits if v.is_reference and reference is None else reference
             m = classification_metrics(labels.tolist(), logits.argmax(1).tolist(), len(ev.classes))
+            if self.predictions_dir is not None:
+                save_predictions(self.predictions_dir, tm.name, v, ev, logits, labels)
             same = None if ref is None else parity(ref, logits)
             info = dict(engine.describe())
             common = dict(
@@ -333,6 +339,35 @@ class _Matrix:
         )
 
 
+PREDICTIONS_DIR = "predictions"  # beside records.json: <model>.<variant>.<precision>.npz, one per accuracy row
+
+
+def save_predictions(folder: Path, model: str, v: Variant, ev: EvalSet, logits: np.ndarray, labels: np.ndarray) -> Path:
+    """One accuracy row's per-image predictions (mldrnet.training.predictions), keyed by image path (by position,
+    for an evaluation set that has no paths)."""
+    from mldrnet.training.predictions import Predictions
+
+    paths = ev.readable_paths()
+    how = "path"
+    if len(paths) != len(labels):
+        paths, how = [f"{ev.dataset}#{i}" for i in range(len(labels))], "position"
+    meta = dict(
+        model=model,
+        variant=v.label,
+        engine=v.engine,
+        device=v.device,
+        precision=v.precision,
+        reference=v.is_reference,
+        dataset=ev.dataset,
+        split_hash=ev.split_hash,
+        split="test",
+        keyed_by=how,
+    )
+    path = Path(folder) / f"{model}.{v.label}.{v.precision}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Predictions.from_logits(paths, labels, logits, ev.classes, **meta).save(path)
+
+
 def _error_row(model: str, v: Variant, batch: int, error: str, **common) -> Record:
     keep = {
         k: common[k]
@@ -357,8 +392,13 @@ def _error_row(model: str, v: Variant, batch: int, error: str, **common) -> Reco
 
 
 def run_compare(
-    config: CompareConfig, results_root: Path, hooks: Hooks = Hooks(), progress: Callable[[str], None] = lambda s: None
+    config: CompareConfig,
+    results_root: Path,
+    hooks: Hooks = Hooks(),
+    progress: Callable[[str], None] = lambda s: None,
+    predictions_dir: Path | None = None,
 ) -> CompareRun:
+    """The matrix; with `predictions_dir`, each accuracy row's per-image predictions are saved there."""
     variants = select_variants(list(config.engines or []), list(config.precisions or []))
     gpu_rows = any(v.device == "cuda" for v in variants) and cuda_available()
     if any(b < 1 for b in config.batch_sizes or ()):
@@ -384,7 +424,14 @@ def run_compare(
                     raise
                 progress(f"no {d} matrix-product peak: {one_line(e)}")
         matrix = _Matrix(
-            config, results_root, hooks, progress, variants, threads, {d: p.gflops_per_s for d, p in peaks.items()}
+            config,
+            results_root,
+            hooks,
+            progress,
+            variants,
+            threads,
+            {d: p.gflops_per_s for d, p in peaks.items()},
+            predictions_dir,
         )
         records = [r for tm in trained for r in matrix.model_rows(tm)]
         after = {d: calibrate(d, config.calibration) for d in devices}

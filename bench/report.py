@@ -2,8 +2,10 @@
 parity), the two MLPerf scenarios, and the files written under results/compare/<timestamp>/. The rich tables
 the CLI prints from these are bench.cli.tables' (only the CLI renders).
 
-The two scenarios as MLPerf names them, per model x engine x precision: single-stream (batch 1: p50/p90/p99
-latency) and offline (the best throughput over the run's batch sizes, and that batch), saved as scenarios.json
+The two scenarios as MLPerf names them, per model x engine x precision, from our own timer over compare's batch
+rows (not LoadGen's: `bench mlperf` runs LoadGen): single-stream (batch 1: p50/p90/p99 latency, with the number
+of timed calls; a p99 needs at least MIN_P99_SAMPLES calls, else it is None: the largest of five numbers is no
+99th percentile) and offline (the best throughput over the run's batch sizes, and that batch), saved as scenarios.json
 beside records.json (a view of the records; records.json keeps its format). int8 rows whose top-1 agreement with
 PyTorch fp32 is below INT8_AGREEMENT_PCT are marked (and fail `bench check`).
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 from bench.check import Tolerance
 from bench.plots import write_plots
 from bench.records import CompareRun, Record
+from mldrnet.errors import BenchError
 from mldrnet.io.provenance import NEAR_CHANCE_NOTE
 
 BUSY_SPREAD = Tolerance().busy_spread  # calibration max / min above this: the machine's load changed (the gate's limit)
@@ -23,6 +26,8 @@ PARITY_WARN_PCT = 99.0  # top-1 agreement with PyTorch below this on an fp32 row
 INT8_AGREEMENT_PCT = Tolerance().int8_agreement_pct  # int8 rows below this are marked (the gate's default limit)
 SCENARIOS_NAME = "scenarios.json"
 SCENARIOS_FORMAT = "bench-scenarios/1"
+SCENARIOS_SOURCE = "our timer (bench.timing) over compare's batch rows, not LoadGen"
+MIN_P99_SAMPLES = 100  # fewer timed calls than this give no p99 (the count is shown instead)
 
 
 def int8_below(r: Record, limit: float = INT8_AGREEMENT_PCT) -> bool:
@@ -96,7 +101,8 @@ def scenarios(run: CompareRun) -> list[dict]:
                     "batch_size": 1,
                     "p50_ms": single.lat_p50_ms,
                     "p90_ms": single.lat_p90_ms,
-                    "p99_ms": single.lat_p99_ms,
+                    "p99_ms": single.lat_p99_ms if (single.lat_count or 0) >= MIN_P99_SAMPLES else None,
+                    "count": single.lat_count,
                     "throughput_ips": single.throughput_ips,
                 },
                 "offline": None
@@ -120,6 +126,8 @@ def write_scenarios(run: CompareRun, path: Path) -> Path:
 
     data = {
         "format": SCENARIOS_FORMAT,
+        "source": SCENARIOS_SOURCE,
+        "min_p99_samples": MIN_P99_SAMPLES,
         "peak_gflops": {d: run.peak_gflops(d) for d in run.calibration},
         "scenarios": _jsonable(scenarios(run)),
     }
@@ -130,7 +138,9 @@ def write_scenarios(run: CompareRun, path: Path) -> Path:
 def save_all(run: CompareRun, out_dir: Path, plots: bool = True) -> list[Path]:
     """records.csv, scenarios.json, (with `plots`) the PNG plots, then records.json last, under the output folder's
     lock; returns every path written. records.json marks a complete run (what `bench check` and `latest` read): a
-    previous one there is removed first, so a run that fails half-way never leaves records beside files of another."""
+    previous one there is removed first, so a run that fails half-way never leaves records beside files of another.
+    A plot that fails (a name matplotlib cannot draw) never costs the records: they are written, then the failure
+    is raised."""
     from bench.compare import check_output_dir, output_lock
     from bench.records import CSV_NAME, JSON_NAME, write_csv, write_json
     from mldrnet.io.atomic import os_error
@@ -142,8 +152,38 @@ def save_all(run: CompareRun, out_dir: Path, plots: bool = True) -> list[Path]:
             (out_dir / JSON_NAME).unlink(missing_ok=True)
             csv_path = write_csv(list(run.records), out_dir / CSV_NAME)
             scenarios_path = write_scenarios(run, out_dir / SCENARIOS_NAME)
-            images = write_plots(list(run.records), out_dir, run.environment) if plots else []
-        except OSError as e:  # matplotlib writes its files itself
+        except OSError as e:
             raise os_error(e, e.filename or out_dir) from None
+        images, plot_error = _plots(run, out_dir) if plots else ([], None)
         json_path = write_json(run, out_dir / JSON_NAME)  # last: it marks the run complete
+    if plot_error is not None:  # the records are saved; the run still fails, saying what was kept
+        raise BenchError(f"the plots could not be written ({plot_error}); the records are saved in {out_dir}")
     return [json_path, csv_path, scenarios_path, *images]
+
+
+def _plots(run: CompareRun, out_dir: Path) -> tuple[list[Path], str | None]:
+    """The plots of the run's records, their text shown safely (bench.text.plot_text: names and errors may hold
+    control characters, bytes that are not UTF-8 or a `$`); a failure is returned, not raised, so that the
+    records are written whatever a plot does."""
+    from dataclasses import replace
+
+    from bench.text import plot_text
+    from mldrnet.errors import one_line
+    from mldrnet.io.atomic import os_error
+
+    texts = ("model", "how_trained", "error")
+    safe = [
+        replace(
+            r,
+            **{k: plot_text(getattr(r, k)) for k in texts if getattr(r, k) is not None},
+            classes=None if r.classes is None else tuple(plot_text(c) for c in r.classes),
+        )
+        for r in run.records
+    ]
+    environment = {k: plot_text(v) if isinstance(v, str) else v for k, v in run.environment.items()}
+    try:
+        return write_plots(safe, out_dir, environment), None
+    except OSError as e:  # matplotlib writes its files itself
+        return [], str(os_error(e, e.filename or out_dir))
+    except Exception as e:  # a plot must never cost the records
+        return [], one_line(e)

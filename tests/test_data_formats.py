@@ -36,6 +36,7 @@ def test_registry_names_every_format():
         "emotion6",
         "emoset",
         "mart",
+        "folder",
         "synth-artphoto",
         "synth-abstract",
         "synth-iaps",

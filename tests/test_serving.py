@@ -174,7 +174,7 @@ def _timed(batch, ips, **kw):
         lat_p50_ms=1000 * batch / ips,
         lat_p90_ms=1.1 * 1000 * batch / ips,
         lat_p99_ms=1.5 * 1000 * batch / ips,
-        **kw,
+        **{"lat_count": 200, **kw},
     )
 
 
@@ -193,6 +193,7 @@ def test_scenarios_pick_batch_one_latency_and_the_best_offline_batch(tmp_path):
         "p50_ms": 10.0,
         "p90_ms": pytest.approx(11.0),
         "p99_ms": pytest.approx(15.0),
+        "count": 200,
         "throughput_ips": 100.0,
     }
     assert ort["offline"]["batch_size"] == 8 and ort["offline"]["throughput_ips"] == 400.0
@@ -205,6 +206,21 @@ def test_scenarios_pick_batch_one_latency_and_the_best_offline_batch(tmp_path):
     console = Console(file=io.StringIO(), width=250, force_terminal=False, color_system=None)
     console.print(scenarios_table(run))
     assert "400.0" in console.file.getvalue() and "MLPerf" in console.file.getvalue()
+
+
+def test_no_p99_from_fewer_than_100_calls_and_the_title_says_whose_timer(tmp_path):
+    run = synthetic_run([_timed(1, 100.0, lat_count=5), _timed(8, 400.0, lat_count=5)])
+    (x,) = scenarios(run)
+    assert x["single_stream"]["p99_ms"] is None and x["single_stream"]["count"] == 5
+    assert x["single_stream"]["p90_ms"] == pytest.approx(11.0)
+    console = Console(file=io.StringIO(), width=300, force_terminal=False, color_system=None)
+    console.print(scenarios_table(run))
+    text = console.file.getvalue()
+    assert "- (n=5)" in text and "15.00" not in text
+    assert "our timer" in text and "5 timed calls" in text and "not LoadGen" in text
+    save_all(run, tmp_path, plots=False)
+    data = json.loads((tmp_path / "scenarios.json").read_text())
+    assert data["min_p99_samples"] == 100 and "not LoadGen" in data["source"]
 
 
 # --- the int8 agreement gate ---------------------------------------------------------------------------------
@@ -277,12 +293,14 @@ def test_the_compare_table_marks_int8_rows_below_the_limit():
 
 
 def test_timings_at_another_size_than_the_baseline_fail():
-    base = synthetic_run([{**r, "input_size": 64} for r in FP32])  # an older baseline: no timing_size
+    base = synthetic_run([{**r, "input_size": 64, "timing_size": 64} for r in FP32])
     same = synthetic_run([{**r, "input_size": 64, "timing_size": 64} for r in FP32])
     assert compare_runs(same, base).passed
     other = synthetic_run([{**r, "input_size": 64, "timing_size": 375} for r in FP32])
     result = compare_runs(other, base)
-    assert not result.passed and "--size 64" in result.problems[0]
+    # each row is incomparable (never also a regression), and says how to time at the baseline's size
+    assert not result.passed and {r.verdict for r in result.rows} == {"incomparable"}
+    assert all("--size 64" in row.reasons[0] for row in result.rows)
 
 
 def test_the_committed_baseline_still_loads_and_passes_against_itself():

@@ -234,7 +234,8 @@ def test_two_process_torchrun(tmp_path):
     assert abs(history[0]["images"] - 256) <= 2
     # the summary table is printed once, by rank 0
     assert proc.stderr.count("Training summary") == 1
-    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "last.pt", "metrics.jsonl", "result.json"]
+    files = ["best.pt", "last.pt", "metrics.jsonl", "predictions.npz", "result.json"]
+    assert sorted(p.name for p in run.iterdir()) == files
 
 
 def test_train_all_goes_on_after_a_failing_model(tmp_path):

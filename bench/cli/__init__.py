@@ -74,9 +74,9 @@ def models(
 
 def _register_commands() -> None:
     # Each area's commands live in their own module; imported here so `bench -h` lists them (none imports torch).
-    from bench.cli import compare, data, doctor, engines, features, reproduce, train
+    from bench.cli import compare, data, doctor, engines, features, mlperf, reproduce, train, tune
 
-    for module in (data, train, engines, features, compare, reproduce, doctor):
+    for module in (data, train, tune, engines, features, compare, mlperf, reproduce, doctor):
         module.register(app)
 
 

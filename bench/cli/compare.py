@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from bench.cli.console import err, error, info, print_table, warn
+from bench.cli.console import err, error, escape, info, print_table, warn
 from bench.cli.options import (
     CPUS,
     DEFAULT_DATASET,
@@ -21,6 +20,7 @@ from bench.cli.options import (
     Dataset,
     ResultsDir,
     finite,
+    out_path_option,
 )
 from mldrnet.errors import BenchError
 from mldrnet.io.layout import results_root
@@ -120,7 +120,8 @@ BatchSizes = Annotated[
     ),
 ]
 OutDir = Annotated[
-    Path | None, typer.Option("--out", "-o", help="Output folder (default results/compare/<timestamp>).")
+    Path | None,
+    typer.Option("--out", "-o", callback=out_path_option, help="Output folder (default results/compare/<timestamp>)."),
 ]
 Threads = Annotated[
     int | None,
@@ -183,7 +184,7 @@ def compare(
 ) -> None:
     """Accuracy x engine x precision x batch for trained models: a table, records.json/.csv and plots."""
     from bench.cli.tables import records_table, scenarios_table
-    from bench.compare import CompareConfig, Hooks, check_output_dir, output_lock, run_compare
+    from bench.compare import PREDICTIONS_DIR, CompareConfig, Hooks, check_output_dir, output_lock, run_compare
     from bench.report import save_all, warnings_for
     from bench.timing import TimingConfig
     from mldrnet.io.layout import new_compare_dir
@@ -210,12 +211,20 @@ def compare(
     )
     root = results_root(results_dir)
     target = out_dir or new_compare_dir(root)
+    existed = target.exists()
     check_output_dir(target)  # before any measuring: a read-only or misplaced output loses no work
-    with output_lock(target):
-        run = run_compare(config, root, Hooks(eval_set=_memory_checked_eval_set(batches, size)), progress=info)
-        written = save_all(run, target, plots)
+    try:
+        with output_lock(target):
+            hooks = Hooks(eval_set=_memory_checked_eval_set(batches, size))
+            run = run_compare(config, root, hooks, progress=info, predictions_dir=target / PREDICTIONS_DIR)
+            written = save_all(run, target, plots)
+    except BaseException:  # a refused or interrupted compare leaves no empty output folder behind
+        if not existed:
+            remove_if_empty(target)
+        raise
     print_table(records_table(run))
     print_table(scenarios_table(run))
+    _print_paired(run, target / PREDICTIONS_DIR)
     for line in warnings_for(run):
         warn(line)
     ok = sum(r.ok for r in run.records)
@@ -223,6 +232,33 @@ def compare(
     if ok == 0:
         error("no row succeeded")
         raise typer.Exit(1)
+
+
+def remove_if_empty(folder: Path) -> None:
+    """Remove `folder` when it holds nothing but empty folders (and no file but a lock left behind)."""
+    from mldrnet.io.layout import LOCK_FILE
+
+    try:
+        for parent, dirs, files in os.walk(folder, topdown=False):
+            if any(name != LOCK_FILE or Path(parent) != folder for name in files):
+                return
+            for name in files:
+                os.unlink(os.path.join(parent, name))
+            for name in dirs:
+                os.rmdir(os.path.join(parent, name))
+        folder.rmdir()
+    except OSError:
+        pass  # not ours to clean, or already gone
+
+
+def _print_paired(run, folder: Path) -> None:
+    """MldrNet against each other model on the same test images (from the accuracy rows' predictions)."""
+    from bench.cli.tables import paired_table
+    from bench.paired import compare_family
+
+    rows, used = compare_family(folder, sorted({r.model for r in run.records if r.accuracy_pct is not None}))
+    if rows:
+        print_table(paired_table(rows, "MldrNet against each model on the same test images", f"predictions: {used}"))
 
 
 # check's options
@@ -283,6 +319,10 @@ AllowErrorRows = Annotated[
     bool,
     typer.Option("--allow-error-rows", help="With --update: accept a run with error rows (they are never checked)."),
 ]
+Junit = Annotated[
+    Path | None,
+    typer.Option("--junit", help="Also write the check as JUnit XML to this file (one test case per row)."),
+]
 
 
 def check(
@@ -297,19 +337,21 @@ def check(
     update: Update = False,
     allow_error_rows: AllowErrorRows = False,
     results_dir: ResultsDir = None,
+    junit: Junit = None,
 ) -> None:
     """CI gate: compare a compare-run with a baseline row by row; exit 1 on a regression, a missing baseline or no match."""  # noqa: E501 (one line: the command list shows it)
     from bench.check import check as run_check
-    from bench.check import failure_lines, update_baseline
+    from bench.check import failure_lines, junit_xml, update_baseline
     from bench.cli.tables import check_table
-    from mldrnet.io.layout import latest_compare_run
+    from bench.records import latest_run, recorded_time
 
     if str(results) == "latest":
-        results = latest_compare_run(results_root(results_dir))
-        if results is None:
-            raise BenchError(
-                f"no compare runs under {results_root(results_dir) / 'compare'}: run `bench compare` first"
-            )
+        results, when = latest_run(results_root(results_dir))
+        info(f"latest compare run (newest recorded time, {when.isoformat()}): {results}")
+    else:
+        file = results / "records.json" if results.is_dir() else results
+        when = recorded_time(file) if file.is_file() else None
+        info(f"checking {results}" + (f" (recorded {when.isoformat()})" if when else ""))
     given = dict(
         timing=tolerance,
         accuracy_points=accuracy_tolerance,
@@ -327,6 +369,11 @@ def check(
         info(f"wrote baseline {baseline} ({len(done.run.records)} rows)")
         return
     result = run_check(results, baseline, **given)
+    if junit is not None:
+        from mldrnet.io.atomic import atomic_write_text
+
+        atomic_write_text(junit, junit_xml(result, str(results), str(baseline)))
+        info(f"wrote JUnit XML {junit}")
     print_table(check_table(result))
     for note in result.notes:
         warn(note)
@@ -335,7 +382,10 @@ def check(
     if not result.passed:
         error(f"{result.failures} failure(s) against {baseline}")
         raise typer.Exit(1)
-    err.print(f"[green]passed[/]: {escape(f'{result.checked} rows checked against {baseline}')}", highlight=False)
+    err.print(
+        f"[green]passed[/]: {escape(f'{result.checked} rows checked against {baseline} (run {results})')}",
+        highlight=False,
+    )
 
 
 def register(app) -> None:

@@ -23,7 +23,9 @@ from typing import Annotated
 import typer
 
 from engines import formats
-from mldrnet.io.layout import ENV_VAR
+from mldrnet.errors import BenchError
+from mldrnet.io.layout import ENV_VAR, check_name
+from mldrnet.io.limits import MAX_CROP, MIN_CROP
 
 
 def choices(name: str, values: Iterable[str]) -> type[Enum]:
@@ -69,12 +71,59 @@ ResultsDir = Annotated[
         "compare results (default ./results).",
     ),
 ]
+
+
+def run_key_option(value: str | None) -> str | None:
+    """--dataset as a run key (a folder under results/runs): one name (mldrnet.io.layout.NAME), never a path."""
+    if value is None:
+        return None
+    try:
+        return check_name(value, "run key")
+    except BenchError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+def odd_path_component(path: Path) -> str | None:
+    """The first component of `path` that holds a control character or bytes that are not UTF-8 (a surrogate
+    escape), else None: such a name breaks terminals, records and their CSV."""
+    for part in path.parts:
+        if any(ord(c) < 32 or 127 <= ord(c) < 160 or 0xDC80 <= ord(c) <= 0xDCFF for c in part):
+            return part
+    return None
+
+
+def out_path_option(value: Path | None) -> Path | None:
+    """An --out folder: any path, but no component with control characters or non-UTF-8 bytes, and no file
+    where the folder should be (checked before any work)."""
+    if value is None:
+        return None
+    odd = odd_path_component(value)
+    if odd is not None:
+        shown = odd.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+        raise typer.BadParameter(
+            f"{shown!r} holds control characters or bytes that are not UTF-8: choose a plain folder name"
+        )
+    try:
+        for p in (value, *value.parents):
+            if p.is_symlink() and not p.exists():
+                raise typer.BadParameter(f"{p} is a symlink that leads nowhere (a loop or a missing target)")
+            if p.exists():
+                if not p.is_dir():
+                    raise typer.BadParameter(f"{p} is a file, not a folder: choose another --out")
+                break
+    except OSError as e:  # a name or path too long
+        raise typer.BadParameter(f"{value}: {e.strerror or e}: choose a shorter path") from None
+    return value
+
+
 Dataset = Annotated[
     str,
     typer.Option(
         "--dataset",
         "-d",
-        help=f"Dataset: {', '.join(DATASET_NAMES)} ({DEFAULT_DATASET} is the built-in synthetic set).",
+        callback=run_key_option,
+        help=f"Dataset or run key: {', '.join(DATASET_NAMES)} ({DEFAULT_DATASET} is the built-in synthetic set), "
+        "or a run key such as fi-noise0.2 or mart-fold3.",
     ),
 ]
 DataRoot = Annotated[
@@ -93,7 +142,8 @@ MAX_WORKERS = CPUS * 4  # DataLoader / decoding processes
 MAX_SEED = 2**32 - 1  # numpy's seed range
 MAX_BATCH = 1024  # timing, evaluation and export batches
 MAX_TRAIN_BATCH = 4096  # a training step's global batch
-MIN_CROP, MAX_CROP = 32, 1024  # px (below 32 the CNNs' feature maps vanish)
+# MIN_CROP, MAX_CROP: mldrnet.io.limits' (checkpoints are held to them too); a model may need more than MIN_CROP
+# (its zoo entry's min_crop, checked by the library: AlexNet's stem and three pools need 63 px)
 MAX_EPOCHS = 10_000
 MAX_SYNTH_N = 1_000_000
 MAX_SYNTH_SIZE = 2048  # px
@@ -191,5 +241,12 @@ SynthSize = Annotated[
     int | None,
     typer.Option("--synth-size", min=16, max=MAX_SYNTH_SIZE, help="Synthetic sets: image size in px (default 128)."),
 ]
-Force = Annotated[bool, typer.Option("--force", help="Train again even if trained with the same configuration.")]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Train again even where a run trained the same way (same configuration, same code) exists; reproduce "
+        "retrains each of its runs once per invocation.",
+    ),
+]
 NoProgress = Annotated[bool, typer.Option("--no-progress", help="No progress bars (epoch lines only).")]

@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
-from bench.cli.console import info, interrupted, print_table, session, warn
+from bench.cli.console import error, info, interrupted, print_table, session, warn
 from bench.cli.options import (
     Crop,
     DataRoot,
     Epochs,
+    Force,
     NoisyExtra,
     NoProgress,
     Profile,
@@ -21,6 +22,7 @@ from bench.cli.options import (
     SynthN,
     SynthSize,
     TrainDataset,
+    out_path_option,
     plain,
 )
 from mldrnet.errors import BenchError
@@ -34,17 +36,17 @@ def reproduce(
     dataset: TrainDataset = None,
     data_root: DataRoot = None,
     profile: Profile = ProfileName.quick,
-    out: Annotated[Path | None, typer.Option("--out", help="Report folder (default results/reproduce/<time>).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", callback=out_path_option, help="Report folder (default results/reproduce/<time>)."),
+    ] = None,
     seeds: Annotated[
         int | None,
         typer.Option(
             "--seeds",
             min=1,
             max=20,
-            help=(
-                "Trainings per network for the run-to-run spread (default: quick 2, one for VGG-19 and ResNet-101; "
-                "paper 3)."
-            ),
+            help="Trainings per network for the run-to-run spread (default 3: Student's t gets n-1 = 2 df per side).",
         ),
     ] = None,
     extended: Annotated[bool, typer.Option("--extended", help="Table III also with A-CNN and T-CNN (Fig. 4).")] = False,
@@ -69,6 +71,7 @@ def reproduce(
     synth_size: SynthSize = None,
     results_dir: ResultsDir = None,
     no_progress: NoProgress = False,
+    force: Force = False,
 ) -> None:
     """Reproduce one of the paper's tables or figures (or all): train what it needs, run its protocol, print our
     numbers beside the paper's, check its claims, and write a report folder.
@@ -78,9 +81,13 @@ def reproduce(
     --noisy-extra: Table II / Fig. 6 on real data; without it the noisy set flips 30% of the training labels."""
     dataset, profile = plain(dataset), plain(profile)
     _check_arguments(experiment, dataset, data_root, image)
+    _refuse_options_that_do_not_apply(
+        experiment, {"--extended": extended, "--noisy-extra": noisy_extra, "--source-data-root": source_data_root}
+    )
     from bench.cli.progress import EpochProgress
     from bench.reproduce.context import ReproduceConfig
-    from bench.reproduce.run import run_experiments, select
+    from bench.reproduce.run import failures, run_experiments, select
+    from mldrnet.io.atomic import writable_dir
 
     root = results_root(results_dir)
     folder = out or reproduce_dir(root) / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -102,17 +109,26 @@ def reproduce(
         source_data_root=str(source_data_root) if source_data_root else None,
         image=str(image) if image else None,
         debug=session.debug,
+        force=force,
     )
     names, skipped = select(experiment, ctx)
     if skipped:
         warn(f"--dataset {dataset} does not apply to {', '.join(skipped)}: skipped")
     _warn_paper_on_cpu(profile)
+    writable_dir(root, "results folder")  # before any training: a report that cannot be written loses no work
+    writable_dir(ctx.out, "report folder")
 
     try:
-        run_experiments(names, ctx, on_result=_show)
+        results = run_experiments(names, ctx, on_result=_show)
     except KeyboardInterrupt:
         interrupted(f"interrupted: run the same `bench reproduce {experiment}` again: trained runs are reused")
     info(f"report: {ctx.out / 'report.md'}")
+    failed = failures(results)
+    for line in failed:
+        error(line)
+    if failed:
+        error(f"{len(failed)} failure(s): the report holds what succeeded; fix them and run it again")
+        raise typer.Exit(1)
 
 
 def _check_arguments(experiment: str, dataset: str | None, data_root, image: Path | None) -> None:
@@ -122,20 +138,46 @@ def _check_arguments(experiment: str, dataset: str | None, data_root, image: Pat
         raise BenchError(f"unknown experiment {experiment!r}: choose one of {', '.join(EXPERIMENT_NAMES)}")
     if dataset and not data_root and not dataset.startswith("synth"):
         raise BenchError(f"--dataset {dataset} needs --data-root PATH (the folder holding its files)")
+    _refuse_options_that_do_not_apply(experiment, {"--image": image})
     if image is not None and not image.is_file():
         raise BenchError(f"--image {image}: no such file")
 
 
+# the experiments each option changes (besides `all`): given with any other, it would be ignored silently
+APPLIES_TO = {
+    "--image": ("fig5",),
+    "--extended": ("table3",),
+    "--noisy-extra": ("table2", "fig6"),
+    "--source-data-root": ("fig8", "fig9", "fig10"),
+}
+
+
+def _refuse_options_that_do_not_apply(experiment: str, given: dict) -> None:
+    for option, value in given.items():
+        used_by = APPLIES_TO[option]
+        if value and experiment != "all" and experiment not in used_by:
+            raise BenchError(
+                f"{option} does not apply to {experiment}: it changes only {', '.join(used_by)} (or all); drop it"
+            )
+
+
 def _show(res) -> None:
     """One experiment's tables as it finishes, then its notes."""
-    from bench.reproduce.report import claims_table, rich_table
+    from bench.cli.tables import paired_table
+    from bench.reproduce.report import claims_table, paired_title, rich_table
 
     if res.rows:
         print_table(rich_table(res))
     if res.claims:
         print_table(claims_table(res))
+    if res.paired:
+        print_table(paired_table(res.paired, paired_title(res)))
     for note in res.notes:
         info(f"{res.name}: {note}")
+    done = {r.run_dir: r.skipped for r in res.runs if r.run_dir}
+    if done:
+        reused = sum(done.values())
+        info(f"{res.name}: {len(done) - reused} run(s) trained, {reused} reused (listed in report.md)")
 
 
 def _warn_paper_on_cpu(profile: str) -> None:

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rich.markup import escape
 from rich.table import Table
 
+from bench.cli.console import escape
 from bench.records import CompareRun, Record
-from bench.report import INT8_AGREEMENT_PCT, int8_below, scenarios
+from bench.report import INT8_AGREEMENT_PCT, MIN_P99_SAMPLES, int8_below, scenarios
 from mldrnet.io.provenance import NEAR_CHANCE_NOTE
 
 # --- compare: the records table and the scenarios table ---------------------------------------------------------
@@ -186,10 +186,13 @@ SCENARIO_COLUMNS = (
 def scenarios_table(run: CompareRun) -> Table:
     """The scenarios (see `scenarios`), grouped by model, the best of each column in bold green."""
     rows = scenarios(run)
+    calls = sorted({x["single_stream"]["count"] for x in rows if x["single_stream"] and x["single_stream"]["count"]})
+    n = "-" if not calls else str(calls[0]) if len(calls) == 1 else f"{calls[0]}-{calls[-1]}"
     table = Table(
-        title="MLPerf scenarios: single-stream (batch 1) and offline (best throughput over the batch sizes)",
-        caption="latency per image at batch 1; offline = the batch with the highest images/s of this run; "
-        "% peak of the run's fp32 matrix-product rate",
+        title=f"MLPerf scenarios by our timer on compare's batch rows ({n} timed calls at batch 1; not LoadGen: "
+        "`bench mlperf` runs it): single-stream = batch 1, offline = best throughput over the batch sizes",
+        caption=f'latency per image at batch 1 (n = timed calls; a p99 needs >= {MIN_P99_SAMPLES}: "- (n)" below); '
+        "offline = the batch with the highest images/s of this run; % peak of the run's fp32 matrix-product rate",
     )
     for col in SCENARIO_COLUMNS:
         table.add_column(col, justify="left" if col in ("model", "engine", "prec", "status") else "right")
@@ -231,7 +234,7 @@ def scenarios_table(run: CompareRun) -> Table:
             agree,
             cell(single(x, "p50_ms"), ".2f", single(x, "p50_ms") == best_p50),
             cell(single(x, "p90_ms"), ".2f"),
-            cell(single(x, "p99_ms"), ".2f"),
+            _p99_cell(x["single_stream"]),
             cell(offline(x, "throughput_ips"), ".1f", offline(x, "throughput_ips") == best_ips),
             cell(offline(x, "batch_size"), "d"),
             cell(offline(x, "achieved_gflops"), ".1f"),
@@ -240,6 +243,15 @@ def scenarios_table(run: CompareRun) -> Table:
         )
         last = x["model"]
     return table
+
+
+def _p99_cell(single: dict | None) -> str:
+    """The batch-1 p99, or "- (n=5)" when it came from fewer than MIN_P99_SAMPLES timed calls."""
+    if single is None:
+        return "-"
+    if single["p99_ms"] is None:
+        return f"- (n={single['count']})" if single.get("count") else "-"
+    return f"{single['p99_ms']:.2f}"
 
 
 # --- the other commands' tables: each a view of its library result -------------------------------------------
@@ -392,12 +404,13 @@ def models_table(rows, size: int) -> Table:
     for r in rows:
         acc = "-" if r.paper_fi_accuracy is None else f"{r.paper_fi_accuracy:.2f}"
         gflops = "-" if r.gflops is None else f"{r.gflops:.2f}"
+        runs = size >= r.min_crop
         table.add_row(
             escape(r.name),
             r.family,
             f"{r.params / 1e6:.2f}",
-            gflops,
-            str(tuple(r.output_shape)),
+            gflops if runs else f"needs >= {r.min_crop} px",
+            str(tuple(r.output_shape)) if r.output_shape else "-",
             acc,
             escape(r.description),
         )
@@ -457,4 +470,39 @@ def doctor_table(data: dict) -> Table:
             "yes" if r["available"] else "no",
             escape("; ".join(r["reasons"])),
         )
+    return table
+
+
+def paired_table(rows, title: str, caption: str = "") -> Table:
+    """bench.paired rows: MldrNet against each baseline on the same test images (McNemar, paired bootstrap)."""
+    from bench.paired import CAPTION, HEADER, row_cells
+
+    table = Table(title=escape(title), caption=escape(caption or CAPTION))
+    for h in HEADER:
+        table.add_column(escape(h), justify="left" if h in ("A", "B") else "right")
+    for r in rows:
+        cells = [escape(c) for c in row_cells(r)]
+        if r.problem:
+            cells[5] = f"[yellow]{cells[5]}[/]"
+        table.add_row(*cells)
+    return table
+
+
+def tune_table(log: dict) -> Table:
+    """A `bench tune` study: one row per trial, the values tried, its best val top-1 and how it ended."""
+    names = sorted({k for t in log["trials"] for k in t["params"]})
+    table = Table(
+        title=f"bench tune {escape(log['model'])}: {len(log['trials'])} trials, "
+        f"{log['budget']['seconds_per_trial']:g} s of training each",
+        caption="val top-1 (the test split is never read); * the best",
+    )
+    for col in ("trial", *names, "val top-1 %", "epochs run", "ended", "s"):
+        table.add_column(col, justify="left" if col == "ended" else "right")
+    best = (log.get("best") or {}).get("number")
+    for t in log["trials"]:
+        value = "-" if t["val_top1"] is None else f"{100 * t['val_top1']:.2f}" + (" *" if t["number"] == best else "")
+        params = [f"{t['params'][n]:g}" if n in t["params"] else "-" for n in names]
+        ended = "failed" if t["state"] == "FAIL" else "pruned" if t["state"] == "PRUNED" else t.get("stopped_by") or "-"
+        seconds = "-" if t.get("seconds") is None else f"{t['seconds']:.0f}"
+        table.add_row(str(t["number"]), *params, value, str(t.get("epochs_done") or "-"), ended, seconds)
     return table

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +37,14 @@ class EvalSet:
     _batches: Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor, int]]]  # re-iterable source
     _cache: list[Batch] | None = field(default=None, repr=False)
     unreadable: int = 0
+    paths: tuple[str, ...] = ()  # the images asked for, in order (empty for in-memory sets): see readable_paths
+    _unreadable_paths: Callable[[], Collection[str]] = field(default=lambda: (), repr=False)
+
+    def readable_paths(self) -> list[str]:
+        """The paths of the images the batches hold, in order (the unreadable ones of the last pass left out):
+        what per-image predictions are keyed by."""
+        bad = set(self._unreadable_paths())
+        return [p for p in self.paths if p not in bad]
 
     def batches(self) -> Iterator[Batch]:
         if self._cache is not None:
@@ -105,10 +113,22 @@ def load_split(
     if not samples:
         raise BenchError(f"the {split} split of {data.name} is empty: check --data-root")
 
-    def gen():
-        return iter(make_loader(samples, preprocessing, train=False, tta="center", batch_size=batch_size))
+    last: list = []  # the loader of the last pass: it knows which paths it could not read
 
-    ev = EvalSet(data.name, tuple(data.classes), data.split_hash, preprocessing.crop, len(samples), gen)
+    def gen():
+        last[:] = [make_loader(samples, preprocessing, train=False, tta="center", batch_size=batch_size)]
+        return iter(last[0])
+
+    ev = EvalSet(
+        data.name,
+        tuple(data.classes),
+        data.split_hash,
+        preprocessing.crop,
+        len(samples),
+        gen,
+        paths=tuple(os.fsdecode(p) for p, _ in samples),
+        _unreadable_paths=lambda: last[0].unreadable if last else (),
+    )
     return ev.materialize(cache_bytes)
 
 

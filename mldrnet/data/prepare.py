@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -108,7 +109,10 @@ def dataset_root(cfg: DataConfig, results_root: Path) -> tuple[Path, str]:
         raise BenchError(
             f"data root {root} does not exist: pass the folder holding the {cfg.dataset} files to --data-root"
         )
-    return root.absolute(), cfg.dataset.lower()  # absolute: sample paths must not depend on the cwd
+    key = cfg.dataset.lower()
+    if not get_spec(cfg.dataset).classes:  # the user's own folder: one split file per folder, not one for all
+        key += "-" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", root.absolute().name).strip("._") or "root")
+    return root.absolute(), key  # absolute: sample paths must not depend on the cwd
 
 
 def scan(cfg: DataConfig, results_root: Path) -> tuple[DatasetSpec, Listing, str]:
@@ -125,6 +129,11 @@ def prepare_data(cfg: DataConfig, results_root: Path) -> PreparedData:
     spec = get_spec(cfg.dataset)
     if spec.split == "kfold" and not 0 <= cfg.fold < spec.folds:
         raise BenchError(f"--fold {cfg.fold} is out of range: {spec.name} has {spec.folds} folds (0..{spec.folds - 1})")
+    if spec.split != "kfold" and cfg.fold:
+        raise BenchError(
+            f"--fold {cfg.fold} does not apply to {spec.name}: it has a fixed train/val/test split, no folds; drop "
+            "--fold (the k-fold sets, e.g. mart, take it)"
+        )
     spec, listing, key = scan(cfg, results_root)
     report_dropped(spec.name, listing.dropped)
     split_file = layout.split_file(results_root, key, cfg.seed)

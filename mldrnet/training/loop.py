@@ -36,12 +36,15 @@ from mldrnet.data.prepare import DataConfig, PreparedData, prepare_data
 from mldrnet.data.transforms import Preprocessing
 from mldrnet.errors import BenchError
 from mldrnet.io.atomic import atomic_write_text, remove_stale_temporaries, writable_dir
+from mldrnet.io.jsonfile import read_json
 from mldrnet.io.layout import TRAINING_FILES, RunFolder, run_key
 from mldrnet.io.lock import exclusive
 from mldrnet.io.provenance import near_chance
 from mldrnet.training.config import TrainConfig
 from mldrnet.training.distributed import DistContext, setup, teardown
 from mldrnet.training.hooks import Start, TrainContext, describe_checkpoint, describe_training, hooks_for
+from mldrnet.training.predictions import PREDICTIONS_FILE, Predictions, readable_paths
+from mldrnet.training.source import source_hash
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,8 @@ class TrainResult:
     error: str | None = None  # one line (mldrnet.errors.one_line) when the training failed
     how_trained: str = ""  # profile, epochs, input size, starting point (mldrnet.io.provenance)
     near_chance: bool = False  # val accuracy within a few points of chance: not trained to a usable level
+    test_images: int = 0  # test images scored (readable); their predictions are the run's predictions.npz
+    source_hash: str = ""  # the code it was trained with (mldrnet.training.source): part of the config hash
 
     @property
     def ok(self) -> bool:
@@ -160,8 +165,11 @@ def train_one_epoch(
     model, loader, optimizer, device, cfg: TrainConfig, progress: TrainObserver | None, ctx: DistContext | None = None
 ) -> dict:
     """One pass over the loader; the returned figures cover every process (images/s is the global rate).
-    A non-finite loss raises `Diverged` before its backward pass, so the weights of the last step stay."""
+    A non-finite loss raises `Diverged` before its backward pass, so the weights of the last step stay. A batch of
+    one image (the last of an epoch of 129 images at batch 64, or a batch whose other images were unreadable) is
+    skipped by a model with batch norm, which cannot normalise a single value per channel in training mode."""
     model.train()
+    smallest = 2 if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()) else 1
     criterion = nn.CrossEntropyLoss()
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cfg.bf16 and device.type == "cuda" else nullcontext()
     seen = unreadable = 0
@@ -171,7 +179,7 @@ def train_one_epoch(
     for images, labels, bad in loader:
         data_wait += time.perf_counter() - batch_start
         unreadable += int(bad)
-        if not _all_have_data(len(labels) > 0, ctx, device):
+        if not _all_have_data(len(labels) >= smallest, ctx, device):
             batch_start = time.perf_counter()
             continue
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
@@ -254,14 +262,15 @@ class TrainState:
 
 
 def _already_trained(run: RunFolder, config_hash: str) -> dict | None:
-    """result.json, when it and best.pt say the run is done with this configuration: the summary is readable and
-    has this config hash, and best.pt exists, loads, carries the same hash and has finite weights. Anything
-    else (a half-written run, a mix of two runs, a diverged one) is trained again rather than trusted."""
-    if not run.result.is_file() or not run.checkpoint.is_file():
+    """result.json, when it and best.pt say the run is done with this configuration: the summary is readable, of
+    the right types and finite, has this config hash, and its numbers are best.pt's; best.pt loads, carries the
+    same hash and has finite weights. Anything else (a half-written run, a mix of two runs, a diverged one, a
+    hand-edited summary) is trained again rather than trusted; so is a run without its per-image predictions."""
+    if not run.result.is_file() or not run.checkpoint.is_file() or not (run.path / PREDICTIONS_FILE).is_file():
         return None
     try:
-        done = json.loads(run.result.read_text())
-    except (OSError, ValueError):
+        done = read_json(run.result, max_bytes=1 << 20)
+    except BenchError:
         return None  # unreadable summary: train again rather than trust it
     if not isinstance(done, dict) or done.get("config_hash") != config_hash:
         return None
@@ -270,13 +279,51 @@ def _already_trained(run: RunFolder, config_hash: str) -> dict | None:
     except BenchError as e:
         log.warning(f"{run.path} has a result.json but its best.pt cannot be used ({e}): training again")
         return None
-    return done if best.config_hash == config_hash else None
+    if best.config_hash != config_hash:
+        return None
+    wrong = result_disagrees(done, best)
+    if wrong:
+        log.warning(f"{run.result} {wrong}: training again rather than trusting it")
+        return None
+    return done
+
+
+RESULT_NUMBERS = {  # result.json field -> the checkpoint's, which is what counts
+    "best_val_acc": "best_val_acc",
+    "test_acc": "test_acc",
+    "best_epoch": "epoch",
+}
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def result_disagrees(done: dict, best: Checkpoint) -> str | None:
+    """Why a result.json cannot stand for its best.pt (a wrong type, a number that is not finite or differs from
+    the checkpoint's), or None."""
+    for key, kind in (("model", str), ("epochs", int), ("seconds", (int, float)), ("how_trained", str)):
+        value = done.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            return f"has {key} = {str(value)[:40]!r} of the wrong type"
+    if done.get("model") not in (None, best.model):
+        return f"is a result of {str(done.get('model'))[:40]!r}, best.pt of {best.model}"
+    for key, attr in RESULT_NUMBERS.items():
+        value, truth = done.get(key), getattr(best, attr)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+            return f"has {key} = {str(value)[:40]!r}, not a finite number"
+        if truth is None or abs(value - truth) > 1e-9:
+            return f"says {key} {value:g}, best.pt {truth}"
+    return None
 
 
 def _skipped(done: dict, run: RunFolder) -> TrainResult:
     """The result of a run already trained the same way (result.json files of older versions lack its provenance:
     then from best.pt)."""
-    fields = {k: done[k] for k in TrainResult.__dataclass_fields__ if k in done}
+    fields = {k: done[k] for k in TrainResult.__dataclass_fields__ if k in done and k != "error"}
     if "how_trained" not in done:  # a result.json of an older version: read it from best.pt
         best = Checkpoint.load(run.checkpoint)
         fields.update(how_trained=describe_checkpoint(best), near_chance=best.near_chance)
@@ -288,6 +335,18 @@ def _require_epochs(cfg: TrainConfig, start: Start | None) -> None:
     trained alexnet: epochs=0 and then its finish hook)."""
     if cfg.epochs < 1 and not (start is not None and start.epochs == 0):
         raise BenchError(f"--epochs {cfg.epochs}: {cfg.model} needs at least 1 epoch of training")
+
+
+def require_eval_images(data: PreparedData) -> None:
+    """A training needs images to choose its best epoch on (val) and to report (test): without them it would say
+    "trained" with a val accuracy of -1 and a test accuracy of NaN."""
+    missing = [name for name, part in (("train", data.train), ("val", data.val), ("test", data.test)) if not part]
+    if missing:
+        raise BenchError(
+            f"{data.name} has no {' and no '.join(missing)} images ({len(data.train)} train, {len(data.val)} val, "
+            f"{len(data.test)} test): use a larger set (the synthetic set: --synth-n 96 or more) or a split with "
+            "every part"
+        )
 
 
 def _require_finite_options(cfg: TrainConfig) -> None:
@@ -303,7 +362,7 @@ def writing(run: RunFolder):
     temporaries of killed writes of its training files are removed once the lock is held."""
     writable_dir(run.path, "run folder")
     with exclusive(run.lock, f"the run folder {run.path}"):
-        for name in TRAINING_FILES:
+        for name in (*TRAINING_FILES, PREDICTIONS_FILE):
             remove_stale_temporaries(run.path / name)
         yield run
 
@@ -342,6 +401,7 @@ def train_model(
         ctx.barrier()
         if not ctx.is_main:
             data = prepare_data(data_cfg, results_root)
+        require_eval_images(data)  # before the run folder: a training nobody can judge is not started
         run = RunFolder.at(results_root, cfg.model, run_key(data_cfg, data, cfg.seed))
         with writing(run) if ctx.is_main else nullcontext():  # rank 0 writes; the others only compute
             torch.manual_seed(cfg.seed)  # the initial weights, identical in every process and every rerun
@@ -349,7 +409,12 @@ def train_model(
             if start and start.epochs is not None:
                 cfg = replace(cfg, epochs=start.epochs)
             _require_epochs(cfg, start)
-            extra = {"data": asdict(data_cfg), "split": data.split_hash, "backbone": start.source if start else None}
+            extra = {
+                "data": asdict(data_cfg),
+                "split": data.split_hash,
+                "backbone": start.source if start else None,
+                "source": source_hash(),  # the code: a run trained by other code is not reused
+            }
             init = models.init_tag(cfg.model, cfg.pretrained, cfg.weights_path)
             config_hash = cfg.fingerprint({**extra, "init": init} if init else extra)
             done = None if force or resume else _already_trained(run, config_hash)
@@ -519,6 +584,12 @@ def finish_and_test(job: TrainJob, state: TrainState, started: float) -> TrainRe
     )
     test_logits, test_labels, unreadable = predict(model, test_loader, device)
     test_acc = accuracy(test_logits, test_labels)
+    if not math.isfinite(test_acc) or not 0.0 <= state.best_val <= 1.0:
+        raise BenchError(
+            f"{cfg.model}: none of the {len(job.data.test)} test images could be read ({unreadable} unreadable), "
+            f"or no val accuracy was measured: nothing to report; check the dataset with `bench data verify`"
+        )
+    _save_predictions(job, readable_paths(job.data.test, test_loader.unreadable), test_labels, test_logits)
     # this process's time, the finish hook and the test pass included, plus the epochs done before a resume
     seconds = time.perf_counter() - started + sum(h["seconds"] for h in state.history[: state.start_epoch])
     result = TrainResult(
@@ -531,12 +602,29 @@ def finish_and_test(job: TrainJob, state: TrainState, started: float) -> TrainRe
         seconds,
         how_trained=describe_training(cfg.model, cfg.to_dict(), len(state.history) or None),
         near_chance=near_chance(state.best_val, len(job.data.classes)),
+        test_images=len(test_labels),
+        source_hash=source_hash(),
     )
     job.checkpoint(
         model.cpu(), epoch=state.best_epoch, best_val_acc=state.best_val, test_acc=test_acc, history=state.history
     ).save(job.run.checkpoint)
     atomic_write_text(
         job.run.result,
-        json.dumps({**result.to_dict(), "config_hash": job.config_hash, "test_unreadable": unreadable}, indent=2),
+        json.dumps(
+            {**result.to_dict(), "config_hash": job.config_hash, "test_unreadable": unreadable},
+            indent=2,
+            allow_nan=False,
+        ),
     )
     return result
+
+
+def _save_predictions(job: TrainJob, paths: list[str], labels: torch.Tensor, logits: torch.Tensor) -> None:
+    """The test pass per image (path, label, probabilities) beside result.json, for paired comparisons."""
+    if len(paths) != len(labels):  # a path skipped twice, or a loader that lost count: no file rather than a wrong one
+        log.warning(f"{job.run.path}: {len(paths)} test paths for {len(labels)} predictions: no {PREDICTIONS_FILE}")
+        return
+    meta = {"model": job.cfg.model, "dataset": job.data.name, "split_hash": job.data.split_hash, "split": "test"}
+    Predictions.from_logits(paths, labels.numpy(), logits.numpy(), job.data.classes, **meta).save(
+        job.run.path / PREDICTIONS_FILE
+    )
