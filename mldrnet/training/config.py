@@ -8,20 +8,16 @@ and report its test accuracy. The paper gives no epoch count or schedule; we cho
   images, so 30 epochs is ~8.7k steps of batch 64 — enough for the 6M-parameter MldrNet trained from scratch
   to flatten out, and the cosine decay removes the need to pick step milestones. Meant for a GPU.
 - `quick`: the default on the built-in synthetic dataset, sized so that `bench train-all` for the five default
-  models plus `bench compare` fit in ~10 minutes on a 2-core CPU. Values per model:
-  - MldrNet: 64 px crops (resize 73), 10 epochs, lr 0.01 (at the paper's 0.001 a from-scratch network barely
-    moves in a handful of epochs on a few thousand images); ~90 % test top-1 in ~55 s.
-  - AlexNet (and AlexNet+SVM, which reuses its weights, so the same crop): 96 px crops, 6 epochs, lr 0.02, and
-    He initialisation (mldrnet.models.torchvision.he_init: torchvision leaves AlexNet at PyTorch's default init,
-    meant to be
-    overwritten by ImageNet weights). Without batch norm and with the default init it sat near chance: 4-12
-    epochs at 64-96 px gave 24-48 % test top-1. With He init: 6 epochs at 64 px 64 % (seed 0) and 52 % (seed 1),
-    at 96 px 68 % (seed 1), 8 epochs at 96 px 78 % (seed 0). A step costs about the same at 64 and 96 px (its
-    58M-parameter classifier dominates; crops under 64 px do not fit its pooling), and 96 px keeps a 2x2 final
-    feature map, so the composition cue survives: ~110 s on 2 cores.
-  - VGG-19 and ResNet-101 (25x and 10x MldrNet's FLOPs): one epoch at 32 px (the smallest crop allowed), only
-    so that their rows exist and time the pipeline: on 2 cores they stay near chance (~18-25 % against 12.5 %)
-    and their accuracy says nothing about the architectures. Use `--profile paper` on a GPU for those.
+  models plus `bench compare` fit in about ten minutes on a 2-core CPU: MldrNet 64 px crops, 10 epochs, lr 0.01;
+  AlexNet and AlexNet+SVM (which reuses its weights, so the same crop) 96 px, 6 epochs, lr 0.02, He-initialised
+  (mldrnet.models.torchvision.he_init: torchvision leaves AlexNet at PyTorch's default init, meant to be
+  overwritten by ImageNet weights, and from scratch without batch norm that init sits near chance); VGG-19 and
+  ResNet-101 (25x and 10x MldrNet's FLOPs) one epoch at 32 px, so that their rows exist and time the pipeline.
+  These values were set by hand before the harness could tune, and an earlier version justified some of them by
+  test accuracy: they are provisional, not evidence. `bench tune MODEL` (mldrnet.training.tune) chooses lr,
+  epochs and batch size on val, with the same space, trials and seconds per trial for every network; the quick
+  profile is to become its committed output. Until then a comparison of architectures on these budgets says
+  which model learned more in the seconds it was given, not which architecture is better.
 
 Every option given on the command line overrides its profile value.
 """
