@@ -43,6 +43,9 @@ class EngineOptions:
     compile: bool = False  # torch: torch.compile
     io_binding: bool = True  # onnxruntime on GPU: device-resident timing
     max_batch: int | None = None  # largest batch the caller will run (ORT's TensorRT provider: its profile); None: 32
+    # the batch sizes the caller times: TensorRT (engine or ORT provider) gets one optimisation profile tuned at
+    # each (and at max_batch); None: 1 and max_batch
+    profile_batches: tuple[int, ...] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -86,6 +89,45 @@ class Engine:
         self.synchronize()
 
 
+class PinnedStaging:
+    """Page-locked host buffers, one per (shape, dtype), reused: a GPU engine's host<->device copies go through
+    them (`to_device`, `to_host`), so they run at DMA speed and the upload is asynchronous, instead of being
+    staged by the driver from pageable memory on every call. The copies are still inside every `__call__` (the
+    end-to-end time); `run_on_device` has none. `pin=False` (or no CUDA) keeps plain tensors: the same code runs
+    on a CPU machine."""
+
+    def __init__(self, pin: bool | None = None):
+        self.pin = torch.cuda.is_available() if pin is None else pin
+        self._buffers: dict[tuple, torch.Tensor] = {}
+
+    def _buffer(self, shape: tuple[int, ...], dtype: torch.dtype, role: str) -> torch.Tensor:
+        key = (role, tuple(shape), dtype)
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._buffers[key] = torch.empty(shape, dtype=dtype, pin_memory=self.pin)
+        return buf
+
+    def to_device(self, batch: torch.Tensor, device: str | torch.device, dtype: torch.dtype = torch.float32):
+        if batch.device.type != "cpu" or torch.device(device).type == "cpu":
+            return batch.to(device, dtype)
+        host = self._buffer(tuple(batch.shape), dtype, "in")
+        host.copy_(batch)
+        return host.to(device, non_blocking=self.pin)
+
+    def to_host(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The device tensor as a new CPU float32 tensor (the caller may keep it), via a pinned buffer."""
+        if tensor.device.type == "cpu":
+            return tensor.float()
+        host = self._buffer(tuple(tensor.shape), torch.float32, "out")
+        host.copy_(tensor, non_blocking=self.pin)
+        if self.pin:
+            torch.cuda.current_stream(tensor.device).synchronize()
+        return host.clone()
+
+    def describe(self) -> str:
+        return "pinned host buffers, inside every call" if self.pin else "pageable host memory, inside every call"
+
+
 ENGINES: dict[str, type[Engine]] = {}  # filled as engine modules are imported (see engine_class)
 
 _HASHES: dict[tuple[str, int, int], str] = {}
@@ -102,6 +144,29 @@ def file_sha256(path: str | os.PathLike) -> str:
         with open(path, "rb") as f:
             _HASHES[key] = hashlib.file_digest(f, "sha256").hexdigest()
     return _HASHES[key]
+
+
+CHECKPOINT_KEY = "checkpoint_sha256"  # in an exported file's JSON metadata: the checkpoint it was made from
+
+
+def release(version: str | None) -> tuple[int, ...] | None:
+    """A version's release numbers, without the .postN / .devN / +local parts a wheel's metadata may carry and the
+    module's __version__ may not (tensorrt 10.16.1.11 and its 10.16.1.11.post1 wheel are one TensorRT); None when
+    it is missing or not a version."""
+    from packaging.version import InvalidVersion, Version
+
+    if not version:
+        return None
+    try:
+        return Version(str(version)).release
+    except InvalidVersion:
+        return None
+
+
+def same_version(a: str | None, b: str | None) -> bool:
+    """Whether two version strings name one release (False when either is missing or unreadable)."""
+    ra, rb = release(a), release(b)
+    return ra is not None and ra == rb
 
 
 def tensorrt_version() -> str | None:

@@ -1,12 +1,15 @@
-"""Export orchestration: checkpoint (or in-memory model) -> ONNX file / TensorRT engine, each parity-checked.
+"""Export orchestration: checkpoint (or in-memory model) -> ONNX file, parity-checked; the staleness of every
+exported file (`stale_reason`), and `ensure_file`, which compare uses. The TensorRT engine's exporter is in
+engines.tensorrt_export, ONNX Runtime int8 in engines.quantize, OpenVINO in engines.openvino_export.
 
 Files go next to the checkpoint, results/runs/<run key>/<model>/, named by the formats table (engines.formats),
 whose `exporter` column points at the functions here:
 
     best.pt                 the checkpoint (torch engine)
     model.onnx              fp32, dynamic batch, metadata inside (onnxruntime engine)
-    model.<precision>.engine + model.<precision>.json, tensorrt.timing-cache  (tensorrt engine)
-    model.fp16.onnx / model.int8.onnx   TensorRT 11's ModelOpt-converted inputs
+    model.<precision>.engine + model.<precision>.json  (tensorrt engine), tensorrt-<version>-<gpu>.timing-cache
+    model.trt-int8.onnx     the Q/DQ file a TensorRT int8 engine is built from (engines.quantize, for TensorRT)
+    model.fp16.onnx         TensorRT 11's ModelOpt-converted fp16 input (where ModelOpt is installed)
     model.ort-int8.onnx     ONNX Runtime static int8 (engines.quantize)
     model.openvino[.int8].xml + .bin + .json   OpenVINO IR, fp32 weights or NNCF int8 (engines.openvino_export)
 
@@ -14,8 +17,15 @@ A serving size S other than the checkpoint's crop (`ExportOptions.size`, `ensure
 weights at S (the models end in adaptive pooling) into files named with ".sS" before the extension
 (model.s375.onnx), parity-checked on test images preprocessed at S (`at_size`).
 
-`ensure_file` gives a format's file for a checkpoint, exporting it when it is missing or stale (older than the
-checkpoint, or a TensorRT engine built for a smaller batch): compare and predict ask it.
+Every exported file records the sha256 of the checkpoint it was made from (ONNX: metadata_props
+`bench.checkpoint_sha256`; the OpenVINO IR and the TensorRT engine: their JSON beside the file; the int8 ONNX
+copies its model.onnx's). That hash, not a modification time, ties a file to best.pt: `stale_reason` compares it
+before any use, so a file from another training, copied in or left over, is re-exported by `ensure_file` (compare,
+export) and refused in one line by `require_same_checkpoint` (predict, which never exports).
+
+`ensure_file` gives a format's file for a checkpoint, exporting it when it is missing or stale (from another
+checkpoint, or a TensorRT engine built for a smaller batch): compare and export ask it. A current file is used
+without taking its export lock, so a read-only results folder serves the files it holds.
 
 After each export the new file runs on images of the checkpoint's test split next to PyTorch eager on the CPU;
 an fp32 file whose logits differ beyond the tolerance is deleted and the export fails. Reduced precision is
@@ -24,17 +34,17 @@ reported, not failed: how much accuracy it costs is what `bench compare` is for.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from engines import formats
-from engines.base import EngineOptions, create_engine
+from engines import base, formats
+from engines.base import CHECKPOINT_KEY, EngineOptions, create_engine, file_sha256
 from engines.parity import ParityReport, check_parity, eager, parity_batches
 from mldrnet import models
 from mldrnet.checkpoint import Checkpoint, ModelMeta
@@ -50,7 +60,8 @@ REDUCED_RTOL, REDUCED_ATOL = 5e-2, 5e-2
 class ExportOptions:
     to: str = "onnx"  # a format with an exporter: onnx | tensorrt | onnx-int8 | openvino
     precision: str = "fp32"  # tensorrt: fp32 | fp16 | int8; openvino: fp32 | int8; onnx-int8: int8 (ONNX is fp32)
-    max_batch: int = 32  # tensorrt optimization profile: batch 1..max_batch
+    max_batch: int = 32  # tensorrt optimization profiles: batch 1..max_batch
+    batches: tuple[int, ...] | None = None  # tensorrt: the timed batch sizes, one profile tuned at each
     parity_images: int = 64  # test-split images for the parity check
     calibration_images: int = 256  # training images for int8 (a seeded sample: engines.quantize)
     data_root: str | None = None  # where the checkpoint's dataset lives on this machine, if not where it was trained
@@ -68,6 +79,23 @@ def at_size(ckpt: Checkpoint, size: int | None) -> Checkpoint:
     if int(size) < 16:
         raise BenchError(f"serving size {size} is too small (16 px at least)")
     return replace(ckpt, preprocessing=replace(p, crop=int(size), resize=round(p.resize_to * int(size) / p.crop)))
+
+
+_CROPS: dict[tuple[str, int, int], int] = {}
+
+
+def checkpoint_crop(checkpoint: str | Path) -> int:
+    """The checkpoint's crop, remembered per (path, size, mtime): compare asks for every row, and loading a VGG-19
+    checkpoint reads 550 MB."""
+    path = Path(checkpoint)
+    try:
+        st = path.stat()
+    except OSError:
+        return Checkpoint.load(path).preprocessing.crop  # says in one line what is wrong with the checkpoint
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _CROPS:
+        _CROPS[key] = Checkpoint.load(path).preprocessing.crop
+    return _CROPS[key]
 
 
 def size_key(checkpoint: str | Path | Checkpoint, size: int | None) -> int | None:
@@ -121,45 +149,18 @@ def export_onnx_checked(
     *,
     opset: int | None = None,
     threads: int | None = None,
+    checkpoint_sha256: str | None = None,
 ) -> ExportResult:
-    """Export an in-memory model to ONNX and check ONNX Runtime (CPU) against it; BenchError if fp32 parity breaks."""
+    """Export an in-memory model to ONNX and check ONNX Runtime (CPU) against it; BenchError if fp32 parity breaks.
+    `checkpoint_sha256`: the checkpoint file the model was loaded from, recorded in the file."""
     from engines.onnx_export import export_onnx
 
     started = time.perf_counter()
-    path = export_onnx(model, meta, path, opset=opset)
+    path = export_onnx(model, meta, path, opset=opset, checkpoint_sha256=checkpoint_sha256)
     engine = create_engine("onnxruntime", path, EngineOptions(provider="cpu", threads=threads))
     report = check_parity(eager(model), engine, parity_inputs)
     _require_fp32_parity(report, path, f"the ONNX export of {meta.model}")
     return ExportResult(meta.model, "onnx", "fp32", path, report, time.perf_counter() - started)
-
-
-def export_tensorrt_checked(
-    model: nn.Module,
-    meta: ModelMeta,
-    onnx_path: Path,
-    engine_path: Path,
-    parity_inputs: Iterable[torch.Tensor],
-    *,
-    precision: str = "fp32",
-    max_batch: int = 32,
-    calibration: Callable[[], Iterable[np.ndarray]] | None = None,
-) -> ExportResult:
-    """Build a TensorRT engine from `onnx_path` and check it against the model run eagerly on the CPU in fp32
-    (on the GPU, cuDNN's TF32 would make the reference itself inexact)."""
-    from engines.tensorrt_build import build_engine
-
-    started = time.perf_counter()
-    build_engine(
-        Path(onnx_path), Path(engine_path), meta, precision=precision, max_batch=max_batch, calibration=calibration
-    )
-    engine = create_engine("tensorrt", engine_path, EngineOptions(device="cuda", precision=precision))
-    reference = eager(model.to("cpu"))
-    if precision == "fp32":
-        report = check_parity(reference, engine, parity_inputs)
-        _require_fp32_parity(report, Path(engine_path), f"the {precision} TensorRT engine of {meta.model}")
-    else:
-        report = check_parity(reference, engine, parity_inputs, rtol=REDUCED_RTOL, atol=REDUCED_ATOL)
-    return ExportResult(meta.model, "tensorrt", precision, Path(engine_path), report, time.perf_counter() - started)
 
 
 def export_onnx(
@@ -183,48 +184,8 @@ def export_onnx(
         raise BenchError(f"{ckpt.model} has no ONNX form (it runs only as {', '.join(offered)}): use --engine torch")
     inputs = parity_batches(ckpt, "test", parity_images, layout.root_of_checkpoint(checkpoint, results_root), data_root)
     path = Path(path) if path is not None else formats.get("onnx").path(checkpoint.parent, "fp32", key)
-    return export_onnx_checked(models.load(ckpt), ckpt.meta, path, inputs, opset=opset)
-
-
-def build_tensorrt(
-    onnx_path: str | Path,
-    engine_path: str | Path | None = None,
-    *,
-    precision: str = "fp32",
-    max_batch: int = 32,
-    checkpoint: str | Path | None = None,
-    results_root: str | Path | None = None,
-    data_root: str | None = None,
-    parity_images: int = 64,
-    calibration_images: int = 256,
-    size: int | None = None,
-) -> ExportResult:
-    """ONNX file -> TensorRT engine (default: model.<precision>.engine beside it), parity-checked against the
-    checkpoint it was exported from (default: best.pt beside it), whose training split also calibrates int8."""
-    _require_tensorrt(precision)
-    onnx_path = Path(onnx_path)
-    checkpoint = Path(checkpoint) if checkpoint is not None else formats.get("torch").path(onnx_path.parent)
-    loaded = Checkpoint.load(checkpoint)
-    key = size_key(loaded, size)
-    engine_path = (
-        Path(engine_path) if engine_path is not None else formats.get("tensorrt").path(onnx_path.parent, precision, key)
-    )
-    root = layout.root_of_checkpoint(checkpoint, results_root)
-    ckpt = at_size(loaded, key)
-    inputs = parity_batches(ckpt, "test", parity_images, root, data_root)
-
-    def calibration() -> list[np.ndarray]:
-        return [b.numpy() for b in parity_batches(ckpt, "train", calibration_images, root, data_root)]
-
-    return export_tensorrt_checked(
-        models.load(ckpt),
-        ckpt.meta,
-        onnx_path,
-        engine_path,
-        inputs,
-        precision=precision,
-        max_batch=max_batch,
-        calibration=calibration if precision == "int8" else None,
+    return export_onnx_checked(
+        models.load(ckpt), ckpt.meta, path, inputs, opset=opset, checkpoint_sha256=file_sha256(checkpoint)
     )
 
 
@@ -273,77 +234,141 @@ def export_onnx_format(checkpoint: Path, options: ExportOptions, results_root) -
     )
 
 
-def export_tensorrt_format(checkpoint: Path, options: ExportOptions, results_root) -> ExportResult:
-    """The tensorrt row's exporter: builds from model.onnx, exported first when missing or stale."""
-    _require_tensorrt(options.precision)
-    onnx_path = source_onnx(checkpoint, options, results_root)
-    return build_tensorrt(
-        onnx_path,
-        precision=options.precision,
-        max_batch=options.max_batch,
-        checkpoint=checkpoint,
-        results_root=results_root,
-        data_root=options.data_root,
-        parity_images=options.parity_images,
-        calibration_images=options.calibration_images,
-        size=options.size,
-    )
-
-
 def source_onnx(checkpoint: Path, options: ExportOptions, results_root) -> Path:
-    """The fp32 ONNX file (at options.size) that rows made from onnx read, exported first when missing or stale."""
-    onnx_path = formats.get("onnx").path(checkpoint.parent, "fp32", size_key(checkpoint, options.size))
-    if not is_current(onnx_path, checkpoint):
+    """The fp32 ONNX file (at options.size) that rows made from onnx read, exported first when missing or stale
+    (another checkpoint's, or another size's)."""
+    crop = checkpoint_crop(checkpoint)
+    key = None if options.size is None or int(options.size) == crop else int(options.size)
+    onnx_path = formats.get("onnx").path(checkpoint.parent, "fp32", key)
+    if not is_current(onnx_path, checkpoint, size=key or crop):
         export_onnx_format(checkpoint, replace(options, to="onnx", precision="fp32"), results_root)
     return onnx_path
 
 
-def is_current(path: Path, checkpoint: Path, max_batch: int | None = None) -> bool:
-    """Whether the file exported from `checkpoint` can be used as it is: it exists and is not older than the
-    checkpoint (else the model was retrained since), and a TensorRT engine was built for batches up to
-    `max_batch` (an engine built for fewer would run every larger batch in chunks and time the wrong thing) from
-    the model.onnx beside it as it is now (its sha256), by this TensorRT on this GPU. A stale existing file is
-    logged with the reason (`stale_reason`), e.g. "rebuilding model.fp16.engine: built for TensorRT 10.3, this is
-    11.0"."""
+def is_current(
+    path: Path,
+    checkpoint: Path,
+    max_batch: int | None = None,
+    batches: Iterable[int] | None = None,
+    size: int | None = None,
+) -> bool:
+    """Whether the file exported from `checkpoint` can be used as it is (`stale_reason` is None). A stale existing
+    file is logged with the reason, e.g. "rebuilding model.fp16.engine: built for TensorRT 10.3, this is 11.0"."""
     import logging
 
-    reason = stale_reason(path, checkpoint, max_batch)
+    reason = stale_reason(path, checkpoint, max_batch, batches, size)
     if reason is not None and Path(path).is_file():
         logging.getLogger(__name__).warning(reason)
     return reason is None
 
 
-def stale_reason(path: Path, checkpoint: Path, max_batch: int | None = None) -> str | None:
-    """None when `is_current`, else one line saying why the file must be made again."""
-    from engines import base  # base.tensorrt_version / base.gpu_name: looked up at call time (tests replace them)
-    from engines.tensorrt_build import read_engine_meta  # no tensorrt import: the metadata is a JSON file
+def _file_record(path: Path) -> tuple[ModelMeta, str | None]:
+    """(ModelMeta, the sha256 of the checkpoint it records or None) of an exported file; BenchError when its
+    metadata cannot be read."""
+    path = Path(path)
+    if path.suffix == ".onnx":
+        from engines.onnx_export import read_onnx_checkpoint, read_onnx_meta
+
+        return read_onnx_meta(path), read_onnx_checkpoint(path)
+    if path.suffix == ".engine":
+        from engines.tensorrt_build import read_engine_meta  # no tensorrt import: the metadata is a JSON file
+
+        meta, record = read_engine_meta(path)
+    elif path.suffix == ".xml":
+        from engines.openvino_files import read_ir_meta  # no openvino import: the metadata is a JSON file
+
+        meta, record = read_ir_meta(path)
+    else:
+        raise BenchError(f"{path} is not an exported file bench knows (.onnx, .engine, .xml)")
+    value = record.get(CHECKPOINT_KEY)
+    return meta, value if isinstance(value, str) else None
+
+
+def recorded_checkpoint(path: Path) -> str | None:
+    """The sha256 of the checkpoint an exported file records (None: it records none, an older bench's file);
+    BenchError when its metadata cannot be read."""
+    return _file_record(path)[1]
+
+
+def checkpoint_mismatch(path: Path, checkpoint: Path) -> str | None:
+    """Why `path` is not the export of `checkpoint` as it is now (None: it is, by content)."""
+    recorded = recorded_checkpoint(path)
+    if recorded is None:
+        return f"{path.name} records no checkpoint hash (written by an older bench)"
+    here = base.file_sha256(checkpoint)
+    if recorded != here:
+        return (
+            f"{path.name} was exported from another checkpoint (sha256 {recorded[:12]}) than "
+            f"{Path(checkpoint).name} (sha256 {here[:12]}): retrained since, or copied from another run"
+        )
+    return None
+
+
+def stale_reason(
+    path: Path,
+    checkpoint: Path,
+    max_batch: int | None = None,
+    batches: Iterable[int] | None = None,
+    size: int | None = None,
+) -> str | None:
+    """None when the file can be used as it is: it exists, it records the sha256 of `checkpoint` as it is now, and
+    a TensorRT engine was also built for batches up to `max_batch` (an engine built for fewer would run every
+    larger batch in chunks and time the wrong thing) with a profile tuned at each of `batches`, from the model.onnx
+    beside it as it is now (its sha256), by this TensorRT release (versions compared by their release numbers: a
+    .postN wheel is the same TensorRT) on this GPU. With `size` (the input side the caller will feed), the file must
+    take that size (a renamed model.s56.onnx is the same checkpoint's, at another size). Else one line saying why
+    the file must be made again."""
+    from engines.tensorrt_build import profile_batches, read_engine_meta
 
     path = Path(path)
     if not path.is_file():
         return f"{path.name} does not exist"
     verb = "rebuilding" if path.suffix == ".engine" else "re-exporting"
-    if path.stat().st_mtime < Path(checkpoint).stat().st_mtime:
-        return f"{verb} {path.name}: {Path(checkpoint).name} is newer (the model was retrained)"
+    try:
+        mismatch = checkpoint_mismatch(path, checkpoint)
+    except BenchError as e:  # unreadable or foreign metadata: exporting again writes it
+        return f"{verb} {path.name}: {one_line(e)}"
+    if mismatch is not None:
+        return f"{verb} {path.name}: {mismatch}"
+    if size is not None:
+        crop = _file_record(path)[0].preprocessing.crop
+        if crop != int(size):
+            return f"{verb} {path.name}: it takes {crop} px images, {int(size)} px are needed (renamed?)"
     if path.suffix != ".engine":
         return None
-    try:
-        _, record = read_engine_meta(path)
-    except BenchError as e:  # no or foreign metadata: rebuilding writes it
-        return f"{verb} {path.name}: {one_line(e)}"
+    _, record = read_engine_meta(path)
     source = path.parent / str(record.get("source_onnx") or formats.get("onnx").filename())
     if not record.get("source_sha256"):
         return f"{verb} {path.name}: its metadata has no hash of the {source.name} it was built from (an older bench)"
     if source.is_file() and base.file_sha256(source) != record["source_sha256"]:
         return f"{verb} {path.name}: {source.name} changed since it was built (re-exported from a retrained model)"
     built, here = record.get("tensorrt"), base.tensorrt_version()
-    if here and built != here:
+    if here and not base.same_version(built, here):
         return f"{verb} {path.name}: built for TensorRT {built or 'unknown'}, this is {here}"
     built_gpu, gpu = record.get("gpu"), base.gpu_name()
     if gpu and built_gpu != gpu:
         return f"{verb} {path.name}: built on {built_gpu or 'an unknown GPU'}, this is {gpu}"
     if max_batch is not None and int(record.get("max_batch") or 0) < max_batch:
         return f"{verb} {path.name}: built for batches up to {record.get('max_batch')}, {max_batch} needed"
+    if batches is not None:
+        needed = set(profile_batches(batches, max_batch or int(record.get("max_batch") or 1)))
+        missing = sorted(needed - {int(b) for b in record.get("profiles") or ()})
+        if missing:
+            return f"{verb} {path.name}: no profile tuned at batch {', '.join(map(str, missing))}"
     return None
+
+
+def require_same_checkpoint(path: Path, checkpoint: Path, fmt: formats.Format) -> None:
+    """For a caller that never exports (predict): refuse, in one line, a file that is not the export of the
+    checkpoint beside it as it is now. A folder without a checkpoint (a deployed model.onnx alone) is not judged."""
+    if not Path(checkpoint).is_file() or not Path(path).is_file():
+        return
+    mismatch = checkpoint_mismatch(Path(path), Path(checkpoint))
+    if mismatch is not None:
+        precision = "" if fmt.export_precisions == ("fp32",) else " --precision PRECISION"
+        raise BenchError(
+            f"{mismatch}: it is not used; export it again with `bench export MODEL --to {fmt.name}{precision}`"
+        )
 
 
 def ensure_file(
@@ -355,20 +380,36 @@ def ensure_file(
     results_root: str | Path | None = None,
     data_root: str | None = None,
     size: int | None = None,
+    batches: tuple[int, ...] | None = None,
 ) -> Path:
     """The format's file next to the checkpoint, exported (with its parity check) when missing or stale; `size`:
-    exported at that serving size (a file named ".sS" when S is not the checkpoint's crop)."""
+    exported at that serving size (a file named ".sS" when S is not the checkpoint's crop); `batches`: the batch
+    sizes the caller times (a TensorRT engine gets a profile tuned at each)."""
     if fmt.exporter is None:
         return Path(checkpoint)
-    key = size_key(checkpoint, size)
+    crop = checkpoint_crop(checkpoint)
+    key = None if size is None or int(size) == crop else int(size)
     path = fmt.path(Path(checkpoint).parent, precision, key)
+    expected = key or crop
+    # a current file is read without its lock (files are replaced atomically): a read-only folder still serves it
+    reason = stale_reason(path, checkpoint, max_batch, batches, expected)
+    if reason is None:
+        return path
+    if path.is_file():
+        import logging
+
+        logging.getLogger(__name__).warning(reason)
+    if not os.access(path.parent, os.W_OK):
+        raise BenchError(
+            f"{reason}, but {path.parent} is not writable: make it writable, or copy the run folder to a "
+            "writable place and point --results-dir there"
+        )
     with exclusive(lock_file_for(path), f"the export {path}"):  # checked and exported by one process at a time
-        if not is_current(path, checkpoint, max_batch):
-            export_checkpoint(
-                checkpoint,
-                ExportOptions(to=fmt.name, precision=precision, max_batch=max_batch, data_root=data_root, size=key),
-                results_root,
+        if stale_reason(path, checkpoint, max_batch, batches, expected) is not None:
+            options = ExportOptions(
+                to=fmt.name, precision=precision, max_batch=max_batch, data_root=data_root, size=key, batches=batches
             )
+            export_checkpoint(checkpoint, options, results_root)
     if not path.is_file():
         raise BenchError(f"the export did not write {path}")
     return path

@@ -101,7 +101,7 @@ FORMATS: tuple[Format, ...] = (
         layout.ENGINE_FILE,
         ("fp32", "fp16", "int8"),
         ("cuda",),
-        exporter="engines.export:export_tensorrt_format",
+        exporter="engines.tensorrt_export:export_tensorrt_format",
         export_precisions=("fp32", "fp16", "int8"),
         made_from="onnx",
         description="a TensorRT engine per precision, built from model.onnx (NVIDIA GPU)",

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from engines.base import BF16_FLAGS, Engine, EngineOptions, check_options, cpu_flags, cpu_name, register_engine
-from engines.openvino_export import read_ir_meta, require_openvino
+from engines.openvino_export import require_openvino
+from engines.openvino_files import REMAKE, check_ir_files, read_ir_meta
 from mldrnet.errors import BenchError
 
 OV_PRECISIONS = {"fp32": "f32", "int8": "f32", "bf16": "bf16"}  # hints.inference_precision per row precision
@@ -45,6 +46,7 @@ class OpenVinoEngine(Engine):
             raise BenchError(f"OpenVINO IR {path} does not exist: export it with `bench export MODEL --to openvino`")
         self.path, self.options = path, options
         self.meta, self.record = read_ir_meta(path)
+        check_ir_files(path, self.record)  # a truncated or altered IR: one line, before OpenVINO reads it
         if (options.precision == "int8") != (self.record.get("precision") == "int8"):
             raise BenchError(
                 f"{path.name} is a {self.record.get('precision')} IR but the row asks for "
@@ -56,9 +58,15 @@ class OpenVinoEngine(Engine):
                 f"this CPU ({cpu_name()}) has no native bf16 (AVX512_BF16/AMX): run OpenVINO in fp32 or int8"
             )
         self.threads = options.threads or torch.get_num_threads()
-        self.cache_dir = path.parent / "openvino-cache"
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        self.core.set_property({"CACHE_DIR": str(self.cache_dir)})
+        self.cache_dir: Path | None = path.parent / "openvino-cache"
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.cache_dir, os.W_OK):
+                raise PermissionError(self.cache_dir)
+        except OSError:  # a read-only results folder: compile every time, which describe() shows
+            self.cache_dir = None
+        if self.cache_dir is not None:
+            self.core.set_property({"CACHE_DIR": str(self.cache_dir)})
         self.compiled: dict[str, Any] = {}  # "latency" | "throughput" -> compiled model
         self.compile_seconds: dict[str, float] = {}
         self._request: Any = None  # openvino.InferRequest, made on first use
@@ -70,8 +78,13 @@ class OpenVinoEngine(Engine):
         import openvino.properties as props
         import openvino.properties.hint as hints
 
-        model = self.core.read_model(str(self.path))
-        model.reshape([1, *self.file_meta.input_shape])  # one image per request: static shapes suit the CPU plugin
+        try:
+            model = self.core.read_model(str(self.path))
+            model.reshape([1, *self.file_meta.input_shape])  # one image per request: static shapes suit the CPU
+        except Exception as e:  # a damaged IR of an older bench (no hashes to check it against), or a foreign one
+            raise BenchError(
+                f"OpenVINO cannot read {self.path} ({(str(e).strip().splitlines() or [repr(e)])[0][:160]}): {REMAKE}"
+            ) from e
         config = {
             hints.performance_mode: hints.PerformanceMode.LATENCY
             if mode == "latency"
@@ -84,7 +97,7 @@ class OpenVinoEngine(Engine):
             compiled = self.core.compile_model(model, "CPU", config)
         except Exception as e:
             raise BenchError(
-                f"OpenVINO cannot compile {self.path.name}: {(str(e).strip().splitlines() or [repr(e)])[0]}"
+                f"OpenVINO cannot compile {self.path}: {(str(e).strip().splitlines() or [repr(e)])[0][:160]}: {REMAKE}"
             ) from e
         self.compile_seconds[mode] = round(time.perf_counter() - started, 3)
         self.compiled[mode] = compiled
@@ -142,7 +155,7 @@ class OpenVinoEngine(Engine):
             "threads": self.threads,
             "modes": {m: d for m in ("latency", "throughput") if (d := self._mode(m))},
             "compile_seconds": dict(self.compile_seconds),  # apart from steady-state timing
-            "cache_dir": str(self.cache_dir),
+            "cache_dir": str(self.cache_dir) if self.cache_dir else None,
             **({"quantization": self.record["quantization"]} if "quantization" in self.record else {}),
             "file": str(self.path),
             "file_mb": round(sum(os.path.getsize(f) for f in files if f.is_file()) / 2**20, 2),

@@ -1,8 +1,11 @@
 """Emotion distributions for image files through any engine (`bench predict`).
 
 The engine is loaded from its own file in the run folder (best.pt, model.onnx or model.<precision>.engine) and
-the evaluation preprocessing comes from that file's metadata, so predictions match what compare measured. A file
-that cannot be read becomes a prediction with an error; the others are still classified.
+the evaluation preprocessing comes from that file's metadata, so predictions match what compare measured. An
+exported file must be the export of the best.pt beside it as it is now (the checkpoint's sha256 it records,
+engines.export.require_same_checkpoint): predict never exports, so a stale or foreign file is refused in one line
+saying how to export it again, never used. An image file that cannot be read becomes a prediction with an error;
+the others are still classified.
 """
 
 from __future__ import annotations
@@ -88,7 +91,12 @@ def predict_images(
 def load_engine(engine: str, run: Path, options: EngineOptions = EngineOptions()) -> Engine:
     """The engine from its own file in run folder `run`, with the metadata that file carries."""
     # each engine says itself what is missing (its file, a GPU, a package) and how to make it
-    path = formats.of_engine(engine, options.precision).path(run, options.precision)
+    fmt = formats.of_engine(engine, options.precision)
+    path = fmt.path(run, options.precision)
+    if fmt.exporter is not None:
+        from engines.export import require_same_checkpoint
+
+        require_same_checkpoint(path, formats.get("torch").path(run), fmt)
     loaded = create_engine(engine, path, options)
     if loaded.meta is None:
         raise BenchError(f"{path} carries no model metadata: re-export it")

@@ -1,16 +1,26 @@
 """ONNX -> TensorRT engine, with the TensorRT 10 and 11 APIs.
 
-- One optimization profile for batch 1..max (the ONNX batch dimension is dynamic), tuned at max.
-- A timing cache file beside the engine: rebuilding (another precision, a retrained checkpoint) reuses the
-  measured kernel timings and takes seconds instead of minutes.
-- Precision. TensorRT 11 only builds strongly typed networks: the types come from the ONNX file, so fp16 and
-  int8 are first baked into a copy of it with NVIDIA ModelOpt (AutoCast for fp16, Q/DQ quantization calibrated
-  on training images for int8). TensorRT 10 is weakly typed: the FP16 / INT8 builder flags, and an entropy
-  calibrator fed with training images for int8. fp32 clears TF32 so that "fp32" means fp32.
-- Metadata (the ModelMeta plus precision, batch range, versions, GPU, and the name and sha256 of the ONNX file it
-  was built from) goes to a JSON file beside the engine; `engines.export.is_current` rebuilds an engine whose
-  model.onnx, TensorRT version or GPU differs from the recorded ones.
-- int8 with ModelOpt calibrates at the real batch (`calibration_shapes`), not batch 1.
+- One optimisation profile per timed batch size (`profile_batches`: 1 and max_batch by default), each taking batch
+  1..max_batch and tuned at its own batch (its opt shape), so batch-1 latency does not run on kernels chosen for
+  batch 32; the engine picks the profile whose opt shape is the batch it runs (engines.tensorrt_engine).
+- A timing cache file beside the engine, keyed like ONNX Runtime's engine cache (TensorRT version, GPU):
+  `tensorrt-<version>-<gpu>.timing-cache`. Rebuilding (another precision, a retrained checkpoint) reuses the
+  measured kernel timings and takes seconds instead of minutes; another TensorRT or GPU never reads it.
+- Precision.
+  - fp32 clears TF32, so that "fp32" means IEEE fp32; the record says so ("tf32": false).
+  - int8 is explicit quantization: the Q/DQ ONNX file that ONNX Runtime's `quantize_static` makes for TensorRT
+    (engines.quantize, target "tensorrt": symmetric signed int8 activations and weights, float biases; written as
+    model.trt-int8.onnx beside model.onnx), built as a strongly typed network (the types come from the file, no
+    precision flag). TensorRT's implicit quantization (the calibrator API, removed in TensorRT 11) is not used.
+  - fp16: TensorRT 10 sets the FP16 builder flag (weak typing, deprecated since 10.12 but the only fp16 path
+    without ModelOpt); TensorRT 11 builds only strongly typed networks, so fp16 there is a ModelOpt AutoCast copy
+    of the ONNX file (model.fp16.onnx), where nvidia-modelopt is installed (it is in no extra: see `MODELOPT`).
+- One TensorRT logger per process (`logger()`), shared by builder and runtime, as TensorRT asks.
+- Builds keep per-layer details (`ProfilingVerbosity.DETAILED`): `layer_precisions` reads each layer's precision
+  back with the engine inspector (bench doctor --gpu-check keeps it as evidence).
+- Metadata (the ModelMeta plus precision, profiles, versions, GPU, the sha256 of the checkpoint, and the name and
+  sha256 of the ONNX file it was built from) goes to a JSON file beside the engine; `engines.export.stale_reason`
+  rebuilds an engine whose checkpoint, model.onnx, TensorRT release or GPU differs from the recorded ones.
 
 Without a GPU or without tensorrt, `require_tensorrt` says in one line what is missing and how to get it.
 """
@@ -19,24 +29,41 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from engines import formats
-from engines.base import file_sha256, read_file_meta
+from engines.base import CHECKPOINT_KEY, file_sha256, read_file_meta, release
+from engines.gpu_libraries import INSTALL as TENSORRT_INSTALL
 from mldrnet.checkpoint import ModelMeta
 from mldrnet.errors import BenchError
 from mldrnet.io.atomic import atomic_write_bytes, atomic_write_text
 
 PRECISIONS = formats.get("tensorrt").export_precisions
 GPU_INSTALL = (
-    "on a machine with an NVIDIA GPU, `pip install 'bench-mldrnet[gpu]'` (tensorrt, onnxruntime-gpu, modelopt)"
+    "on a machine with an NVIDIA GPU, `pip install 'bench-mldrnet[gpu]'` (CUDA torch, onnxruntime-gpu) and "
+    f"{TENSORRT_INSTALL.replace('install ', '', 1)}"
+)
+MODELOPT = (
+    "nvidia-modelopt[onnx] is in no extra (it pins a CUDA 12 onnxruntime-gpu and cupy-cuda12x, which would break "
+    "the gpu extra's CUDA 13 stack): install it by hand, in an environment of its own"
 )
 ENGINE_FORMAT = "bench-tensorrt/1"
+QDQ_FILE = "model.trt-int8.onnx"  # the Q/DQ ONNX an int8 engine is built from (engines.quantize, target tensorrt)
+
+_LOGGER = None
+
+
+def logger(trt):
+    """The process's one TensorRT logger (TensorRT wants a single ILogger shared by builders and runtimes)."""
+    global _LOGGER
+    if _LOGGER is None:
+        _LOGGER = trt.Logger(trt.Logger.WARNING)
+    return _LOGGER
 
 
 def require_tensorrt():
@@ -72,6 +99,36 @@ def read_engine_meta(engine_path: str | os.PathLike) -> tuple[ModelMeta, dict]:
     )
 
 
+def qdq_path(engine_path: Path) -> Path:
+    """model.int8.engine -> model.trt-int8.onnx; model.int8.s375.engine -> model.trt-int8.s375.onnx."""
+    size = re.search(r"\.(s\d+)\.engine$", engine_path.name)
+    stem, _, ext = QDQ_FILE.rpartition(".")
+    return engine_path.with_name(f"{stem}.{size.group(1)}.{ext}" if size else QDQ_FILE)
+
+
+def profile_batches(batches: Iterable[int] | None, max_batch: int) -> tuple[int, ...]:
+    """The opt batch of each profile: each timed batch up to max_batch, and max_batch (the accuracy pass's)."""
+    from engines.onnx_engine import profile_batches as ort_profile_batches  # one rule for both TensorRT paths
+
+    return ort_profile_batches(tuple(batches) if batches else None, max_batch)
+
+
+def timing_cache_path(folder: Path, trt_version: str, gpu: str) -> Path:
+    """The timing cache for this TensorRT release and GPU (kernel timings are valid for that pair only)."""
+    from engines.onnx_engine import _slug
+
+    version = ".".join(map(str, release(trt_version) or ())) or "unknown"
+    return folder / f"tensorrt-{_slug(version)}-{_slug(gpu)}.timing-cache"
+
+
+def is_qdq(onnx_path: Path) -> bool:
+    """Whether the ONNX file holds Q/DQ nodes (an explicitly quantized network)."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    return any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in graph.node)
+
+
 def build_engine(
     onnx_path: Path,
     engine_path: Path,
@@ -79,45 +136,44 @@ def build_engine(
     *,
     precision: str = "fp32",
     max_batch: int = 32,
-    calibration: Callable[[], Iterable[np.ndarray]] | None = None,
+    batches: Iterable[int] | None = None,
+    source_onnx: Path | None = None,
+    checkpoint_sha256: str | None = None,
     workspace_gib: float = 4.0,
 ) -> Path:
-    """Build `engine_path` from `onnx_path`; `calibration()` yields (B, 3, H, W) float32 training batches (int8)."""
+    """Build `engine_path` from `onnx_path` (for int8: the Q/DQ file; `source_onnx` is then the fp32 model.onnx it
+    was quantized from, whose hash the record keeps). `batches`: the timed batch sizes (one profile each)."""
     if precision not in PRECISIONS:
         raise BenchError(f"TensorRT precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision == "int8" and calibration is None:
-        raise BenchError("int8 needs calibration images (the checkpoint's training split)")
+    source_onnx = Path(source_onnx or onnx_path)
+    if precision == "int8" and not is_qdq(onnx_path):
+        raise BenchError(
+            f"{onnx_path.name} has no Q/DQ nodes: TensorRT int8 is built from the file engines.quantize makes "
+            f"({QDQ_FILE}, `bench export MODEL --to tensorrt --precision int8`)"
+        )
     trt = require_tensorrt()
     major = int(trt.__version__.split(".")[0])
     started = time.perf_counter()
     build_onnx = onnx_path
-    if major >= 11 and precision != "fp32":
-        build_onnx = _modelopt_convert(onnx_path, precision, calibration)
+    if major >= 11 and precision == "fp16":
+        build_onnx = _modelopt_fp16(onnx_path)
+    strongly_typed = precision == "int8" or major >= 11
 
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)  # explicit batch is the only mode since 10; 11 is always strongly typed
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(build_onnx)):
-        errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
-        raise BenchError(f"TensorRT cannot parse {build_onnx}: {errors[0] if errors else 'unknown error'}")
-
+    builder, network = _parse(trt, build_onnx, strongly_typed and major < 11)
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * 2**30))
+    config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED  # per-layer precision for the engine inspector
     inp = network.get_input(0)
-    _, c, h, w = inp.shape
-    profile = builder.create_optimization_profile()
-    profile.set_shape(inp.name, (1, c, h, w), (max_batch, c, h, w), (max_batch, c, h, w))
-    config.add_optimization_profile(profile)
-    calibrator = _set_precision(trt, major, builder, config, inp.name, precision, calibration, engine_path)
+    opts = _add_profiles(builder, config, inp, profile_batches(batches, max_batch), max_batch)
+    tf32 = _set_precision(trt, config, precision, strongly_typed)
 
-    cache_path = engine_path.parent / "tensorrt.timing-cache"
+    gpu = torch.cuda.get_device_name()
+    cache_path = timing_cache_path(engine_path.parent, trt.__version__, gpu)
     cache = config.create_timing_cache(cache_path.read_bytes() if cache_path.is_file() else b"")
-    if not config.set_timing_cache(cache, ignore_mismatch=False):  # a cache from another GPU or version
+    if not config.set_timing_cache(cache, ignore_mismatch=False):  # damaged: start a new one
         config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
 
     serialized = builder.build_serialized_network(network, config)
-    del calibrator  # keeps its device buffers alive until the build is done
     if serialized is None:
         raise BenchError(f"TensorRT could not build {engine_path.name} from {build_onnx.name} (see its log above)")
     atomic_write_bytes(engine_path, bytes(serialized))
@@ -127,121 +183,89 @@ def build_engine(
         "meta": meta.to_dict(),
         "precision": precision,
         "max_batch": max_batch,
+        "profiles": list(opts),  # opt batch of each profile, in profile order
         "input": inp.name,
         "onnx": build_onnx.name,
-        # what is_current hashes again: model.onnx, even when built from a converted copy
-        "source_onnx": onnx_path.name,
-        "source_sha256": file_sha256(onnx_path),
+        "strongly_typed": strongly_typed,
+        "tf32": tf32,
+        # what stale_reason hashes again: model.onnx, even when built from a converted or quantized copy
+        "source_onnx": source_onnx.name,
+        "source_sha256": file_sha256(source_onnx),
+        CHECKPOINT_KEY: checkpoint_sha256,
         "tensorrt": trt.__version__,
-        "gpu": torch.cuda.get_device_name(),
+        "gpu": gpu,
+        "timing_cache": cache_path.name,
         "build_seconds": round(time.perf_counter() - started, 1),
     }
     atomic_write_text(engine_meta_path(engine_path), json.dumps(record, indent=2))
     return engine_path
 
 
-def _set_precision(trt, major: int, builder, config, input_name: str, precision: str, calibration, engine_path: Path):
-    """Builder flags on TensorRT 10 (on 11 the converted ONNX already carries the types). Returns the calibrator."""
-    if precision == "fp32":
-        if hasattr(trt.BuilderFlag, "TF32"):
-            config.clear_flag(trt.BuilderFlag.TF32)  # TF32 is on by default: 10-bit mantissas in "fp32" convs
-        return None
-    if major >= 11:
-        return None
-    config.set_flag(trt.BuilderFlag.FP16)  # int8 too: layers without an int8 kernel fall back to fp16
-    if precision != "int8":
-        return None
-    config.set_flag(trt.BuilderFlag.INT8)
-    calibrator = _entropy_calibrator(trt, calibration(), engine_path.with_suffix(".calib"))
-    config.int8_calibrator = calibrator
-    # calibration runs at the calibration profile's opt shape, so it must be exactly the calibration batch
-    calib_profile = builder.create_optimization_profile()
-    shape = (calibrator.get_batch_size(), *calibrator.image_shape)
-    calib_profile.set_shape(input_name, shape, shape, shape)
-    config.set_calibration_profile(calib_profile)
-    return calibrator
+def _parse(trt, onnx_path: Path, strongly_typed_flag: bool):
+    """(builder, network) with the ONNX file parsed; explicit batch is the only mode since TensorRT 10, and 11 is
+    always strongly typed (10 needs the flag)."""
+    log = logger(trt)
+    builder = trt.Builder(log)
+    network = builder.create_network(
+        1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if strongly_typed_flag else 0
+    )
+    parser = trt.OnnxParser(network, log)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
+        raise BenchError(f"TensorRT cannot parse {onnx_path}: {errors[0] if errors else 'unknown error'}")
+    return builder, network
 
 
-def _entropy_calibrator(trt, batches: Iterable[np.ndarray], cache_path: Path):
-    """TensorRT 10's IInt8EntropyCalibrator2 over host batches, each copied into a torch CUDA tensor."""
-    batches = list(batches)
-    if not batches:
-        raise BenchError("no calibration images for int8")
-    batch_size = max(len(b) for b in batches)
-    batches = [b for b in batches if len(b) == batch_size]  # TensorRT takes one fixed calibration batch size
-
-    class Calibrator(trt.IInt8EntropyCalibrator2):
-        def __init__(self):
-            trt.IInt8EntropyCalibrator2.__init__(self)  # pybind11 trampolines need the explicit parent call
-            self.pending = iter(batches)
-            self.image_shape = tuple(batches[0].shape[1:])
-            self.current: torch.Tensor | None = None
-
-        def get_batch_size(self) -> int:
-            return batch_size
-
-        def get_batch(self, names):
-            batch = next(self.pending, None)
-            if batch is None:
-                return None
-            # the reference keeps the device buffer alive until TensorRT asks for the next batch
-            self.current = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).cuda()
-            torch.cuda.synchronize()
-            return [int(self.current.data_ptr())]
-
-        def read_calibration_cache(self):
-            return None  # always calibrate: a cache from an earlier checkpoint would give wrong ranges silently
-
-        def write_calibration_cache(self, cache) -> None:
-            atomic_write_bytes(cache_path, bytes(cache))  # kept for inspection
-
-    return Calibrator()
+def _add_profiles(builder, config, inp, opts: tuple[int, ...], max_batch: int) -> tuple[int, ...]:
+    """One optimisation profile per opt batch, each taking batch 1..max_batch."""
+    _, c, h, w = inp.shape
+    for opt in opts:
+        profile = builder.create_optimization_profile()
+        profile.set_shape(inp.name, (1, c, h, w), (opt, c, h, w), (max_batch, c, h, w))
+        config.add_optimization_profile(profile)
+    return opts
 
 
-def _modelopt_convert(onnx_path: Path, precision: str, calibration) -> Path:
-    """TensorRT 11: a strongly typed copy of the ONNX file (model.fp16.onnx / model.int8.onnx) made by ModelOpt."""
+def _set_precision(trt, config, precision: str, strongly_typed: bool) -> bool:
+    """Builder flags; returns whether fp32 layers may use TF32 (what describe() reports). A strongly typed network
+    takes no precision flag: its types are the ONNX file's (fp32 with Q/DQ int8, or a ModelOpt fp16 copy)."""
+    tf32_flag = getattr(trt.BuilderFlag, "TF32", None)
+    if precision == "fp32" or tf32_flag is None:
+        if tf32_flag is not None:
+            config.clear_flag(tf32_flag)  # TF32 is on by default: 10-bit mantissas in "fp32" convs
+        return False
+    if not strongly_typed:  # TensorRT 10 fp16: weak typing's FP16 flag
+        config.set_flag(trt.BuilderFlag.FP16)
+    return bool(config.get_flag(tf32_flag))
+
+
+def _modelopt_fp16(onnx_path: Path) -> Path:
+    """TensorRT 11: a strongly typed fp16 copy of the ONNX file (model.fp16.onnx) made by ModelOpt's AutoCast."""
     try:
         import onnx
         from modelopt.onnx.autocast import convert_to_mixed_precision
-        from modelopt.onnx.quantization import quantize
     except ImportError as e:
         raise BenchError(
-            f"TensorRT 11 builds {precision} only from a ModelOpt-converted ONNX, and nvidia-modelopt "
-            f"is not importable ({e}): {GPU_INSTALL}"
+            f"TensorRT 11 builds fp16 only from a strongly typed fp16 ONNX, made by ModelOpt, which is not "
+            f"importable here ({e}): {MODELOPT}; or build fp16 with TensorRT 10"
         ) from e
-    out = onnx_path.with_name(f"{onnx_path.stem}.{precision}.onnx")
-    if precision == "fp16":
-        converted = convert_to_mixed_precision(onnx_path=str(onnx_path), low_precision_type="fp16", keep_io_types=True)
-        onnx.save(converted, str(out))
-        return out
-    import onnxruntime as ort
-
-    from engines.onnx_export import INPUT_NAME
-
-    data, shapes = calibration_input(list(calibration()))
-    # calibration runs in ONNX Runtime: on the GPU when onnxruntime-gpu is installed, else on the CPU
-    eps = (["cuda:0"] if "CUDAExecutionProvider" in ort.get_available_providers() else []) + ["cpu"]
-    quantize(
-        str(onnx_path),
-        quantize_mode="int8",
-        calibration_data={INPUT_NAME: data},
-        calibration_method="entropy",
-        calibration_eps=eps,
-        calibration_shapes=shapes,
-        output_path=str(out),
-    )
+    out = onnx_path.with_name(f"{onnx_path.stem}.fp16.onnx")
+    converted = convert_to_mixed_precision(onnx_path=str(onnx_path), low_precision_type="fp16", keep_io_types=True)
+    onnx.save(converted, str(out))
     return out
 
 
-def calibration_input(batches: list[np.ndarray]) -> tuple[np.ndarray, str]:
-    """ModelOpt's calibration data and `calibration_shapes`: the images at the real batch size (the largest batch
-    given; without the shape ModelOpt runs a dynamic-batch model at batch 1), trimmed to whole batches."""
-    from engines.onnx_export import INPUT_NAME
-
-    if not batches:
-        raise BenchError("no calibration images for int8")
-    batch = max(len(b) for b in batches)
-    data = np.concatenate(batches).astype(np.float32)
-    data = data[: max(batch, len(data) // batch * batch)]
-    dims = "x".join(str(d) for d in (batch, *data.shape[1:]))
-    return data, f"{INPUT_NAME}:{dims}"
+def layer_precisions(engine, trt) -> list[dict]:
+    """Each layer of a deserialized engine with its name, type and the precision it runs in (the engine
+    inspector's JSON, available because engines are built with detailed profiling verbosity)."""
+    inspector = engine.create_engine_inspector()
+    info = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON))
+    layers = []
+    for layer in info.get("Layers", []):
+        if isinstance(layer, str):  # built without detailed verbosity: names only
+            layers.append({"name": layer, "type": None, "precision": None})
+            continue
+        outputs = layer.get("Outputs") or []
+        precision = layer.get("Precision") or (outputs[0].get("Format/Datatype") if outputs else None)
+        layers.append({"name": layer.get("Name"), "type": layer.get("LayerType"), "precision": precision})
+    return layers

@@ -11,7 +11,12 @@ off for convolutions, matmuls and RNNs (and the caller's settings restored after
 with TF32 switched on. cuDNN's autotuner (`cudnn.benchmark`) is switched on for CUDA engines, as ONNX Runtime
 and TensorRT autotune their kernels too (process-wide: torch has no per-module switch; recorded in describe()).
 
-On the CPU, fp32 eager and compiled rows run with channels_last weights (measured faster, see __init__).
+describe()'s "tf32" is the state the last run really had (the TF32 switches read inside the block that set them),
+not what was asked for.
+
+On the CPU, fp32 eager and compiled rows run with channels_last weights (measured faster, see __init__). On CUDA
+every row runs channels_last, weights and input (NHWC is cuDNN's tensor-core layout: fp16 and TF32 convolutions
+on NCHW pay a transpose per layer).
 torch.compile on the CPU is inductor with frozen weights (`options={"freezing": True}`: scoped to that compile,
 the process-wide inductor config is untouched) and static shapes; the first call of each batch size compiles and
 is timed apart (describe()'s compile_seconds), so steady-state timing after warmup excludes it.
@@ -28,7 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from engines.base import Engine, EngineOptions, check_options, cpu_name, register_engine
+from engines.base import Engine, EngineOptions, PinnedStaging, check_options, cpu_name, register_engine
 from mldrnet import models
 from mldrnet.checkpoint import Checkpoint
 from mldrnet.errors import BenchError
@@ -54,6 +59,18 @@ def _tf32_switches() -> list[tuple[object, str, Any, Any]]:
             switches.append((cudnn.rnn, "fp32_precision", "ieee", "tf32"))
         return switches
     return [(torch.backends.cuda.matmul, "allow_tf32", False, True), (cudnn, "allow_tf32", False, True)]
+
+
+def tf32_settings() -> dict[str, Any]:
+    """The TF32 switches as they are now, by name (cuda.matmul, cudnn.conv, cudnn.rnn; or the legacy flags)."""
+    cudnn: Any = torch.backends.cudnn
+    names = {id(torch.backends.cuda.matmul): "cuda.matmul", id(cudnn): "cudnn"}
+    for sub in ("conv", "rnn"):
+        if hasattr(cudnn, sub):
+            names[id(getattr(cudnn, sub))] = f"cudnn.{sub}"
+    return {
+        f"{names.get(id(obj), type(obj).__name__)}.{attr}": getattr(obj, attr) for obj, attr, _, _ in _tf32_switches()
+    }
 
 
 @contextlib.contextmanager
@@ -98,12 +115,15 @@ class TorchEngine(Engine):
         # channels_last on the CPU (oneDNN's preferred layout): measured faster for MldrNet and AlexNet eager fp32
         # at 64 and 375 px, batch 1 and 16 (1.2-1.4x); the compiled path uses it too. Only the weights are
         # converted: convolutions then give channels_last outputs whatever the input's layout.
-        self.channels_last = self.device.type == "cpu" and (options.compile or options.precision == "fp32")
+        cpu = self.device.type == "cpu"
+        self.channels_last = (options.compile or options.precision == "fp32") if cpu else True
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # autotune convolutions, as ORT's and TensorRT's engines do
         self.compile_seconds: dict[int, float] = {}  # batch size -> its first (compiling) call, timed apart
+        self.tf32_seen: dict[str, Any] | None = None  # the TF32 switches as the last run had them (CUDA)
+        self.staging = PinnedStaging(pin=self.device.type == "cuda")
         self.forward = self._compiled() if options.compile else self.model
 
     def _compiled(self):
@@ -127,7 +147,11 @@ class TorchEngine(Engine):
 
     def run_on_device(self, batch: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(), self._math(), self._autocast():
+            if self.device.type == "cuda":
+                self.tf32_seen = tf32_settings()
             x = batch.to(self.device, non_blocking=True)
+            if self.channels_last and self.device.type == "cuda" and x.dim() == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
             if not self.options.compile or len(x) in self.compile_seconds:
                 return self.forward(x)
             started = time.perf_counter()  # the first call of a batch size compiles: timed apart
@@ -137,11 +161,21 @@ class TorchEngine(Engine):
             return out
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.run_on_device(batch).float().cpu()
+        if self.device.type != "cuda":
+            return self.run_on_device(batch).float().cpu()
+        # end to end through pinned host buffers (copies included); run_on_device alone has none
+        return self.staging.to_host(self.run_on_device(self.staging.to_device(batch, self.device)).float())
 
     def synchronize(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+    def tf32_state(self) -> bool:
+        """Whether the last CUDA run allowed TF32 (any switch on), as read inside the run; before any run, what the
+        precision will set."""
+        if self.tf32_seen is None:
+            return self.options.precision == "tf32"
+        return any(value in ("tf32", True) for value in self.tf32_seen.values())
 
     def describe(self) -> dict[str, Any]:
         cuda = self.device.type == "cuda"
@@ -150,11 +184,9 @@ class TorchEngine(Engine):
             "provider": "torch.compile (inductor)" if self.options.compile else "eager",
             "device": torch.cuda.get_device_name(self.device) if cuda else cpu_name(),
             "precision": self.options.precision,
-            **(
-                {"tf32": self.options.precision == "tf32", "cudnn_benchmark": torch.backends.cudnn.benchmark}
-                if cuda
-                else {}
-            ),
+            **({"tf32": self.tf32_state(), "tf32_switches": self.tf32_seen} if cuda else {}),
+            **({"cudnn_benchmark": torch.backends.cudnn.benchmark} if cuda else {}),
+            **({"host_copies": self.staging.describe()} if cuda else {}),
             "threads": torch.get_num_threads(),
             "channels_last": self.channels_last,
             **(

@@ -107,7 +107,7 @@ def test_variant_selection():
     assert gpu[0] == ("torch-cpu", "fp32")  # the reference runs first
     # an engine name on a CPU machine keeps what runs here; one that cannot run at all is kept for its error rows
     assert labels(select_variants(["torch"], None, gpu=False)) == [("torch-cpu", "fp32")]
-    assert labels(select_variants(["tensorrt"], None, gpu=False)) == [("trt", "fp32"), ("trt", "fp16")]
+    assert labels(select_variants(["tensorrt"], None, gpu=False)) == [("trt", "fp32"), ("trt", "fp16"), ("trt", "int8")]
     assert labels(select_variants(["trt"], ["fp16"], gpu=True)) == [("trt", "fp16")]
     with pytest.raises(BenchError):
         select_variants(["nope"], None, gpu=False)

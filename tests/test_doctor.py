@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 import torch
@@ -105,7 +106,8 @@ def test_each_reason_a_gpu_row_cannot_run():
     assert rows[("onnxruntime", "cuda", "cuda", "fp32")].available
 
     trt11 = _rows(doctor.engine_checks(doctor.Probe(**{**GPU_MACHINE, "tensorrt": "11.4.0.106"})))
-    assert "nvidia-modelopt is not installed" in trt11[("tensorrt", None, "cuda", "int8")].reasons[0]
+    assert "nvidia-modelopt[onnx] is not installed" in trt11[("tensorrt", None, "cuda", "fp16")].reasons[0]
+    assert trt11[("tensorrt", None, "cuda", "int8")].available  # int8: ONNX Runtime's Q/DQ file, no ModelOpt
     assert trt11[("tensorrt", None, "cuda", "fp32")].available
 
     no_ort = _rows(doctor.engine_checks(doctor.Probe(**{**GPU_MACHINE, "onnxruntime": None, "ort_providers": []})))
@@ -152,27 +154,139 @@ def test_gpu_check_without_a_gpu_is_one_line_and_exit_1(monkeypatch, tmp_path):
     assert "\n" not in str(result.exception) and not (tmp_path / "x").exists()
 
 
-def test_gpu_check_runs_its_steps_within_the_budget_and_writes_a_summary(tmp_path):
-    seen = []
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="{n}">{cases}</testsuite>
+</testsuites>"""
 
-    rows = [{"variant": "trt", "precision": "fp16", "batch_size": 1, "error": None}]
+
+def _junit(path, passed=3, skipped=(), failed=()):
+    cases = [f'<testcase classname="tests.test_gpu" name="ok{i}"/>' for i in range(passed)]
+    cases += [
+        f'<testcase classname="tests.test_gpu" name="{n}"><skipped message="{why}"/></testcase>' for n, why in skipped
+    ]
+    cases += [
+        f'<testcase classname="tests.test_gpu" name="{n}"><failure message="{why}"/></testcase>' for n, why in failed
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(JUNIT.format(n=len(cases), cases="".join(cases)))
+
+
+class FakeMachine:
+    """What --gpu-check runs, answered: nvidia-smi, pip freeze, pytest (a JUnit report), compare (records)."""
+
+    def __init__(self, out, junit=None, rows=None, pytest_code=0):
+        self.out, self.calls = out, []
+        self.junit = junit or {}
+        self.pytest_code = pytest_code
+        self.rows = rows or [
+            {
+                "variant": "ort-trt",
+                "precision": "fp32",
+                "batch_size": 1,
+                "error": None,
+                "engine_info": {
+                    "provider": "TensorrtExecutionProvider",
+                    "node_placement": {"TensorrtExecutionProvider": 12},
+                    "tf32": False,
+                },
+            }
+        ]
+
+    def __call__(self, cmd, **kwargs):
+        self.calls.append((cmd, kwargs.get("timeout")))
+        text = "ok\n"
+        if cmd[0] == "nvidia-smi":
+            text = "Driver Version    : 580.65.06\nCUDA Version      : 13.0\n"
+        elif "freeze" in cmd:
+            text = "torch==2.14.1\nonnxruntime-gpu==1.31.1\n"
+        elif "pytest" in cmd:
+            _junit(self.out / "evidence" / "junit-gpu.xml", **self.junit)
+            return subprocess.CompletedProcess(cmd, self.pytest_code, "3 passed\n", "")
+        elif "compare" in cmd:
+            folder = Path(cmd[cmd.index("--out") + 1])
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "records.json").write_text(json.dumps({"records": self.rows}))
+        return subprocess.CompletedProcess(cmd, 0, text, "")
+
+
+def test_gpu_check_runs_every_step_in_its_time_box_and_keeps_evidence(tmp_path):
+    out = tmp_path / "check"
+    machine = FakeMachine(out)
+    steps = doctor.gpu_check_steps(out, device_for_ddp="cpu")
+    summary = doctor.gpu_check(out, has_gpu=lambda: True, run=machine, steps=steps)
+    assert summary["ok"], summary
+    names = [s["step"] for s in summary["steps"]]
+    assert names == [
+        "pytest-gpu",
+        "train",
+        "ddp-2-process",
+        "compare",
+        "torch-compile",
+        "predict-tensorrt",
+        "predict-ort-cuda",
+        "tensorrt-layers",
+    ]
+    boxes = {s.name: s.seconds for s in steps}
+    timed = [(c, t) for c, t in machine.calls if t is not None and c[0] != "nvidia-smi" and "freeze" not in c]
+    assert all(t <= boxes[n] for (_, t), n in zip(timed, names))  # each step in its own time box
+    compare = summary["steps"][3]["command"]
+    assert compare[compare.index("--engines") + 1] == "torch-cuda,ort-cuda,ort-trt,trt"
+    assert compare[compare.index("--precisions") + 1] == "fp32,fp16,tf32,int8"  # int8 and tf32 rows too
+    pytest_cmd = summary["steps"][0]["command"]
+    assert any(a.startswith("--junitxml=") for a in pytest_cmd) and "gpu" in pytest_cmd
+    ddp = summary["steps"][2]["command"]
+    assert ddp[ddp.index("--nproc-per-node") + 1] == "2" and ddp[ddp.index("--device") + 1] == "cpu"
+    assert "tensorrt" in summary["steps"][5]["command"] and "cuda" in summary["steps"][6]["command"]
+    evidence = out / "evidence"
+    assert "Driver Version" in (evidence / "nvidia-smi-q.txt").read_text()
+    assert "torch==2.14.1" in (evidence / "pip-freeze.txt").read_text()
+    versions = json.loads((evidence / "versions.json").read_text())
+    assert versions["driver"] == "580.65.06" and versions["cuda_driver"] == "13.0" and versions["machine"]
+    placement = json.loads((evidence / "placement.json").read_text())
+    assert placement == [
+        {
+            "row": "ort-trt fp32 batch 1",
+            "error": None,
+            "provider": "TensorrtExecutionProvider",
+            "node_placement": {"TensorrtExecutionProvider": 12},
+            "tf32": False,
+        }
+    ]
+    assert (out / "logs" / "train.log").read_text() == "ok\n" and json.loads((out / "gpu-check.json").read_text())["ok"]
+
+
+def test_a_skipped_gpu_test_none_collected_or_a_row_error_fails_the_check(tmp_path):
+    out = tmp_path / "check"
+
+    def check(machine):
+        return doctor.gpu_check(
+            out, has_gpu=lambda: True, run=machine, steps=doctor.gpu_check_steps(out, device_for_ddp="cpu")
+        )
+
+    skipped = check(FakeMachine(out, junit={"skipped": [("test_trt_int8", "needs tensorrt")]}))
+    (pytest_step,) = [s for s in skipped["steps"] if s["step"] == "pytest-gpu"]
+    assert not skipped["ok"] and pytest_step["problems"] == [
+        "tests.test_gpu::test_trt_int8 was skipped: needs tensorrt"
+    ]
+    none = check(FakeMachine(out, pytest_code=5))
+    assert not none["ok"] and "exit code 5" in none["steps"][0]["problems"][0]
+    failed = check(FakeMachine(out, junit={"failed": [("test_tf32", "TF32 moved the logits")]}))
+    assert failed["steps"][0]["problems"] == ["tests.test_gpu::test_tf32 failed: TF32 moved the logits"]
+    rows = [{"variant": "trt", "precision": "int8", "batch_size": 32, "error": "asked for Tensorrt..."}]
+    broken = check(FakeMachine(out, rows=rows))
+    (compare,) = [s for s in broken["steps"] if s["step"] == "compare"]
+    assert not broken["ok"] and compare["problems"] == ["trt int8 batch 32: asked for Tensorrt..."]
+
+
+def test_a_timed_out_step_logs_text_not_bytes(tmp_path):
+    out = tmp_path / "check"
 
     def run(cmd, **kwargs):
-        seen.append((cmd, kwargs["timeout"]))
-        if "compare" in cmd:  # what compare writes, each row ok or with its error
-            folder = tmp_path / "check" / "compare"
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "records.json").write_text(json.dumps({"records": rows}))
-        return subprocess.CompletedProcess(cmd, 5 if "pytest" in cmd else 0, "1 passed, 0 failed\n", "")
+        if cmd[0] == "nvidia-smi" or "freeze" in cmd:
+            return subprocess.CompletedProcess(cmd, 0, "", "")
+        raise subprocess.TimeoutExpired(cmd, kwargs["timeout"], output=b"epoch 1 \xe2\x9c\x93\n", stderr=b"slow\n")
 
-    summary = doctor.gpu_check(tmp_path / "check", has_gpu=lambda: True, run=run, budget_s=480)
-    assert summary["ok"] and [s["step"] for s in summary["steps"]] == ["pytest-gpu", "train", "compare"]
-    assert all(t <= 480 for _, t in seen)
-    compare = seen[2][0]
-    assert compare[compare.index("--engines") + 1] == "torch-cuda,ort-cuda,ort-trt,trt"
-    assert compare[compare.index("--out") + 1] == str(tmp_path / "check" / "compare")
-    assert json.loads((tmp_path / "check" / "gpu-check.json").read_text())["ok"]
-    assert (tmp_path / "check" / "train.log").read_text().startswith("1 passed")
-    rows.append({"variant": "ort-trt", "precision": "fp32", "batch_size": 32, "error": "asked for Tensorrt..."})
-    summary = doctor.gpu_check(tmp_path / "check", has_gpu=lambda: True, run=run, budget_s=480)
-    assert not summary["ok"] and summary["steps"][2]["row_errors"] == ["ort-trt fp32 batch 32: asked for Tensorrt..."]
+    step = doctor.Step("train", ["python", "-m", "bench", "train"], 30)
+    summary = doctor.gpu_check(out, has_gpu=lambda: True, run=run, steps=[step])
+    log = (out / "logs" / "train.log").read_text()
+    assert log.startswith("timed out after 30 s") and "epoch 1 \u2713" in log and "b'" not in log
+    assert not summary["ok"] and summary["steps"][0]["problems"] == ["timed out"]

@@ -93,7 +93,8 @@ def test_asking_for_a_gpu_provider_on_a_cpu_build_is_an_error(mldrnet_onnx):
     for provider, name in [("cuda", "CUDAExecutionProvider"), ("tensorrt", "TensorrtExecutionProvider")]:
         if name in ort.get_available_providers():
             pytest.skip(f"this onnxruntime build has {name}")
-        with pytest.raises(BenchError, match=f"asked for {name} but runs on CPUExecutionProvider"):
+        # no silent CPU fallback: the session itself is refused, with the reason in one line
+        with pytest.raises(BenchError, match=f"cannot run model.onnx on {name}: this onnxruntime build has no {name}"):
             create_engine("onnxruntime", path, EngineOptions(provider=provider))
     with pytest.raises(BenchError, match="onnxruntime-gpu"):
         create_engine("onnxruntime", path, EngineOptions(device="cuda"))  # device=cuda means the CUDA provider

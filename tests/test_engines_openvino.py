@@ -12,8 +12,10 @@ from engines import formats
 from engines.base import EngineOptions, create_engine, engine_class
 from engines.export import at_size, ensure_file
 from engines.parity import parity_batches
+from engines.quantize import calibration_set
 from mldrnet import models
 from mldrnet.errors import BenchError
+from tests.helpers.int8 import agreement, assert_agrees, int8_noise
 
 pytest.importorskip("openvino")
 TRAINED = 40  # the tiny model's crop
@@ -95,10 +97,15 @@ def test_openvino_int8_agrees_with_fp32_and_records_its_calibration(trained):
     fp32 = create_engine("openvino", fmt.path(checkpoint.parent), EngineOptions(threads=2))
     batches = parity_batches(ckpt, "test", 64, root)
     a, b = _logits(int8, batches), _logits(fp32, batches)
-    agreement = (a.argmax(1) == b.argmax(1)).float().mean().item()
-    assert agreement >= 0.9, agreement
-    assert not torch.equal(a, b)  # it did run quantized
     calibration = int8.describe()["quantization"]["calibration"]
+    # judged on the images whose fp32 margin int8 rounding cannot bridge (tests.helpers.int8): the tiny model's
+    # top-2 logits are often within 0.001 of each other, and which way those fall depends on the CPU's int8 kernels
+    noise = int8_noise(int8, fp32, calibration_set(ckpt, calibration["images"], root).batches)
+    assert_agrees(agreement(a, b, noise))
+    record = int8.describe()["quantization"]
+    assert any("linear" in op for op in record["fp32_ops"])  # the layers that make the logits stay fp32
+    assert "all layers" in record["overflow_fix"]  # 7-bit weights: AVX2 computes the integers VNNI does
+    assert not torch.equal(a, b)  # it did run quantized
     assert calibration["split"] == "train" and calibration["seed"] == 0 and calibration["images"] > 0
     assert calibration["split_hash"] == ckpt.split_hash and len(calibration["images_sha256"]) == 16
     with pytest.raises(BenchError, match="int8"):  # the fp32 IR is not an int8 file, nor the reverse

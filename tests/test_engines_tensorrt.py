@@ -9,9 +9,10 @@ import torch
 from typer.testing import CliRunner
 
 from bench.cli import _register_commands, app
-from engines.base import EngineOptions, ModelMeta, create_engine
-from engines.export import build_tensorrt, export_tensorrt_checked, is_current
+from engines.base import EngineOptions, ModelMeta, create_engine, file_sha256
+from engines.export import is_current, stale_reason
 from engines.tensorrt_build import ENGINE_FORMAT, read_engine_meta, require_tensorrt
+from engines.tensorrt_export import build_tensorrt, export_tensorrt_checked
 from mldrnet import EMOTIONS, models
 from mldrnet.data.transforms import Preprocessing
 from mldrnet.errors import BenchError
@@ -74,7 +75,7 @@ def test_engine_metadata_must_sit_beside_the_engine(tmp_path):
         read_engine_meta(tmp_path / "model.fp16.engine")
 
 
-def _fake_engine(folder, max_batch):
+def _fake_engine(folder, max_batch, checkpoint=None, profiles=None):
     meta = ModelMeta("mldrnet", EMOTIONS, Preprocessing(crop=64))
     (folder / "model.fp32.engine").write_bytes(b"serialized")
     record = {
@@ -82,26 +83,37 @@ def _fake_engine(folder, max_batch):
         "meta": meta.to_dict(),
         "precision": "fp32",
         "max_batch": max_batch,
+        "profiles": profiles or [1, max_batch],
         "source_onnx": "model.onnx",
         "source_sha256": "0" * 64,
+        "checkpoint_sha256": file_sha256(checkpoint) if checkpoint else None,
     }  # no model.onnx here: the hash is not compared
     (folder / "model.fp32.json").write_text(json.dumps(record))
     return folder / "model.fp32.engine"
 
 
-def test_an_engine_built_for_smaller_batches_or_before_retraining_is_rebuilt(tmp_path):
+def test_an_engine_built_for_smaller_batches_or_from_another_checkpoint_is_rebuilt(tmp_path):
     checkpoint = tmp_path / "best.pt"
     checkpoint.write_bytes(b"weights")
-    engine = _fake_engine(tmp_path, max_batch=8)
+    engine = _fake_engine(tmp_path, max_batch=8, checkpoint=checkpoint)
     assert is_current(engine, checkpoint, max_batch=8) and is_current(engine, checkpoint)
     assert not is_current(engine, checkpoint, max_batch=32)  # compare's eval batch of 32 would run in chunks
+    assert is_current(engine, checkpoint, max_batch=8, batches=(1, 8))
+    assert stale_reason(engine, checkpoint, max_batch=8, batches=(1, 4, 8)) == (
+        "rebuilding model.fp32.engine: no profile tuned at batch 4"
+    )
     (tmp_path / "model.fp32.json").unlink()
     assert not is_current(engine, checkpoint, max_batch=8)  # no metadata: rebuild
-    engine = _fake_engine(tmp_path, max_batch=32)
+    engine = _fake_engine(tmp_path, max_batch=32, checkpoint=checkpoint)
     stat = checkpoint.stat()
-    os.utime(engine, (stat.st_atime, stat.st_mtime - 10))  # the model was retrained after the build
-    assert not is_current(engine, checkpoint, max_batch=8)
+    os.utime(engine, (stat.st_atime, stat.st_mtime - 10))  # older than the checkpoint, but its export by content
+    assert is_current(engine, checkpoint, max_batch=8)
+    checkpoint.write_bytes(b"retrained weights")  # retrained: another checkpoint by content, whatever the times
+    os.utime(checkpoint, (stat.st_atime, stat.st_mtime - 100))
+    assert "was exported from another checkpoint" in stale_reason(engine, checkpoint, max_batch=8)
     assert not is_current(tmp_path / "model.onnx", checkpoint)  # missing
+    _fake_engine(tmp_path, max_batch=32)  # an older bench's engine: no checkpoint hash, rebuilt
+    assert "records no checkpoint hash" in stale_reason(engine, checkpoint)
 
 
 @pytest.mark.gpu
@@ -124,12 +136,15 @@ def test_tensorrt_engine_builds_runs_and_matches_eager(precision, tmp_path):
         # a random-init model's logits are nearly tied, so fp16 can flip the top-1 of any of 6 images: judge fp16
         # by how close its logits are (export's reduced-precision bound: 5e-2 + 5e-2 x the logits' scale), not top-1
         assert result.parity.ok, result.parity.summary()
-    assert (tmp_path / f"model.{precision}.json").is_file() and (tmp_path / "tensorrt.timing-cache").is_file()
+    assert (tmp_path / f"model.{precision}.json").is_file() and list(tmp_path.glob("tensorrt-*.timing-cache"))
     engine = create_engine("tensorrt", result.path, EngineOptions(device="cuda", precision=precision))
     out = engine(torch.randn(12, 3, 64, 64))  # above max_batch: run in chunks
     assert out.shape == (12, 8) and out.dtype == torch.float32 and out.device.type == "cpu"
     info = engine.describe()
     assert info["engine"] == "tensorrt" and info["precision"] == precision and info["max_batch"] == 8
+    assert info["profiles"] == [1, 8] and info["tf32"] is (precision != "fp32") and info["layer_precisions"]
+    engine(torch.randn(1, 3, 64, 64))
+    assert engine.describe()["profile_of_batch"][1] == 0  # batch 1 ran in the profile tuned at 1
     assert engine.meta.classes == EMOTIONS
 
 

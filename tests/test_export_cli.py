@@ -69,7 +69,7 @@ def test_export_argument_errors(tmp_path):
         (["export", "--all"], "no trained checkpoints"),
         (["export", "nosuchnet"], "unknown model 'nosuchnet'"),
         (["export", "mldrnet"], "does not exist: train the model first"),
-        (["export", "mldrnet", "--precision", "fp16"], "the ONNX file is fp32"),
+        (["export", "mldrnet", "--precision", "fp16"], "--to onnx exports fp32, not --precision fp16"),
     ]:
         if args[-1] == "fp16":
             write_checkpoint(tmp_path, "mldrnet")

@@ -11,6 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from bench.cli import _register_commands, app
+from engines.base import file_sha256
 from engines.export import export_onnx_checked
 from mldrnet import EMOTIONS, models
 from mldrnet.checkpoint import Checkpoint
@@ -34,7 +35,13 @@ def results(tmp_path_factory) -> Path:
     ckpt = Checkpoint.of_model(MODEL, model, EMOTIONS, Preprocessing(crop=SIZE))
     run = RunFolder.at(root, MODEL, "synth").path
     ckpt.save(run / "best.pt")
-    export_onnx_checked(model, ckpt.meta, run / "model.onnx", [torch.randn(2, 3, SIZE, SIZE)])
+    export_onnx_checked(
+        model,
+        ckpt.meta,
+        run / "model.onnx",
+        [torch.randn(2, 3, SIZE, SIZE)],
+        checkpoint_sha256=file_sha256(run / "best.pt"),
+    )
     return root
 
 

@@ -13,6 +13,7 @@ from engines.export import ensure_file
 from engines.parity import parity_batches
 from engines.quantize import Calibration, calibration_set, quantize_onnx
 from mldrnet.errors import BenchError
+from tests.helpers.int8 import agreement, assert_agrees, int8_noise
 
 
 def _top1(engine, batches):
@@ -40,8 +41,9 @@ def test_ort_int8_file_agrees_with_fp32_and_records_its_calibration(trained):
     fp32 = create_engine("onnxruntime", formats.get("onnx").path(checkpoint.parent), EngineOptions(threads=2))
     batches = parity_batches(ckpt, "test", 64, root)
     a, b = _top1(int8, batches), _top1(fp32, batches)
-    agreement = (a.argmax(1) == b.argmax(1)).float().mean().item()
-    assert agreement >= 0.9, agreement
+    # judged where int8 rounding cannot bridge the fp32 margin, on any x86-64 CPU (tests.helpers.int8)
+    noise = int8_noise(int8, fp32, calibration_set(ckpt, calibration["images"], root).batches)
+    assert_agrees(agreement(a, b, noise))
     assert not torch.equal(a, b)
 
 

@@ -19,16 +19,19 @@ def doctor(
         bool,
         typer.Option(
             "--resolve-gpu-extra",
-            help="Also resolve the gpu extra with pip (no install; needs the package index) and "
-            "fail when its packages are built for different CUDA majors.",
+            help="Also resolve the gpu extra with pip from the public index alone (no install; needs the index) and "
+            "check the tensorrt extra by name: fail when their packages are built for different CUDA majors, the gpu "
+            "extra pulls TensorRT, or the tensorrt extra allows TensorRT below 10.15.",
         ),
     ] = False,
     gpu_check: Annotated[
         bool,
         typer.Option(
             "--gpu-check",
-            help="On a GPU machine: run the GPU tests and a small compare (torch-cuda, ort-cuda, ort-trt, "
-            "trt; fp32/fp16) of a MldrNet trained on the spot, within 8 minutes.",
+            help="On a GPU machine: run every GPU test (a skipped one fails), a training, a 2-process DDP step, a "
+            "compare of every GPU engine (fp32/fp16/tf32/int8), torch.compile and predict, each in its time box "
+            "(15 minutes in all), and keep an evidence folder (nvidia-smi -q, versions, pip freeze, logs, JUnit XML, "
+            "TensorRT layer precisions, ONNX Runtime node placement, compare records).",
         ),
     ] = False,
     out_dir: Annotated[
@@ -45,11 +48,13 @@ def doctor(
             print(json.dumps(summary, indent=2))
         for step in summary["steps"]:
             if not step["ok"]:
-                error(f"{step['step']}: {step.get('error') or ' | '.join(step.get('tail', []))}")
+                problems = step.get("problems") or step.get("tail") or ["failed"]
+                error(f"{step['step']}: {' | '.join(problems[:3])}{' ...' if len(problems) > 3 else ''}")
         if not summary["ok"]:
+            error(f"GPU check failed: logs and evidence in {summary['out']}")
             raise typer.Exit(1)
         if not as_json:
-            out.print(f"GPU check passed: logs and records in {summary['out']}")
+            out.print(f"GPU check passed: logs and evidence in {summary['out']}")
         return
 
     data = lib.report()

@@ -22,6 +22,10 @@ the choice and its reason written beside it:
 - ``branch_grid``: how a branch turns its map into a fixed-size FC input. Global pooling would throw away
   where things are, which the paper ties to mid-level aesthetics (composition, balance); a 3x3 adaptive
   average pool keeps a coarse layout (the rule-of-thirds grid) at 128*9 = 1152 inputs per branch.
+  `GridPool` runs it: PyTorch's adaptive average pooling in eager mode, and, while the model is exported, the
+  same bins as fixed pooling ops for the size being exported (`grid_pool_fixed`), so that the ONNX file holds
+  only Slice / AveragePool / Concat for it, never the Gather / GatherND / Where with BOOL constants the exporter
+  makes of adaptive pooling over maps that do not divide by the grid (8/4/2/1 wide at 64 px, 47 at 375 px).
 - ``batch_norm`` after each convolution (default on): MldrNet is trained from scratch (there are no
   ImageNet weights for it), and plain SGD at the paper's lr 0.001 trains an un-normalised 4-level net
   slowly; batch norm folds into the convolution at export, so inference cost is unchanged.
@@ -29,9 +33,12 @@ the choice and its reason written beside it:
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from mldrnet.errors import BenchError
@@ -83,13 +90,77 @@ def conv_level(in_ch: int, kernel: int, out_ch: int, stride: int, padding: int, 
     return nn.Sequential(*layers)
 
 
+def grid_bins(n: int, out: int) -> list[tuple[int, int]]:
+    """[start, end) of each of the `out` adaptive-pooling bins over `n` positions (PyTorch's rule:
+    start = floor(i n / out), end = ceil((i + 1) n / out)); bins overlap where `out` does not divide `n`."""
+    return [((i * n) // out, -((-(i + 1) * n) // out)) for i in range(out)]
+
+
+def grid_runs(n: int, out: int) -> list[tuple[int, int, int, int]]:
+    """The bins over one axis as runs of (start, kernel, stride, count) that one pooling op covers: a single run
+    where the bins are evenly spaced windows of one size (n = 24 -> 3: kernel 8, stride 8), one run per bin
+    otherwise (n = 8 -> 3: [0, 3), [2, 6), [5, 8)); bins that are all one window (n = 1) are one run of count 1,
+    repeated by the caller."""
+    bins = grid_bins(n, out)
+    sizes = {end - start for start, end in bins}
+    starts = [start for start, _ in bins]
+    if len(sizes) == 1 and out > 1:
+        step = starts[1] - starts[0]
+        if step > 0 and all(b - a == step for a, b in zip(starts, starts[1:])):
+            return [(starts[0], sizes.pop(), step, out)]
+    if len(set(bins)) == 1:
+        return [(starts[0], bins[0][1] - starts[0], 1, 1)]
+    return [(start, end - start, 1, 1) for start, end in bins]
+
+
+def grid_pool_fixed(x: torch.Tensor, out: int) -> torch.Tensor:
+    """`F.adaptive_avg_pool2d(x, out)` as fixed ops for x's (static) height and width: for each pair of runs
+    (`grid_runs`) a slice and an average pooling with that kernel and stride, concatenated back into the
+    (B, C, out, out) grid. The same bins and the same means as adaptive pooling (only the order of the additions
+    differs: within 1e-7 of it); every op is one that ONNX Runtime, OpenVINO, TensorRT and OpenCV's DNN read."""
+    height, width = int(x.shape[-2]), int(x.shape[-1])
+
+    def tile(t: torch.Tensor, dim: int, count: int) -> torch.Tensor:
+        return t if t.shape[dim] == count else torch.cat([t] * (count // t.shape[dim]), dim=dim)
+
+    rows = []
+    for h0, kh, sh, nh in grid_runs(height, out):
+        cols = []
+        for w0, kw, sw, nw in grid_runs(width, out):
+            h1, w1 = h0 + kh + sh * (nh - 1), w0 + kw + sw * (nw - 1)
+            part = x if (h0, h1, w0, w1) == (0, height, 0, width) else x[:, :, h0:h1, w0:w1]
+            if (kh, kw) != (1, 1):
+                part = F.avg_pool2d(part, (kh, kw), (sh, sw))
+            cols.append(part)
+        row = torch.cat(cols, dim=3) if len(cols) > 1 else cols[0]
+        rows.append(tile(row, 3, out))
+    return tile(torch.cat(rows, dim=2) if len(rows) > 1 else rows[0], 2, out)
+
+
+class GridPool(nn.Module):
+    """Adaptive average pooling to an (out x out) grid; exported as fixed pooling ops (`grid_pool_fixed`). No
+    parameters: checkpoints are the same as with nn.AdaptiveAvgPool2d."""
+
+    def __init__(self, out: int):
+        super().__init__()
+        self.out = out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.compiler.is_exporting():
+            return grid_pool_fixed(x, self.out)
+        return F.adaptive_avg_pool2d(x, self.out)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.out}"
+
+
 class SideBranch(nn.Module):
     """1x1 conv (128) + ReLU, a fixed spatial grid, then FC -> hidden (and FC -> classes if it emits scores)."""
 
     def __init__(self, in_ch: int, cfg: MldrNetConfig, emits_scores: bool):
         super().__init__()
         self.reduce = nn.Sequential(nn.Conv2d(in_ch, cfg.branch_channels, 1), nn.ReLU(inplace=True))
-        self.grid = nn.AdaptiveAvgPool2d(cfg.branch_grid)
+        self.grid = GridPool(cfg.branch_grid)
         self.fc1 = nn.Sequential(
             nn.Flatten(),
             nn.Linear(cfg.branch_channels * cfg.branch_grid**2, cfg.hidden),
@@ -144,12 +215,26 @@ class MldrNet(nn.Module):
             seq = torch.stack(reps, dim=1)  # (B, L, hidden)
             _, h_n = self.gru(seq)  # (2, B, gru_hidden): last state of each direction
             return torch.cat([h_n[0], h_n[1]], dim=1)  # (B, 2*gru_hidden)
+        if torch.compiler.is_exporting():
+            return self._fuse_elementwise(reps)
         stacked = torch.stack(reps, dim=0)  # (L, B, width)
         if fusion == "mean":
             return stacked.mean(dim=0)
         if fusion == "max":
             return stacked.amax(dim=0)
         return stacked.amin(dim=0)
+
+    def _fuse_elementwise(self, reps: list[torch.Tensor]) -> torch.Tensor:
+        """mean / max / min of the levels as a chain of elementwise Add (then Div), Max or Min, as the model is
+        exported: a stack along a new axis with a reduction over it is read wrongly by OpenCV's DNN module (axis 0
+        is reduced with the batch, and the reduced axis is kept)."""
+        ops: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+            "mean": torch.add,
+            "max": torch.maximum,
+            "min": torch.minimum,
+        }
+        fused = functools.reduce(ops[self.cfg.fusion], reps)
+        return fused / len(reps) if self.cfg.fusion == "mean" else fused
 
 
 # --- the paper's variants, registered -------------------------------------------------------------------

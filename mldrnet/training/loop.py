@@ -143,14 +143,29 @@ class Diverged(BenchError):
     """The loss or the weights stopped being finite numbers; fit adds which epoch and what was kept."""
 
 
-def _all_finite(value: float, ctx: DistContext | None, device) -> bool:
-    """Whether the loss is finite on every process (under DDP all of them must stop at the same batch)."""
-    ok = math.isfinite(value)
-    if ctx is None or not ctx.enabled:
-        return ok
-    flag = torch.tensor([int(ok)], device=device)
-    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
-    return bool(flag.item())
+def _grads_finite(optimizer) -> bool:
+    """Whether every gradient the optimizer would apply is finite (one host sync, no collective)."""
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    return bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()) if grads else True
+
+
+def _validation_accuracy(model: nn.Module, loader, device, ctx: DistContext) -> float:
+    """Validation accuracy. Under DDP every process evaluates its own shard of the images (`_val_shard`) with
+    rank 0's batch-norm statistics, and one all-reduce sums the counts: not rank 0 alone while the others wait."""
+    if not ctx.enabled:
+        return evaluate(model, loader, device)
+    for buffer in model.buffers():  # the running statistics rank 0 saves, on every process
+        dist.broadcast(buffer, 0)
+    logits, labels, _ = predict(model, loader, device)
+    right = float((logits.argmax(1) == labels).sum()) if len(labels) else 0.0
+    right, total = _global_sums([right, float(len(labels))], ctx, device)
+    return right / total if total else float("nan")
+
+
+def _val_shard(samples, ctx: DistContext):
+    """This process's share of the validation images: every world_size-th from its rank (no padding, so no image
+    is counted twice)."""
+    return samples[ctx.rank :: ctx.world_size] if ctx.enabled else samples
 
 
 def first_non_finite(model: nn.Module) -> str | None:
@@ -189,13 +204,18 @@ def train_one_epoch(
             logits = model(images)
             loss = criterion(logits, labels)
         loss_value = loss.item()  # the one sync per batch, before the step: a non-finite loss never reaches the weights
-        if not _all_finite(loss_value, ctx, device):
-            raise Diverged(
-                f"the training loss became {loss_value if not math.isfinite(loss_value) else 'non-finite'} "
-                f"after {seen} images of the epoch"
-            )
+        distributed = ctx is not None and ctx.enabled
+        if not distributed and not math.isfinite(loss_value):
+            raise Diverged(f"the training loss became {loss_value} after {seen} images of the epoch")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        # under DDP no all-reduce of its own: a non-finite loss on any process makes the averaged gradients
+        # non-finite on every process (DDP's gradient all-reduce carries it), so all of them stop here, together
+        if distributed and not _grads_finite(optimizer):
+            raise Diverged(
+                f"the training loss became {loss_value if not math.isfinite(loss_value) else 'non-finite'} "
+                f"{'here' if not math.isfinite(loss_value) else 'on another process'} after {seen} images of the epoch"
+            )
         optimizer.step()
         seen += len(labels)
         loss_sum += loss_value * len(labels)
@@ -445,7 +465,12 @@ def fit(job: TrainJob, *, resume: bool = False, observer: TrainObserver | None =
     trained = DistributedDataParallel(job.model) if ctx.enabled and params else job.model
     per_process_batch = max(1, cfg.batch_size // ctx.world_size)
     val_loader = make_loader(
-        job.data.val, job.prep, train=False, tta=cfg.tta, batch_size=per_process_batch, workers=cfg.workers
+        _val_shard(job.data.val, ctx),
+        job.prep,
+        train=False,
+        tta=cfg.tta,
+        batch_size=per_process_batch,
+        workers=cfg.workers,
     )
     if observer:
         observer.start_run(cfg.model, cfg.epochs)
@@ -464,13 +489,9 @@ def fit(job: TrainJob, *, resume: bool = False, observer: TrainObserver | None =
                     raise Diverged(f"the weights became non-finite (NaN or inf in {broken})")
             except Diverged as e:
                 raise _diverged(job, state, epoch, e) from None
+            val_acc = _validation_accuracy(job.model, val_loader, device, ctx)  # on every process
             if ctx.is_main:
-                metrics = {
-                    "epoch": epoch + 1,
-                    "lr": lr_at(cfg, epoch),
-                    **stats,
-                    "val_acc": evaluate(job.model, val_loader, device),
-                }
+                metrics = {"epoch": epoch + 1, "lr": lr_at(cfg, epoch), **stats, "val_acc": val_acc}
                 save_epoch(job, state, metrics, optimizer)
                 if observer:
                     observer.end_epoch(metrics)
