@@ -453,7 +453,12 @@ def _combinations():
 
 def _gpu_reasons(p: Probe) -> list[str]:
     if p.torch_cuda is None:
-        return [f"torch {p.torch} is a CPU build (no CUDA)"]
+        return [
+            f"torch {p.torch} is a CPU build (no CUDA): the gpu extra brings onnxruntime-gpu, not torch; on an "
+            "NVIDIA GPU machine reinstall torch and torchvision at pyproject.toml's pins from PyPI, whose Linux wheels "
+            "are the CUDA 13 builds (pip install --force-reinstall 'torch==PIN' 'torchvision==PIN' "
+            "--index-url https://pypi.org/simple)"
+        ]
     if p.gpu is None:
         return ["no CUDA GPU (torch.cuda.is_available() is False)"]
     return []
@@ -470,7 +475,10 @@ def _ort_provider_reasons(p: Probe, provider: str) -> list[str]:
 
     name = ORT_NAMES[provider]
     if name not in p.ort_providers:
-        return [f"the CPU onnxruntime wheel is installed (no {name}): install onnxruntime-gpu in its place"]
+        return [
+            f"the CPU onnxruntime wheel is installed (no {name}): install onnxruntime-gpu in its place "
+            "(pip uninstall onnxruntime && pip install 'bench-mldrnet[gpu]')"
+        ]
     error = p.ort_load_errors.get(name)
     if error:
         library = missing_library(error)
@@ -488,7 +496,8 @@ def engine_checks(p: Probe) -> list[EngineCheck]:
         elif engine == "onnxruntime":
             if p.onnxruntime is None:
                 reasons.append(
-                    "onnxruntime is not installed (pip install 'bench-mldrnet[cpu]', or [gpu] on a GPU machine)"
+                    "onnxruntime is not installed: pip install 'bench-mldrnet[cpu]' (onnxruntime, OpenVINO), or "
+                    "'bench-mldrnet[gpu]' on an NVIDIA GPU machine (onnxruntime-gpu; never both)"
                 )
             elif device == "cuda":
                 reasons += _ort_provider_reasons(p, provider)

@@ -35,9 +35,39 @@ def first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else ""
 
 
+ELLIPSIS = " … "  # where an over-long message lost its middle
+MIN_WHAT = 40  # characters of the "what" part kept when a message is cut before its fix
+
+
+def middle_cut(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters: its start (what went wrong) and its end (where, or the command to
+    run), the middle replaced by an ellipsis."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return text[:limit]
+    keep = limit - len(ELLIPSIS)
+    head = (keep + 1) // 2
+    return text[:head] + ELLIPSIS + text[len(text) - (keep - head) :]
+
+
+def shorten(message: str, limit: int = 300) -> str:
+    """`message` in at most `limit` characters, cut where it loses least. Messages read "what went wrong, where:
+    what to do"; the fix is the text after the last ": " and is what the user acts on (a command, a pip line), so
+    the cut falls in the middle of the part before it. A fix too long to leave room for the what (or a message
+    without one) loses its middle instead, keeping both ends."""
+    if len(message) <= limit:
+        return message
+    what, sep, fix = message.rpartition(": ")
+    if sep and what and len(fix) + len(sep) + MIN_WHAT <= limit:
+        return middle_cut(what, limit - len(sep) - len(fix)) + sep + fix
+    return middle_cut(message, limit)
+
+
 def one_line(e: BaseException, limit: int = 300) -> str:
     """A failure as one line: a BenchError's own message; anything else prefixed with its type (a bug or an
-    environment problem: out of memory, a crash inside an engine)."""
+    environment problem: out of memory, a crash inside an engine). Longer than `limit`: cut in the middle of what
+    went wrong, never inside the fix (`shorten`)."""
     text = first_line(e)
     msg = text if isinstance(e, BenchError) else f"{type(e).__name__}: {text}".rstrip(": ")
-    return msg[:limit]
+    return shorten(msg, limit)

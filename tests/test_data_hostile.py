@@ -85,7 +85,7 @@ def test_fi_with_hostile_entries_prepares_and_round_trips_its_split(tmp_path, wa
 
 def test_verify_and_info_name_each_unusable_file_once_and_agree(tmp_path, warnings_seen):
     root, unusable = write_hostile_fi(tmp_path / "fi")
-    args = ["fi", "--data-root", str(root), "--results-dir", str(tmp_path / "r")]
+    args = ["--dataset", "fi", "--data-root", str(root), "--results-dir", str(tmp_path / "r")]
     verify = runner.invoke(app, ["data", "verify", *args], env={"COLUMNS": "400"})
     assert verify.exit_code == 2, verify.output  # bad files found, no traceback
     bad_lines = [line for line in verify.output.splitlines() if line.startswith("bad ")]

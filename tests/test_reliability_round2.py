@@ -610,7 +610,7 @@ def test_class_names_of_a_checkpoint_and_usage_errors_print_without_controls(hos
     print_table(predict_table("mldrnet", {"engine": "torch", "provider": "eager", "precision": "fp32"}, [P()]), con)
     print_table(train_table([TrainResult(f"m{hostile}", error=f"boom{hostile}")]), con)
     assert not _raw(buf.getvalue())
-    r = _invoke(["data", "info", f"synth{hostile}"])  # Typer's own usage error echoes the value
+    r = _invoke(["data", "info", "--dataset", f"synth{hostile}"])  # Typer's own usage error echoes the value
     assert r.exit_code == 2 and not _raw(r.output)
 
 
@@ -1067,7 +1067,7 @@ def test_a_fold_on_a_dataset_without_folds_is_refused(command, fold, tmp_path):
     args = (
         ["train", "mldrnet", "--fold", fold, "--results-dir", tmp_path]
         if command == "train"
-        else ["data", "info", "synth", "--fold", fold, "--results-dir", tmp_path]
+        else ["data", "info", "--dataset", "synth", "--fold", fold, "--results-dir", tmp_path]
     )
     assert "no folds" in _refusal(_invoke(args))
 

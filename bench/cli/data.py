@@ -1,5 +1,8 @@
 """`bench data synth | info | verify | split`: thin wrappers over mldrnet.data.
 
+The dataset is `--dataset NAME` (`-d`), as in every other command; the positional name of earlier releases still
+works, with a warning, for one release.
+
 Exit codes: 0 fine; 1 bad input (a BenchError: wrong layout, missing classes, unknown dataset), printed as one
 red line by bench.cli; 2 from `verify` when the layout is right but some files cannot be decoded (training
 skips those files with a warning, so this is a report, not a failure of the dataset).
@@ -7,6 +10,7 @@ skips those files with a warning, so this is a report, not a failure of the data
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -29,7 +33,13 @@ from mldrnet.io.layout import results_root
 
 VERIFY_BAD_FILES_EXIT = 2
 
-DatasetArg = Annotated[DatasetName, typer.Argument(help="Dataset name; `synth` is the built-in synthetic set.")]
+DatasetOpt = Annotated[
+    DatasetName,
+    typer.Option("--dataset", "-d", help="Dataset; synth is the built-in synthetic set, a real one reads --data-root."),
+]
+# the positional name of earlier releases (`bench data info fi`) arrives as an extra argument (ctx.args), kept one
+# release with a warning; an Argument would put it back into the usage line
+OLD_POSITIONAL = {"allow_extra_args": True}
 SynthN = Annotated[
     int, typer.Option("--n", min=8, max=MAX_SYNTH_N, help="Synthetic set: number of images (balanced over 8 classes).")
 ]
@@ -47,6 +57,25 @@ data_app = typer.Typer(
 
 def register(app) -> None:
     app.add_typer(data_app, name="data")
+
+
+def _dataset(option: DatasetName, ctx: typer.Context, command: str) -> DatasetName:
+    """The dataset named by --dataset, or by the old positional name (with a warning). Both, naming different sets,
+    or an extra argument that is no dataset: a usage error (an explicit `--dataset synth` cannot be told from the
+    default, so it yields to the positional)."""
+    if not ctx.args:
+        return option
+    names = [d.value for d in DatasetName]
+    if len(ctx.args) > 1 or ctx.args[0] not in names:
+        raise typer.BadParameter(
+            f"unexpected {' '.join(map(repr, ctx.args))}: name the dataset with --dataset, one of {', '.join(names)}"
+        )
+    positional = DatasetName(ctx.args[0])
+    if option not in (positional, DatasetName.synth):
+        raise typer.BadParameter(f"two datasets given ({positional.value} and {option.value}): give only --dataset")
+    name = positional.value
+    warn(f"`bench data {command} {name}` is deprecated: write `bench data {command} --dataset {name}`")
+    return positional
 
 
 def _config(dataset: DatasetName, data_root, seed: int = 0, fold: int = 0, n: int = 2400, size: int = 128, **extra):
@@ -108,9 +137,10 @@ def synth(
         )
 
 
-@data_app.command()
+@data_app.command(context_settings=OLD_POSITIONAL)
 def info(
-    dataset: DatasetArg = DatasetName.synth,
+    ctx: typer.Context,
+    dataset: DatasetOpt = DatasetName.synth,
     data_root: DataRoot = None,
     seed: Seed = 0,
     fold: Annotated[int, typer.Option("--fold", min=0, max=99, help="k-fold sets: the test fold.")] = 0,
@@ -126,28 +156,58 @@ def info(
     from mldrnet.data import get_spec, prepare_data
     from mldrnet.data.audit import class_rows, quick_check
 
+    dataset = _dataset(dataset, ctx, "info")
     data = prepare_data(_config(dataset, data_root, seed, fold, n, size), results_root(results_dir))
     bad = quick_check([p for p, _ in data.train + data.val + data.test], workers)
     print_table(dataset_table(data, class_rows(data, bad), get_spec(data.name).title))
 
 
-@data_app.command()
+@data_app.command(context_settings=OLD_POSITIONAL)
 def verify(
-    dataset: DatasetArg = DatasetName.synth,
+    ctx: typer.Context,
+    dataset: DatasetOpt = DatasetName.synth,
     data_root: DataRoot = None,
     n: SynthN = 2400,
     size: SynthSize = 128,
     workers: Annotated[int, typer.Option("--workers", min=0, max=MAX_WORKERS, help="Decoding processes.")] = 0,
     results_dir: ResultsDir = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document (files checked, unreadable, duplicates).")
+    ] = False,
 ) -> None:
     """Decode every image and name each bad file. Exit 1 on a wrong layout, 2 when some files are unreadable."""
     from mldrnet.data.audit import verify as verify_files
     from mldrnet.data.prepare import report_dropped, scan
 
+    dataset = _dataset(dataset, ctx, "verify")
     spec, listing, _ = scan(_config(dataset, data_root, n=n, size=size), results_root(results_dir))
     report_dropped(spec.name, listing.dropped, show=len(listing.dropped))
     start = time.perf_counter()
     report = verify_files(listing.paths(), workers)
+    seconds = time.perf_counter() - start
+    if as_json:
+        print(json.dumps(_verify_document(spec.name, listing, report, seconds), indent=2))
+    else:
+        _print_verify(spec.name, listing.root, report, seconds)
+    if not report.ok:
+        raise typer.Exit(VERIFY_BAD_FILES_EXIT)
+
+
+def _verify_document(name: str, listing, report, seconds: float) -> dict:
+    """verify's result as JSON: what the text output says, one field each (paths as the text shows them)."""
+    return {
+        "dataset": name,
+        "root": str(listing.root),
+        "checked": report.n_checked,
+        "unreadable": [{"path": path, "reason": reason} for path, reason in report.bad],
+        "duplicates": [list(group) for group in report.duplicates],
+        "left_out": list(listing.dropped),
+        "seconds": round(seconds, 3),
+        "ok": report.ok,
+    }
+
+
+def _print_verify(name: str, root, report, seconds: float) -> None:
     for path, reason in report.bad:
         out.print(f"[red]bad[/] {escape(f'{path}: {reason}')}", highlight=False)
     if report.duplicates:
@@ -157,17 +217,15 @@ def verify(
             f"e.g. {', '.join(report.duplicates[0][:3])}"
         )
     out.print(
-        f"{spec.name}: {report.n_checked} images decoded in {time.perf_counter() - start:.1f} s, "
-        f"{len(report.bad)} unreadable ({listing.root})",
+        f"{name}: {report.n_checked} images decoded in {seconds:.1f} s, {len(report.bad)} unreadable ({root})",
         markup=False,
     )
-    if not report.ok:
-        raise typer.Exit(VERIFY_BAD_FILES_EXIT)
 
 
-@data_app.command()
+@data_app.command(context_settings=OLD_POSITIONAL)
 def split(
-    dataset: DatasetArg = DatasetName.synth,
+    ctx: typer.Context,
+    dataset: DatasetOpt = DatasetName.synth,
     data_root: DataRoot = None,
     seed: Seed = 0,
     force: Annotated[
@@ -180,6 +238,7 @@ def split(
     """Write (or check) the dataset's split file under results/splits/."""
     from mldrnet.data import prepare_data
 
+    dataset = _dataset(dataset, ctx, "split")
     data = prepare_data(_config(dataset, data_root, seed, n=n, size=size, resplit=force), results_root(results_dir))
     folds = f", {data.folds} folds (fold 0 shown)" if data.folds else ""
     out.print(

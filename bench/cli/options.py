@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+from typer.core import TyperGroup
 
 from engines import formats
 from mldrnet.errors import BenchError
@@ -31,6 +33,29 @@ from mldrnet.io.limits import MAX_CROP, MIN_CROP
 def choices(name: str, values: Iterable[str]) -> type[Enum]:
     """A `str` Enum whose members are `values` (member name = value): Typer's choice type."""
     return Enum(name, {v: v for v in values}, type=str)
+
+
+def plain_help(command) -> None:
+    """Make `command`'s help, its parameters' and its subcommands' plain text for rich: help says "[default: the
+    baseline's]" or "pip install 'pkg[gpu]'", which rich would otherwise read as style tags and drop."""
+    if command.help:
+        command.help = escape(command.help)
+    if command.short_help:
+        command.short_help = escape(command.short_help)
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = escape(param.help)
+    for sub in getattr(command, "commands", {}).values():
+        plain_help(sub)
+
+
+class PlainHelpGroup(TyperGroup):
+    """The root group: once Typer has built the command tree (each `bench` run, each test invocation), every help
+    text in it is escaped (`plain_help`), so that rich keeps brackets and still draws its panels."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        plain_help(self)
 
 
 def plain(choice):
@@ -61,6 +86,39 @@ ProfileName = choices("ProfileName", PROFILE_NAMES)
 TTA_MODES = ("center", "five")  # mldrnet.data.transforms.TTA_MODES
 TtaMode = choices("TtaMode", TTA_MODES)
 TrainDevice = choices("TrainDevice", ("auto", *formats.engine_devices("torch")))  # auto: cuda when torch sees one
+
+# compare's engine variants: bench.variants.LABELS, spelled out because bench.variants imports torch (a test checks
+# they agree); the engine names and the precisions come from the formats table
+VARIANT_LABELS = (
+    "torch-cpu",
+    "ort-cpu",
+    "torch-cuda",
+    "ort-cuda",
+    "ort-trt",
+    "trt",
+    "torch-cpu-compile",
+    "torch-cuda-compile",
+    "ov-cpu",
+)
+OPT_IN_LABELS = ("torch-cpu-compile", "torch-cuda-compile")  # bench.variants.OPT_IN: compiling takes minutes
+
+
+def _engines_help() -> str:
+    return (
+        f"Engine variants ({', '.join(VARIANT_LABELS)}), engine names ({', '.join(formats.engine_names())}) or all. "
+        "Default: what this machine runs, less ov-cpu, the int8 rows and the compile rows; all and engine names add "
+        "ov-cpu and int8, a variant adds its int8 row with --precisions int8; "
+        f"{' and '.join(OPT_IN_LABELS)} run only when named."
+    )
+
+
+def _precisions_help() -> str:
+    by_engine = "; ".join(f"{e}: {' '.join(formats.engine_precisions(e))}" for e in formats.engine_names())
+    return f"Keep only these precisions: {', '.join(formats.precisions())} ({by_engine})."
+
+
+Engines = Annotated[list[str] | None, typer.Option("--engines", "-e", help=_engines_help())]
+Precisions = Annotated[list[str] | None, typer.Option("--precisions", "-p", help=_precisions_help())]
 
 ResultsDir = Annotated[
     Path | None,

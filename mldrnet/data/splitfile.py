@@ -83,8 +83,8 @@ def load_or_create(path: Path, spec: DatasetSpec, listing: Listing, seed: int, *
                 raise BenchError(
                     f"{spec.name}: {_what_changed(stored, listing, params)} since {path} was written; "
                     "every model must be "
-                    f"tested on the same images, so restore the files or re-split with `bench data split {spec.name} "
-                    f"--data-root ... --force` (models trained on the old split are then not comparable)"
+                    f"tested on the same images, so restore the files or re-split with `bench data split --dataset "
+                    f"{spec.name} --data-root ... --force` (models trained on the old split are then not comparable)"
                 )
         log.warning(
             f"re-splitting {spec.name}: {path} is rewritten; models trained on the old split are not comparable"
