@@ -38,6 +38,11 @@ def _size(path: Path) -> int:
     return path.stat().st_size + sum(e.stat().st_size for e in extras if e.is_file())
 
 
+# formats whose file is built for the batch sizes it will run (a TensorRT engine: one optimisation profile tuned at
+# each timed batch); the others serve any batch, so their files do not depend on the caller's batch sizes
+PER_BATCH_FORMATS = frozenset({"tensorrt"})
+
+
 def artifact_for(
     variant: Variant,
     checkpoint: Path,
@@ -46,10 +51,12 @@ def artifact_for(
     results_root: Path,
     data_root: str | None = None,
     size: int | None = None,
+    batches: tuple[int, ...] | None = None,
 ) -> Artifact:
     """`size`: the input side (px) the file must serve (bench compare --size); None = the checkpoint's crop. The
     torch row loads the checkpoint at any size (the zoo's CNNs end in adaptive pooling); exported files are made
-    for one size (engines.export.ensure_file's `size`)."""
+    for one size (engines.export.ensure_file's `size`). `batches`: the batch sizes the caller times (the user's
+    --batch-sizes): a TensorRT engine gets a profile tuned at each, and is rebuilt when one is missing."""
     fmt = formats.get(variant.format)
     if fmt.exporter is None:
         # the torch engine loads the checkpoint itself: handing it `model` would move compare's reference copy
@@ -64,6 +71,7 @@ def artifact_for(
         max_batch=max_batch,
         results_root=results_root,
         data_root=data_root,
+        batches=tuple(batches) if batches else None,
         **at_size,
     )
     return Artifact(path, path, _size(path))

@@ -526,12 +526,8 @@ def engine_checks(p: Probe) -> list[EngineCheck]:
                 )
             else:
                 reasons += _majors_disagree(f"TensorRT {p.tensorrt}", p.tensorrt_cuda_major, p)
-                # int8 is built from ONNX Runtime's Q/DQ file on any TensorRT; only TensorRT 11's fp16 needs ModelOpt
-                if int(p.tensorrt.split(".")[0]) >= 11 and precision == "fp16" and not p.modelopt:
-                    reasons.append(
-                        "TensorRT 11 builds fp16 from a ModelOpt-converted ONNX: nvidia-modelopt[onnx] is not "
-                        "installed (it is in no extra: install it by hand, in an environment of its own)"
-                    )
+                # int8 is built from ONNX Runtime's Q/DQ file and fp16 (TensorRT >= 10.12) from an fp16 copy of the
+                # ONNX (ModelOpt's where installed, else ONNX Runtime's converter): no precision needs ModelOpt
             reasons += _gpu_reasons(p)
         rows.append(EngineCheck(engine, device, precision, provider, not reasons, tuple(dict.fromkeys(reasons))))
     return rows

@@ -40,6 +40,11 @@ PositiveInt = Annotated[StrictInt, Field(ge=1, le=MAX_INT)]  # batch size, px, t
 Percent = Annotated[StrictFloat, Field(ge=0, le=100)]
 Positive = Annotated[StrictFloat, Field(gt=0)]  # a latency, a throughput, a rate
 NonNegative = Annotated[StrictFloat, Field(ge=0)]
+Finite = StrictFloat  # any sign (a change, e.g. resident memory after loading an engine minus before)
+# what a row's timings span: "model": preprocessed tensors already in memory, through the engine; "end to end":
+# each call decodes its JPEG files, resizes, crops and normalises them (the evaluation transform), then the model
+Timed = Literal["model", "end to end"]
+TIMED = ("model", "end to end")
 Engine = Literal[tuple(dict.fromkeys(f.engine for f in formats.FORMATS))]  # type: ignore[valid-type]
 Device = Literal[formats.devices()]  # type: ignore[valid-type]
 Precision = Literal[formats.precisions()]  # type: ignore[valid-type]

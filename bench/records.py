@@ -36,6 +36,7 @@ from bench.record_schema import (
     Engine,
     Environment,
     FileFormat,
+    Finite,
     JsonObject,
     Name,
     NonNegative,
@@ -43,6 +44,7 @@ from bench.record_schema import (
     Positive,
     PositiveInt,
     Precision,
+    Timed,
     ToleranceValues,
     bench_failure,
     validated,
@@ -60,7 +62,9 @@ CSV_NAME = "records.csv"
 # types'. Every other number may be null on an ok row: agreement_pct and max_logit_diff (no PyTorch reference
 # ran: the gate then calls the row unchecked), mean_tpr_pct and per_class_tpr_pct entries (a class without test
 # images), resident_* (CPU rows), the other lat_* statistics, calibration_ms, params, gflops and
-# paper_fi_accuracy_pct (informative, never compared). An error row may lack every number.
+# paper_fi_accuracy_pct (informative, never compared), the resource figures. accuracy_pct may be null on an ok
+# row that says why in accuracy_note (an --onnx model whose labels are not the dataset's classes: the gate calls
+# it unchecked). An error row may lack every number.
 OK_ROW_NUMBERS = ("accuracy_pct", "lat_p50_ms", "throughput_ips", "test_images", "input_size", "timing_size")
 
 
@@ -122,6 +126,23 @@ class Record:
     # how the model was trained (mldrnet.io.provenance; None in files of older benches)
     how_trained: StrictStr | None = None  # profile, epochs, input size, starting point
     near_chance: StrictBool | None = None  # val accuracy within a few points of chance: not trained to a usable level
+    # what the timings span (bench.record_schema.Timed): "model" (preprocessed tensors in memory) or "end to end"
+    # (JPEG decode, resize, crop, normalise, then the model, in the calling thread); None in files of older benches
+    timed: Timed | None = None
+    accuracy_note: StrictStr | None = None  # why an ok row has no accuracy (an --onnx model whose labels do not match)
+    # what the row cost the machine (bench.mlperf.resources; None in files of older benches). Memory in MiB.
+    peak_rss_mb: NonNegative | None = None  # the process's resident high-water mark (getrusage) after this row:
+    # compare runs every engine in one process, so it also holds the rows before it; window_rss_mb is this row's
+    window_rss_mb: NonNegative | None = None  # the largest resident memory sampled during this row's timing
+    engine_rss_mb: Finite | None = None  # resident memory right after making the engine minus right before
+    cpu_util_pct: NonNegative | None = None  # process CPU seconds / wall over the timing, % of the usable cores
+    cpu_cores_busy: NonNegative | None = None  # the same as a number of cores
+    export_s: NonNegative | None = None  # seconds to get the engine's file: exported or built when missing or stale
+    load_s: NonNegative | None = None  # seconds to make the engine from its file (load, session, deserialise)
+    first_call_s: NonNegative | None = None  # its first batch (torch.compile and ORT's TensorRT provider build here)
+    device_used_mb: NonNegative | None = None  # GPU rows: device memory in use at the end (every allocator)
+    device_peak_mb: NonNegative | None = None  # GPU rows: torch.cuda.max_memory_allocated over the timing (torch's
+    # allocator only: near 0 for ONNX Runtime and TensorRT rows, whose memory device_used_mb holds)
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -168,6 +189,8 @@ class Record:
     @model_validator(mode="after")
     def _ok_row_numbers(self) -> Record:
         for name in OK_ROW_NUMBERS if self.ok else ():
+            if name == "accuracy_pct" and self.accuracy_note:  # a foreign model's row says why it has none
+                continue
             if getattr(self, name) is None:
                 raise bench_failure(f".{name}", "is null on an ok row (the gate compares it; compare always writes it)")
         return self

@@ -9,7 +9,7 @@ whose `exporter` column points at the functions here:
     model.onnx              fp32, dynamic batch, metadata inside (onnxruntime engine)
     model.<precision>.engine + model.<precision>.json  (tensorrt engine), tensorrt-<version>-<gpu>.timing-cache
     model.trt-int8.onnx     the Q/DQ file a TensorRT int8 engine is built from (engines.quantize, for TensorRT)
-    model.fp16.onnx         TensorRT 11's ModelOpt-converted fp16 input (where ModelOpt is installed)
+    model.fp16.onnx         TensorRT >= 10.12's strongly typed fp16 input (ModelOpt's, else ORT's converter)
     model.ort-int8.onnx     ONNX Runtime static int8 (engines.quantize)
     model.openvino[.int8].xml + .bin + .json   OpenVINO IR, fp32 weights or NNCF int8 (engines.openvino_export)
 

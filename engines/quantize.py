@@ -5,8 +5,7 @@
   or Entropy calibration. `reduce_range` (7-bit weights) is ONNX Runtime's documented remedy for u8s8 saturation
   on AVX2/AVX-512 without VNNI. On a VNNI CPU (AMD EPYC, AVX512_VNNI) it only lost precision: the tiny trained
   MldrNet's largest logit difference to fp32 grew from 0.0026 to 0.0037 (top-1 agreement equal), so it is on only
-  where the CPU lacks VNNI (`reduce_range_default`; not measured on such a CPU here). Not model.int8.onnx:
-  TensorRT 11's ModelOpt path writes that one.
+  where the CPU lacks VNNI (`reduce_range_default`; not measured on such a CPU here).
 - TensorRT int8 (the trt row's int8) is built from a Q/DQ file made here by the same `quantize_static`, for
   TensorRT (`target="tensorrt"`, model.trt-int8.onnx): symmetric signed int8 activations and weights (TensorRT's
   explicit quantization takes zero points of 0 only), per-channel weights, biases left in float (TensorRT has no

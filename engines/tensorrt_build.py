@@ -12,9 +12,11 @@
     (engines.quantize, target "tensorrt": symmetric signed int8 activations and weights, float biases; written as
     model.trt-int8.onnx beside model.onnx), built as a strongly typed network (the types come from the file, no
     precision flag). TensorRT's implicit quantization (the calibrator API, removed in TensorRT 11) is not used.
-  - fp16: TensorRT 10 sets the FP16 builder flag (weak typing, deprecated since 10.12 but the only fp16 path
-    without ModelOpt); TensorRT 11 builds only strongly typed networks, so fp16 there is a ModelOpt AutoCast copy
-    of the ONNX file (model.fp16.onnx), where nvidia-modelopt is installed (it is in no extra: see `MODELOPT`).
+  - fp16: from TensorRT 10.12 on (the FP16 builder flag is weak typing, deprecated in 10.12 and gone in 11), a
+    strongly typed network built from an fp16 copy of the ONNX file (model.fp16.onnx, input and output kept fp32):
+    ModelOpt's AutoCast where nvidia-modelopt is installed (it is in no extra: see `MODELOPT`), else ONNX Runtime's
+    float16 converter (onnxruntime.transformers.float16, in every onnxruntime wheel). Before 10.12 the FP16 flag,
+    which was then the supported way. The record says which (`fp16_from`).
 - One TensorRT logger per process (`logger()`), shared by builder and runtime, as TensorRT asks.
 - Builds keep per-layer details (`ProfilingVerbosity.DETAILED`): `layer_precisions` reads each layer's precision
   back with the engine inspector (bench doctor --gpu-check keeps it as evidence).
@@ -154,10 +156,9 @@ def build_engine(
     trt = require_tensorrt()
     major = int(trt.__version__.split(".")[0])
     started = time.perf_counter()
-    build_onnx = onnx_path
-    if major >= 11 and precision == "fp16":
-        build_onnx = _modelopt_fp16(onnx_path)
-    strongly_typed = precision == "int8" or major >= 11
+    typed_fp16 = precision == "fp16" and not fp16_by_flag(trt.__version__)
+    build_onnx, fp16_from = fp16_onnx(onnx_path) if typed_fp16 else (onnx_path, None)
+    strongly_typed = precision == "int8" or major >= 11 or typed_fp16
 
     builder, network = _parse(trt, build_onnx, strongly_typed and major < 11)
     config = builder.create_builder_config()
@@ -187,6 +188,7 @@ def build_engine(
         "input": inp.name,
         "onnx": build_onnx.name,
         "strongly_typed": strongly_typed,
+        "fp16_from": fp16_from,  # what cast the ONNX file to fp16 (None: the FP16 flag, or no fp16)
         "tf32": tf32,
         # what stale_reason hashes again: model.onnx, even when built from a converted or quantized copy
         "source_onnx": source_onnx.name,
@@ -234,25 +236,60 @@ def _set_precision(trt, config, precision: str, strongly_typed: bool) -> bool:
         if tf32_flag is not None:
             config.clear_flag(tf32_flag)  # TF32 is on by default: 10-bit mantissas in "fp32" convs
         return False
-    if not strongly_typed:  # TensorRT 10 fp16: weak typing's FP16 flag
+    if not strongly_typed:  # TensorRT before 10.12: weak typing's FP16 flag (fp16_by_flag)
         config.set_flag(trt.BuilderFlag.FP16)
     return bool(config.get_flag(tf32_flag))
 
 
-def _modelopt_fp16(onnx_path: Path) -> Path:
-    """TensorRT 11: a strongly typed fp16 copy of the ONNX file (model.fp16.onnx) made by ModelOpt's AutoCast."""
-    try:
-        import onnx
-        from modelopt.onnx.autocast import convert_to_mixed_precision
-    except ImportError as e:
-        raise BenchError(
-            f"TensorRT 11 builds fp16 only from a strongly typed fp16 ONNX, made by ModelOpt, which is not "
-            f"importable here ({e}): {MODELOPT}; or build fp16 with TensorRT 10"
-        ) from e
+FP16_FLAG_UNTIL = (10, 12)  # TensorRT's FP16 builder flag (weak typing) is deprecated from this release on
+
+
+def fp16_by_flag(version: str | None) -> bool:
+    """Whether this TensorRT builds fp16 with the FP16 builder flag (before 10.12), not as a strongly typed network
+    from an fp16 ONNX file; an unreadable version takes the current way (strongly typed)."""
+    numbers = release(version)
+    return numbers is not None and tuple(numbers[:2]) < FP16_FLAG_UNTIL
+
+
+def fp16_onnx(onnx_path: Path) -> tuple[Path, str]:
+    """(model.fp16.onnx beside `onnx_path`, what made it): the model with fp16 weights and activations, its input
+    and output kept fp32 (the engine's buffers), for a strongly typed fp16 network. ModelOpt's AutoCast where it is
+    importable (it keeps range-sensitive layers in fp32), else ONNX Runtime's float16 converter, whose Cast nodes
+    are then put in topological order (the converter appends them; ONNX and TensorRT's parser want them sorted)."""
+    import onnx
+
     out = onnx_path.with_name(f"{onnx_path.stem}.fp16.onnx")
-    converted = convert_to_mixed_precision(onnx_path=str(onnx_path), low_precision_type="fp16", keep_io_types=True)
+    try:
+        from modelopt.onnx.autocast import convert_to_mixed_precision
+    except ImportError:
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+
+        converted = convert_float_to_float16(onnx.load(str(onnx_path)), keep_io_types=True)
+        _topological_order(converted.graph, onnx_path.name)
+        how = "onnxruntime float16"
+    else:
+        converted = convert_to_mixed_precision(onnx_path=str(onnx_path), low_precision_type="fp16", keep_io_types=True)
+        how = "modelopt autocast"
+    onnx.checker.check_model(converted)
     onnx.save(converted, str(out))
-    return out
+    return out, how
+
+
+def _topological_order(graph, name: str) -> None:
+    """Reorder `graph.node` so that each node comes after the nodes making its inputs (Kahn's order, stable)."""
+    known = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}  # "": an omitted input
+    pending, ordered = list(graph.node), []
+    while pending:
+        ready = [n for n in pending if all(i in known for i in n.input)]
+        if not ready:
+            missing = sorted({i for n in pending for i in n.input if i not in known})[:3]
+            raise BenchError(f"the fp16 copy of {name} has nodes whose inputs nothing makes ({', '.join(missing)})")
+        for n in ready:
+            known.update(n.output)
+        ordered += ready
+        pending = [n for n in pending if all(n is not r for r in ready)]
+    del graph.node[:]
+    graph.node.extend(ordered)
 
 
 def layer_precisions(engine, trt) -> list[dict]:

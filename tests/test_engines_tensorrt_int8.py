@@ -231,23 +231,14 @@ def test_int8_is_built_strongly_typed_from_the_qdq_file_with_a_profile_per_batch
     assert "TF32" not in config.flags and fake_trt.built[-1]["network_flags"] == 0
     assert read_engine_meta(tmp_path / "model.fp32.engine")[1]["tf32"] is False  # IEEE fp32, recorded so
     build_engine(source, tmp_path / "model.fp16.engine", ckpt.meta, precision="fp16", max_batch=8)
-    assert "FP16" in fake_trt.built[-1]["config"].flags  # TensorRT 10: weak typing's flag
+    fp16 = fake_trt.built[-1]  # 10.16: strongly typed from model.fp16.onnx, not weak typing's FP16 flag
+    assert "FP16" not in fp16["config"].flags and fp16["network_flags"] == 1 << 1
+    assert read_engine_meta(tmp_path / "model.fp16.engine")[1]["onnx"] == "model.fp16.onnx"
     assert len(fake_trt.loggers) == 1  # one TensorRT logger for every builder and parser of the process
     assert {b["logger"] for b in fake_trt.built} == {fake_trt.loggers[0]}
 
     with pytest.raises(BenchError, match="has no Q/DQ nodes"):
         build_engine(source, tmp_path / "x.engine", ckpt.meta, precision="int8")
-
-
-def test_tensorrt_11_fp16_without_modelopt_says_how(fake_trt, qdq, tmp_path, monkeypatch):
-    from engines.tensorrt_build import build_engine
-
-    fake_trt.__version__ = "11.4.0.106"
-    monkeypatch.setitem(sys.modules, "modelopt", None)
-    _, checkpoint, ckpt, _ = qdq
-    with pytest.raises(BenchError, match="nvidia-modelopt\\[onnx\\] is in no extra") as e:
-        build_engine(formats.get("onnx").path(checkpoint.parent), tmp_path / "e.engine", ckpt.meta, precision="fp16")
-    assert "\n" not in str(e.value)
 
 
 def test_a_batch_runs_in_the_profile_tuned_at_it():

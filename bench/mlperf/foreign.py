@@ -133,6 +133,13 @@ def read_labels(path: str | os.PathLike) -> list[str]:
     return labels
 
 
+def mapped_predictions(logits: np.ndarray, mapping: np.ndarray, classes: int) -> np.ndarray:
+    """Each image's dataset class from the model's top output (label_map's `mapping`); an output the dataset has
+    no class for becomes `classes` (one past the last: a wrong answer of its own, never a dataset class)."""
+    mapped = mapping[np.asarray(logits).argmax(1)]
+    return np.where(mapped < 0, classes, mapped)
+
+
 def label_map(labels: list[str] | None, outputs: int, classes: tuple[str, ...], dataset: str):
     """(output index -> dataset class index, -1 for a class the dataset lacks; or None) and why not, if None."""
     if labels is None:

@@ -7,7 +7,8 @@
   percentage of the usable cores (100 % = every core busy); `cpu_cores_busy` is the same as a number of cores;
 - `device_used_mb`: on a GPU, the device memory in use at the end of the window (all allocators: ONNX Runtime's
   and TensorRT's too, not only torch's), and torch's own peak where torch ran the model.
-The engine's load time and file size are measured where the engine is made (runner.py).
+The engine's load time and file size are measured where the engine is made (runner.py; bench compare: its rows'
+load_s, first_call_s, export_s and file_bytes). bench compare meters each row's timing with the same Meter.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ class Usage:
 def process_peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def resident_mb() -> float:
+    """The process's resident memory now (MiB)."""
+    return psutil.Process().memory_info().rss / 2**20
 
 
 def usable_cores() -> int:
