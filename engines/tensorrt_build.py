@@ -47,7 +47,8 @@ from mldrnet.io.atomic import atomic_write_bytes, atomic_write_text
 
 PRECISIONS = formats.get("tensorrt").export_precisions
 GPU_INSTALL = (
-    "on a machine with an NVIDIA GPU, `pip install 'bench-mldrnet[gpu]'` (CUDA torch, onnxruntime-gpu) and "
+    "on a machine with an NVIDIA GPU, `pip install 'bench-mldrnet[gpu]'` (onnxruntime-gpu with its CUDA and "
+    "cuDNN wheels; torch from PyPI is already the CUDA build) and "
     f"{TENSORRT_INSTALL.replace('install ', '', 1)}"
 )
 MODELOPT = (
