@@ -8,6 +8,9 @@ of timed calls; a p99 needs at least MIN_P99_SAMPLES calls, else it is None: the
 99th percentile) and offline (the best throughput over the run's batch sizes, and that batch), saved as scenarios.json
 beside records.json (a view of the records; records.json keeps its format). int8 rows whose top-1 agreement with
 PyTorch fp32 is below INT8_AGREEMENT_PCT are marked (and fail `bench check`).
+
+Beside them: table.md (the compact tables as markdown, rendered by the CLI and written by save_all), and the
+documents `--json` prints (compare_document, check_document).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ SCENARIOS_NAME = "scenarios.json"
 SCENARIOS_FORMAT = "bench-scenarios/1"
 SCENARIOS_SOURCE = "our timer (bench.timing) over compare's batch rows, not LoadGen"
 MIN_P99_SAMPLES = 100  # fewer timed calls than this give no p99 (the count is shown instead)
+TABLE_NAME = "table.md"  # the compact tables as markdown, beside records.json (the CLI renders them)
 
 
 def int8_below(r: Record, limit: float = INT8_AGREEMENT_PCT) -> bool:
@@ -135,15 +139,15 @@ def write_scenarios(run: CompareRun, path: Path) -> Path:
     return path
 
 
-def save_all(run: CompareRun, out_dir: Path, plots: bool = True) -> list[Path]:
-    """records.csv, scenarios.json, (with `plots`) the PNG plots, then records.json last, under the output folder's
-    lock; returns every path written. records.json marks a complete run (what `bench check` and `latest` read): a
-    previous one there is removed first, so a run that fails half-way never leaves records beside files of another.
-    A plot that fails (a name matplotlib cannot draw) never costs the records: they are written, then the failure
-    is raised."""
+def save_all(run: CompareRun, out_dir: Path, plots: bool = True, texts: dict[str, str] | None = None) -> list[Path]:
+    """records.csv, scenarios.json, `texts` (file name -> its text: the CLI's table.md), (with `plots`) the PNG
+    plots, then records.json last, under the output folder's lock; returns every path written. records.json marks
+    a complete run (what `bench check` and `latest` read): a previous one there is removed first, so a run that
+    fails half-way never leaves records beside files of another. A plot that fails (a name matplotlib cannot draw)
+    never costs the records: they are written, then the failure is raised."""
     from bench.compare import check_output_dir, output_lock
     from bench.records import CSV_NAME, JSON_NAME, write_csv, write_json
-    from mldrnet.io.atomic import os_error
+    from mldrnet.io.atomic import atomic_write_text, os_error
 
     out_dir = Path(out_dir)
     check_output_dir(out_dir)
@@ -152,13 +156,14 @@ def save_all(run: CompareRun, out_dir: Path, plots: bool = True) -> list[Path]:
             (out_dir / JSON_NAME).unlink(missing_ok=True)
             csv_path = write_csv(list(run.records), out_dir / CSV_NAME)
             scenarios_path = write_scenarios(run, out_dir / SCENARIOS_NAME)
+            extra = [atomic_write_text(out_dir / name, text) for name, text in (texts or {}).items()]
         except OSError as e:
             raise os_error(e, e.filename or out_dir) from None
         images, plot_error = _plots(run, out_dir) if plots else ([], None)
         json_path = write_json(run, out_dir / JSON_NAME)  # last: it marks the run complete
     if plot_error is not None:  # the records are saved; the run still fails, saying what was kept
         raise BenchError(f"the plots could not be written ({plot_error}); the records are saved in {out_dir}")
-    return [json_path, csv_path, scenarios_path, *images]
+    return [json_path, csv_path, scenarios_path, *extra, *images]
 
 
 def _plots(run: CompareRun, out_dir: Path) -> tuple[list[Path], str | None]:
@@ -187,3 +192,54 @@ def _plots(run: CompareRun, out_dir: Path) -> tuple[list[Path], str | None]:
         return [], str(os_error(e, e.filename or out_dir))
     except Exception as e:  # a plot must never cost the records
         return [], one_line(e)
+
+
+# --- one JSON document per command (`--json`): the run or the check, as data ---------------------------------------
+
+
+def compare_document(run: CompareRun, folder: Path | None = None, files: list[Path] | None = None) -> dict:
+    """What `bench compare --json` and `bench report --format json` print: the run (records.json's content) with
+    its folder, the warnings and the two scenarios; NaN is null."""
+    from bench.records import _jsonable
+
+    doc = {"run_dir": None if folder is None else str(folder), "warnings": warnings_for(run)}
+    if files is not None:
+        doc["files"] = [str(f) for f in files]
+    return {**doc, "scenarios": _jsonable(scenarios(run)), "run": run.to_dict()}
+
+
+def check_document(result, results: str, baseline: str) -> dict:
+    """What `bench check --json` prints: the verdict, the run-level problems and notes, and every row's check."""
+    from bench.records import _jsonable
+
+    rows = [
+        {
+            "model": r.key[0],
+            "variant": r.key[1],
+            "precision": r.key[2],
+            "batch_size": r.key[3],
+            "verdict": r.verdict,
+            "failed": r.failed,
+            "reasons": list(r.reasons),
+            "accuracy_pct": {"baseline": r.accuracy[0], "run": r.accuracy[1]},
+            "agreement_pct": {"baseline": r.agreement[0], "run": r.agreement[1]},
+            "latency_ratio": r.latency_ratio,
+            "throughput_ratio": r.throughput_ratio,
+            "noisy": r.noisy,
+            "compared": r.compared,
+        }
+        for r in result.rows
+    ]
+    doc = {
+        "results": results,
+        "baseline": baseline,
+        "passed": result.passed,
+        "failures": result.failures,
+        "checked": result.checked,
+        "problems": list(result.problems),
+        "notes": list(result.notes),
+        "tolerance": result.tolerance.to_dict(),
+        "scale": result.scale,
+        "rows": rows,
+    }
+    return _jsonable(doc)

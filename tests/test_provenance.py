@@ -63,7 +63,8 @@ def test_compare_rows_carry_how_trained_into_table_and_warnings():
         Record("mldrnet", "torch-cpu", how_trained="quick, 10 ep, 64 px, from scratch", near_chance=False, **common),
     )
     run = CompareRun(records=records, environment={}, config={}, calibration={})
-    text = _text(records_table(run))
+    assert "vgg19 ~ " in _text(records_table(run)) and "mldrnet ~" not in _text(records_table(run))
+    text = _text(records_table(run, wide=True))  # how each model was trained: a column of the full table
     assert (
         "quick, 1 ep, 32 px, from scratch; near chance" in text
         and "usable level" not in text

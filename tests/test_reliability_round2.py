@@ -566,7 +566,7 @@ def test_records_with_control_characters_print_as_visible_text(hostile, tmp_path
         console = Console(file=f, width=400)
         from bench.cli.console import guard
 
-        print_table(records_table(load_run(tmp_path / "run")), guard(console))
+        print_table(records_table(load_run(tmp_path / "run"), wide=True), guard(console))  # errors: in --wide
         print_table(check_table(check(tmp_path / "run", base)), guard(console))
     text = (tmp_path / "log.txt").read_text()
     assert not _raw(text) and not _raw(r.output)

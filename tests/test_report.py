@@ -64,7 +64,7 @@ def test_best_values_per_column_and_latency_per_batch():
 
 def test_table_groups_by_model_and_highlights_the_best():
     console = Console(file=io.StringIO(), width=250, force_terminal=False, color_system=None)
-    table = records_table(_run(RECORDS))
+    table = records_table(_run(RECORDS), group=True, wide=True)  # a terminal groups a model's rows
     console.print(table)
     text = console.file.getvalue()
     assert text.index("mldrnet") < text.index("alexnet")
@@ -72,9 +72,9 @@ def test_table_groups_by_model_and_highlights_the_best():
     assert "export failed" in text
     assert "paper FI %" not in text and "dev p50" not in text  # no FI rows, no GPU rows: columns left out
     cells = {c.header: list(c.cells) for c in table.columns}
-    assert cells["p50 ms"][1] == "[bold green]3.00[/]" and cells["p50 ms"][0] == "5.00"
-    assert cells["p50 ms"][2] == "[bold green]20.00[/]"
-    assert cells["top-1 %"][3] == "55.00"  # alexnet is not the best
+    assert cells["p50 ms"][1] == "[bold green]3.00*[/]" and cells["p50 ms"][0] == "5.00 "  # marked, aligned
+    assert cells["p50 ms"][2] == "[bold green]20.00*[/]"
+    assert cells["top-1 %"][3] == "55.00 "  # alexnet is not the best
     assert cells["top-1 %"][4] == "-"  # the error row has no numbers
 
 
@@ -82,18 +82,18 @@ def test_error_text_is_shown_as_written_not_as_markup():
     message = "TensorRT cannot run here: pip install 'bench-mldrnet[gpu]' [/] [bold]"
     bad = Record("vgg[19]", "trt", "tensorrt", "cuda", "fp16", 1, error=message)
     console = Console(file=io.StringIO(), width=400, force_terminal=False, color_system=None)
-    console.print(records_table(_run(RECORDS + [bad])))  # a stray "[/]" would raise MarkupError
+    console.print(records_table(_run(RECORDS + [bad]), wide=True))  # a stray "[/]" would raise MarkupError
     text = console.file.getvalue()
     assert message in text and "vgg[19]" in text
 
 
 def test_gpu_and_fi_columns_appear_when_rows_have_them():
     gpu = _row("mldrnet", "trt", 1, resident_p50_ms=0.4, resident_ips=2500.0, paper_fi_accuracy_pct=67.24)
-    table = records_table(_run(RECORDS + [gpu]))
+    table = records_table(_run(RECORDS + [gpu]), wide=True)
     cells = {c.header: list(c.cells) for c in table.columns}
     # grouped by model: the new mldrnet row is the group's 4th line, before alexnet's rows
     assert cells["engine"][3] == "trt"
-    assert cells["dev p50 ms"][3] == "[bold green]0.40[/]" and cells["dev p50 ms"][0] == "-"
+    assert cells["dev p50 ms"][3] == "[bold green]0.40*[/]" and cells["dev p50 ms"][0] == "-"
     assert cells["paper FI %"][3] == "67.24"
 
 

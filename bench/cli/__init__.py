@@ -19,7 +19,7 @@ import typer
 from bench import __version__
 from bench.cli import console
 from bench.cli.console import error, out, print_table, route_library_logs, session
-from bench.cli.options import MAX_CROP, MIN_CROP
+from bench.cli.options import MAX_CROP, MIN_CROP, PlainHelpGroup
 from mldrnet.errors import BenchError
 
 app = typer.Typer(
@@ -28,8 +28,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
     rich_markup_mode="rich",
+    cls=PlainHelpGroup,  # help texts are plain text: brackets such as "[default: ...]" are shown, not parsed
 )
 
 
@@ -74,9 +75,9 @@ def models(
 
 def _register_commands() -> None:
     # Each area's commands live in their own module; imported here so `bench -h` lists them (none imports torch).
-    from bench.cli import compare, data, doctor, engines, features, mlperf, reproduce, train, tune
+    from bench.cli import compare, data, doctor, engines, features, mlperf, report, reproduce, train, tune
 
-    for module in (data, train, tune, engines, features, compare, mlperf, reproduce, doctor):
+    for module in (data, train, tune, engines, features, compare, report, mlperf, reproduce, doctor):
         module.register(app)
 
 

@@ -1,15 +1,17 @@
 """`bench compare` (the benchmark matrix, its table and files) and `bench check` (the CI regression gate): thin
-wrappers over bench.compare and bench.check; the tables are bench.cli.tables'."""
+wrappers over bench.compare and bench.check; the tables are bench.cli.tables'. How a run is shown (--columns,
+--wide, --json; show_run) is shared with `bench report` (bench.cli.report), which prints a saved run again."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bench.cli.console import err, error, escape, info, print_table, warn
+from bench.cli.console import err, error, escape, info, out, print_table, warn
 from bench.cli.options import (
     CPUS,
     DEFAULT_DATASET,
@@ -18,6 +20,8 @@ from bench.cli.options import (
     MIN_CROP,
     DataRoot,
     Dataset,
+    Engines,
+    Precisions,
     ResultsDir,
     finite,
     out_path_option,
@@ -98,18 +102,6 @@ Models = Annotated[
     list[str] | None,
     typer.Option("--models", "-m", help="Models (comma-separated or repeated); default: every trained one."),
 ]
-Engines = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--engines",
-        "-e",
-        help="Engine variants (torch-cpu, ort-cpu, torch-cuda, ort-cuda, ort-trt, trt), engine names "
-        "(torch, onnxruntime, tensorrt) or all; default: what this machine runs.",
-    ),
-]
-Precisions = Annotated[
-    list[str] | None, typer.Option("--precisions", "-p", help="Keep only these precisions (fp32, fp16).")
-]
 BatchSizes = Annotated[
     list[str] | None,
     typer.Option(
@@ -160,6 +152,71 @@ EvalBatchSize = Annotated[
 ]
 Plots = Annotated[bool, typer.Option("--plots/--no-plots", help="Write the PNG plots.")]
 FailFast = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failing row instead of recording it.")]
+# how a run is shown (compare and `bench report`)
+Columns = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--columns",
+        metavar="NAMES",
+        help="The tables' columns by name, comma-separated or repeated, e.g. model,engine,p50,img/s (the model "
+        "always first; an unknown name lists the valid ones). Default: model, engine, precision, batch, top-1, "
+        "p50, p99, img/s, status.",
+    ),
+]
+Wide = Annotated[bool, typer.Option("--wide", help="Every column (a wide terminal, a log) instead of the compact set.")]
+AsJson = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON document on stdout instead of the tables (messages stay on stderr)."),
+]
+
+
+def table_choice(columns: list[str] | None, wide: bool) -> tuple[str, ...] | None:
+    """--columns, checked (before any work: a typo costs no run), or None for the compact set or --wide."""
+    from bench.cli.tables import check_columns
+
+    names = check_columns(_split(columns))
+    if names and wide:
+        raise BenchError("--columns and --wide both choose the columns: give one of them")
+    return names
+
+
+def compare_tables(run, columns: tuple[str, ...] | None = None, wide: bool = False, group: bool = False) -> list:
+    """The records table and the scenarios table of `run`, as compare prints them."""
+    from bench.cli.tables import records_table, scenarios_table
+
+    return [
+        records_table(run, columns=columns, wide=wide, group=group),
+        scenarios_table(run, columns=columns, wide=wide, group=group),
+    ]
+
+
+def compare_markdown(run, columns: tuple[str, ...] | None = None, wide: bool = False) -> str:
+    """The tables in markdown, every row with its model's name, then the warnings (each error row's message among
+    them): table.md holds the compact tables; `bench report --format md` prints it again."""
+    from bench.cli.tables import markdown, md_text
+    from bench.report import warnings_for
+
+    tables = [markdown(t) for t in compare_tables(run, columns, wide)]
+    warnings = [f"- {md_text(line)}" for line in warnings_for(run)]
+    return "\n".join(tables + (["**Warnings**\n\n" + "\n".join(warnings) + "\n"] if warnings else []))
+
+
+def show_run(run, folder: Path, columns: tuple[str, ...] | None = None, wide: bool = False) -> None:
+    """What compare prints after its run, and `bench report` of a saved one: the tables (a terminal groups a model's
+    rows under one name; a log names the model on every row), MldrNet against each model, the warnings."""
+    from bench.compare import PREDICTIONS_DIR
+    from bench.report import warnings_for
+
+    for table in compare_tables(run, columns, wide, group=out.is_terminal):
+        print_table(table)
+    _print_paired(run, folder / PREDICTIONS_DIR)
+    for line in warnings_for(run):
+        warn(line)
+
+
+def print_json(doc: dict) -> None:
+    """One JSON document on stdout, nothing else there (NaN is null; control characters escaped by json)."""
+    print(json.dumps(doc, indent=1, allow_nan=False))
 
 
 def compare(
@@ -181,14 +238,17 @@ def compare(
     eval_batch_size: EvalBatchSize = 32,
     plots: Plots = True,
     fail_fast: FailFast = False,
+    columns: Columns = None,
+    wide: Wide = False,
+    as_json: AsJson = False,
 ) -> None:
-    """Accuracy x engine x precision x batch for trained models: a table, records.json/.csv and plots."""
-    from bench.cli.tables import records_table, scenarios_table
+    """Accuracy x engine x precision x batch for trained models: a table, records.json/.csv, table.md and plots."""
     from bench.compare import PREDICTIONS_DIR, CompareConfig, Hooks, check_output_dir, output_lock, run_compare
-    from bench.report import save_all, warnings_for
+    from bench.report import TABLE_NAME, compare_document, save_all, warnings_for
     from bench.timing import TimingConfig
     from mldrnet.io.layout import new_compare_dir
 
+    names = table_choice(columns, wide)
     try:
         batches = tuple(int(b) for b in _split(batch_sizes)) if batch_sizes else None
     except ValueError as e:
@@ -217,16 +277,17 @@ def compare(
         with output_lock(target):
             hooks = Hooks(eval_set=_memory_checked_eval_set(batches, size))
             run = run_compare(config, root, hooks, progress=info, predictions_dir=target / PREDICTIONS_DIR)
-            written = save_all(run, target, plots)
+            written = save_all(run, target, plots, texts={TABLE_NAME: compare_markdown(run)})
     except BaseException:  # a refused or interrupted compare leaves no empty output folder behind
         if not existed:
             remove_if_empty(target)
         raise
-    print_table(records_table(run))
-    print_table(scenarios_table(run))
-    _print_paired(run, target / PREDICTIONS_DIR)
-    for line in warnings_for(run):
-        warn(line)
+    if as_json:
+        print_json(compare_document(run, target, written))
+        for line in warnings_for(run):  # in the document too; on stderr as without --json
+            warn(line)
+    else:
+        show_run(run, target, names, wide)
     ok = sum(r.ok for r in run.records)
     info(f"{ok}/{len(run.records)} rows ok; wrote {len(written)} files to {target}")
     if ok == 0:
@@ -338,12 +399,14 @@ def check(
     allow_error_rows: AllowErrorRows = False,
     results_dir: ResultsDir = None,
     junit: Junit = None,
+    as_json: AsJson = False,
 ) -> None:
     """CI gate: compare a compare-run with a baseline row by row; exit 1 on a regression, a missing baseline or no match."""  # noqa: E501 (one line: the command list shows it)
     from bench.check import check as run_check
-    from bench.check import failure_lines, junit_xml, update_baseline
+    from bench.check import failure_lines, junit_xml
     from bench.cli.tables import check_table
     from bench.records import latest_run, recorded_time
+    from bench.report import check_document
 
     if str(results) == "latest":
         results, when = latest_run(results_root(results_dir))
@@ -361,12 +424,7 @@ def check(
         int8_agreement_pct=int8_agreement,
     )
     if update:
-        done = update_baseline(results, baseline, allow_error_rows=allow_error_rows, **given)
-        if done.against_old is not None:
-            print_table(check_table(done.against_old))
-        if done.error_rows:
-            warn("the new baseline has error rows: they will not be checked")
-        info(f"wrote baseline {baseline} ({len(done.run.records)} rows)")
+        _update(results, baseline, allow_error_rows, as_json, given)
         return
     result = run_check(results, baseline, **given)
     if junit is not None:
@@ -374,7 +432,10 @@ def check(
 
         atomic_write_text(junit, junit_xml(result, str(results), str(baseline)))
         info(f"wrote JUnit XML {junit}")
-    print_table(check_table(result))
+    if as_json:
+        print_json(check_document(result, str(results), str(baseline)))
+    else:
+        print_table(check_table(result))
     for note in result.notes:
         warn(note)
     for line in list(result.problems) + failure_lines(result):  # run-level first: they explain the rows
@@ -386,6 +447,24 @@ def check(
         f"[green]passed[/]: {escape(f'{result.checked} rows checked against {baseline} (run {results})')}",
         highlight=False,
     )
+
+
+def _update(results: Path, baseline: Path, allow_error_rows: bool, as_json: bool, given: dict) -> None:
+    """check --update: write the baseline; show the run against the baseline it replaces, if there was one."""
+    from bench.check import update_baseline
+    from bench.cli.tables import check_table
+    from bench.report import check_document
+
+    done = update_baseline(results, baseline, allow_error_rows=allow_error_rows, **given)
+    old = done.against_old
+    if as_json:
+        against = None if old is None else check_document(old, str(results), str(baseline))
+        print_json({"baseline": str(baseline), "updated": True, "rows": len(done.run.records), "against_old": against})
+    elif old is not None:
+        print_table(check_table(old))
+    if done.error_rows:
+        warn("the new baseline has error rows: they will not be checked")
+    info(f"wrote baseline {baseline} ({len(done.run.records)} rows)")
 
 
 def register(app) -> None:

@@ -96,12 +96,18 @@ def safe_text(message: str) -> str:
     return shown(without_unsafe_advice(str(message)))
 
 
+def _log() -> bool:
+    """A message printed whole on one line (a log: grep finds it), or wrapped at word boundaries (a terminal
+    would otherwise cut it mid-word at its edge)."""
+    return not err.is_terminal
+
+
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {markup.escape(safe_text(message))}", highlight=False, soft_wrap=True)
+    err.print(f"[yellow]warning:[/] {markup.escape(safe_text(message))}", highlight=False, soft_wrap=_log())
 
 
 def error(message: str) -> None:
-    err.print(f"[bold red]error:[/] {markup.escape(safe_text(message))}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {markup.escape(safe_text(message))}", highlight=False, soft_wrap=_log())
 
 
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
@@ -121,7 +127,7 @@ interrupt_reported = False  # set once `interrupted` has said why the exit code 
 
 
 def info(message: str) -> None:
-    err.print(safe_text(message), highlight=False, markup=False, soft_wrap=True)
+    err.print(safe_text(message), highlight=False, markup=False, soft_wrap=_log())
 
 
 def print_table(table, console: Console | None = None) -> None:
@@ -130,7 +136,7 @@ def print_table(table, console: Console | None = None) -> None:
     if console.is_terminal:
         console.print(table)
     else:  # shrink the wide log console to the table's own width, so no trailing blanks pad each line
-        width = console.measure(table).maximum
+        width = console.measure(table, options=console.options.update(max_width=WIDE)).maximum  # whatever its width
         guard(
             Console(
                 file=console.file,

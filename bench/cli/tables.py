@@ -1,40 +1,64 @@
-"""The rich tables the CLI prints, each a view of a library result: compare's records table (grouped by model,
-best value per column in bold green) and its MLPerf scenarios table, then the tables of check, train, export,
-predict, models, data info, features and doctor. Only the CLI renders; the library returns records and data
-(the compare run's warnings, scenarios and files are bench.report's).
+"""The rich tables the CLI prints, each a view of a library result: compare's records table and its MLPerf scenarios
+table, then the tables of check, train, export, predict, models, data info, features and doctor. Only the CLI
+renders; the library returns records and data (the compare run's warnings, scenarios and files are bench.report's).
 
-Best values: accuracy, agreement and throughput are compared across all successful rows; latency only among
-rows of the same batch size (a batch of 8 is slower per call than a batch of 1 by design). int8 rows whose top-1
-agreement with PyTorch fp32 is below bench.report.INT8_AGREEMENT_PCT are marked in red.
+Compare's tables fit an ordinary terminal: by default the compact columns (COMPACT: a line of about 75 characters
+for the standard models), `--columns` by name, `--wide` every column; one space between columns (LEAN); every cell
+that tells rows apart kept whole (only free text such as an error wraps). Off a terminal every row carries its
+model's name (`grep` keeps it); a terminal groups a model's rows under one name. The best value of a column is
+marked with "*" as well as colour: accuracy, agreement and throughput across all successful rows, latency only
+among rows of the same batch size (a batch of 8 is slower per call than a batch of 1 by design). int8 rows whose
+top-1 agreement with PyTorch fp32 is below bench.report.INT8_AGREEMENT_PCT are marked with a red ✗.
 
 Imported inside the commands (never at `bench -h`).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from rich import box
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from bench.cli.console import escape
 from bench.records import CompareRun, Record
 from bench.report import INT8_AGREEMENT_PCT, MIN_P99_SAMPLES, int8_below, scenarios
+from bench.text import shown
+from mldrnet.errors import BenchError
 from mldrnet.io.provenance import NEAR_CHANCE_NOTE
 
 # --- compare: the records table and the scenarios table ---------------------------------------------------------
 
+BEST = "*"  # after the best value of a column: a character, so that a log or a reader without colour sees it
+NEAR_CHANCE_MARK = "~"  # after a model's name: its val accuracy stayed near chance
+LEAN = dict(box=box.SIMPLE_HEAD, padding=0, show_edge=False)  # one space between columns: 80 columns hold the rows
+
 
 @dataclass(frozen=True)
 class Column:
+    """A column of compare's tables over its rows (records, or scenario rows): the name `--columns` picks it by, its
+    title, value and format, and which way is better (the best value is marked)."""
+
+    name: str
     title: str
-    get: Callable[[Record], object]
+    get: Callable[[Any], object]
     fmt: str = "{}"
     better: str | None = None  # "max" | "min" | None
     per_batch: bool = False  # best value among rows of the same batch size only
     justify: str = "right"
     markup: bool = False  # get() returns rich markup (its dynamic parts escaped); else plain text, escaped here
-    flag: Callable[[Record], bool] | None = None  # a value to mark in red (e.g. int8 agreement below the limit)
+    flag: Callable[[Any], bool] | None = None  # a value to mark in red (e.g. int8 agreement below the limit)
+    empty: Callable[[Any], str] | None = None  # the cell of a row without a value, when "-" says too little
+    note: Callable[[Any], str] | None = None  # text after the value (a mark explained in the caption)
+    wrap: bool = False  # free text that may wrap; every other cell is kept whole (it tells the rows apart)
 
 
 def _mb(r: Record) -> float | None:
@@ -58,38 +82,70 @@ def _pct_of_peak(r: Record) -> float | None:
     return None if r.peak_fraction is None else 100 * r.peak_fraction
 
 
+def few_calls(count: int | None) -> bool:
+    """Fewer timed calls than a p99 needs (an unknown count, from an older file, is not judged)."""
+    return count is not None and count < MIN_P99_SAMPLES
+
+
+def _p99(r: Record) -> float | None:
+    return None if few_calls(r.lat_count) else r.lat_p99_ms
+
+
+def _no_p99(count: int | None) -> str:
+    return f"- (n={count})" if count and few_calls(count) else "-"
+
+
+INT8_LOW = "int8 ✗"  # the status of an int8 row below the agreement limit (the compact view has no agreement column)
+
+
+def _status(r: Record) -> str:
+    """ok, error (the message is the `error` column's, and a warning under the table) or INT8_LOW."""
+    return "[red]error[/]" if not r.ok else f"[bold red]{INT8_LOW}[/]" if int8_below(r) else "ok"
+
+
+def _trained(r: Record) -> str | None:
+    how = escape(r.how_trained or "")
+    if r.near_chance:
+        return f"[yellow]{how + '; ' if how else ''}near chance[/]"
+    return how or None
+
+
 COLUMNS = (
-    Column("engine", lambda r: r.variant, justify="left"),
-    Column("prec", lambda r: r.precision, justify="left"),
-    Column("batch", lambda r: r.batch_size),
-    Column("px acc/time", _sizes),
-    Column("top-1 %", lambda r: r.accuracy_pct, "{:.2f}", "max"),
-    Column("mean TPR %", lambda r: r.mean_tpr_pct, "{:.2f}", "max"),
-    Column("paper FI %", lambda r: r.paper_fi_accuracy_pct, "{:.2f}"),
-    Column("agree %", lambda r: r.agreement_pct, "{:.1f}", "max", flag=int8_below),
-    Column("max |dlogit|", lambda r: r.max_logit_diff, "{:.1e}", "min"),
-    Column("p50 ms", lambda r: r.lat_p50_ms, "{:.2f}", "min", per_batch=True),
-    Column("p99 ms", lambda r: r.lat_p99_ms, "{:.2f}", "min", per_batch=True),
-    Column("CV", lambda r: r.lat_cv, "{:.2f}"),
-    Column("img/s", lambda r: r.throughput_ips, "{:.1f}", "max"),
-    # GPU rows only (left out on a CPU run): the input already on the device, no host copies
-    Column("dev p50 ms", lambda r: r.resident_p50_ms, "{:.2f}", "min", per_batch=True),
-    Column("dev img/s", lambda r: r.resident_ips, "{:.1f}", "max"),
-    Column("params M", _mparams, "{:.2f}"),
-    Column("GFLOPs", lambda r: r.gflops, "{:.2f}"),
-    Column("GFLOP/s", lambda r: r.achieved_gflops, "{:.1f}", "max"),
-    Column("% peak", _pct_of_peak, "{:.0f}", "max"),
-    Column("size MB", _mb, "{:.1f}", "min"),
     Column(
-        "status", lambda r: "ok" if r.ok else f"[red]error[/]: {escape(r.error or '')}", justify="left", markup=True
+        "model", "model", lambda r: r.model, justify="left", note=lambda r: NEAR_CHANCE_MARK if r.near_chance else ""
     ),
+    Column("engine", "engine", lambda r: r.variant, justify="left"),
+    Column("precision", "prec", lambda r: r.precision, justify="left"),
+    Column("batch", "batch", lambda r: r.batch_size),
+    Column("px", "px acc/time", _sizes),
+    Column("top-1", "top-1 %", lambda r: r.accuracy_pct, "{:.2f}", "max"),
+    Column("tpr", "mean TPR %", lambda r: r.mean_tpr_pct, "{:.2f}", "max"),
+    Column("paper", "paper FI %", lambda r: r.paper_fi_accuracy_pct, "{:.2f}"),
+    Column("agree", "agree %", lambda r: r.agreement_pct, "{:.1f}", "max", flag=int8_below),
+    Column("dlogit", "max |dlogit|", lambda r: r.max_logit_diff, "{:.1e}", "min"),
+    Column("p50", "p50 ms", lambda r: r.lat_p50_ms, "{:.2f}", "min", per_batch=True),
+    Column("p99", "p99 ms", _p99, "{:.2f}", "min", per_batch=True, empty=lambda r: _no_p99(r.lat_count)),
+    Column("cv", "CV", lambda r: r.lat_cv, "{:.2f}"),
+    Column("img/s", "img/s", lambda r: r.throughput_ips, "{:.1f}", "max"),
+    # GPU rows only (left out on a CPU run): the input already on the device, no host copies
+    Column("dev-p50", "dev p50 ms", lambda r: r.resident_p50_ms, "{:.2f}", "min", per_batch=True),
+    Column("dev-img/s", "dev img/s", lambda r: r.resident_ips, "{:.1f}", "max"),
+    Column("params", "params M", _mparams, "{:.2f}"),
+    Column("gflops", "GFLOPs", lambda r: r.gflops, "{:.2f}"),
+    Column("gflop/s", "GFLOP/s", lambda r: r.achieved_gflops, "{:.1f}", "max"),
+    Column("peak", "% peak", _pct_of_peak, "{:.0f}", "max"),
+    Column("size-mb", "size MB", _mb, "{:.1f}", "min"),
+    Column("trained", "how trained", _trained, justify="left", markup=True, wrap=True),
+    Column("status", "status", _status, justify="left", markup=True),
+    Column("error", "error", lambda r: r.error, justify="left", wrap=True),
 )
+COMPACT = ("model", "engine", "precision", "batch", "top-1", "p50", "p99", "img/s", "status")
 
 
-def best_values(records: list[Record]) -> dict[tuple[str, int | None], float]:
+def best_values(records: list[Record], columns=COLUMNS) -> dict[tuple[str, int | None], float]:
     """(column title, batch size or None) -> the best value of that column among successful rows."""
-    best: dict[tuple[str, int | None], float] = {}
-    for col in COLUMNS:
+    best: dict[tuple[str, int | None], Any] = {}
+    for col in columns:
         if col.better is None:
             continue
         pick = max if col.better == "max" else min
@@ -102,26 +158,100 @@ def best_values(records: list[Record]) -> dict[tuple[str, int | None], float]:
     return best
 
 
-def _cell(col: Column, r: Record, best: dict) -> str:
+def _cell(col: Column, r: Any, best: dict) -> str:
     v = col.get(r)
+    note = col.note(r) if col.note else ""
     if v is None:
-        return "-"
-    if isinstance(v, (int, float)):
+        text = col.empty(r) if col.empty else "-"
+    elif isinstance(v, (int, float)):
         text = col.fmt.format(v)
     else:  # names, paths and error messages are text: `pip install 'pkg[gpu]'` must not be read as a style tag
         text = str(v) if col.markup else escape(str(v))
-    key = (col.title, r.batch_size if col.per_batch else None)
+    text += f" {note}" if note else ""
     if col.flag is not None and col.flag(r):
         return f"[bold red]{text} ✗[/]"
-    if r.ok and col.better and key in best and best[key] == v:
-        return f"[bold green]{text}[/]"
-    return text
+    if v is None or col.better is None:
+        return text
+    if r.ok and best.get((col.title, r.batch_size if col.per_batch else None)) == v:
+        return f"[bold green]{text}{BEST}[/]"
+    return text + " " * len(BEST)  # the digits stay aligned with the marked value's
 
 
-def records_table(run: CompareRun, title: str | None = None) -> Table:
-    records = list(run.records)
+def column_names() -> list[str]:
+    """Every name `--columns` takes (the records table's and the scenarios table's)."""
+    return list(dict.fromkeys(c.name for c in (*COLUMNS, *SCENARIO_COLUMNS)))
+
+
+def check_columns(names: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """--columns as given, after refusing a name no table has (one line listing the valid ones)."""
+    valid = column_names()
+    unknown = [n for n in names or () if n not in valid]
+    if unknown:
+        raise BenchError(f"--columns: unknown column {unknown[0]!r}: choose from {', '.join(valid)}")
+    return names
+
+
+def _chosen(pool: tuple[Column, ...], compact: tuple[str, ...], rows: list, names, wide: bool) -> list[Column]:
+    """The columns a table shows: `names` in their order (the model first), else every column (`wide`) or the
+    compact set, less those no row has a value for."""
+    if names:
+        by_name = {c.name: c for c in pool}
+        return [by_name[n] for n in dict.fromkeys(("model", *names)) if n in by_name]
+    shown = [c for c in pool if wide or c.name in compact]
+
+    def has_value(c: Column) -> bool:
+        return c.name in ("model", "status") or any(
+            c.get(r) is not None or (c.empty is not None and c.empty(r) != "-") for r in rows
+        )
+
+    return [c for c in shown if has_value(c)] or shown
+
+
+def _fill(table: Table, columns: list[Column], rows: list, best: dict, group: bool) -> None:
+    """One line per row; `group` (a terminal): a model's name on its first row only, a gap between models. Off a
+    terminal every row carries its model's name, so that `grep ort-cpu` keeps it."""
+    for col in columns:
+        table.add_column(  # a cut cell shows "…", never silently cropped (the width tests look for it)
+            col.title,
+            justify=col.justify,  # type: ignore[arg-type]
+            no_wrap=not col.wrap,
+            overflow="fold" if col.wrap else "ellipsis",
+        )
+    last = None
+    for r in rows:
+        cells = [_cell(c, r, best) for c in columns]
+        if group and r.model == last:
+            cells = ["" if c.name == "model" else cell for c, cell in zip(columns, cells, strict=True)]
+        elif group and last is not None:
+            table.add_section()
+        table.add_row(*cells)
+        last = r.model
+
+
+def _with_sizes(compact: tuple[str, ...], sizes: set) -> tuple[str, ...]:
+    """The compact columns, with the sizes (px acc/time) when the rows were not all measured at one size, or were
+    timed at another size than their accuracy: the numbers do not read right without it."""
+    sizes -= {None}
+    return compact if len(sizes) <= 1 and not any("/" in s for s in sizes) else (*compact, "px")
+
+
+def by_model(rows: list) -> list:
+    """`rows` with each model's rows together, models in the order they first appear."""
+    models = list(dict.fromkeys(r.model for r in rows))
+    return [r for m in models for r in rows if r.model == m]
+
+
+def records_table(
+    run: CompareRun,
+    title: str | None = None,
+    columns: tuple[str, ...] | None = None,
+    wide: bool = False,
+    group: bool = False,
+) -> Table:
+    """The records, a line each: the compact columns (COMPACT), `columns` by name, or every column (`wide`)."""
+    records = by_model(list(run.records))
+    chosen = _chosen(COLUMNS, _with_sizes(COMPACT, {_sizes(r) for r in records}), records, columns, wide)
     env = run.environment
-    best = best_values(records)
     peak = run.peak_gflops("cpu")
     heading = (
         f"bench compare: {env.get('dataset', '?')} on {env.get('cpu', '?')}"
@@ -130,131 +260,183 @@ def records_table(run: CompareRun, title: str | None = None) -> Table:
         + (f", fp32 matmul peak {peak:.0f} GFLOP/s" if peak else "")
     )
     table = Table(
-        title=escape(title or heading),
-        caption="bold green = best in column (latency: among rows of the same batch); "
-        "latency per call at the row's batch; agree/dlogit vs PyTorch fp32 on the CPU; "
-        f"red ✗ = int8 agreement below {INT8_AGREEMENT_PCT:g}%; px acc/time = accuracy size / "
-        "timing size; GFLOPs, GFLOP/s and % peak (of the run's fp32 matrix-product rate) "
-        "at the timing size",
+        title=escape(title or heading), caption=_records_caption(records, chosen, bool(columns) or wide), **LEAN
     )
-    # a column no row has a value for (paper FI accuracy off FI, ...) is left out
-    columns = [c for c in COLUMNS if any(c.get(r) is not None for r in records)] or list(COLUMNS)
-    table.add_column("model", justify="left", style="bold")
-    for col in columns:
-        table.add_column(col.title, justify=col.justify)
-    models = list(dict.fromkeys(r.model for r in records))
-    for i, model in enumerate(models):
-        if i:
-            table.add_section()
-        rows = [r for r in records if r.model == model]
-        for j, r in enumerate(rows):
-            table.add_row(_model_cell(model, rows[0], j, len(rows)), *[_cell(c, r, best) for c in columns])
+    _fill(table, chosen, records, best_values(records, chosen), group)
     return table
 
 
-def _model_cell(model: str, first: Record, j: int, n_rows: int) -> str:
-    """The model column of a model's rows: its name, then (second row, or a second line of a single row) how it was
-    trained, in yellow with a mark when its val accuracy stayed near chance."""
-    how = escape(first.how_trained or "")
-    if first.near_chance:
-        how = f"[yellow]{how}; near chance[/]"  # the whole note is a warning under the table
-    elif how:
-        how = f"[dim]{how}[/]"
-    if j == 0:
-        return escape(model) + (f"\n{how}" if n_rows == 1 and how else "")
-    return how if j == 1 else ""
+def _records_caption(records: list[Record], chosen: list[Column], full: bool) -> str:
+    """What the marks and the shown columns mean, only those present."""
+    names = {c.name for c in chosen}
+    parts = [f"{BEST} = best in its column (latency: among rows of the same batch)"]
+    if names & {"p50", "p99", "dev-p50"}:
+        parts.append("latency per call at the row's batch")
+    if "p99" in names and any(r.ok and few_calls(r.lat_count) for r in records):
+        parts.append(f'"- (n=N)": only N timed calls, a p99 needs {MIN_P99_SAMPLES}')
+    if names & {"agree", "dlogit"}:
+        parts.append("agree/dlogit vs PyTorch fp32 on the CPU")
+    if any(int8_below(r) for r in records):
+        parts.append(f"✗ = int8 top-1 agreement with fp32 below {INT8_AGREEMENT_PCT:g}% (bench check fails it)")
+    if "error" not in names and any(not r.ok for r in records):
+        parts.append("each error is a warning below")
+    if "model" in names and any(r.near_chance for r in records):
+        parts.append(f"{NEAR_CHANCE_MARK} after a model: its val accuracy stayed near chance")
+    if "px" in names:
+        parts.append("px acc/time = accuracy size / timing size")
+    if names & {"gflops", "gflop/s", "peak"}:
+        parts.append("GFLOPs, GFLOP/s and % peak (of the run's fp32 matrix-product rate) at the timing size")
+    if not full:
+        parts.append("--wide: every column")
+    return escape("; ".join(parts))
+
+
+@dataclass(frozen=True)
+class _Scenario:
+    """A row of bench.report.scenarios, as the columns read it."""
+
+    x: dict
+    model: str
+    ok: bool
+    batch_size: None = None  # the scenarios' bests are over every row
+
+
+def _single(s: _Scenario, key: str) -> Any:
+    return None if s.x["single_stream"] is None else s.x["single_stream"][key]
+
+
+def _offline(s: _Scenario, key: str) -> Any:
+    return None if s.x["offline"] is None else s.x["offline"][key]
+
+
+def _scenario_size(s: _Scenario) -> str | None:
+    x = s.x
+    if x["input_size"] is None and x["timing_size"] is None:
+        return None
+    return (
+        str(x["input_size"]) if x["timing_size"] in (None, x["input_size"]) else f"{x['input_size']}/{x['timing_size']}"
+    )
+
+
+def _scenario_peak(s: _Scenario) -> float | None:
+    fraction = _offline(s, "peak_fraction")
+    return None if fraction is None else 100 * fraction
+
+
+def _scenario_p99_empty(s: _Scenario) -> str:
+    return _no_p99(_single(s, "count")) if s.x["single_stream"] is not None else "-"
+
+
+def _scenario_status(s: _Scenario) -> str:
+    return "[red]error[/]" if not s.ok else f"[bold red]{INT8_LOW}[/]" if s.x["int8_below_limit"] else "ok"
 
 
 SCENARIO_COLUMNS = (
-    "model",
-    "engine",
-    "prec",
-    "px acc/time",
-    "top-1 %",
-    "agree %",
-    "p50 ms",
-    "p90 ms",
-    "p99 ms",
-    "offline img/s",
-    "batch",
-    "GFLOP/s",
-    "% peak",
-    "status",
+    Column("model", "model", lambda s: s.model, justify="left"),
+    Column("engine", "engine", lambda s: s.x["variant"], justify="left"),
+    Column("precision", "prec", lambda s: s.x["precision"], justify="left"),
+    Column("px", "px acc/time", _scenario_size),
+    Column("top-1", "top-1 %", lambda s: s.x["accuracy_pct"], "{:.2f}", "max"),
+    Column("agree", "agree %", lambda s: s.x["agreement_pct"], "{:.1f}", flag=lambda s: s.x["int8_below_limit"]),
+    Column("p50", "p50 ms", lambda s: _single(s, "p50_ms"), "{:.2f}", "min"),
+    Column("p90", "p90 ms", lambda s: _single(s, "p90_ms"), "{:.2f}"),
+    Column("p99", "p99 ms", lambda s: _single(s, "p99_ms"), "{:.2f}", empty=_scenario_p99_empty),
+    Column("img/s", "img/s", lambda s: _offline(s, "throughput_ips"), "{:.1f}", "max"),
+    Column("batch", "batch", lambda s: _offline(s, "batch_size")),
+    Column("gflop/s", "GFLOP/s", lambda s: _offline(s, "achieved_gflops"), "{:.1f}"),
+    Column("peak", "% peak", _scenario_peak, "{:.0f}"),
+    Column("status", "status", _scenario_status, justify="left", markup=True),
+    Column("error", "error", lambda s: s.x["error"], justify="left", wrap=True),
 )
+SCENARIO_COMPACT = ("model", "engine", "precision", "top-1", "p50", "p99", "img/s", "batch", "status")
 
 
-def scenarios_table(run: CompareRun) -> Table:
-    """The scenarios (see `scenarios`), grouped by model, the best of each column in bold green."""
-    rows = scenarios(run)
-    calls = sorted({x["single_stream"]["count"] for x in rows if x["single_stream"] and x["single_stream"]["count"]})
+def scenarios_table(
+    run: CompareRun, columns: tuple[str, ...] | None = None, wide: bool = False, group: bool = False
+) -> Table:
+    """The scenarios (see `scenarios`), a line each, the best of a column marked; columns as records_table's."""
+    rows = by_model([_Scenario(x, x["model"], x["error"] is None) for x in scenarios(run)])
+    calls = sorted({c for c in (_single(s, "count") for s in rows) if c})
     n = "-" if not calls else str(calls[0]) if len(calls) == 1 else f"{calls[0]}-{calls[-1]}"
+    chosen = _chosen(
+        SCENARIO_COLUMNS, _with_sizes(SCENARIO_COMPACT, {_scenario_size(s) for s in rows}), rows, columns, wide
+    )
     table = Table(
         title=f"MLPerf scenarios by our timer on compare's batch rows ({n} timed calls at batch 1; not LoadGen: "
         "`bench mlperf` runs it): single-stream = batch 1, offline = best throughput over the batch sizes",
-        caption=f'latency per image at batch 1 (n = timed calls; a p99 needs >= {MIN_P99_SAMPLES}: "- (n)" below); '
-        "offline = the batch with the highest images/s of this run; % peak of the run's fp32 matrix-product rate",
+        caption=f"{BEST} = best in its column; latency per image at batch 1 (n = timed calls; a p99 needs >= "
+        f'{MIN_P99_SAMPLES}: "- (n=N)" below); img/s = offline: the highest images/s of the run\'s batch sizes, '
+        "at the batch shown"
+        + (
+            f"; {INT8_LOW} = int8 agreement below {INT8_AGREEMENT_PCT:g}%"
+            if any(s.x["int8_below_limit"] for s in rows)
+            else ""
+        )
+        + ("; % peak of the run's fp32 matrix-product rate" if any(c.name == "peak" for c in chosen) else ""),
+        **LEAN,
     )
-    for col in SCENARIO_COLUMNS:
-        table.add_column(col, justify="left" if col in ("model", "engine", "prec", "status") else "right")
-
-    def best(get, pick):
-        values = [v for v in (get(x) for x in rows) if v is not None]
-        return pick(values) if values else None
-
-    single = lambda x, k: None if x["single_stream"] is None else x["single_stream"][k]  # noqa: E731
-    offline = lambda x, k: None if x["offline"] is None else x["offline"][k]  # noqa: E731
-    best_p50 = best(lambda x: single(x, "p50_ms"), min)
-    best_ips = best(lambda x: offline(x, "throughput_ips"), max)
-
-    def cell(v, spec, bold=False):
-        if v is None:
-            return "-"
-        return f"[bold green]{v:{spec}}[/]" if bold else format(v, spec)
-
-    last = None
-    for x in rows:
-        if last is not None and x["model"] != last:
-            table.add_section()
-        agree = cell(x["agreement_pct"], ".1f")
-        if x["int8_below_limit"]:
-            agree = f"[bold red]{agree} ✗[/]"
-        size = (
-            str(x["input_size"])
-            if x["timing_size"] in (None, x["input_size"])
-            else f"{x['input_size']}/{x['timing_size']}"
-        )
-        fraction = offline(x, "peak_fraction")
-        status = "ok" if x["error"] is None else f"[red]error[/]: {escape(x['error'])}"
-        table.add_row(
-            escape(x["model"]) if x["model"] != last else "",
-            escape(x["variant"]),
-            escape(x["precision"]),
-            size,
-            cell(x["accuracy_pct"], ".2f"),
-            agree,
-            cell(single(x, "p50_ms"), ".2f", single(x, "p50_ms") == best_p50),
-            cell(single(x, "p90_ms"), ".2f"),
-            _p99_cell(x["single_stream"]),
-            cell(offline(x, "throughput_ips"), ".1f", offline(x, "throughput_ips") == best_ips),
-            cell(offline(x, "batch_size"), "d"),
-            cell(offline(x, "achieved_gflops"), ".1f"),
-            cell(None if fraction is None else 100 * fraction, ".0f"),
-            status,
-        )
-        last = x["model"]
+    _fill(table, chosen, rows, best_values(rows, chosen), group)
     return table
 
 
-def _p99_cell(single: dict | None) -> str:
-    """The batch-1 p99, or "- (n=5)" when it came from fewer than MIN_P99_SAMPLES timed calls."""
-    if single is None:
-        return "-"
-    if single["p99_ms"] is None:
-        return f"- (n={single['count']})" if single.get("count") else "-"
-    return f"{single['p99_ms']:.2f}"
-
-
 # --- the other commands' tables: each a view of its library result -------------------------------------------
+
+
+def markdown(table: Table) -> str:
+    """`table` as a GitHub markdown table (its title a bold line, its caption a paragraph), marks and all, no
+    colour: what table.md and `bench report --format md` hold."""
+    cols = table.columns
+    head = "| " + " | ".join(_md(c.header) for c in cols) + " |"
+    rule = "|" + "|".join("---:" if c.justify == "right" else "---" for c in cols) + "|"
+    cells = [list(c.cells) for c in cols]
+    rows = ["| " + " | ".join(_md(cells[i][j]) for i in range(len(cols))) + " |" for j in range(table.row_count)]
+    title = [f"**{_md(table.title)}**", ""] if table.title else []
+    caption = ["", _md(table.caption)] if table.caption else []
+    return "\n".join([*title, head, rule, *rows, *caption]) + "\n"
+
+
+def table_csv(table: Table) -> str:
+    """`table`'s header and cells as CSV text, without markup (what it shows, marks included)."""
+    cells = [list(c.cells) for c in table.columns]
+    rows = [[plain(c.header) for c in table.columns]]
+    rows += [[plain(cells[i][j]) for i in range(len(cells))] for j in range(table.row_count)]
+    return _csv(rows)
+
+
+def records_csv(run: CompareRun, columns: tuple[str, ...] | None = None, wide: bool = False) -> str:
+    """The records' columns as chosen for the table (by name) as CSV: raw values, unrounded and unmarked, a row
+    without one empty (records.csv holds every field)."""
+    records = by_model(list(run.records))
+    chosen = _chosen(COLUMNS, _with_sizes(COMPACT, {_sizes(r) for r in records}), records, columns, wide)
+
+    def value(c: Column, r: Record) -> str:
+        v = c.get(r)
+        return "" if v is None else plain(v) if c.markup else shown(v)
+
+    return _csv([[c.name for c in chosen], *([value(c, r) for c in chosen] for r in records)])
+
+
+def _csv(rows: list[list[str]]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def plain(cell: object) -> str:
+    """A cell's text without its markup and padding."""
+    return Text.from_markup(cell).plain.strip() if isinstance(cell, str) else str(cell or "")
+
+
+def md_text(text: str) -> str:
+    """Plain text (a name, a message) shown as written in markdown, on one line, its control characters visible."""
+    return _md(escape(text))
+
+
+def _md(cell: object) -> str:
+    text = " ".join(plain(cell).split())
+    for c in "\\`*_|<":  # markdown's own characters, shown as written
+        text = text.replace(c, "\\" + c)
+    return text
 
 
 def _fmt(v: float | None, spec: str) -> str:
@@ -314,7 +496,7 @@ def train_table(results) -> Table:
     """mldrnet.training.loop.TrainResult rows (bench train, bench train-all): each says how it was trained, and a model
     whose val accuracy stayed near chance is marked as not trained to a usable level."""
     table = Table(title="Training summary")
-    for col in ("model", "epochs", "best val acc", "test acc", "time", "how trained", "status"):
+    for col in ("model", "epochs", "best val top-1 %", "test top-1 %", "time", "how trained", "status"):
         table.add_column(col, justify="left" if col in ("model", "how trained", "status") else "right")
     for r in results:
         if not r.ok:
@@ -326,8 +508,8 @@ def train_table(results) -> Table:
         table.add_row(
             escape(r.model),
             str(r.epochs),
-            f"{r.best_val_acc:.3f}",
-            f"{r.test_acc:.3f}",
+            f"{100 * r.best_val_acc:.2f}",  # percentages, as compare prints them
+            f"{100 * r.test_acc:.2f}",
             f"{r.seconds:.0f} s",
             escape(r.how_trained or "-"),
             status,
@@ -372,48 +554,88 @@ def export_table(results) -> Table:
     return table
 
 
-def predict_table(model: str, described: dict, predictions) -> Table:
-    """engines.predict.Prediction rows that were classified: every class's probability, the top one in bold."""
+class Fit:
+    """The first of `tables` whose natural width fits where it is printed, else the last (the narrowest): a table
+    with a column per class in a wide terminal or a log, one that wraps in a narrow terminal."""
+
+    def __init__(self, *tables: Table):
+        self.tables = tables
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.tables[0])
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        unbounded = options.update(max_width=10_000)  # a measurement is clamped to the width it is given
+        for table in self.tables:
+            if Measurement.get(console, unbounded, table).maximum <= options.max_width:
+                yield table
+                return
+        yield self.tables[-1]
+
+
+def short_paths(paths: list[str]) -> list[str]:
+    """Each path's shortest end (its file name, else with as many folders as it takes) that no other path of
+    `paths` ends with: the rows stay apart without a long folder folding over lines."""
+    parts = [Path(p).parts for p in paths]
+    out = []
+    for p in parts:
+        others = [q for q in parts if q != p]
+        k = next((k for k in range(1, len(p)) if all(q[-k:] != p[-k:] for q in others)), len(p))
+        out.append(str(Path(*p[-k:])) if p else "")
+    return out
+
+
+def predict_table(model: str, described: dict, predictions) -> Fit:
+    """engines.predict.Prediction rows that were classified: every class's probability, the top one in bold (a
+    column per class where it fits, else a wrapping list)."""
     good = [p for p in predictions if p.ok]
     how = f"{described['engine']} ({described['provider']}, {described['precision']})"
-    table = Table(title=escape(f"{model} via {how}"))
-    table.add_column("image", overflow="fold")
-    table.add_column("top emotion")
+    names = short_paths([str(p.path) for p in good])
+    caption = (
+        "image: the end of its path that tells it apart (--json: the whole path)"
+        if any(n != str(p.path) for n, p in zip(names, good, strict=True))
+        else None
+    )
+    wide = Table(title=escape(f"{model} via {how}"), caption=caption, **LEAN)
+    narrow = Table(title=escape(f"{model} via {how}"), caption=caption, **LEAN)
+    for table in (wide, narrow):
+        table.add_column("image", no_wrap=True)
+        table.add_column("top emotion", no_wrap=True)
     classes = list(good[0].probabilities) if good else []
     for c in classes:
-        table.add_column(escape(c), justify="right")  # class names come from the dataset's folders
-    for p in good:
+        wide.add_column(escape(c), justify="right", no_wrap=True)  # class names come from the dataset's folders
+    narrow.add_column("probabilities")
+    for name, p in zip(names, good, strict=True):
         cells = [f"[bold]{v:.3f}[/]" if c == p.top else f"{v:.3f}" for c, v in p.probabilities.items()]
-        table.add_row(escape(str(p.path)), escape(f"{p.top} ({p.confidence:.0%})"), *cells)
-    return table
+        top = escape(f"{p.top} ({p.confidence:.0%})")
+        wide.add_row(escape(name), top, *cells)
+        listed = ", ".join(f"{escape(c)}:{v}" for c, v in zip(p.probabilities, cells, strict=True))  # wraps whole
+        narrow.add_row(escape(name), top, listed)
+    return Fit(wide, narrow)
 
 
 def models_table(rows, size: int) -> Table:
-    """bench.models.ModelRow rows: the zoo with parameters, GFLOPs and the paper's FI accuracy."""
-    table = Table(title=f"Model zoo (input {size}x{size})")
-    for col, justify in [
-        ("model", "left"),
-        ("family", "left"),
-        ("params (M)", "right"),
-        ("GFLOPs", "right"),
-        ("output", "right"),
-        ("paper FI acc %", "right"),
-        ("description", "left"),
-    ]:
-        table.add_column(col, justify=justify)
-    for r in rows:
-        acc = "-" if r.paper_fi_accuracy is None else f"{r.paper_fi_accuracy:.2f}"
-        gflops = "-" if r.gflops is None else f"{r.gflops:.2f}"
-        runs = size >= r.min_crop
-        table.add_row(
-            escape(r.name),
-            r.family,
-            f"{r.params / 1e6:.2f}",
-            gflops if runs else f"needs >= {r.min_crop} px",
-            str(tuple(r.output_shape)) if r.output_shape else "-",
-            acc,
-            escape(r.description),
+    """bench.models.ModelRow rows: the zoo with parameters, GFLOPs and the paper's FI accuracy. Every cell but the
+    description is kept whole (at 80 columns the description wraps); an output shape every model shares, and the
+    sizes too small for some models, are said in the caption."""
+    shapes = sorted({tuple(r.output_shape) for r in rows if r.output_shape})
+    shared = len(shapes) == 1  # the same for every model: said once, in the caption
+    small = [r for r in rows if size < r.min_crop]
+    notes = [f"output {shapes[0]} for every model"] if shared else []
+    if small:
+        notes.append(
+            "n/a: the input is too small (" + ", ".join(f"{r.name} needs {r.min_crop} px" for r in small) + ")"
         )
+    table = Table(title=f"Model zoo (input {size}x{size})", caption=escape("; ".join(notes)) or None, **LEAN)
+    columns = ["model", "family", "params M", "GFLOPs", *([] if shared else ["output"]), "paper FI %"]
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("model", "family") else "right", no_wrap=True)
+    table.add_column("description")
+    for r in rows:
+        gflops = "n/a" if size < r.min_crop else "-" if r.gflops is None else f"{r.gflops:.2f}"
+        output = [] if shared else [str(tuple(r.output_shape)) if r.output_shape else "-"]
+        acc = "-" if r.paper_fi_accuracy is None else f"{r.paper_fi_accuracy:.2f}"
+        table.add_row(escape(r.name), r.family, f"{r.params / 1e6:.2f}", gflops, *output, acc, escape(r.description))
     return table
 
 
