@@ -284,8 +284,10 @@ class _Matrix:
         threads: int,
         peaks: dict[str, float] | None = None,
         predictions_dir: Path | None = None,
+        on_row: Callable[[int, int], None] = lambda done, total: None,
     ):
         self.config, self.root, self.hooks, self.progress = config, results_root, hooks, progress
+        self.on_row, self.done, self.total = on_row, 0, 0  # rows made / expected, for "row n/N, ~T left"
         self.variants, self.threads = variants, threads
         self.peaks = peaks or {}  # device -> measured fp32 matrix-product GFLOP/s
         self.predictions_dir = predictions_dir  # where each accuracy row's per-image predictions go (None: nowhere)
@@ -299,6 +301,16 @@ class _Matrix:
         """Single stream (batch 1) and offline (the largest timed batch)."""
         return tuple(dict.fromkeys((1, max(self.batches(v)))))
 
+    def rows_of(self, v: Variant) -> int:
+        """The rows one model makes for `v` (its timed batches, and the end-to-end ones when asked for)."""
+        return len(self.batches(v)) + (len(self.end_to_end_batches(v)) if self.config.end_to_end else 0)
+
+    def counted(self, rows: list[Record]) -> list[Record]:
+        """`rows`, made: the count goes to `on_row` (the CLI's progress line)."""
+        self.done += len(rows)
+        self.on_row(self.done, max(self.total, self.done))
+        return rows
+
     def _guard(self, e: Exception) -> None:
         if self.config.fail_fast:
             raise e
@@ -308,7 +320,7 @@ class _Matrix:
         if self.config.end_to_end:
             e2e = replace(v, label=v.label + END_TO_END_SUFFIX)
             rows += [_error_row(model, e2e, b, error, **common, timed="end to end") for b in self.end_to_end_batches(v)]
-        return rows
+        return self.counted(rows)
 
     def model_rows(self, tm: TrainedModel) -> list[Record]:
         try:
@@ -487,7 +499,7 @@ class _Matrix:
         except Exception as e:
             self._guard(e)
             self.progress(f"{name} {v.label} {v.precision} batch {batch}: {one_line(e)}")
-            return _error_row(name, v, batch, one_line(e), **common, timed=timed)
+            return self.counted([_error_row(name, v, batch, one_line(e), **common, timed=timed)])[0]
         lat = m.latency
         rate, fraction = achieved(common.get("gflops"), m.images_per_s, self.peaks.get(v.device))
         extra: dict = dict(achieved_gflops=rate, peak_fraction=fraction, timed=timed, **usage)
@@ -504,7 +516,12 @@ class _Matrix:
             + (f", {fraction:.0%} of peak" if fraction is not None else "")
             + (" (noisy)" if m.noisy else "")
         )
-        return Record(
+        return self._record(name, v, batch, common, extra, m, row_cal)
+
+    def _record(self, name: str, v: Variant, batch: int, common: dict, extra: dict, m: Measurement, row_cal) -> Record:
+        """A timed row's Record, counted."""
+        lat = m.latency
+        record = Record(
             name,
             v.label,
             v.engine,
@@ -529,6 +546,7 @@ class _Matrix:
                 "calibration_ms": row_cal,
             },
         )
+        return self.counted([record])[0]
 
     def foreign_rows(self) -> list[Record]:
         """The --onnx model's rows (ort-cpu fp32, like a zoo model's), over the zoo models' test split at the
@@ -641,8 +659,10 @@ def run_compare(
     hooks: Hooks = Hooks(),
     progress: Callable[[str], None] = lambda s: None,
     predictions_dir: Path | None = None,
+    on_row: Callable[[int, int], None] = lambda done, total: None,
 ) -> CompareRun:
-    """The matrix; with `predictions_dir`, each accuracy row's per-image predictions are saved there."""
+    """The matrix; with `predictions_dir`, each accuracy row's per-image predictions are saved there; `on_row(done,
+    total)` after every row (for a progress line with the time left)."""
     variants = select_variants(list(config.engines or []), list(config.precisions or []))
     gpu_rows = any(v.device == "cuda" for v in variants) and cuda_available()
     if any(b < 1 for b in config.batch_sizes or ()):
@@ -680,7 +700,10 @@ def run_compare(
             threads,
             {d: p.gflops_per_s for d, p in peaks.items()},
             predictions_dir,
+            on_row,
         )
+        matrix.total = len(trained) * sum(matrix.rows_of(v) for v in variants)
+        matrix.total += matrix.rows_of(FOREIGN_VARIANT) if config.onnx is not None else 0
         records = [r for tm in trained for r in matrix.model_rows(tm)]
         records += matrix.foreign_rows() if config.onnx is not None else []
         after = {d: calibrate(d, config.calibration) for d in devices}

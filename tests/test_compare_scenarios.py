@@ -76,3 +76,54 @@ def test_every_compare_row_that_ran_gets_loadgens_figures(trained, tmp_path):
         assert f["single-stream"]["figure"] == single.p90_ms and f["single-stream"]["count"] == single.latency_count
         assert f["offline"]["figure"] == offline.samples_per_s
         assert f["offline"]["validity"] in ("VALID", "INVALID") and f["error"] is None
+
+
+def _figures_run(tmp_path):
+    """A saved compare run of the standard set whose folder holds LoadGen records for each row (fixed numbers)."""
+    from bench.mlperf.record import MlperfRecord, write_records
+    from tests.test_tables_width import ENGINES, MODELS, standard_run
+
+    run = standard_run()
+    for model in MODELS:
+        records = []
+        for variant, engine, precision in ENGINES:
+            for scenario, figure in (
+                ("single-stream", 1.25),
+                ("multi-stream", 9.5),
+                ("server", 612.5),
+                ("offline", 1534.0),
+            ):
+                records.append(
+                    MlperfRecord(
+                        model, variant, engine, "cpu", precision, scenario,
+                        figure=figure, p90_ms=figure, p99_ms=figure, latency_count=1024, target_latency_ms=100.0,
+                        validity="INVALID" if scenario == "server" and variant == "ov-cpu" else "VALID",
+                        invalid_reasons=["Performance constraints not satisfied"] if variant == "ov-cpu" else [],
+                    )
+                )  # fmt: skip
+        write_records(records, tmp_path / MLPERF_SUBDIR / f"{model}-x", {}, {})
+    return run
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_loadgens_table_replaces_our_timers_and_fits(tmp_path, width):
+    import io
+
+    from rich.console import Console
+
+    from bench.cli.compare import compare_tables
+
+    run = _figures_run(tmp_path)
+    (ours,) = compare_tables(run, folder=tmp_path)[1:]
+    assert "by LoadGen" in str(ours.title)
+    assert compare_tables(run, folder=tmp_path / "elsewhere")[1].title.startswith("MLPerf scenarios by our timer")
+    console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None)
+    console.print(ours)
+    text = console.file.getvalue()
+    models = ("mldrnet ", "alexnet ", "alexnet-svm ", "vgg19 ", "resnet101 ")
+    lines = [line for line in text.splitlines() if line.startswith(models)]  # off a terminal: a name on every row
+    assert len(lines) == 30 and "…" not in text  # every row, a line each, nothing cut
+    assert all(len(line) <= width for line in text.splitlines())
+    ov = [line for line in lines if " ov-cpu " in line]
+    assert ov and all("612.5 ✗" in line for line in ov)  # the INVALID server figure is marked, never best
+    assert all("612.5*" in line for line in lines if " ov-cpu " not in line)

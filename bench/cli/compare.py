@@ -20,9 +20,14 @@ from bench.cli.options import (
     MIN_CROP,
     DataRoot,
     Dataset,
+    Duration,
     Engines,
+    InputSize,
+    Labels,
+    Onnx,
     Precisions,
     ResultsDir,
+    TargetLatency,
     finite,
     out_path_option,
 )
@@ -152,6 +157,22 @@ EvalBatchSize = Annotated[
 ]
 Plots = Annotated[bool, typer.Option("--plots/--no-plots", help="Write the PNG plots.")]
 FailFast = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failing row instead of recording it.")]
+EndToEnd = Annotated[
+    bool,
+    typer.Option(
+        "--end-to-end/--model-only",
+        help="Also time each engine end to end (rows <engine>-e2e): JPEG decode, resize, crop and normalise, then "
+        "the model, at batch 1 and the largest batch.",
+    ),
+]
+Scenarios = Annotated[
+    str | None,
+    typer.Option(
+        "--scenarios",
+        help="Run MLPerf LoadGen's scenarios (single-stream, multi-stream, server, offline, or all; "
+        "comma-separated) over every row that ran, and show its figures instead of our timer's.",
+    ),
+]
 # how a run is shown (compare and `bench report`)
 Columns = Annotated[
     list[str] | None,
@@ -180,23 +201,46 @@ def table_choice(columns: list[str] | None, wide: bool) -> tuple[str, ...] | Non
     return names
 
 
-def compare_tables(run, columns: tuple[str, ...] | None = None, wide: bool = False, group: bool = False) -> list:
-    """The records table and the scenarios table of `run`, as compare prints them."""
-    from bench.cli.tables import records_table, scenarios_table
+def loadgen_figures(folder: Path | None) -> list[dict]:
+    """The LoadGen figures of `compare --scenarios` saved in the run's folder (none when it was not asked for)."""
+    if folder is None:
+        return []
+    from bench.mlperf.compare_scenarios import MLPERF_SUBDIR, scenario_figures
+    from bench.mlperf.record import JSON_NAME, read_records
 
+    files = sorted((Path(folder) / MLPERF_SUBDIR).glob(f"*/{JSON_NAME}"))
+    return scenario_figures([r for f in files for r in read_records(f)])
+
+
+def compare_tables(
+    run,
+    columns: tuple[str, ...] | None = None,
+    wide: bool = False,
+    group: bool = False,
+    folder: Path | None = None,
+) -> list:
+    """The records table and the scenarios table of `run`, as compare prints them: LoadGen's figures where
+    `compare --scenarios` saved them in `folder`, else our timer's view of the batch rows."""
+    from bench.cli.tables import loadgen_table, records_table, scenarios_table
+
+    figures = loadgen_figures(folder)
     return [
         records_table(run, columns=columns, wide=wide, group=group),
-        scenarios_table(run, columns=columns, wide=wide, group=group),
+        loadgen_table(figures, columns=columns, wide=wide, group=group)
+        if figures
+        else scenarios_table(run, columns=columns, wide=wide, group=group),
     ]
 
 
-def compare_markdown(run, columns: tuple[str, ...] | None = None, wide: bool = False) -> str:
+def compare_markdown(
+    run, columns: tuple[str, ...] | None = None, wide: bool = False, folder: Path | None = None
+) -> str:
     """The tables in markdown, every row with its model's name, then the warnings (each error row's message among
     them): table.md holds the compact tables; `bench report --format md` prints it again."""
     from bench.cli.tables import markdown, md_text
     from bench.report import warnings_for
 
-    tables = [markdown(t) for t in compare_tables(run, columns, wide)]
+    tables = [markdown(t) for t in compare_tables(run, columns, wide, folder=folder)]
     warnings = [f"- {md_text(line)}" for line in warnings_for(run)]
     return "\n".join(tables + (["**Warnings**\n\n" + "\n".join(warnings) + "\n"] if warnings else []))
 
@@ -207,7 +251,7 @@ def show_run(run, folder: Path, columns: tuple[str, ...] | None = None, wide: bo
     from bench.compare import PREDICTIONS_DIR
     from bench.report import warnings_for
 
-    for table in compare_tables(run, columns, wide, group=out.is_terminal):
+    for table in compare_tables(run, columns, wide, group=out.is_terminal, folder=folder):
         print_table(table)
     _print_paired(run, folder / PREDICTIONS_DIR)
     for line in warnings_for(run):
@@ -238,17 +282,26 @@ def compare(
     eval_batch_size: EvalBatchSize = 32,
     plots: Plots = True,
     fail_fast: FailFast = False,
+    onnx: Onnx = None,
+    input_size: InputSize = None,
+    labels: Labels = None,
+    end_to_end: EndToEnd = False,
+    scenarios: Scenarios = None,
+    duration: Duration = 10.0,
+    target_latency_ms: TargetLatency = 100.0,
     columns: Columns = None,
     wide: Wide = False,
     as_json: AsJson = False,
 ) -> None:
     """Accuracy x engine x precision x batch for trained models: a table, records.json/.csv, table.md and plots."""
     from bench.compare import PREDICTIONS_DIR, CompareConfig, Hooks, check_output_dir, output_lock, run_compare
+    from bench.mlperf.compare_scenarios import parse_scenarios
     from bench.report import TABLE_NAME, compare_document, save_all, warnings_for
     from bench.timing import TimingConfig
     from mldrnet.io.layout import new_compare_dir
 
     names = table_choice(columns, wide)
+    loadgen = parse_scenarios(scenarios) if scenarios else None  # checked before any work
     try:
         batches = tuple(int(b) for b in _split(batch_sizes)) if batch_sizes else None
     except ValueError as e:
@@ -268,6 +321,10 @@ def compare(
         size=size,
         fail_fast=fail_fast,
         timing=TimingConfig(warmup_iters=warmup_iters, warmup_s=warmup_time, min_iters=iters, budget_s=time_budget),
+        end_to_end=end_to_end,
+        onnx=str(onnx) if onnx else None,
+        onnx_input_size=input_size,
+        onnx_labels=str(labels) if labels else None,
     )
     root = results_root(results_dir)
     target = out_dir or new_compare_dir(root)
@@ -276,8 +333,10 @@ def compare(
     try:
         with output_lock(target):
             hooks = Hooks(eval_set=_memory_checked_eval_set(batches, size))
-            run = run_compare(config, root, hooks, progress=info, predictions_dir=target / PREDICTIONS_DIR)
-            written = save_all(run, target, plots, texts={TABLE_NAME: compare_markdown(run)})
+            run = _measure(run_compare, config, root, hooks, target / PREDICTIONS_DIR)
+            if loadgen:
+                _loadgen_scenarios(run, target, root, loadgen, duration, target_latency_ms)
+            written = save_all(run, target, plots, texts={TABLE_NAME: compare_markdown(run, folder=target)})
     except BaseException:  # a refused or interrupted compare leaves no empty output folder behind
         if not existed:
             remove_if_empty(target)
@@ -293,6 +352,26 @@ def compare(
     if ok == 0:
         error("no row succeeded")
         raise typer.Exit(1)
+
+
+def _measure(run_compare, config, root: Path, hooks, predictions_dir: Path):
+    """run_compare with a progress line per step and "row n/N, ~T left" (a live line on a terminal)."""
+    from bench.cli.progress import RowProgress
+
+    with RowProgress() as progress:
+        return run_compare(
+            config, root, hooks, progress=progress, on_row=progress.rows, predictions_dir=predictions_dir
+        )
+
+
+def _loadgen_scenarios(run, target: Path, root: Path, scenarios: tuple[str, ...], duration: float, deadline: float):
+    """--scenarios: LoadGen over every row that ran, its logs and mlperf.json under <target>/mlperf/."""
+    from bench.mlperf.compare_scenarios import run_loadgen_scenarios
+    from bench.mlperf.settings import MlperfConfig
+
+    info(f"LoadGen: {', '.join(scenarios)}, {duration:g} s each (quick runs, not official MLPerf results)")
+    base = MlperfConfig(duration_s=duration, target_latency_ms=deadline)
+    run_loadgen_scenarios(run, target, root, scenarios, base, progress=info)
 
 
 def remove_if_empty(folder: Path) -> None:

@@ -13,7 +13,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.cli.console import error, info, print_table, warn
-from bench.cli.options import CPUS, DEFAULT_DATASET, MAX_BATCH, DataRoot, Dataset, ResultsDir, choices, finite
+from bench.cli.options import (
+    CPUS,
+    DEFAULT_DATASET,
+    MAX_BATCH,
+    DataRoot,
+    Dataset,
+    Duration,
+    InputSize,
+    Labels,
+    Onnx,
+    ResultsDir,
+    TargetLatency,
+    choices,
+    finite,
+)
 from engines import formats
 from mldrnet.errors import BenchError
 from mldrnet.io.layout import results_root
@@ -47,22 +61,8 @@ def mlperf(
         Mode,
         typer.Option("--mode", help="performance (LoadGen times it) or accuracy (top-1 from LoadGen's accuracy log)."),
     ] = Mode("performance"),
-    target_latency_ms: Annotated[
-        float,
-        typer.Option(
-            "--target-latency-ms",
-            callback=finite(0.0, 600_000.0, above=True),
-            help="Server: the deadline of the 99th-percentile latency.",
-        ),
-    ] = 100.0,
-    duration: Annotated[
-        float,
-        typer.Option(
-            "--duration",
-            callback=finite(0.0, 86_400.0, above=True),
-            help="Seconds per LoadGen run (its minimum duration); quick runs, not official results.",
-        ),
-    ] = 10.0,
+    target_latency_ms: TargetLatency = 100.0,
+    duration: Duration = 10.0,
     official: Annotated[
         bool,
         typer.Option(
@@ -114,16 +114,9 @@ def mlperf(
     threads: Annotated[
         int | None, typer.Option("--threads", min=1, max=CPUS, help="CPU threads (default: all usable cores).")
     ] = None,
-    onnx: Annotated[
-        Path | None, typer.Option("--onnx", help="Any image-classifier ONNX file (one that bench did not write).")
-    ] = None,
-    input_size: Annotated[
-        int | None, typer.Option("--input-size", min=16, max=4096, help="--onnx: px, where the file's is dynamic.")
-    ] = None,
-    labels: Annotated[
-        Path | None,
-        typer.Option("--labels", help="--onnx: class names, one a line in output order (for accuracy)."),
-    ] = None,
+    onnx: Onnx = None,
+    input_size: InputSize = None,
+    labels: Labels = None,
     null_sut: Annotated[
         bool, typer.Option("--null-sut", help="A SUT that does nothing: LoadGen's and the harness's own cost.")
     ] = False,

@@ -308,3 +308,42 @@ Force = Annotated[
     ),
 ]
 NoProgress = Annotated[bool, typer.Option("--no-progress", help="No progress bars (epoch lines only).")]
+
+
+# --- options that compare and mlperf share: any ONNX classifier, LoadGen's run length and deadline ---------------
+Onnx = Annotated[
+    Path | None,
+    typer.Option(
+        "--onnx",
+        help="Any image-classifier ONNX file (one that bench did not write): ONNX Runtime on the CPU, ImageNet "
+        "preprocessing, the dataset's test split.",
+    ),
+]
+InputSize = Annotated[
+    int | None,
+    typer.Option("--input-size", min=16, max=4096, help="--onnx: its input side in px, where the file's is dynamic."),
+]
+Labels = Annotated[
+    Path | None,
+    typer.Option(
+        "--labels",
+        help="--onnx: its class names, one a line in output order; accuracy only where they name every class of "
+        "the dataset.",
+    ),
+]
+Duration = Annotated[
+    float,
+    typer.Option(
+        "--duration",
+        callback=finite(0.0, 86_400.0, above=True),
+        help="Seconds per LoadGen run (its minimum duration); quick runs, not official results.",
+    ),
+]
+TargetLatency = Annotated[
+    float,
+    typer.Option(
+        "--target-latency-ms",
+        callback=finite(0.0, 600_000.0, above=True),
+        help="Server: the deadline of the 99th-percentile latency.",
+    ),
+]

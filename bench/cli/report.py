@@ -94,7 +94,7 @@ def _compare(folder: Path, fmt: Format, names: tuple[str, ...] | None, wide: boo
     if fmt is Format.table:
         show_run(run, folder, names, wide)
     elif fmt is Format.md:
-        sys.stdout.write(compare_markdown(run, names, wide))
+        sys.stdout.write(compare_markdown(run, names, wide, folder=folder))
     elif fmt is Format.csv:
         sys.stdout.write(records_csv(run, names, wide))
     else:

@@ -135,7 +135,14 @@ COLUMNS = (
     Column("gflop/s", "GFLOP/s", lambda r: r.achieved_gflops, "{:.1f}", "max"),
     Column("peak", "% peak", _pct_of_peak, "{:.0f}", "max"),
     Column("size-mb", "size MB", _mb, "{:.1f}", "min"),
+    # what was timed, and what the row cost the machine (bench.mlperf.resources)
+    Column("timed", "timed", lambda r: r.timed, justify="left"),
+    Column("rss", "RSS MB", lambda r: r.window_rss_mb, "{:.0f}"),
+    Column("cpu", "CPU %", lambda r: r.cpu_util_pct, "{:.0f}"),
+    Column("load-s", "load s", lambda r: r.load_s, "{:.2f}"),
+    Column("dev-mb", "dev MB", lambda r: r.device_used_mb, "{:.0f}"),
     Column("trained", "how trained", _trained, justify="left", markup=True, wrap=True),
+    Column("note", "note", lambda r: r.accuracy_note, justify="left", wrap=True),
     Column("status", "status", _status, justify="left", markup=True),
     Column("error", "error", lambda r: r.error, justify="left", wrap=True),
 )
@@ -179,7 +186,7 @@ def _cell(col: Column, r: Any, best: dict) -> str:
 
 def column_names() -> list[str]:
     """Every name `--columns` takes (the records table's and the scenarios table's)."""
-    return list(dict.fromkeys(c.name for c in (*COLUMNS, *SCENARIO_COLUMNS)))
+    return list(dict.fromkeys(c.name for c in (*COLUMNS, *SCENARIO_COLUMNS, *LOADGEN_COLUMNS)))
 
 
 def check_columns(names: tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -284,6 +291,16 @@ def _records_caption(records: list[Record], chosen: list[Column], full: bool) ->
         parts.append(f"{NEAR_CHANCE_MARK} after a model: its val accuracy stayed near chance")
     if "px" in names:
         parts.append("px acc/time = accuracy size / timing size")
+    timed = {r.timed for r in records if r.ok} - {None}
+    if timed == {"model"}:  # what every timing spans, said in every table (also when the column is not shown)
+        parts.append("timed: the model alone, on preprocessed tensors in memory")
+    elif timed:
+        parts.append(
+            'timed: "model" = preprocessed tensors in memory; "end to end" (-e2e rows) = JPEG decode, '
+            "resize, crop and normalise, then the model, on the same threads"
+        )
+    if names & {"rss", "cpu", "load-s", "dev-mb"}:
+        parts.append("RSS = the largest resident memory during the row's timing; CPU % of the usable cores")
     if names & {"gflops", "gflop/s", "peak"}:
         parts.append("GFLOPs, GFLOP/s and % peak (of the run's fp32 matrix-product rate) at the timing size")
     if not full:
@@ -373,6 +390,48 @@ def scenarios_table(
             else ""
         )
         + ("; % peak of the run's fp32 matrix-product rate" if any(c.name == "peak" for c in chosen) else ""),
+        **LEAN,
+    )
+    _fill(table, chosen, rows, best_values(rows, chosen), group)
+    return table
+
+
+def _loadgen(s: _Scenario, scenario: str, key: str = "figure") -> Any:
+    return (s.x.get(scenario) or {}).get(key)
+
+
+def _invalid(scenario: str) -> Callable[[Any], bool]:
+    return lambda s: _loadgen(s, scenario, "validity") == "INVALID"
+
+
+LOADGEN_COLUMNS = (
+    Column("model", "model", lambda s: s.model, justify="left"),
+    Column("engine", "engine", lambda s: s.x["variant"], justify="left"),
+    Column("precision", "prec", lambda s: s.x["precision"], justify="left"),
+    Column("p90", "1s p90", lambda s: _loadgen(s, "single-stream"), "{:.2f}", "min", flag=_invalid("single-stream")),
+    Column("n", "n", lambda s: _loadgen(s, "single-stream", "count")),
+    Column("p99", "8s p99", lambda s: _loadgen(s, "multi-stream"), "{:.2f}", "min", flag=_invalid("multi-stream")),
+    Column("server", "srv/s", lambda s: _loadgen(s, "server"), "{:.1f}", "max", flag=_invalid("server")),
+    Column("img/s", "off/s", lambda s: _loadgen(s, "offline"), "{:.1f}", "max", flag=_invalid("offline")),
+    Column("status", "status", lambda s: "ok" if s.ok else "[red]error[/]", justify="left", markup=True),
+    Column("error", "error", lambda s: s.x["error"], justify="left", wrap=True),
+)
+
+
+def loadgen_table(
+    figures: list[dict], columns: tuple[str, ...] | None = None, wide: bool = False, group: bool = False
+) -> Table:
+    """`compare --scenarios`: LoadGen's own figure per scenario and row (bench.mlperf.compare_scenarios), a line
+    each, the best marked, the figure of a run LoadGen judged INVALID marked with ✗."""
+    rows = by_model([_Scenario(x, x["model"], x["error"] is None) for x in figures])
+    chosen = _chosen(LOADGEN_COLUMNS, tuple(c.name for c in LOADGEN_COLUMNS if c.name != "error"), rows, columns, wide)
+    deadline = {_loadgen(s, "server", "target_latency_ms") for s in rows} - {None}
+    table = Table(
+        title="MLPerf scenarios by LoadGen (its timer and verdicts; logs in the run's mlperf/ folder)",
+        caption=f"{BEST} = best in its column; ✗ = INVALID by LoadGen's rules (reasons in mlperf.json); 1s p90 = "
+        "single-stream p90 ms (n = queries of one image); 8s p99 = multi-stream p99 ms of 8-image queries; "
+        + (f"srv/s = server samples/s with p99 <= {min(deadline):g} ms; " if deadline else "")
+        + "off/s = offline samples/s",
         **LEAN,
     )
     _fill(table, chosen, rows, best_values(rows, chosen), group)
