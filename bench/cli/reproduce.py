@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bench.cli.console import error, info, interrupted, print_table, session, warn
+from bench.cli.console import err, error, info, interrupted, print_table, session, warn
 from bench.cli.options import (
     Crop,
     DataRoot,
@@ -16,6 +16,7 @@ from bench.cli.options import (
     Force,
     NoisyExtra,
     NoProgress,
+    Pretrained,
     Profile,
     ProfileName,
     ResultsDir,
@@ -25,6 +26,7 @@ from bench.cli.options import (
     out_path_option,
     plain,
 )
+from bench.cli.train import Json, Weights, print_json
 from mldrnet.errors import BenchError
 from mldrnet.io.layout import reproduce_dir, results_root
 
@@ -72,21 +74,31 @@ def reproduce(
     results_dir: ResultsDir = None,
     no_progress: NoProgress = False,
     force: Force = False,
+    pretrained: Pretrained = None,
+    weights: Weights = None,
+    as_json: Json = False,
 ) -> None:
     """Reproduce one of the paper's tables or figures (or all): train what it needs, run its protocol, print our
     numbers beside the paper's, check its claims, and write a report folder.
 
     --dataset: real data, with --data-root (default: each experiment's built-in synthetic set):
       fi for Tables I-III and Figs. 5-7, mart for Table IV, artphoto, abstract and iaps for Figs. 8, 9 and 10.
-    --noisy-extra: Table II / Fig. 6 on real data; without it the noisy set flips 30% of the training labels."""
+    --noisy-extra: Table II / Fig. 6 on real data; without it the noisy set flips 30% of the training labels.
+    --pretrained / --weights: the baselines the paper fine-tuned (AlexNet, VGG-19, ResNet-101, AlexNet+SVM) start
+      from ImageNet weights, as in the paper; MldrNet and the other models train from scratch."""
     dataset, profile = plain(dataset), plain(profile)
     _check_arguments(experiment, dataset, data_root, image)
+    if weights and not Path(weights).expanduser().exists():
+        raise BenchError(
+            f"--weights {weights}: no such file or folder: pass a torchvision state-dict file (.pth) or a folder "
+            "holding torchvision's files (torch hub's cache)"
+        )
     _refuse_options_that_do_not_apply(
         experiment, {"--extended": extended, "--noisy-extra": noisy_extra, "--source-data-root": source_data_root}
     )
     from bench.cli.progress import EpochProgress
     from bench.reproduce.context import ReproduceConfig
-    from bench.reproduce.run import failures, run_experiments, select
+    from bench.reproduce.run import check_start, failures, run_experiments, select
     from mldrnet.io.atomic import writable_dir
 
     root = results_root(results_dir)
@@ -110,8 +122,11 @@ def reproduce(
         image=str(image) if image else None,
         debug=session.debug,
         force=force,
+        pretrained=bool(pretrained),
+        weights=weights,
     )
     names, skipped = select(experiment, ctx)
+    check_start(names, ctx, experiment)
     if skipped:
         warn(f"--dataset {dataset} does not apply to {', '.join(skipped)}: skipped")
     _warn_paper_on_cpu(profile)
@@ -119,13 +134,15 @@ def reproduce(
     writable_dir(ctx.out, "report folder")
 
     try:
-        results = run_experiments(names, ctx, on_result=_show)
+        results = run_experiments(names, ctx, on_result=lambda res: _show(res, err if as_json else None))
     except KeyboardInterrupt:
         interrupted(f"interrupted: run the same `bench reproduce {experiment}` again: trained runs are reused")
     info(f"report: {ctx.out / 'report.md'}")
     failed = failures(results)
     for line in failed:
         error(line)
+    if as_json:
+        print_json(_document(ctx.out, failed))
     if failed:
         error(f"{len(failed)} failure(s): the report holds what succeeded; fix them and run it again")
         raise typer.Exit(1)
@@ -161,17 +178,26 @@ def _refuse_options_that_do_not_apply(experiment: str, given: dict) -> None:
             )
 
 
-def _show(res) -> None:
-    """One experiment's tables as it finishes, then its notes."""
+def _document(out: Path, failed: list[str]) -> dict:
+    """The --json document: the report folder's results.json (every experiment's rows, claims, paired tests and
+    runs, just written), with where the report is and what failed."""
+    import json
+
+    payload = json.loads((out / "results.json").read_text(encoding="utf-8"))  # written by this process just now
+    return {"command": "reproduce", "ok": not failed, "failures": failed, "report": str(out / "report.md"), **payload}
+
+
+def _show(res, console=None) -> None:
+    """One experiment's tables as it finishes (on `console`: stdout by default), then its notes."""
     from bench.cli.tables import paired_table
     from bench.reproduce.report import claims_table, paired_title, rich_table
 
     if res.rows:
-        print_table(rich_table(res))
+        print_table(rich_table(res), console)
     if res.claims:
-        print_table(claims_table(res))
+        print_table(claims_table(res), console)
     if res.paired:
-        print_table(paired_table(res.paired, paired_title(res)))
+        print_table(paired_table(res.paired, paired_title(res)), console)
     for note in res.notes:
         info(f"{res.name}: {note}")
     done = {r.run_dir: r.skipped for r in res.runs if r.run_dir}

@@ -41,7 +41,21 @@ from mldrnet.errors import BenchError
 from mldrnet.io import jsonfile
 from mldrnet.io.layout import results_root
 
-# The training options are bench.cli.options' (shared with `train-all` and `reproduce`); these are train's own.
+# The training options are bench.cli.options' (shared with `train-all` and `reproduce`); these are train's own,
+# and --weights and --json, which train, train-all and reproduce share (bench.cli.reproduce imports them).
+Weights = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        help="Fine-tuned baselines (alexnet, vgg19, resnet101, alexnet-svm): start from these ImageNet weights, a "
+        "torchvision state-dict file (.pth) or a folder holding torchvision's files (torch hub's cache, TORCH_HOME). "
+        "train-all and reproduce train the other models from scratch.",
+    ),
+]
+Json = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON document on stdout (tables, progress and messages go to stderr)."),
+]
 ModelOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -141,7 +155,7 @@ def train(
     bf16: Annotated[bool | None, typer.Option("--bf16", help="CUDA: bf16 autocast.")] = None,
     channels_last: Annotated[bool | None, typer.Option("--channels-last", help="CUDA: channels_last memory.")] = None,
     pretrained: Pretrained = None,
-    weights: Annotated[str | None, typer.Option("--weights", help="Baselines: a local ImageNet state dict.")] = None,
+    weights: Weights = None,
     model_opt: ModelOpt = None,
     fold: Fold = 0,
     label_noise: LabelNoise = 0.0,
@@ -152,6 +166,7 @@ def train(
     force: Force = False,
     results_dir: ResultsDir = None,
     no_progress: NoProgress = False,
+    as_json: Json = False,
 ) -> None:
     """Train one model with the paper's recipe; keeps the best-val checkpoint and reports its test accuracy."""
     from bench.cli.progress import EpochProgress
@@ -198,6 +213,8 @@ def train(
     if is_main_process():
         print_table(train_table([result]), err)
         _say_run_keys([result])
+        if as_json:
+            print_json(train_document("train", [result]))
 
 
 def _train_all_names(model_names: list[str] | None, variants: bool, hand_crafted: bool) -> list[str]:
@@ -242,6 +259,7 @@ def train_all(
     device: Device = None,
     workers: Workers = None,
     pretrained: Pretrained = None,
+    weights: Weights = None,
     fold: Fold = 0,
     label_noise: LabelNoise = 0.0,
     noisy_extra: NoisyExtra = None,
@@ -250,6 +268,7 @@ def train_all(
     force: Force = False,
     results_dir: ResultsDir = None,
     no_progress: NoProgress = False,
+    as_json: Json = False,
     fail_fast: Annotated[
         bool,
         typer.Option(
@@ -265,7 +284,9 @@ def train_all(
     from mldrnet.training.distributed import is_main_process
 
     names = _train_all_names(model_names, variants, hand_crafted)
+    _check_imagenet_start_applies(names, pretrained, weights)
     data_cfg = _data_config(dataset, data_root, seed, fold, label_noise, noisy_extra, synth_n, synth_size)
+    progress = EpochProgress(bars=not no_progress, models=len(names))  # "model k/N" on every line
     try:
         results = run_all(
             names,
@@ -273,7 +294,8 @@ def train_all(
             data_cfg,
             results_root(results_dir),
             force=force,
-            observer=EpochProgress(bars=not no_progress),
+            observer=progress,
+            on_result=progress.model_done,
             fail_fast=fail_fast,
             epochs=epochs,
             batch_size=batch_size,
@@ -284,6 +306,7 @@ def train_all(
             device=plain(device),
             workers=workers,
             pretrained=pretrained,
+            weights_path=weights,
         )
     except KeyboardInterrupt:
         interrupted(
@@ -292,10 +315,55 @@ def train_all(
         )
     if not is_main_process():
         return
-    print_table(train_table(results))
+    print_table(train_table(results), err if as_json else None)
     _say_run_keys(results)
+    if as_json:
+        print_json(train_document("train-all", results))
     if not all(r.ok for r in results):
         raise typer.Exit(1)
+
+
+def _check_imagenet_start_applies(names: list[str], pretrained: bool | None, weights: str | None) -> None:
+    """train-all passes --pretrained / --weights to the models with an ImageNet start and trains the others from
+    scratch; given to a list with none of them, they would change nothing: refused, like train's."""
+    from mldrnet.training.start import takes_imagenet
+
+    given = [option for option, value in (("--pretrained", pretrained), ("--weights", weights)) if value]
+    if given and not any(takes_imagenet(n) for n in names):
+        raise BenchError(
+            f"{' and '.join(given)} apply to none of {', '.join(names)}: they train from scratch; only alexnet, "
+            "vgg19, resnet101 and alexnet-svm start from ImageNet weights. Add one (-m alexnet) or drop "
+            f"{' and '.join(given)}"
+        )
+
+
+def _json_value(value):
+    """A number JSON can hold: NaN and infinities (a run that never evaluated) become null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def train_document(command: str, results) -> dict:
+    """The --json document of train and train-all: every run's result (result.json's fields; accuracies are
+    fractions, as there), whether it succeeded and its run key (what compare, export and predict take)."""
+    from pathlib import Path
+
+    runs = [
+        {
+            **{k: _json_value(v) for k, v in r.to_dict().items()},
+            "ok": r.ok,
+            "run_key": Path(r.run_dir).parent.name if r.run_dir else None,
+        }
+        for r in results
+    ]
+    return {"command": command, "ok": all(r.ok for r in results), "runs": runs}
+
+
+def print_json(document: dict) -> None:
+    """One JSON document on stdout, the only thing there (strict JSON: no NaN)."""
+    import sys
+
+    sys.stdout.write(json.dumps(document, indent=2, allow_nan=False) + "\n")
+    sys.stdout.flush()
 
 
 def _say_run_keys(results) -> None:

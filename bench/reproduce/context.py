@@ -57,6 +57,10 @@ class ReproduceConfig:
     max_folds: int | None = None  # Table IV: only the first folds (tests); None: every fold
     source_data_root: str | None = None  # Figs. 8-10 on real small sets: FI, where the retrained models come from
     image: str | None = None  # Fig. 5: the image to show (default: a test image MldrNet gets right)
+    # the fine-tuned baselines' start (--pretrained, --weights PATH), as `bench train` takes it: the other models
+    # ignore it (mldrnet.training.start), and a run of `bench train` with the same start is reused
+    pretrained: bool = False
+    weights: str | None = None
     force: bool = False  # train every run again (once per invocation), even when one trained the same way exists
     runs: list[Run] = field(default_factory=list)  # every training asked for, in order: trained or reused
     _forced: set = field(default_factory=set, repr=False)  # the trainings --force already redid in this invocation
@@ -69,6 +73,17 @@ class ReproduceConfig:
         if self.seeds is not None:
             return list(range(self.seeds))
         return list(range(SEEDS.get(self.profile, 1)))
+
+    def start_options(self, model: str) -> dict:
+        """The TrainConfig options that start `model` from ImageNet weights ({} for a model without such a start,
+        or without --pretrained / --weights); the weights are looked up here, so a missing file, or no network and
+        no cache, fails the experiment in one line instead of each of its trainings."""
+        from mldrnet.training.start import imagenet_start, takes_imagenet
+
+        if not (self.pretrained or self.weights) or not takes_imagenet(model):
+            return {}
+        imagenet_start(model, self.pretrained, self.weights)
+        return {"pretrained": self.pretrained or None, "weights_path": self.weights}
 
     def dataset_for(self, role: str, experiment: str = "") -> tuple[str, str | None]:
         """(dataset, data root) an experiment of `role` ("large", "small", "binary") runs on; a --dataset of
@@ -122,6 +137,7 @@ def train_cell(
     from mldrnet.training.loop import train_model
 
     runs = []
+    overrides = {**ctx.start_options(model), **overrides}  # raises: the experiment fails, not each seed
     for seed in seeds if seeds is not None else ctx.seeds_for(model):
         label = f"{model} seed {seed}" + (f" fold {index}" if index is not None else "")
         ctx.progress(

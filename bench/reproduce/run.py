@@ -28,6 +28,44 @@ ALL = "all"
 ROLE = {"table4": "binary", "fig8": "small", "fig9": "small", "fig10": "small"}  # the rest: the large set
 
 
+# the systems each experiment trains, where a start from ImageNet weights can apply (the rest train MldrNet alone)
+SYSTEMS = {
+    "table3": tables.TABLE3_SYSTEMS + tables.TABLE3_EXTENDED,
+    "table4": tables.TABLE4_SYSTEMS,
+    "fig6": visual.FIG6_MODELS,
+    "fig7": visual.FIG6_MODELS,
+    "fig8": smallsets.CNNS,
+    "fig9": smallsets.CNNS,
+    "fig10": smallsets.CNNS,
+}
+
+
+def fine_tuned(experiment: str) -> list[str]:
+    """The baselines the paper fine-tuned from ImageNet that `experiment` trains: those --pretrained and --weights
+    start from ImageNet weights (mldrnet.training.start)."""
+    from mldrnet.training.start import takes_imagenet
+
+    return [m for _, m in SYSTEMS.get(experiment, ()) if takes_imagenet(m)]
+
+
+def check_start(names: list[str], ctx: ReproduceConfig, experiment: str) -> None:
+    """--pretrained / --weights, before any training: refused for an experiment that fine-tunes nothing, and the
+    weights of every fine-tuned model looked up (a missing file, or no cache and no network: one line)."""
+    from mldrnet.training.start import imagenet_start
+
+    if not (ctx.pretrained or ctx.weights):
+        return
+    models = list(dict.fromkeys(m for name in names for m in fine_tuned(name)))
+    if not models and experiment != ALL:
+        option = "--weights" if ctx.weights else "--pretrained"
+        raise BenchError(
+            f"{option} does not apply to {experiment}: it trains no baseline the paper fine-tuned (they are in "
+            "table3, table4, fig6 to fig10); drop it"
+        )
+    for model in models:
+        imagenet_start(model, ctx.pretrained, ctx.weights)
+
+
 def applicable(ctx: ReproduceConfig, name: str) -> bool:
     """Whether experiment `name` runs on ctx.dataset (always, with the built-in synthetic sets)."""
     try:

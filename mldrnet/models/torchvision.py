@@ -1,12 +1,14 @@
 """The paper's ImageNet baselines (Table III): torchvision's AlexNet, VGG-19 and ResNet-101 with the classifier
 swapped for a `num_classes`-way head. `pretrained=True` loads torchvision's published ImageNet weights from the
 torch hub cache (downloaded there when absent) after checking the file's sha256 against the hash in its published
-name, and `weights_path=FILE` loads a local ImageNet state dict instead; both with `weights_only=True`, so no
-pickled code in a cached or given file ever runs.
+name, and `weights_path=PATH` loads a local ImageNet state dict instead (a file, or a folder such as torch hub's
+cache holding torchvision's file); both with `weights_only=True`, so no pickled code in a cached or given file
+ever runs. `IMAGENET_ARCH` names the zoo models that take such a start (mldrnet.training.start names the start).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import urllib.error
@@ -23,19 +25,49 @@ from mldrnet.models.registry import register
 # --- Baselines: torchvision architectures with an num_classes-way head -----------------------------------
 
 
+# the zoo models that start from torchvision's ImageNet weights, and the architecture whose weights each loads
+IMAGENET_ARCH = {"alexnet": "alexnet", "alexnet-svm": "alexnet", "vgg19": "vgg19", "resnet101": "resnet101"}
+# where torchvision's file name is looked for in a --weights folder: the folder itself, torch hub's
+# <hub dir>/checkpoints, and TORCH_HOME's hub/checkpoints
+HUB_SUBDIRS = (".", "checkpoints", "hub/checkpoints")
+
+
 def load_imagenet(arch: str, pretrained: bool, weights_path: str | os.PathLike | None) -> nn.Module:
-    """torchvision's `arch` with its 1000-class ImageNet head, weights loaded if asked: from `weights_path`, or
-    (`pretrained`) from torch hub's cache, downloaded there when absent. Both are read with `weights_only=True`;
-    the cached file only after its sha256 matched the hash torchvision publishes in the file's name (torchvision
-    itself unpickles a cached file with weights_only=False and checks its hash only when it downloads it)."""
+    """torchvision's `arch` with its 1000-class ImageNet head, weights loaded if asked: from `weights_path` (a
+    file, or a folder holding torchvision's file: `imagenet_file`), or (`pretrained`) from torch hub's cache,
+    downloaded there when absent. Both are read with `weights_only=True`; the cached file only after its sha256
+    matched the hash torchvision publishes in the file's name (torchvision itself unpickles a cached file with
+    weights_only=False and checks its hash only when it downloads it)."""
     model = torchvision.models.get_model(arch, weights=None)
-    if weights_path is None and not pretrained:
-        return model
-    path = Path(weights_path) if weights_path is not None else cached_imagenet_weights(arch)
-    if weights_path is not None and not path.is_file():
-        raise BenchError(f"weights file {path} does not exist: pass a torchvision {arch} state dict")
-    _load_state_file(model, arch, path)
+    path = imagenet_file(arch, pretrained, weights_path)
+    if path is not None:
+        _load_state_file(model, arch, path)
     return model
+
+
+def imagenet_file(arch: str, pretrained: bool, weights_path: str | os.PathLike | None) -> Path | None:
+    """The state-dict file a start from ImageNet reads (None: from scratch). `weights_path` is a file, or a folder
+    (torch hub's cache, TORCH_HOME) holding torchvision's published file for `arch` (found under HUB_SUBDIRS);
+    without it, `pretrained` takes the cache's file (downloaded when absent, its sha256 checked)."""
+    if weights_path is None:
+        return cached_imagenet_weights(arch) if pretrained else None
+    path = Path(weights_path).expanduser()
+    if path.is_dir():
+        names = [url.rsplit("/", 1)[-1] for _, url, _ in published(arch)]
+        folders = [path / sub if sub != "." else path for sub in HUB_SUBDIRS]
+        found = next((f / n for n in names for f in folders if (f / n).is_file()), None)
+        if found is None:
+            raise BenchError(
+                f"no {arch} ImageNet weights in {path}: looked for {' or '.join(names)} in "
+                f"{', '.join(str(f) for f in folders)}; put torchvision's file there or pass --weights FILE"
+            )
+        return found
+    if not path.is_file():
+        raise BenchError(
+            f"weights file {path} does not exist: pass a torchvision {arch} state dict (a .pth file) or a torch hub "
+            "folder holding it"
+        )
+    return path
 
 
 def published_weights(arch: str) -> tuple[str, str]:
@@ -47,6 +79,14 @@ def published_weights(arch: str) -> tuple[str, str]:
     if len(prefix) < 8 or any(c not in "0123456789abcdef" for c in prefix):
         raise BenchError(f"torchvision publishes no hash for {arch}'s weights ({url}): pass --weights FILE")
     return url, prefix
+
+
+def published(arch: str) -> list[tuple[str, str, str]]:
+    """(torchvision's name, url, sha256 prefix of the file name) of every ImageNet weights torchvision publishes
+    for `arch`, its DEFAULT first (e.g. ("IMAGENET1K_V2", ".../resnet101-cd907fc2.pth", "cd907fc2"))."""
+    enum = torchvision.models.get_model_weights(arch)
+    members = [enum.DEFAULT] + [w for w in enum if w is not enum.DEFAULT]
+    return [(w.name, w.url, w.url.rsplit("/", 1)[-1].split(".", 1)[0].rsplit("-", 1)[-1]) for w in members]
 
 
 def cached_imagenet_weights(arch: str) -> Path:
@@ -72,6 +112,17 @@ def cached_imagenet_weights(arch: str) -> Path:
 
 
 def file_sha256(path: Path) -> str:
+    """The file's sha256 (hex); computed once per file version (path, size, modification time) and process: a
+    training names its start by it, and train-all asks for it once per model."""
+    try:
+        stat = path.stat()
+    except OSError as e:
+        raise BenchError(f"cannot read {path}: {first_line(e) or type(e).__name__}") from e
+    return _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256()
     try:
         with open(path, "rb") as f:
@@ -92,11 +143,13 @@ def _load_state_file(model: nn.Module, arch: str, path: Path) -> None:
             state = state["state_dict"]
         if not isinstance(state, dict):
             raise BenchError(f"it holds a {type(state).__name__}, not a state dict")
+        _require_keys(model, state)
         model.load_state_dict(state)
     except Exception as e:  # a wrong file is the user's to fix, say so in one line
-        reason = first_line(e) or f"{type(e).__name__} (a truncated or damaged file)"
+        reason = _reason(e)
         raise BenchError(
-            f"cannot load {arch} ImageNet weights from {path}: {reason}; pass a torchvision {arch} state dict"
+            f"cannot load {arch} ImageNet weights from {path}: {reason}; pass a torchvision {arch} state dict "
+            f"(torchvision.models.{arch}().state_dict() saved with torch.save)"
         ) from e
     broken = next((k for k, t in model.state_dict().items() if t.is_floating_point() and not t.isfinite().all()), None)
     if broken is not None:
@@ -104,6 +157,26 @@ def _load_state_file(model: nn.Module, arch: str, path: Path) -> None:
             f"cannot use {arch} ImageNet weights from {path}: {broken} holds NaN or infinite values (a damaged "
             "file); pass another state dict"
         )
+
+
+def _require_keys(model: nn.Module, state: dict) -> None:
+    """The file's keys are the model's: load_state_dict's own error lists every key over many lines, and its
+    first line says only that loading failed; this says how many differ and names one of each."""
+    wanted, given = set(model.state_dict()), {k for k in state if isinstance(k, str)}
+    missing, unexpected = sorted(wanted - given), sorted(given - wanted)
+    if missing or unexpected:
+        parts = [f"{len(missing)} of its keys missing (e.g. {missing[0]})"] if missing else []
+        parts += [f"{len(unexpected)} unexpected (e.g. {unexpected[0][:60]})"] if unexpected else []
+        raise BenchError(f"its keys are not this architecture's: {', '.join(parts)}")
+
+
+def _reason(e: Exception) -> str:
+    """The informative line of a loading error: load_state_dict's first line is only a heading ("Error(s) in
+    loading state_dict for AlexNet:"), the size mismatch it means is on the next one."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Error(s) in loading"):
+        return lines[1][:200]
+    return first_line(e) or f"{type(e).__name__} (a truncated or damaged file)"
 
 
 def _baseline(arch: str, swap_head: Callable[[nn.Module, int], None], scratch_init: Callable | None = None):

@@ -54,7 +54,10 @@ class TrainConfig:
     bf16: bool = False  # CUDA only: bf16 autocast
     channels_last: bool = False  # CUDA only
     pretrained: bool = False  # baselines: torchvision ImageNet weights
-    weights_path: str | None = None  # baselines: a local ImageNet state dict
+    weights_path: str | None = None  # baselines: a local ImageNet state dict, or a folder holding torchvision's
+    # where the training started, named by what was loaded (mldrnet.training.start): None (scratch),
+    # "imagenet:IMAGENET1K_V1" or "imagenet:<sha256 prefix>"; set by the training loop, not by the user
+    start: str | None = None
     svm_c: float = 0.01  # alexnet-svm: LinearSVC regularisation (see mldrnet/models/svm.py)
     model_config: dict = field(default_factory=dict)  # extra keyword arguments for models.create
 
@@ -62,8 +65,10 @@ class TrainConfig:
         return asdict(self)
 
     def fingerprint(self, extra: dict | None = None) -> str:
-        """Hash of everything that changes the trained weights (not where they run or how fast)."""
-        keep = {k: v for k, v in asdict(self).items() if k not in ("workers",)}
+        """Hash of everything that changes the trained weights (not where they run or how fast). The start counts
+        by `start`, what was loaded, not by how it was asked for (--pretrained, or --weights by one path or
+        another): the same weights give the same hash, so reproduce finds a `bench train` run."""
+        keep = {k: v for k, v in asdict(self).items() if k not in ("workers", "pretrained", "weights_path")}
         blob = json.dumps({"train": keep, **(extra or {})}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -29,6 +29,7 @@ from mldrnet.models import registry
 from mldrnet.models.alexnet_svm import BACKBONE, AlexNetSVM, alexnet_to_svm_keys
 from mldrnet.models.handcrafted import FeatureCache, FeatureModel, split_features
 from mldrnet.models.svm import fit_svm, fold_into_linear
+from mldrnet.training.start import start_phrase
 
 if TYPE_CHECKING:
     from mldrnet.data.prepare import PreparedData
@@ -194,7 +195,13 @@ def training_kind(model: str, train_config: dict | None) -> tuple[str, str | Non
 def describe_training(model: str, train_config: dict | None, epochs_run: int | None) -> str:
     """mldrnet.io.provenance.how_trained for a zoo model, with its kind (network, features, head) looked up."""
     kind, backbone = training_kind(model, train_config)
-    return how_trained(train_config, kind, backbone, epochs_run)
+    if not train_config or "start" not in train_config:  # a run of an older version: its options say the start
+        return how_trained(train_config, kind, backbone, epochs_run)
+    tag = train_config["start"]
+    # the start by its name (mldrnet.training.start), not by the path the user gave: how_trained shows a
+    # weights_path by its base name, and a tag holds no "/"
+    text = how_trained({**train_config, "pretrained": False, "weights_path": tag}, kind, backbone, epochs_run)
+    return f"{text}, {backbone} {start_phrase(tag)}" if kind == "head" and tag else text
 
 
 def describe_checkpoint(ckpt: Checkpoint) -> str:

@@ -1,7 +1,8 @@
 """Training in the shape of torchvision's reference `train.py`: plain functions with named arguments.
 
-    train_model(cfg, data_cfg, results_root)   prepare data, build the model (its zoo hooks may start it from
-                                               another run), skip it when trained the same way, else `fit`
+    train_model(cfg, data_cfg, results_root)   prepare data, build the model (from ImageNet weights where asked:
+                                               mldrnet.training.start; its zoo hooks may start it from another
+                                               run), skip it when trained the same way, else `fit`
     fit(job)                                   resume_state -> per epoch: train_one_epoch, evaluate, save_epoch
                                                -> finish_and_test (the zoo's finish hook, the test pass, result.json)
 
@@ -45,6 +46,7 @@ from mldrnet.training.distributed import DistContext, setup, teardown
 from mldrnet.training.hooks import Start, TrainContext, describe_checkpoint, describe_training, hooks_for
 from mldrnet.training.predictions import PREDICTIONS_FILE, Predictions, readable_paths
 from mldrnet.training.source import source_hash
+from mldrnet.training.start import ImageNetStart, imagenet_start
 
 log = logging.getLogger(__name__)
 
@@ -387,14 +389,22 @@ def writing(run: RunFolder):
         yield run
 
 
-def initial_model(cfg: TrainConfig, data, run: RunFolder) -> tuple[nn.Module, Start | None]:
-    """The model from the zoo (with ImageNet weights where its builder takes them and they were asked for),
-    then its zoo entry's start hook, which may initialise it from another run."""
-    options = {
-        k: v
-        for k, v in (("pretrained", cfg.pretrained), ("weights_path", cfg.weights_path))
-        if v and models.takes(cfg.model, k)
-    }
+def with_start(cfg: TrainConfig) -> tuple[TrainConfig, ImageNetStart | None]:
+    """`cfg` with its start named (mldrnet.training.start) and that start; a model without an ImageNet start drops
+    --pretrained / --weights (train-all and reproduce pass them to every model): it trains from scratch, and its
+    config hash, run key and how-trained are those of a run asked for without them."""
+    imagenet = imagenet_start(cfg.model, cfg.pretrained, cfg.weights_path)
+    if imagenet is None:
+        return replace(cfg, pretrained=False, weights_path=None, start=None), None
+    return replace(cfg, start=imagenet.tag), imagenet
+
+
+def initial_model(
+    cfg: TrainConfig, data, run: RunFolder, imagenet: ImageNetStart | None = None
+) -> tuple[nn.Module, Start | None]:
+    """The model from the zoo (with the ImageNet weights of `imagenet`, the file `with_start` found), then its zoo
+    entry's start hook, which may initialise it from another run."""
+    options = {"weights_path": str(imagenet.file)} if imagenet else {}
     model = models.create(cfg.model, num_classes=len(data.classes), **options, **cfg.model_config)
     hook = hooks_for(cfg.model).start
     prep = Preprocessing(crop=cfg.crop, resize=cfg.resize)
@@ -411,6 +421,7 @@ def train_model(
     observer: TrainObserver | None = None,
 ) -> TrainResult:
     _require_finite_options(cfg)
+    cfg, imagenet = with_start(cfg)  # a missing weights file fails here, before any data work
     if hooks_for(cfg.model).start is None:
         _require_epochs(cfg, None)  # before any work; with a start hook, once it has said how many it needs
     ctx = setup(cfg.device)
@@ -422,10 +433,11 @@ def train_model(
         if not ctx.is_main:
             data = prepare_data(data_cfg, results_root)
         require_eval_images(data)  # before the run folder: a training nobody can judge is not started
-        run = RunFolder.at(results_root, cfg.model, run_key(data_cfg, data, cfg.seed))
+        key = run_key(data_cfg, data, cfg.seed) + (imagenet.key_suffix if imagenet else "")
+        run = RunFolder.at(results_root, cfg.model, key)
         with writing(run) if ctx.is_main else nullcontext():  # rank 0 writes; the others only compute
             torch.manual_seed(cfg.seed)  # the initial weights, identical in every process and every rerun
-            model, start = initial_model(cfg, data, run)
+            model, start = initial_model(cfg, data, run, imagenet)
             if start and start.epochs is not None:
                 cfg = replace(cfg, epochs=start.epochs)
             _require_epochs(cfg, start)
