@@ -38,6 +38,7 @@ from bench.artifacts import PER_BATCH_FORMATS, Artifact, artifact_for
 from bench.envinfo import environment, usable_cpus
 from bench.mlperf.foreign import ForeignOnnx, file_bytes, label_map, mapped_predictions, read_labels
 from bench.mlperf.resources import Meter, resident_mb
+from bench.peak import Peak, executed_gflops
 from bench.records import CompareRun, Record
 from bench.timing import (
     Calibration,
@@ -282,14 +283,14 @@ class _Matrix:
         progress: Callable[[str], None],
         variants: list[Variant],
         threads: int,
-        peaks: dict[str, float] | None = None,
+        peaks: dict[str, Peak] | None = None,
         predictions_dir: Path | None = None,
         on_row: Callable[[int, int], None] = lambda done, total: None,
     ):
         self.config, self.root, self.hooks, self.progress = config, results_root, hooks, progress
         self.on_row, self.done, self.total = on_row, 0, 0  # rows made / expected, for "row n/N, ~T left"
         self.variants, self.threads = variants, threads
-        self.peaks = peaks or {}  # device -> measured fp32 matrix-product GFLOP/s
+        self.peaks = peaks or {}  # device -> the run's measured peak (bench.peak): fp32 rate, int8 limit
         self.predictions_dir = predictions_dir  # where each accuracy row's per-image predictions go (None: nowhere)
         self.data: DataConfig | None = None  # the first zoo model's data (its split): an --onnx model's test images
 
@@ -330,7 +331,10 @@ class _Matrix:
             timing_size = self.config.size or ev.size
             if self.config.size:  # a serving size below the model's smallest input: its rows say so in one line
                 models.check_input_size(tm.name, timing_size, "--size")
-            prof = profile(model, timing_size)  # GFLOPs per image where the model is timed
+            prof = profile(model, timing_size)  # parameters
+            # GFLOPs per image where the model is timed, convolutions over real inputs (not padding), as the
+            # engines execute them
+            gflops = executed_gflops(model, timing_size) if models.info(tm.name).is_network else None
             pre = self._serving_preprocessing(ckpt, timing_size)
         except Exception as e:
             self._guard(e)
@@ -345,7 +349,7 @@ class _Matrix:
             timing_size=timing_size,
             params=prof.params,
             threads=self.threads,
-            gflops=prof.gflops if models.info(tm.name).is_network else None,
+            gflops=gflops,
             paper_fi_accuracy_pct=models.info(tm.name).paper_fi_accuracy if ev.dataset == "fi" else None,
             how_trained=describe_checkpoint(ckpt),
             near_chance=ckpt.near_chance,
@@ -501,12 +505,20 @@ class _Matrix:
             self.progress(f"{name} {v.label} {v.precision} batch {batch}: {one_line(e)}")
             return self.counted([_error_row(name, v, batch, one_line(e), **common, timed=timed)])[0]
         lat = m.latency
-        rate, fraction = achieved(common.get("gflops"), m.images_per_s, self.peaks.get(v.device))
+        rate, fraction = achieved(common.get("gflops"), m.images_per_s, self.peaks.get(v.device), v.precision)
         extra: dict = dict(achieved_gflops=rate, peak_fraction=fraction, timed=timed, **usage)
+        if v.device == "cuda":  # the host clock around each call: copies both ways included, one call at a time
+            extra.update(copies_included=m.copies_included, synchronous=m.synchronous)
         if v.device == "cuda" and source is None:  # device-resident: the input already on the GPU, no copy
             try:
                 r = measure_resident(engine, x, v.device, self.config.timing)
-                extra = dict(extra, resident_p50_ms=r.latency.p50_ms, resident_ips=r.images_per_s)
+                extra = dict(
+                    extra,
+                    resident_p50_ms=r.latency.p50_ms,
+                    resident_ips=r.images_per_s,
+                    resident_clock=r.clock,
+                    resident_host_p50_ms=r.host_latency.p50_ms if r.host_latency else None,
+                )
             except Exception as e:
                 self._guard(e)
                 extra = dict(extra, engine_info=dict(common.get("engine_info", {}), resident_error=one_line(e)))
@@ -683,10 +695,7 @@ def run_compare(
         for d in devices:  # once per run, with the run's threads: what "% of peak" divides by
             try:
                 peaks[d] = measure_peak(d, budget_s=config.peak_budget_s)
-                progress(
-                    f"{d} fp32 matrix-product peak: {peaks[d].gflops_per_s:.1f} GFLOP/s "
-                    f"({peaks[d].size}x{peaks[d].size}, {threads} threads)"
-                )
+                progress(_peak_line(peaks[d], threads))
             except Exception as e:  # no peak: rows keep their GFLOP/s, without a fraction
                 if config.fail_fast:
                     raise
@@ -698,7 +707,7 @@ def run_compare(
             progress,
             variants,
             threads,
-            {d: p.gflops_per_s for d, p in peaks.items()},
+            peaks,
             predictions_dir,
             on_row,
         )
@@ -719,6 +728,19 @@ def run_compare(
         calibration[d]["peak"] = p.to_dict()
     env = environment(config.dataset, [r.split_hash for r in records if r.split_hash], threads)
     return CompareRun(tuple(records), env, config.to_dict(), calibration)
+
+
+def _peak_line(p: Peak, threads: int) -> str:
+    """The peak as compare says it: the measured rate, its spread over runs, the theoretical FMA peak, int8's."""
+    d = p.to_dict()
+    theory = d["theoretical_gflops_per_s"]
+    return (
+        f"{p.device} fp32 matrix-product peak: {p.gflops_per_s:.1f} GFLOP/s ({p.size}x{p.size}, {threads} threads"
+        + (f", spread {p.spread:.1%} over {p.runs} runs" if p.spread is not None else "")
+        + ")"
+        + (f"; theoretical FMA peak {theory:.0f} GFLOP/s" if theory else "")
+        + (f"; int8 limit: {p.int8_basis}" if p.int8_factor else "")
+    )
 
 
 def summarize_calibration(before: Calibration, after: Calibration, per_row: list[float]) -> dict:

@@ -1,9 +1,11 @@
-"""`bench models`: every zoo entry with its cost, measured by building it."""
+"""`bench models`: every zoo entry with its cost, measured by building it (GFLOPs as the engines execute them,
+bench.peak.executed_gflops: the same count compare's rows carry)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from bench.peak import executed_gflops
 from mldrnet import models
 from mldrnet.errors import BenchError
 from mldrnet.models.stats import count_params, profile
@@ -50,7 +52,9 @@ def model_rows(size: int = 375, names: list[str] | None = None) -> list[ModelRow
             )
             continue
         try:
-            p = profile(models.create(name), size)
+            model = models.create(name)
+            p = profile(model, size)
+            gflops = executed_gflops(model, size)
         except RuntimeError as e:  # e.g. AlexNet's 11x11 stride-4 stem and three pools need >= 63 px
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise BenchError(f"{name} cannot run at {size} px: {first}") from e
@@ -59,7 +63,7 @@ def model_rows(size: int = 375, names: list[str] | None = None) -> list[ModelRow
                 name,
                 entry.family,
                 p.params,
-                p.gflops,
+                gflops,
                 p.output_shape,
                 entry.paper_fi_accuracy,
                 entry.description,

@@ -109,6 +109,14 @@ class Record:
     # GPU only: the input already on the device (no host copy); the lat_*/throughput above are end to end
     resident_p50_ms: Positive | None = None
     resident_ips: Positive | None = None
+    # GPU rows: what the latencies span. lat_* and throughput_ips: host clock, host copies in and out included,
+    # one call at a time (synchronous: no second stream overlaps copies and compute); resident_*: CUDA events
+    # (resident_clock) around the engine call with the input already on the device, and the host clock's p50 of
+    # the same calls beside it (Python and launch overhead included)
+    copies_included: StrictBool | None = None
+    synchronous: StrictBool | None = None
+    resident_clock: StrictStr | None = None
+    resident_host_p50_ms: Positive | None = None
     threads: PositiveInt | None = None
     calibration_ms: Positive | None = None  # bench.timing.calibrate on this row's device, just before its timing
     # the model and its file in this format

@@ -5,7 +5,10 @@ What the numbers mean (trtexec / timm / MLPerf conventions):
   lazy initialization, clock ramp-up and allocator growth settle on a slow model; time alone can be one
   iteration of a huge model;
 - each measured iteration is `sync(); t0; run(); sync(); t1`, so a GPU engine's queued work is inside the
-  sample (CPU engines' `synchronize` is a no-op);
+  sample (CPU engines' `synchronize` is a no-op); device-resident GPU timing (`measure_resident`) takes each
+  sample from CUDA events recorded around the call instead, and keeps the host clock beside it;
+- every Measurement says what it spans (`labels`): the clock, whether host<->device copies are inside (GPU
+  end to end: yes; device-resident: no), and that throughput is synchronous (one call at a time, no pipelining);
 - the measured loop stops when both `min_iters` and the time budget are reached (or at `max_iters`);
 - latency = per-call wall time; throughput = batch x iterations / wall time of the measured loop;
 - the coefficient of variation (std / mean) flags a noisy run (shared machine, thermal throttling): gate on
@@ -13,8 +16,9 @@ What the numbers mean (trtexec / timm / MLPerf conventions):
 
 `calibrate` times a fixed matrix product with the same threads: the CI gate divides timings by it, so a
 baseline taken on one machine can judge a run on another (to first order: both are dense float maths).
-`measure_peak` is another matter: the machine's fp32 matrix-product limit (the best of several large products),
-measured once per compare run, what each row's achieved GFLOP/s is a fraction of (`achieved`).
+`measure_peak` (bench.peak) is another matter: the machine's steady-state fp32 matrix-product limit, with the
+theoretical FMA peak and the int8 limit beside it, measured once per compare run: what each row's achieved
+GFLOP/s is a fraction of (`achieved`, by the row's precision).
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import torch
+
+from bench.peak import Peak, measure_peak  # noqa: F401  (measure_peak re-exported: callers import it from here)
 
 
 @dataclass(frozen=True)
@@ -72,29 +79,65 @@ class LatencyStats:
         return cls(len(ms), float(ms.mean()), std, float(ms.min()), float(p50), float(p90), float(p99), float(ms.max()))
 
 
+HOST_CLOCK = "host clock"  # time.perf_counter around synchronize(): what the caller waits, launch overhead included
+CUDA_EVENTS = "CUDA events"  # device time between two events on the stream: GPU work (and its launch gaps) only
+
+
 @dataclass(frozen=True)
 class Measurement:
     batch_size: int
-    latency: LatencyStats  # per call, i.e. per batch
-    images_per_s: float
-    wall_s: float  # measured phase
+    latency: LatencyStats  # per call, i.e. per batch, on `clock`
+    images_per_s: float  # batch x calls / (the loop's wall time; with CUDA events the summed device time)
+    wall_s: float  # measured phase, host clock
     warmup_iters: int  # what the warm-up actually ran
     warmup_s: float
     noisy: bool  # latency CV above the configured threshold
+    clock: str = HOST_CLOCK
+    copies_included: bool | None = None  # host<->device copies inside each sample; None: a CPU engine (no device)
+    synchronous: bool = True  # one call at a time, each waiting for the last: no overlap of copies with compute
+    host_latency: LatencyStats | None = None  # with CUDA events: the same calls on the host clock
+
+    def labels(self) -> dict:
+        """What the figures span, for a record or a column header: clock, copies, synchronous throughput."""
+        copies = {True: "host<->device copies included", False: "no host<->device copies", None: "no device"}
+        return {
+            "clock": self.clock,
+            "copies_included": self.copies_included,
+            "synchronous": self.synchronous,
+            "timed": f"{self.clock}; {copies[self.copies_included]}; "
+            + ("synchronous: one call at a time" if self.synchronous else "pipelined"),
+        }
+
+
+class EventTimer:
+    """Device time of one call: an event recorded on `stream` before it and one after; `elapsed_s` once the
+    device is synchronized. The stream is torch's current stream: every GPU engine's `run_on_device` leaves its
+    work ordered before that stream's next operation (torch enqueues on it; TensorRT makes it wait for its own
+    stream; ONNX Runtime returns after its stream is done), so the end event follows the whole call."""
+
+    def __init__(self, new_event: Callable[[], Any], stream: Any = None):
+        self.begin, self.end, self.stream = new_event(), new_event(), stream
+
+    @classmethod
+    def cuda(cls, device: str = "cuda") -> EventTimer:
+        return cls(lambda: torch.cuda.Event(enable_timing=True), torch.cuda.current_stream(device))
+
+    def start(self) -> None:
+        self.begin.record(self.stream)
+
+    def stop(self) -> None:
+        self.end.record(self.stream)
+
+    def elapsed_s(self) -> float:
+        self.end.synchronize()  # elapsed_time needs both events complete
+        return self.begin.elapsed_time(self.end) / 1e3  # milliseconds
 
 
 def _noop() -> None:
     pass
 
 
-def measure(
-    run: Callable[[], object],
-    batch_size: int,
-    config: TimingConfig = TimingConfig(),
-    sync: Callable[[], None] = _noop,
-    clock: Callable[[], float] = time.perf_counter,
-) -> Measurement:
-    """Time `run()` (one batch of `batch_size` images) after warming it up; `sync` waits for device work."""
+def _warm_up(run: Callable[[], object], config: TimingConfig, sync: Callable[[], None], clock) -> tuple[int, float]:
     sync()
     start = clock()
     warm = 0
@@ -104,48 +147,108 @@ def measure(
         if warm >= config.max_iters:  # a run too fast for the clock's resolution still ends
             break
     sync()
-    warm_s = clock() - start
+    return warm, clock() - start
 
+
+def _samples(
+    run: Callable[[], object], config: TimingConfig, sync: Callable[[], None], clock, events: EventTimer | None
+) -> tuple[list[float], list[float], float]:
+    """(samples on the measuring clock, the same on the host clock, wall seconds of the loop)."""
     samples: list[float] = []
+    host: list[float] = []
     loop_start = clock()
     while len(samples) < config.max_iters and (
         len(samples) < config.min_iters or clock() - loop_start < config.budget_s
     ):
         sync()
         t0 = clock()
+        if events is not None:
+            events.start()
         run()
+        if events is not None:
+            events.stop()
         sync()
-        samples.append(clock() - t0)
-    wall = clock() - loop_start
+        host.append(clock() - t0)
+        samples.append(events.elapsed_s() if events is not None else host[-1])
+    return samples, host, clock() - loop_start
+
+
+def measure(
+    run: Callable[[], object],
+    batch_size: int,
+    config: TimingConfig = TimingConfig(),
+    sync: Callable[[], None] = _noop,
+    clock: Callable[[], float] = time.perf_counter,
+    events: EventTimer | None = None,
+    copies_included: bool | None = None,
+) -> Measurement:
+    """Time `run()` (one batch of `batch_size` images) after warming it up; `sync` waits for device work. With
+    `events`, each sample is the device time between them (the host clock still bounds the loop and is kept
+    as `host_latency`); `copies_included` only labels what `run` does."""
+    warm, warm_s = _warm_up(run, config, sync, clock)
+    samples, host, wall = _samples(run, config, sync, clock, events)
     stats = LatencyStats.from_seconds(samples)
+    busy = sum(samples) if events is not None else wall  # device time of synchronous calls: no host gaps
     return Measurement(
         batch_size,
         stats,
-        batch_size * len(samples) / wall if wall > 0 else math.inf,
+        batch_size * len(samples) / busy if busy > 0 else math.inf,
         wall,
         warm,
         warm_s,
         bool(stats.cv > config.cv_warn),
+        clock=CUDA_EVENTS if events is not None else HOST_CLOCK,
+        copies_included=copies_included,
+        host_latency=LatencyStats.from_seconds(host) if events is not None else None,
     )
 
 
-def measure_engine(engine, batch: torch.Tensor, config: TimingConfig = TimingConfig()) -> Measurement:
-    """An `engines.base.Engine` on one fixed input batch (the same tensor every call: no data pipeline inside)."""
-    return measure(lambda: engine(batch), int(batch.shape[0]), config, sync=engine.synchronize)
+def _on_cuda(device: Any) -> bool:
+    return str(device).startswith("cuda")
+
+
+def measure_engine(
+    engine, batch: torch.Tensor, config: TimingConfig = TimingConfig(), device: str | None = None
+) -> Measurement:
+    """An `engines.base.Engine` on one fixed input batch (the same tensor every call: no data pipeline inside),
+    end to end on the host clock: on a GPU engine each call copies the host batch in and the logits out, so
+    the figures include the copies (`copies_included`). `device`: the engine's, else its `device` attribute."""
+    on_gpu = _on_cuda(device if device is not None else getattr(engine, "device", "cpu"))
+    return measure(
+        lambda: engine(batch),
+        int(batch.shape[0]),
+        config,
+        sync=engine.synchronize,
+        copies_included=True if on_gpu else None,
+    )
 
 
 def measure_resident(
-    engine, batch: torch.Tensor, device: str = "cuda", config: TimingConfig = TimingConfig()
+    engine,
+    batch: torch.Tensor,
+    device: str = "cuda",
+    config: TimingConfig = TimingConfig(),
+    events: EventTimer | None = None,
 ) -> Measurement:
     """Device-resident timing, measured the same way for every GPU engine: the batch is copied to `device` once,
-    before timing; each sample is `synchronize(); t0; engine.run_on_device(x); synchronize(); t1`, so whatever an
-    engine does inside (torch: enqueue on its stream; TensorRT: enqueue on its own stream joined to torch's; ONNX
-    Runtime: a run on its stream that returns when done) the sample spans the same work: the model on inputs
-    already on the device, logits left there, no host copies."""
+    before timing; each sample is `synchronize(); start event; engine.run_on_device(x); end event; synchronize()`
+    and is the device time between the events (CUDA events on torch's current stream, `EventTimer`), so whatever
+    an engine does inside (torch: enqueue on its stream; TensorRT: enqueue on its own stream joined to torch's;
+    ONNX Runtime: a run on its stream that returns when done) the sample spans the same work: the model on inputs
+    already on the device, logits left there, no host copies, without the host's synchronize round trip. On a
+    CPU device it is the host clock. `events` replaces the CUDA events (tests)."""
     x = batch.to(device)
-    if device.startswith("cuda"):
+    if _on_cuda(device):
         torch.cuda.synchronize()
-    return measure(lambda: engine.run_on_device(x), int(batch.shape[0]), config, sync=engine.synchronize)
+        events = events or EventTimer.cuda(device)
+    return measure(
+        lambda: engine.run_on_device(x),
+        int(batch.shape[0]),
+        config,
+        sync=engine.synchronize,
+        events=events,
+        copies_included=False if _on_cuda(device) else None,
+    )
 
 
 # --- calibration ----------------------------------------------------------------------------------------
@@ -180,81 +283,26 @@ def calibrate(
     return Calibration(device, n, m.latency.p50_ms, m.latency.count, torch.get_num_threads())
 
 
-# --- the machine's limit: a proper fp32 matrix-product peak, measured once per run ---------------------
-
-PEAK_SIZE = {"cpu": 2048, "cuda": 8192}  # n of the (n x n) @ (n x n) float32 product; big enough to be compute bound
-
-
-@dataclass(frozen=True)
-class Peak:
-    """The best fp32 matrix-product rate seen on `device` with the current threads: what "% of peak" divides by."""
-
-    device: str
-    size: int
-    best_ms: float  # fastest of the timed products
-    runs: int
-    threads: int
-
-    @property
-    def gflops_per_s(self) -> float:
-        return 2.0 * self.size**3 / (self.best_ms * 1e-3) / 1e9
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "gflops_per_s": self.gflops_per_s}
-
-
-def measure_peak(
-    device: str = "cpu",
-    size: int | None = None,
-    min_runs: int = 3,
-    max_runs: int = 20,
-    budget_s: float = 1.0,
-    clock: Callable[[], float] = time.perf_counter,
-) -> Peak:
-    """The best of several float32 `torch.matmul` products of two (n x n) matrices (2048 on the CPU, grown to 4096
-    when one takes under 10 ms; 8192 on a GPU) after one warm-up product, run until `min_runs` products and
-    `budget_s` seconds have passed (at most `max_runs`): about a second on a 2-core CPU. Peak means the best run,
-    not the median: the question is what the machine can do, not what it did on average."""
-    kind = device.split(":")[0]
-    n = size or PEAK_SIZE.get(kind, 2048)
-    sync = torch.cuda.synchronize if kind == "cuda" else _noop
-    gen = torch.Generator().manual_seed(0)
-
-    def operands(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.rand(n, n, generator=gen).to(device), torch.rand(n, n, generator=gen).to(device)
-
-    def once(a: torch.Tensor, b: torch.Tensor) -> float:
-        sync()
-        t0 = clock()
-        torch.matmul(a, b)
-        sync()
-        return clock() - t0
-
-    a, b = operands(n)
-    first = once(a, b)  # warm-up (thread pool start, first-touch of the output)
-    if size is None and kind == "cpu" and first < 0.01:  # many cores: a bigger product keeps them all busy
-        n = 2 * n
-        a, b = operands(n)
-        once(a, b)
-    times: list[float] = []
-    start = clock()
-    while len(times) < max_runs and (len(times) < min_runs or clock() - start < budget_s):
-        times.append(once(a, b))
-    return Peak(device, n, min(times) * 1e3, len(times), torch.get_num_threads())
+# --- the machine's limit (bench.peak) and how close a row came to it ---------------------------------------
 
 
 def achieved(
-    gflops_per_image: float | None, images_per_s: float | None, peak_gflops_per_s: float | None
+    gflops_per_image: float | None,
+    images_per_s: float | None,
+    peak: Peak | float | None,
+    precision: str = "fp32",
 ) -> tuple[float | None, float | None]:
-    """(achieved GFLOP/s, fraction of the peak): GFLOPs per image at the timed size x images/s, and that over the
-    machine's measured fp32 matrix-product rate (None where a number is missing; the fraction may pass 1 for
-    reduced precision, which the fp32 peak does not bound)."""
+    """(achieved GFLOP/s, fraction of the row's limit): GFLOPs per image at the timed size x images/s, and that
+    over `peak.reference(precision)` (the fp32 peak; for int8 rows the int8 limit, 2x or 4x it by VNNI) or over a
+    rate given as a number. None where a number is missing; the fraction may pass 1 only for fp16/bf16/tf32,
+    which the fp32 peak does not bound."""
     if gflops_per_image is None or images_per_s is None or not math.isfinite(images_per_s):
         return None, None
     rate = gflops_per_image * images_per_s
-    if peak_gflops_per_s is None or not peak_gflops_per_s > 0:
+    reference = peak.reference(precision) if isinstance(peak, Peak) else peak
+    if reference is None or not reference > 0:
         return rate, None
-    return rate, rate / peak_gflops_per_s
+    return rate, rate / reference
 
 
 def pin_threads(threads: int | None) -> int:

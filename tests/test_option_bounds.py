@@ -125,7 +125,8 @@ def test_data_info_on_a_missing_data_root_creates_nothing(tmp_path):
     missing = tmp_path / "missing"
     for cmd in ("info", "verify", "split"):
         r = runner.invoke(
-            cli_app(), ["data", cmd, "--dataset", "synth", "--data-root", str(missing), "--results-dir", str(tmp_path / "r")]
+            cli_app(),
+            ["data", cmd, "--dataset", "synth", "--data-root", str(missing), "--results-dir", str(tmp_path / "r")],
         )
         assert isinstance(r.exception, BenchError) and f"--data-root {missing} does not exist" in str(r.exception)
         assert not missing.exists()

@@ -17,6 +17,7 @@ from bench.artifacts import artifact_for
 from bench.check import Tolerance, check, compare_runs, load_baseline, resolve_tolerance
 from bench.cli.tables import records_table, scenarios_table
 from bench.compare import CompareConfig, Hooks, run_compare
+from bench.peak import executed_gflops
 from bench.plots import write_plots
 from bench.records import CompareRun, Record, load_run, read_csv, save_run
 from bench.report import save_all, scenarios, warnings_for
@@ -24,7 +25,6 @@ from bench.timing import Peak, achieved, measure_peak
 from engines.base import Engine, create_engine
 from mldrnet import models
 from mldrnet.errors import BenchError
-from mldrnet.models.stats import profile
 from tests.helpers.compare_fakes import CLASSES, FAST, SIZE, cli_app, fake_hooks, synthetic_run, write_checkpoint
 
 SERVE = 96  # != SIZE (64), the checkpoint's crop
@@ -102,8 +102,8 @@ def test_timing_batches_at_the_serving_size_accuracy_at_the_trained_size(served)
         assert r.input_size == SIZE and r.timing_size == SERVE and r.test_images == 16
         assert r.agreement_pct == 100.0  # accuracy at 64 px is the reference itself
     net = models.create("mldrnet-l2", num_classes=len(CLASSES))
-    assert run.records[0].gflops == pytest.approx(profile(net, SERVE).gflops)
-    assert run.records[0].gflops > profile(net, SIZE).gflops * 2  # (96/64)^2 = 2.25x the work
+    assert run.records[0].gflops == pytest.approx(executed_gflops(net, SERVE))  # convolutions over real inputs
+    assert run.records[0].gflops > executed_gflops(net, SIZE) * 2  # (96/64)^2 = 2.25x the work, less the borders
     assert run.config["size"] == SERVE
 
 
@@ -150,15 +150,6 @@ def test_achieved_and_peak_from_fabricated_numbers():
     ticks = iter(i * 0.5 for i in range(100))  # every clock read 0.5 s later: each product "takes" 0.5 s
     p = measure_peak("cpu", size=64, min_runs=3, budget_s=0.0, clock=lambda: next(ticks))
     assert p.runs == 3 and p.best_ms == pytest.approx(500.0) and p.size == 64
-
-
-def test_the_peak_is_quick_and_plausible():
-    import time
-
-    t0 = time.perf_counter()
-    p = measure_peak("cpu")
-    assert time.perf_counter() - t0 < 3.0
-    assert p.size >= 2048 and p.runs >= 3 and 1.0 < p.gflops_per_s < 1e6
 
 
 # --- the scenarios -------------------------------------------------------------------------------------------

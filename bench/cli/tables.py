@@ -127,8 +127,9 @@ COLUMNS = (
     Column("p99", "p99 ms", _p99, "{:.2f}", "min", per_batch=True, empty=lambda r: _no_p99(r.lat_count)),
     Column("cv", "CV", lambda r: r.lat_cv, "{:.2f}"),
     Column("img/s", "img/s", lambda r: r.throughput_ips, "{:.1f}", "max"),
-    # GPU rows only (left out on a CPU run): the input already on the device, no host copies
+    # GPU rows only (left out on a CPU run): the input already on the device, no host copies, CUDA events
     Column("dev-p50", "dev p50 ms", lambda r: r.resident_p50_ms, "{:.2f}", "min", per_batch=True),
+    Column("dev-host", "dev host p50", lambda r: r.resident_host_p50_ms, "{:.2f}"),
     Column("dev-img/s", "dev img/s", lambda r: r.resident_ips, "{:.1f}", "max"),
     Column("params", "params M", _mparams, "{:.2f}"),
     Column("gflops", "GFLOPs", lambda r: r.gflops, "{:.2f}"),
@@ -279,6 +280,12 @@ def _records_caption(records: list[Record], chosen: list[Column], full: bool) ->
     parts = [f"{BEST} = best in its column (latency: among rows of the same batch)"]
     if names & {"p50", "p99", "dev-p50"}:
         parts.append("latency per call at the row's batch")
+    if any(r.copies_included for r in records):  # GPU rows: say what each latency spans
+        parts.append(
+            "GPU rows: p50/p99 and img/s on the host clock with the copies in and out, one call at a time "
+            "(synchronous); dev p50 = CUDA events, input already on the GPU; dev host p50 = the same calls on the "
+            "host clock"
+        )
     if "p99" in names and any(r.ok and few_calls(r.lat_count) for r in records):
         parts.append(f'"- (n=N)": only N timed calls, a p99 needs {MIN_P99_SAMPLES}')
     if names & {"agree", "dlogit"}:
@@ -302,7 +309,10 @@ def _records_caption(records: list[Record], chosen: list[Column], full: bool) ->
     if names & {"rss", "cpu", "load-s", "dev-mb"}:
         parts.append("RSS = the largest resident memory during the row's timing; CPU % of the usable cores")
     if names & {"gflops", "gflop/s", "peak"}:
-        parts.append("GFLOPs, GFLOP/s and % peak (of the run's fp32 matrix-product rate) at the timing size")
+        parts.append(
+            "GFLOPs (convolutions over real pixels, as the engines run them), GFLOP/s and % peak (of the run's "
+            "fp32 matrix-product rate; int8 rows: of the int8 limit, 2x or 4x it) at the timing size"
+        )
     if not full:
         parts.append("--wide: every column")
     return escape("; ".join(parts))

@@ -2,6 +2,7 @@
 
 - the timing loop's own overhead per call (it must stay far below the fastest engine call it measures);
 - the calibration matrix product (the machine's yardstick: a change here means another or a busier machine);
+- the fp32 matrix-product peak compare measures once per run (its default budget: how long it adds to a run);
 - scoring a FI-sized test split (3.5k predictions: top-1, per-class TPR, confusion matrix);
 - records.json + records.csv of a large run, written and read back.
 
@@ -11,6 +12,7 @@ Run: `pytest tests/benchmarks --benchmark-enable` (see the README's CI section f
 import numpy as np
 import torch
 
+from bench.peak import measure_peak
 from bench.records import CompareRun, Record, load_run, read_csv, save_run
 from bench.timing import TimingConfig, calibrate, measure
 from mldrnet.evaluation.metrics import classification_metrics
@@ -69,3 +71,8 @@ def test_records_round_trip_200_rows(benchmark, tmp_path):
 
     back, csv_rows = benchmark(round_trip)
     assert back.records == rows and tuple(csv_rows) == rows
+
+
+def test_fp32_peak_measurement(benchmark):
+    p = benchmark.pedantic(measure_peak, args=("cpu",), rounds=1, iterations=1)
+    assert p.size >= 2048 and p.runs >= 3 and p.gflops_per_s > 0 and p.spread >= 0
