@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from bench.cli.progress import EpochProgress, RowProgress, duration
 
 
@@ -53,3 +55,17 @@ def test_train_all_lines_say_which_model_of_how_many_in_percent(capsys):
     progress.end_run()
     line = capsys.readouterr().err.strip()
     assert line.startswith("model 2/3: vgg19 epoch 1/2: loss 1.500  train acc 50.00 %  val acc 91.39 %")
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_verify_says_how_far_it_got(tmp_path, workers):
+    from mldrnet.data.audit import PROGRESS_EVERY, verify
+    from tests.helpers.data_files import jpg, truncated_jpg
+
+    paths = [jpg(tmp_path / f"{i}.jpg", colour=(i % 255, 0, 0)) for i in range(2 * PROGRESS_EVERY + 5)]
+    paths.append(truncated_jpg(tmp_path / "cut.jpg"))
+    calls: list[tuple[int, int]] = []
+    report = verify(paths, workers, on_progress=lambda done, total: calls.append((done, total)))
+    n = len(paths)
+    assert calls == [(PROGRESS_EVERY, n), (2 * PROGRESS_EVERY, n), (n, n)]
+    assert report.n_checked == n and [p for p, _ in report.bad] == [str(tmp_path / "cut.jpg")]

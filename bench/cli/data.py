@@ -176,6 +176,7 @@ def verify(
     ] = False,
 ) -> None:
     """Decode every image and name each bad file. Exit 1 on a wrong layout, 2 when some files are unreadable."""
+    from bench.cli.progress import RowProgress
     from mldrnet.data.audit import verify as verify_files
     from mldrnet.data.prepare import report_dropped, scan
 
@@ -183,7 +184,9 @@ def verify(
     spec, listing, _ = scan(_config(dataset, data_root, n=n, size=size), results_root(results_dir))
     report_dropped(spec.name, listing.dropped, show=len(listing.dropped))
     start = time.perf_counter()
-    report = verify_files(listing.paths(), workers)
+    with RowProgress(unit="file") as progress:  # a live line on a terminal; in a log, a line when 10 s pass
+        progress(f"decoding {len(listing.paths())} files of {spec.name}")
+        report = verify_files(listing.paths(), workers, on_progress=progress.rows)
     seconds = time.perf_counter() - start
     if as_json:
         print(json.dumps(_verify_document(spec.name, listing, report, seconds), indent=2))

@@ -46,9 +46,13 @@ class RowProgress:
     that starts and stops the live line and the log heartbeat. `clock` is replaceable for tests."""
 
     def __init__(
-        self, bars: bool = True, heartbeat_s: float = HEARTBEAT_S, clock: Callable[[], float] = time.monotonic
+        self,
+        bars: bool = True,
+        heartbeat_s: float = HEARTBEAT_S,
+        clock: Callable[[], float] = time.monotonic,
+        unit: str = "row",
     ):
-        self.clock, self.heartbeat_s = clock, heartbeat_s
+        self.clock, self.heartbeat_s, self.unit = clock, heartbeat_s, unit  # unit: what is counted ("row", "file")
         self.started = self.last = clock()
         self.done, self.total = 0, None
         self.step = "starting"
@@ -101,7 +105,9 @@ class RowProgress:
         if self.total is None:
             return ""
         left = self.left()
-        return f"row {self.done}/{self.total}" + (f", ~{duration(left)} left" if left is not None else "") + ": "
+        return (
+            f"{self.unit} {self.done}/{self.total}" + (f", ~{duration(left)} left" if left is not None else "") + ": "
+        )
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(min(1.0, self.heartbeat_s / 4)):

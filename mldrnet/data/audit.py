@@ -12,6 +12,8 @@ import logging
 import os
 import stat
 from collections import Counter
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
@@ -70,8 +72,12 @@ def quick_check(paths: list[str], workers: int = 0, show: int = 10) -> dict[str,
     return bad
 
 
-def verify(paths: list[Path], workers: int = 0) -> VerifyReport:
-    results = _map(_check_one, [os.fsdecode(p) for p in paths], workers)
+def verify(
+    paths: list[Path], workers: int = 0, on_progress: Callable[[int, int], None] = lambda done, total: None
+) -> VerifyReport:
+    """Decode and hash every file; `on_progress(done, total)` every PROGRESS_EVERY files (a large set takes
+    minutes: the CLI shows how far it got and the time left)."""
+    results = _map(_check_one, [os.fsdecode(p) for p in paths], workers, on_progress)
     bad = tuple((printable(p), reason) for p, reason, _ in results if reason is not None)
     groups: dict[str, list[str]] = {}
     for p, _, digest in results:
@@ -95,8 +101,15 @@ def _check_one(path: str) -> tuple[str, str | None, str | None]:
     return path, None, digest
 
 
-def _map(fn, items: list, workers: int) -> list:
-    if workers <= 0 or len(items) < 64:
-        return [fn(x) for x in items]
-    with Pool(workers) as pool:
-        return pool.map(fn, items, chunksize=64)
+PROGRESS_EVERY = 64  # files between two progress calls
+
+
+def _map(fn, items: list, workers: int, on_progress: Callable[[int, int], None] = lambda done, total: None) -> list:
+    results: list = []
+    with Pool(workers) if workers > 0 and len(items) >= PROGRESS_EVERY else nullcontext() as pool:
+        mapped = pool.imap(fn, items, chunksize=PROGRESS_EVERY) if pool is not None else map(fn, items)
+        for result in mapped:  # in the items' order, as they finish
+            results.append(result)
+            if len(results) % PROGRESS_EVERY == 0 or len(results) == len(items):
+                on_progress(len(results), len(items))
+    return results
