@@ -502,8 +502,9 @@ class _Matrix:
                 m, usage = _metered(v.device, lambda: measure(run, batch, self.config.timing, engine.synchronize))
         except Exception as e:
             self._guard(e)
+            row = self.counted([_error_row(name, v, batch, one_line(e), **common, timed=timed)])[0]
             self.progress(f"{name} {v.label} {v.precision} batch {batch}: {one_line(e)}")
-            return self.counted([_error_row(name, v, batch, one_line(e), **common, timed=timed)])[0]
+            return row
         lat = m.latency
         rate, fraction = achieved(common.get("gflops"), m.images_per_s, self.peaks.get(v.device), v.precision)
         extra: dict = dict(achieved_gflops=rate, peak_fraction=fraction, timed=timed, **usage)
@@ -522,13 +523,14 @@ class _Matrix:
             except Exception as e:
                 self._guard(e)
                 extra = dict(extra, engine_info=dict(common.get("engine_info", {}), resident_error=one_line(e)))
+        record = self._record(name, v, batch, common, extra, m, row_cal)  # counted first: "row n/N" includes it
         self.progress(
             f"{name} {v.label} {v.precision} batch {batch} at {size} px ({timed}): p50 {lat.p50_ms:.2f} ms, "
             f"{m.images_per_s:.1f} img/s"
             + (f", {fraction:.0%} of peak" if fraction is not None else "")
             + (" (noisy)" if m.noisy else "")
         )
-        return self._record(name, v, batch, common, extra, m, row_cal)
+        return record
 
     def _record(self, name: str, v: Variant, batch: int, common: dict, extra: dict, m: Measurement, row_cal) -> Record:
         """A timed row's Record, counted."""

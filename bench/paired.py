@@ -167,7 +167,7 @@ def _ci(x: float, ci: tuple[float, float]) -> str:
     return f"{x:.2f} [{ci[0]:.1f}, {ci[1]:.1f}]"
 
 
-def _p(p: float) -> str:
+def p_text(p: float) -> str:
     return "-" if math.isnan(p) else (f"{p:.3f}" if p >= 0.001 else f"{p:.1e}")
 
 
@@ -182,6 +182,6 @@ def row_cells(r: PairedRow) -> list[str]:
         _ci(r.acc_b, r.wilson_b),
         f"{r.diff:+.2f} [{r.boot_low:+.2f}, {r.boot_high:+.2f}]",
         f"{r.only_a} / {r.only_b}",
-        _p(r.p),
-        _p(r.p_holm),
+        p_text(r.p),
+        p_text(r.p_holm),
     ]

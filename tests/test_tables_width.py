@@ -189,3 +189,42 @@ def test_train_table_prints_percentages():
 
     text = render(train_table([TrainResult("mldrnet", epochs=3, best_val_acc=0.914, test_acc=0.9013)]), 120, False)
     assert "91.40" in text and "90.13" in text and "0.914" not in text and "top-1 %" in text
+
+
+def test_mlperf_and_paired_tables_fit_80_columns_and_say_what_they_leave_out():
+    from types import SimpleNamespace
+
+    from bench.cli.mlperf import mlperf_notes, mlperf_table
+    from bench.cli.tables import paired_table
+    from bench.paired import PairedRow
+
+    def loadgen(scenario, **kw):
+        fields = dict(model="alexnet-svm", variant="torch-cpu-compile", precision="fp32", scenario=scenario)
+        fields |= dict(figure=7.39, validity="VALID", offered_qps=None, p99_ms=8.1, latency_count=20490)
+        fields |= dict(accuracy_pct=None, ok=True, error=None, invalid_reasons=[], official=False)
+        return SimpleNamespace(**(fields | kw))
+
+    records = [
+        loadgen("single-stream"),
+        loadgen("multi-stream", figure=37.4),
+        loadgen("server", figure=44.3, offered_qps=44.5, validity="INVALID", invalid_reasons=["p99 > target"]),
+        loadgen("offline", figure=1084.1),
+        loadgen("server", ok=False, error="cannot compile", figure=None, validity=None, p99_ms=None),
+    ]
+    text = render(mlperf_table(records, group=True), 80, terminal=True)
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    assert "INVALID" in text and "error" in text and "1084.1/s" in text and "20490" in text
+    assert mlperf_notes(records) == [
+        "alexnet-svm torch-cpu-compile fp32 server: INVALID: p99 > target",
+        "alexnet-svm torch-cpu-compile fp32 server: cannot compile",
+    ]
+
+    def pair(b, problem=None):
+        return PairedRow("mldrnet", b, 180, 90.0, 65.0, (84.7, 93.6), (57.8, 71.6), 25.0, 17.8, 32.2, 120, 5,
+                         1.2e-9, 4.8e-9, problem or "")  # fmt: skip
+
+    rows = [pair("alexnet-svm"), pair("resnet101", problem="no per-image predictions of ResNet-101")]
+    text = render(paired_table(rows, "MldrNet against the baselines"), 80, terminal=True)
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    assert "(A = mldrnet)" in text and "[+17.8, +32.2]" in text and "120/5" in text
+    assert "resnet101 not compared: no per-image predictions of" in " ".join(text.split())

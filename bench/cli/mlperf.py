@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bench.cli.console import error, info, print_table, warn
+from bench.cli.console import error, info, out, print_table, warn
 from bench.cli.options import (
     CPUS,
     DEFAULT_DATASET,
@@ -165,7 +165,9 @@ def mlperf(
     else:
         info(f"quick runs of {duration:g} s (not official MLPerf results: --official for the run rules)")
     run = run_mlperf(config, root, target, progress=info)
-    print_table(mlperf_table(run.records))
+    print_table(mlperf_table(run.records, group=out.is_terminal))
+    for line in mlperf_notes(run.records):
+        warn(line)
     for r in run.records:
         if r.accuracy_note and r.accuracy_pct is None:
             warn(f"{r.model} {r.variant}: {r.accuracy_note}")
@@ -176,54 +178,86 @@ def mlperf(
         raise typer.Exit(1)
 
 
-def _num(v, fmt: str = "{:.2f}") -> str:
-    return "-" if v is None else fmt.format(v)
+def _figure(r) -> str | None:
+    """LoadGen's figure with its unit: ms for the stream scenarios, samples/s (/s) for server and offline."""
+    if r.figure is None:
+        return None
+    return f"{r.figure:.2f} ms" if r.scenario in ("single-stream", "multi-stream") else f"{r.figure:.1f}/s"
 
 
-def mlperf_table(records) -> Table:
-    """One line per LoadGen record: LoadGen's figure for the scenario, its verdict, the tails with their count."""
-    quick = not any(r.official for r in records)
-    table = Table(
-        title="MLPerf LoadGen: LoadGen's own figures (timed: the model on preprocessed tensors in memory)",
-        caption=escape(
-            "quick runs, not official MLPerf results" if quick else "official run rules (LoadGen's mlperf.conf)"
-        ),
+def _verdict(r) -> str:
+    """LoadGen's verdict, or "error" where the row did not run (the error is a line under the table)."""
+    if not r.ok:
+        return "[red]error[/]"
+    return "-" if r.validity is None else ("[green]VALID[/]" if r.validity == "VALID" else "[red]INVALID[/]")
+
+
+def _mlperf_columns():
+    from bench.cli.tables import Column
+
+    return (
+        Column("model", "model", lambda r: r.model, justify="left"),
+        Column("engine", "engine", lambda r: r.variant, justify="left"),
+        Column("precision", "prec", lambda r: r.precision, justify="left"),
+        Column("scenario", "scenario", lambda r: r.scenario, justify="left"),
+        Column("result", "result", _verdict, justify="left", markup=True),
+        Column("figure", "figure", _figure),
+        Column("qps", "QPS", lambda r: r.offered_qps if r.scenario == "server" else None, "{:.3g}"),
+        Column("p99", "p99 ms", lambda r: r.p99_ms, "{:.2f}"),
+        Column("n", "n", lambda r: r.latency_count),
+        Column("top-1", "top-1 %", lambda r: r.accuracy_pct, "{:.2f}"),
     )
-    for col in ("model", "engine", "prec", "scenario", "result", "figure", "p50 ms", "p90 ms", "p99 ms", "n"):
-        table.add_column(col, justify="left" if col in ("model", "engine", "prec", "scenario", "result") else "right")
-    for col in ("top-1 %", "peak RSS MB", "CPU %", "load s", "size MB", "status"):
-        table.add_column(col, justify="left" if col == "status" else "right")
-    for r in records:
-        verdict = "-" if r.validity is None else ("[green]VALID[/]" if r.validity == "VALID" else "[red]INVALID[/]")
-        figure = "-"
-        if r.figure is not None:
-            unit = "ms" if r.scenario in ("single-stream", "multi-stream") else "samples/s"
-            figure = f"{r.figure:.2f} {unit}" + (
-                f" @ {r.offered_qps:.3g} QPS" if r.scenario == "server" and r.offered_qps else ""
-            )
-        lat = r.latency or {}
-        status = "ok" if r.ok else f"[red]error[/]: {escape(r.error or '')}"
-        if r.ok and r.validity == "INVALID" and r.invalid_reasons:
-            status = escape("; ".join(r.invalid_reasons[:2]))
-        table.add_row(
-            escape(r.model),
-            escape(r.variant),
-            r.precision,
-            r.scenario,
-            verdict,
-            figure,
-            _num(lat.get("p50_ms")),
-            _num(r.p90_ms),
-            _num(r.p99_ms),
-            _num(r.latency_count, "{}"),
-            _num(r.accuracy_pct),
-            _num(r.peak_rss_mb, "{:.0f}"),
-            _num(r.cpu_util_pct, "{:.0f}"),
-            _num(r.load_s),
-            _num(None if r.file_bytes is None else r.file_bytes / 1e6, "{:.1f}"),
-            status,
-        )
+
+
+def mlperf_table(records, group: bool = False) -> Table:
+    """One line per LoadGen record, in 80 columns: LoadGen's figure for the scenario, its verdict, the p99 with the
+    count behind it; the errors and LoadGen's reasons for INVALID are lines below it (`mlperf_notes`), the
+    resources are in mlperf.json."""
+    from bench.cli.tables import LEAN, chosen_columns, fill_rows
+
+    quick = not any(r.official for r in records)
+    models = {r.model for r in records}
+    one = group and len(models) == 1  # a terminal: the model in the title, its column's width for the others (a log
+    # or a file names it on every row, as the other tables do)
+    table = Table(
+        title="MLPerf LoadGen: LoadGen's own figures"
+        + (f" for {escape(next(iter(models)))}" if one else "")
+        + " (timed: the model on preprocessed tensors in memory)",
+        caption=escape(
+            ("quick runs, not official MLPerf results" if quick else "official run rules (LoadGen's mlperf.conf)")
+            + "; figure: single-stream p90, multi-stream p99 of 8-image queries, server and offline samples/s; "
+            "QPS = the load offered to the server; n = the queries (offline: samples) behind the percentiles; "
+            "resources per row in mlperf.json"
+        ),
+        **LEAN,
+    )
+    names = (
+        *(() if one else ("model",)),
+        "engine",
+        "precision",
+        "scenario",
+        "result",
+        "figure",
+        "qps",
+        "p99",
+        "n",
+        "top-1",
+    )
+    columns = chosen_columns(_mlperf_columns(), names, list(records), None, False)
+    fill_rows(table, columns, list(records), {}, group=False)
     return table
+
+
+def mlperf_notes(records) -> list[str]:
+    """What the table leaves out: each error, and LoadGen's reasons for an INVALID run."""
+    notes = []
+    for r in records:
+        name = f"{r.model} {r.variant} {r.precision} {r.scenario}"
+        if not r.ok:
+            notes.append(f"{name}: {r.error}")
+        elif r.validity == "INVALID" and r.invalid_reasons:
+            notes.append(f"{name}: INVALID: {'; '.join(r.invalid_reasons[:2])}")
+    return notes
 
 
 def register(app: typer.Typer) -> None:

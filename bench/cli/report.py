@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from bench.cli.compare import AsJson, Columns, Wide, print_json, table_choice
-from bench.cli.console import info, print_table
+from bench.cli.console import info, out, print_table, warn
 from bench.cli.options import ResultsDir
 from bench.text import shown
 from mldrnet.errors import BenchError
@@ -102,7 +102,7 @@ def _compare(folder: Path, fmt: Format, names: tuple[str, ...] | None, wide: boo
 
 
 def _mlperf(folder: Path, fmt: Format, names: tuple[str, ...] | None, wide: bool) -> None:
-    from bench.cli.mlperf import mlperf_table
+    from bench.cli.mlperf import mlperf_notes, mlperf_table
     from bench.cli.tables import markdown, table_csv
     from bench.mlperf.record import JSON_NAME, MlperfRecord
     from mldrnet.io.jsonfile import read_json
@@ -116,9 +116,11 @@ def _mlperf(folder: Path, fmt: Format, names: tuple[str, ...] | None, wide: bool
         records = [MlperfRecord(**r) for r in data["records"]]
     except (KeyError, TypeError) as e:
         raise BenchError(f"{folder / JSON_NAME} is not an mlperf result this bench reads ({e}): {fix}") from None
-    table = mlperf_table(records)
-    if fmt is Format.table:
+    table = mlperf_table(records, group=fmt is Format.table and out.is_terminal)
+    if fmt is Format.table:  # as `bench mlperf` printed it: the table, then the errors and INVALID reasons
         print_table(table)
+        for line in mlperf_notes(records):
+            warn(line)
     else:
         sys.stdout.write(markdown(table) if fmt is Format.md else table_csv(table))
 

@@ -199,7 +199,7 @@ def check_columns(names: tuple[str, ...] | None) -> tuple[str, ...] | None:
     return names
 
 
-def _chosen(pool: tuple[Column, ...], compact: tuple[str, ...], rows: list, names, wide: bool) -> list[Column]:
+def chosen_columns(pool: tuple[Column, ...], compact: tuple[str, ...], rows: list, names, wide: bool) -> list[Column]:
     """The columns a table shows: `names` in their order (the model first), else every column (`wide`) or the
     compact set, less those no row has a value for."""
     if names:
@@ -215,7 +215,7 @@ def _chosen(pool: tuple[Column, ...], compact: tuple[str, ...], rows: list, name
     return [c for c in shown if has_value(c)] or shown
 
 
-def _fill(table: Table, columns: list[Column], rows: list, best: dict, group: bool) -> None:
+def fill_rows(table: Table, columns: list[Column], rows: list, best: dict, group: bool) -> None:
     """One line per row; `group` (a terminal): a model's name on its first row only, a gap between models. Off a
     terminal every row carries its model's name, so that `grep ort-cpu` keeps it."""
     for col in columns:
@@ -258,7 +258,7 @@ def records_table(
 ) -> Table:
     """The records, a line each: the compact columns (COMPACT), `columns` by name, or every column (`wide`)."""
     records = by_model(list(run.records))
-    chosen = _chosen(COLUMNS, _with_sizes(COMPACT, {_sizes(r) for r in records}), records, columns, wide)
+    chosen = chosen_columns(COLUMNS, _with_sizes(COMPACT, {_sizes(r) for r in records}), records, columns, wide)
     env = run.environment
     peak = run.peak_gflops("cpu")
     heading = (
@@ -270,7 +270,7 @@ def records_table(
     table = Table(
         title=escape(title or heading), caption=_records_caption(records, chosen, bool(columns) or wide), **LEAN
     )
-    _fill(table, chosen, records, best_values(records, chosen), group)
+    fill_rows(table, chosen, records, best_values(records, chosen), group)
     return table
 
 
@@ -385,7 +385,7 @@ def scenarios_table(
     rows = by_model([_Scenario(x, x["model"], x["error"] is None) for x in scenarios(run)])
     calls = sorted({c for c in (_single(s, "count") for s in rows) if c})
     n = "-" if not calls else str(calls[0]) if len(calls) == 1 else f"{calls[0]}-{calls[-1]}"
-    chosen = _chosen(
+    chosen = chosen_columns(
         SCENARIO_COLUMNS, _with_sizes(SCENARIO_COMPACT, {_scenario_size(s) for s in rows}), rows, columns, wide
     )
     table = Table(
@@ -402,7 +402,7 @@ def scenarios_table(
         + ("; % peak of the run's fp32 matrix-product rate" if any(c.name == "peak" for c in chosen) else ""),
         **LEAN,
     )
-    _fill(table, chosen, rows, best_values(rows, chosen), group)
+    fill_rows(table, chosen, rows, best_values(rows, chosen), group)
     return table
 
 
@@ -434,17 +434,25 @@ def loadgen_table(
     """`compare --scenarios`: LoadGen's own figure per scenario and row (bench.mlperf.compare_scenarios), a line
     each, the best marked, the figure of a run LoadGen judged INVALID marked with ✗."""
     rows = by_model([_Scenario(x, x["model"], x["error"] is None) for x in figures])
-    chosen = _chosen(LOADGEN_COLUMNS, tuple(c.name for c in LOADGEN_COLUMNS if c.name != "error"), rows, columns, wide)
+    compact = tuple(c.name for c in LOADGEN_COLUMNS if c.name != "error")
+    chosen = chosen_columns(LOADGEN_COLUMNS, compact, rows, columns, wide)
     deadline = {_loadgen(s, "server", "target_latency_ms") for s in rows} - {None}
+    meaning = {  # the caption explains the columns shown, no others
+        "p90": "1s p90 = single-stream p90 ms",
+        "n": "n = single-stream queries of one image",
+        "p99": "8s p99 = multi-stream p99 ms of 8-image queries",
+        "server": "srv/s = server samples/s" + (f" with p99 <= {min(deadline):g} ms" if deadline else ""),
+        "img/s": "off/s = offline samples/s",
+    }
     table = Table(
         title="MLPerf scenarios by LoadGen (its timer and verdicts; logs in the run's mlperf/ folder)",
-        caption=f"{BEST} = best in its column; ✗ = INVALID by LoadGen's rules (reasons in mlperf.json); 1s p90 = "
-        "single-stream p90 ms (n = queries of one image); 8s p99 = multi-stream p99 ms of 8-image queries; "
-        + (f"srv/s = server samples/s with p99 <= {min(deadline):g} ms; " if deadline else "")
-        + "off/s = offline samples/s",
+        caption="; ".join(
+            [f"{BEST} = best in its column", "✗ = INVALID by LoadGen's rules (reasons in mlperf.json)"]
+            + [meaning[c.name] for c in chosen if c.name in meaning]
+        ),
         **LEAN,
     )
-    _fill(table, chosen, rows, best_values(rows, chosen), group)
+    fill_rows(table, chosen, rows, best_values(rows, chosen), group)
     return table
 
 
@@ -476,7 +484,7 @@ def records_csv(run: CompareRun, columns: tuple[str, ...] | None = None, wide: b
     """The records' columns as chosen for the table (by name) as CSV: raw values, unrounded and unmarked, a row
     without one empty (records.csv holds every field)."""
     records = by_model(list(run.records))
-    chosen = _chosen(COLUMNS, _with_sizes(COMPACT, {_sizes(r) for r in records}), records, columns, wide)
+    chosen = chosen_columns(COLUMNS, _with_sizes(COMPACT, {_sizes(r) for r in records}), records, columns, wide)
 
     def value(c: Column, r: Record) -> str:
         v = c.get(r)
@@ -765,18 +773,47 @@ def doctor_table(data: dict) -> Table:
 
 
 def paired_table(rows, title: str, caption: str = "") -> Table:
-    """bench.paired rows: MldrNet against each baseline on the same test images (McNemar, paired bootstrap)."""
-    from bench.paired import CAPTION, HEADER, row_cells
+    """bench.paired rows: MldrNet against each baseline on the same test images (McNemar, paired bootstrap), in
+    80 columns: each accuracy and the difference over its interval (two lines a row), the A column left out (and
+    named in the title) when every row has the same A."""
+    from bench.paired import CAPTION
 
-    table = Table(title=escape(title), caption=escape(caption or CAPTION))
-    for h in HEADER:
-        table.add_column(escape(h), justify="left" if h in ("A", "B") else "right")
+    same_a = len({r.a for r in rows}) == 1
+    problems = [f"{r.b if same_a else f'{r.a} vs {r.b}'} not compared: {r.problem}" for r in rows if r.problem]
+    table = Table(
+        title=escape(title + (f" (A = {rows[0].a})" if same_a and rows else "")),
+        caption=escape(
+            "; ".join(problems + ([caption] if caption else []))
+            + ("; " if problems or caption else "")
+            + "A and B top-1 % over their 95 % Wilson intervals; only = images only A / only B got right; "
+            "p: McNemar; " + CAPTION
+        ),
+        show_lines=True,
+        **LEAN,
+    )
+    headers = ([] if same_a else ["A"]) + ["B", "n", "A top-1 %", "B top-1 %", "A - B", "only", "p", "Holm p"]
+    for h in headers:
+        table.add_column(h, justify="left" if h in ("A", "B") else "right", no_wrap=True)
     for r in rows:
-        cells = [escape(c) for c in row_cells(r)]
-        if r.problem:
-            cells[5] = f"[yellow]{cells[5]}[/]"
-        table.add_row(*cells)
+        table.add_row(*([] if same_a else [escape(r.a)]), *_paired_cells(r))
     return table
+
+
+def _paired_cells(r) -> list[str]:
+    from bench.paired import p_text
+
+    if r.problem:  # why this pair is not compared is in the caption: a cell would widen its column past 80
+        return [escape(r.b), "-", "-", "-", "[yellow]see below[/]", "-", "-", "-"]
+    return [
+        escape(r.b),
+        str(r.images),
+        f"{r.acc_a:.2f}\n[{r.wilson_a[0]:.1f}, {r.wilson_a[1]:.1f}]",
+        f"{r.acc_b:.2f}\n[{r.wilson_b[0]:.1f}, {r.wilson_b[1]:.1f}]",
+        f"{r.diff:+.2f}\n[{r.boot_low:+.1f}, {r.boot_high:+.1f}]",
+        f"{r.only_a}/{r.only_b}",
+        p_text(r.p),
+        p_text(r.p_holm),
+    ]
 
 
 def tune_table(log: dict) -> Table:
