@@ -123,10 +123,30 @@ def test_an_audit_config_in_the_runs_own_folder_is_refused(tmp_path):
             pass
 
 
-def test_the_do_nothing_sut_measures_the_harness(trained, tmp_path):
+def test_the_do_nothing_sut_measures_the_harness(trained, tmp_path, monkeypatch):
+    from bench.mlperf.qsl import SampleLibrary
+
+    gathered = []  # the null SUT does nothing: not even the batch gather, which is every engine row's own work
+    monkeypatch.setattr(SampleLibrary, "batch", lambda self, indices: gathered.append(indices))
     root, _, _ = trained
     (null,) = _run(root, tmp_path, scenarios=("offline",), null_sut=True).records
-    assert null.ok and null.variant == "null" and null.samples_per_s > 0
+    assert null.ok and null.variant == "null" and null.samples_per_s > 0 and gathered == []
+
+
+def test_a_batch_is_its_samples_in_one_reused_buffer():
+    import torch
+
+    from bench.mlperf.qsl import SampleLibrary
+    from mldrnet.data.transforms import Preprocessing
+
+    qsl = SampleLibrary([("a.png", 0)], Preprocessing(crop=16, resize=20))
+    qsl.loaded = {i: torch.full((1, 3, 16, 16), float(i)) for i in range(5)}
+    assert qsl.batch([3]) is qsl.loaded[3]  # one sample: the stored tensor, no copy
+    first = qsl.batch([4, 0, 2])
+    assert first[:, 0, 0, 0].tolist() == [4.0, 0.0, 2.0]
+    second = qsl.batch([1, 1])
+    assert second[:, 0, 0, 0].tolist() == [1.0, 1.0] and second.data_ptr() == first.data_ptr()  # the same buffer
+    assert qsl.batch([0, 1, 2, 3])[:, 2, 5, 5].tolist() == [0.0, 1.0, 2.0, 3.0]  # grown for a larger batch
 
 
 # --- any ONNX classifier -----------------------------------------------------------------------------------

