@@ -49,7 +49,7 @@ def test_report_prints_a_saved_compare_as_compare_printed_it(tmp_path, fake_comp
     assert md.exit_code == 0 and md.stdout == (out / "table.md").read_text()
     rows = [line for line in md.stdout.splitlines() if line.startswith("| ") and "---" not in line]
     assert all(line.split()[1] in MODELS for line in rows[1:62])  # every row names its model
-    assert "| mldrnet | torch-cpu | fp32 | 1 | 91.39\\* |" in md.stdout  # the mark, escaped for markdown
+    assert "| mldrnet | torch-cpu | fp32 | 1 | 64 | 91.39\\* |" in md.stdout  # the mark, escaped for markdown
     csv = runner.invoke(cli_app(), ["report", str(out), "--format", "csv", "--columns", "engine,p50"])
     assert csv.stdout.splitlines()[:2] == ["model,engine,p50", "mldrnet,torch-cpu,3.0"]  # raw values
 

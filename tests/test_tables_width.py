@@ -23,6 +23,7 @@ from mldrnet.errors import BenchError
 
 # the standard set: five models x every CPU engine and precision x two batch sizes, one failed row
 MODELS = {"mldrnet": 91.39, "alexnet": 88.12, "alexnet-svm": 87.5, "vgg19": 24.17, "resnet101": 24.17}
+SIZES = {"mldrnet": 64, "alexnet": 96, "alexnet-svm": 96, "vgg19": 32, "resnet101": 32}  # the quick profile's
 ENGINES = [
     ("torch-cpu", "torch", "fp32"),
     ("ort-cpu", "onnxruntime", "fp32"),
@@ -51,7 +52,7 @@ def standard_run() -> CompareRun:
                         accuracy_pct=acc - (0.1 if precision == "int8" else 0),
                         agreement_pct=98.5 if (precision == "int8" and model == "alexnet-svm") else 99.9,
                         max_logit_diff=1e-5,
-                        lat_count=5 if batch == 8 else 240,
+                        lat_count=83 if batch == 8 else 240,
                         lat_p50_ms=lat,
                         lat_p99_ms=lat * 1.3,
                         lat_cv=0.05,
@@ -59,8 +60,8 @@ def standard_run() -> CompareRun:
                         params=5_850_000,
                         gflops=0.13,
                         file_bytes=23_000_000,
-                        input_size=64,
-                        timing_size=64,
+                        input_size=SIZES[model],
+                        timing_size=SIZES[model],
                         test_images=240,
                         how_trained="quick, 10 ep, 64 px, from scratch",
                         near_chance=acc < 30,
@@ -97,7 +98,7 @@ def test_compact_compare_tables_fit_a_terminal_whole(width):
         assert sum(line.startswith("alexnet-svm ") for line in rows) == 1  # grouped: named once
         assert sum("torch-cpu-compile fp32" in line for line in rows) == (10 if n_rows == 61 else 5)
     text = render(records_table(run, group=True), width, terminal=True)
-    assert " int8 ✗" in text and "- (n=5)" in text and "3.00*" in text
+    assert " int8 ✗" in text and "- (n=83)" in text and "3.00*" in text and " px " in text
     assert "* = best in its column" in " ".join(text.split())
 
 
@@ -122,7 +123,8 @@ def test_columns_by_name_and_wide():
         "engine",
         "prec",
         "batch",
-        "top-1 %",
+        "px",  # the models were trained at different sizes
+        "top-1",
         "p50 ms",
         "p99 ms",
         "img/s",

@@ -50,7 +50,7 @@ class Column:
     name: str
     title: str
     get: Callable[[Any], object]
-    fmt: str = "{}"
+    fmt: str | Callable[[float], str] = "{}"  # a format string, or a function of the value
     better: str | None = None  # "max" | "min" | None
     per_batch: bool = False  # best value among rows of the same batch size only
     justify: str = "right"
@@ -59,6 +59,12 @@ class Column:
     empty: Callable[[Any], str] | None = None  # the cell of a row without a value, when "-" says too little
     note: Callable[[Any], str] | None = None  # text after the value (a mark explained in the caption)
     wrap: bool = False  # free text that may wrap; every other cell is kept whole (it tells the rows apart)
+
+
+def ms(v: float) -> str:
+    """A latency in ms with the decimals it needs, so that a 2000 ms row of a slow model does not widen its
+    column past 80 terminal columns: 2 below 100 ms, 1 below 1000 ms, none above."""
+    return f"{v:.2f}" if v < 100 else f"{v:.1f}" if v < 1000 else f"{v:.0f}"
 
 
 def _mb(r: Record) -> float | None:
@@ -117,19 +123,19 @@ COLUMNS = (
     Column("engine", "engine", lambda r: r.variant, justify="left"),
     Column("precision", "prec", lambda r: r.precision, justify="left"),
     Column("batch", "batch", lambda r: r.batch_size),
-    Column("px", "px acc/time", _sizes),
-    Column("top-1", "top-1 %", lambda r: r.accuracy_pct, "{:.2f}", "max"),
+    Column("px", "px", _sizes),
+    Column("top-1", "top-1", lambda r: r.accuracy_pct, "{:.2f}", "max"),
     Column("tpr", "mean TPR %", lambda r: r.mean_tpr_pct, "{:.2f}", "max"),
     Column("paper", "paper FI %", lambda r: r.paper_fi_accuracy_pct, "{:.2f}"),
     Column("agree", "agree %", lambda r: r.agreement_pct, "{:.1f}", "max", flag=int8_below),
     Column("dlogit", "max |dlogit|", lambda r: r.max_logit_diff, "{:.1e}", "min"),
-    Column("p50", "p50 ms", lambda r: r.lat_p50_ms, "{:.2f}", "min", per_batch=True),
-    Column("p99", "p99 ms", _p99, "{:.2f}", "min", per_batch=True, empty=lambda r: _no_p99(r.lat_count)),
+    Column("p50", "p50 ms", lambda r: r.lat_p50_ms, ms, "min", per_batch=True),
+    Column("p99", "p99 ms", _p99, ms, "min", per_batch=True, empty=lambda r: _no_p99(r.lat_count)),
     Column("cv", "CV", lambda r: r.lat_cv, "{:.2f}"),
     Column("img/s", "img/s", lambda r: r.throughput_ips, "{:.1f}", "max"),
     # GPU rows only (left out on a CPU run): the input already on the device, no host copies, CUDA events
-    Column("dev-p50", "dev p50 ms", lambda r: r.resident_p50_ms, "{:.2f}", "min", per_batch=True),
-    Column("dev-host", "dev host p50", lambda r: r.resident_host_p50_ms, "{:.2f}"),
+    Column("dev-p50", "dev p50 ms", lambda r: r.resident_p50_ms, ms, "min", per_batch=True),
+    Column("dev-host", "dev host p50", lambda r: r.resident_host_p50_ms, ms),
     Column("dev-img/s", "dev img/s", lambda r: r.resident_ips, "{:.1f}", "max"),
     Column("params", "params M", _mparams, "{:.2f}"),
     Column("gflops", "GFLOPs", lambda r: r.gflops, "{:.2f}"),
@@ -172,7 +178,7 @@ def _cell(col: Column, r: Any, best: dict) -> str:
     if v is None:
         text = col.empty(r) if col.empty else "-"
     elif isinstance(v, (int, float)):
-        text = col.fmt.format(v)
+        text = col.fmt(v) if callable(col.fmt) else col.fmt.format(v)
     else:  # names, paths and error messages are text: `pip install 'pkg[gpu]'` must not be read as a style tag
         text = str(v) if col.markup else escape(str(v))
     text += f" {note}" if note else ""
@@ -237,7 +243,7 @@ def fill_rows(table: Table, columns: list[Column], rows: list, best: dict, group
 
 
 def _with_sizes(compact: tuple[str, ...], sizes: set) -> tuple[str, ...]:
-    """The compact columns, with the sizes (px acc/time) when the rows were not all measured at one size, or were
+    """The compact columns, with the sizes (px) when the rows were not all measured at one size, or were
     timed at another size than their accuracy: the numbers do not read right without it."""
     sizes -= {None}
     return compact if len(sizes) <= 1 and not any("/" in s for s in sizes) else (*compact, "px")
@@ -278,6 +284,8 @@ def _records_caption(records: list[Record], chosen: list[Column], full: bool) ->
     """What the marks and the shown columns mean, only those present."""
     names = {c.name for c in chosen}
     parts = [f"{BEST} = best in its column (latency: among rows of the same batch)"]
+    if "top-1" in names:
+        parts.append("top-1 in %")
     if names & {"p50", "p99", "dev-p50"}:
         parts.append("latency per call at the row's batch")
     if any(r.copies_included for r in records):  # GPU rows: say what each latency spans
@@ -297,7 +305,7 @@ def _records_caption(records: list[Record], chosen: list[Column], full: bool) ->
     if "model" in names and any(r.near_chance for r in records):
         parts.append(f"{NEAR_CHANCE_MARK} after a model: its val accuracy stayed near chance")
     if "px" in names:
-        parts.append("px acc/time = accuracy size / timing size")
+        parts.append("px = input size (accuracy/timing where they differ)")
     timed = {r.timed for r in records if r.ok} - {None}
     if timed == {"model"}:  # what every timing spans, said in every table (also when the column is not shown)
         parts.append("timed: the model alone, on preprocessed tensors in memory")
@@ -362,12 +370,12 @@ SCENARIO_COLUMNS = (
     Column("model", "model", lambda s: s.model, justify="left"),
     Column("engine", "engine", lambda s: s.x["variant"], justify="left"),
     Column("precision", "prec", lambda s: s.x["precision"], justify="left"),
-    Column("px", "px acc/time", _scenario_size),
-    Column("top-1", "top-1 %", lambda s: s.x["accuracy_pct"], "{:.2f}", "max"),
+    Column("px", "px", _scenario_size),
+    Column("top-1", "top-1", lambda s: s.x["accuracy_pct"], "{:.2f}", "max"),
     Column("agree", "agree %", lambda s: s.x["agreement_pct"], "{:.1f}", flag=lambda s: s.x["int8_below_limit"]),
-    Column("p50", "p50 ms", lambda s: _single(s, "p50_ms"), "{:.2f}", "min"),
-    Column("p90", "p90 ms", lambda s: _single(s, "p90_ms"), "{:.2f}"),
-    Column("p99", "p99 ms", lambda s: _single(s, "p99_ms"), "{:.2f}", empty=_scenario_p99_empty),
+    Column("p50", "p50 ms", lambda s: _single(s, "p50_ms"), ms, "min"),
+    Column("p90", "p90 ms", lambda s: _single(s, "p90_ms"), ms),
+    Column("p99", "p99 ms", lambda s: _single(s, "p99_ms"), ms, empty=_scenario_p99_empty),
     Column("img/s", "img/s", lambda s: _offline(s, "throughput_ips"), "{:.1f}", "max"),
     Column("batch", "batch", lambda s: _offline(s, "batch_size")),
     Column("gflop/s", "GFLOP/s", lambda s: _offline(s, "achieved_gflops"), "{:.1f}"),
@@ -391,7 +399,7 @@ def scenarios_table(
     table = Table(
         title=f"MLPerf scenarios by our timer on compare's batch rows ({n} timed calls at batch 1; not LoadGen: "
         "`bench mlperf` runs it): single-stream = batch 1, offline = best throughput over the batch sizes",
-        caption=f"{BEST} = best in its column; latency per image at batch 1 (n = timed calls; a p99 needs >= "
+        caption=f"{BEST} = best in its column; top-1 in %; latency per image at batch 1 (n = timed calls; a p99 needs >= "
         f'{MIN_P99_SAMPLES}: "- (n=N)" below); img/s = offline: the highest images/s of the run\'s batch sizes, '
         "at the batch shown"
         + (
@@ -399,7 +407,8 @@ def scenarios_table(
             if any(s.x["int8_below_limit"] for s in rows)
             else ""
         )
-        + ("; % peak of the run's fp32 matrix-product rate" if any(c.name == "peak" for c in chosen) else ""),
+        + ("; % peak of the run's fp32 matrix-product rate" if any(c.name == "peak" for c in chosen) else "")
+        + ("; px = input size (accuracy/timing where they differ)" if any(c.name == "px" for c in chosen) else ""),
         **LEAN,
     )
     fill_rows(table, chosen, rows, best_values(rows, chosen), group)
@@ -418,9 +427,9 @@ LOADGEN_COLUMNS = (
     Column("model", "model", lambda s: s.model, justify="left"),
     Column("engine", "engine", lambda s: s.x["variant"], justify="left"),
     Column("precision", "prec", lambda s: s.x["precision"], justify="left"),
-    Column("p90", "1s p90", lambda s: _loadgen(s, "single-stream"), "{:.2f}", "min", flag=_invalid("single-stream")),
+    Column("p90", "1s p90", lambda s: _loadgen(s, "single-stream"), ms, "min", flag=_invalid("single-stream")),
     Column("n", "n", lambda s: _loadgen(s, "single-stream", "count")),
-    Column("p99", "8s p99", lambda s: _loadgen(s, "multi-stream"), "{:.2f}", "min", flag=_invalid("multi-stream")),
+    Column("p99", "8s p99", lambda s: _loadgen(s, "multi-stream"), ms, "min", flag=_invalid("multi-stream")),
     Column("server", "srv/s", lambda s: _loadgen(s, "server"), "{:.1f}", "max", flag=_invalid("server")),
     Column("img/s", "off/s", lambda s: _loadgen(s, "offline"), "{:.1f}", "max", flag=_invalid("offline")),
     Column("status", "status", lambda s: "ok" if s.ok else "[red]error[/]", justify="left", markup=True),
