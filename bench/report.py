@@ -99,6 +99,7 @@ def scenarios(run: CompareRun) -> list[dict]:
                 "accuracy_pct": first.accuracy_pct if ok else None,
                 "agreement_pct": first.agreement_pct if ok else None,
                 "int8_below_limit": any(int8_below(r) for r in ok),
+                "near_chance": any(r.near_chance for r in rows),
                 "single_stream": None
                 if single is None
                 else {

@@ -97,6 +97,8 @@ def test_compact_compare_tables_fit_a_terminal_whole(width):
         assert len(rows) == n_rows  # one line a row: nothing wrapped
         assert sum(line.startswith("alexnet-svm ") for line in rows) == 1  # grouped: named once
         assert sum("torch-cpu-compile fp32" in line for line in rows) == (10 if n_rows == 61 else 5)
+    scenarios_text = render(scenarios_table(run, group=True), width, terminal=True)
+    assert "vgg19 ~" in scenarios_text and "near chance" in scenarios_text  # marked as in the records table
     text = render(records_table(run, group=True), width, terminal=True)
     assert " int8 ✗" in text and "- (n=83)" in text and "3.00*" in text and " px " in text
     assert "* = best in its column" in " ".join(text.split())
@@ -181,7 +183,12 @@ def test_predict_table_shortens_paths_and_keeps_names():
     for width, terminal in ((80, True), (100, True), (80, False)):
         text = render(predict_table("mldrnet", described, preds), width, terminal)
         assert "…" not in text
-        assert "2024/beach.jpg" in text and "2023/beach.jpg" in text and "contentment (93%)" in text
+        assert (
+            "2024/beach.jpg" in text
+            and "2023/beach.jpg" in text
+            and "contentment (93.0%)" in text
+            and "probabilities in %" in " ".join(text.split())
+        )
         assert len(text.splitlines()) < 20  # no path folded over lines
     assert "excitement" in render(predict_table("mldrnet", described, preds), 80, False).splitlines()[1]  # columns
 

@@ -367,7 +367,13 @@ def _scenario_status(s: _Scenario) -> str:
 
 
 SCENARIO_COLUMNS = (
-    Column("model", "model", lambda s: s.model, justify="left"),
+    Column(
+        "model",
+        "model",
+        lambda s: s.model,
+        justify="left",
+        note=lambda s: NEAR_CHANCE_MARK if s.x.get("near_chance") else "",  # older scenarios.json lack the key
+    ),
     Column("engine", "engine", lambda s: s.x["variant"], justify="left"),
     Column("precision", "prec", lambda s: s.x["precision"], justify="left"),
     Column("px", "px", _scenario_size),
@@ -399,16 +405,21 @@ def scenarios_table(
     table = Table(
         title=f"MLPerf scenarios by our timer on compare's batch rows ({n} timed calls at batch 1; not LoadGen: "
         "`bench mlperf` runs it): single-stream = batch 1, offline = best throughput over the batch sizes",
-        caption=f"{BEST} = best in its column; top-1 in %; latency per image at batch 1 (n = timed calls; a p99 needs >= "
-        f'{MIN_P99_SAMPLES}: "- (n=N)" below); img/s = offline: the highest images/s of the run\'s batch sizes, '
-        "at the batch shown"
+        caption=f"{BEST} = best in its column; top-1 in %; latency per image at batch 1 (n = timed calls; a p99 "
+        f'needs >= {MIN_P99_SAMPLES}: "- (n=N)" below); img/s = offline: the highest images/s of the run\'s batch '
+        "sizes, at the batch shown"
         + (
             f"; {INT8_LOW} = int8 agreement below {INT8_AGREEMENT_PCT:g}%"
             if any(s.x["int8_below_limit"] for s in rows)
             else ""
         )
         + ("; % peak of the run's fp32 matrix-product rate" if any(c.name == "peak" for c in chosen) else "")
-        + ("; px = input size (accuracy/timing where they differ)" if any(c.name == "px" for c in chosen) else ""),
+        + ("; px = input size (accuracy/timing where they differ)" if any(c.name == "px" for c in chosen) else "")
+        + (
+            f"; {NEAR_CHANCE_MARK} after a model: its val accuracy stayed near chance"
+            if any(s.x.get("near_chance") for s in rows) and any(c.name == "model" for c in chosen)
+            else ""
+        ),
         **LEAN,
     )
     fill_rows(table, chosen, rows, best_values(rows, chosen), group)
@@ -530,8 +541,11 @@ def _fmt(v: float | None, spec: str) -> str:
 
 
 def _pair(values: tuple[float | None, float | None], spec: str) -> str:
-    """baseline -> current"""
-    return "-" if values == (None, None) else f"{_fmt(values[0], spec)} -> {_fmt(values[1], spec)}"
+    """baseline→current, or the one value where both print the same (the change is what the eye looks for)."""
+    if values == (None, None):
+        return "-"
+    before, now = _fmt(values[0], spec), _fmt(values[1], spec)
+    return now if before == now else f"{before}→{now}"
 
 
 def check_table(result) -> Table:
@@ -547,10 +561,13 @@ def check_table(result) -> Table:
     table = Table(
         title="bench check: run vs baseline",
         caption=f"{norm}; tolerance: accuracy -{tol.accuracy_points:g} "
-        f"points, timing x{1 + tol.timing:.2f}; p50 x > 1 and img/s x < 1 mean slower",
+        f"points, timing x{1 + tol.timing:.2f}; p50 x > 1 and img/s x < 1 mean slower; top-1 and agree in %, "
+        "a→b: the baseline's a, this run's b (one number: unchanged)",
+        **LEAN,
     )
-    for col in ("model", "engine", "batch", "top-1 %", "agree %", "p50 x", "img/s x", "verdict"):
-        table.add_column(col, justify="left" if col in ("model", "engine", "verdict") else "right")
+    for col in ("model", "engine", "prec", "batch", "top-1", "agree", "p50 x", "img/s x", "verdict"):
+        left = col in ("model", "engine", "prec", "verdict")
+        table.add_column(col, justify="left" if left else "right", no_wrap=col != "verdict")
     style = {
         "ok": "green",
         "fixed": "green",
@@ -563,7 +580,8 @@ def check_table(result) -> Table:
         verdict = f"[{style.get(r.verdict, 'yellow')}]{r.verdict}[/]" + (" (noisy)" if r.noisy else "")
         table.add_row(
             escape(r.key[0]),
-            escape(f"{r.key[1]} {r.key[2]}"),
+            escape(r.key[1]),
+            escape(r.key[2]),
             str(r.key[3]),
             _pair(r.accuracy, ".2f"),
             _pair(r.agreement, ".1f"),
@@ -581,7 +599,7 @@ def _error_cell(error: str) -> str:
 def train_table(results) -> Table:
     """mldrnet.training.loop.TrainResult rows (bench train, bench train-all): each says how it was trained, and a model
     whose val accuracy stayed near chance is marked as not trained to a usable level."""
-    table = Table(title="Training summary")
+    table = Table(title="Training summary", **LEAN)
     for col in ("model", "epochs", "best val top-1 %", "test top-1 %", "time", "how trained", "status"):
         table.add_column(col, justify="left" if col in ("model", "how trained", "status") else "right")
     for r in results:
@@ -605,7 +623,7 @@ def train_table(results) -> Table:
 
 def export_table(results) -> Table:
     """engines.export.ExportResult rows."""
-    table = Table(title="Exports (parity against PyTorch eager, fp32, on test-split images)")
+    table = Table(title="Exports (parity against PyTorch eager, fp32, on test-split images)", **LEAN)
     for col, justify in [
         ("model", "left"),
         ("format", "left"),
@@ -677,10 +695,10 @@ def predict_table(model: str, described: dict, predictions) -> Fit:
     good = [p for p in predictions if p.ok]
     how = f"{described['engine']} ({described['provider']}, {described['precision']})"
     names = short_paths([str(p.path) for p in good])
-    caption = (
-        "image: the end of its path that tells it apart (--json: the whole path)"
+    caption = "probabilities in %" + (
+        "; image: the end of its path that tells it apart (--json: the whole path)"
         if any(n != str(p.path) for n, p in zip(names, good, strict=True))
-        else None
+        else ""
     )
     wide = Table(title=escape(f"{model} via {how}"), caption=caption, **LEAN)
     narrow = Table(title=escape(f"{model} via {how}"), caption=caption, **LEAN)
@@ -692,8 +710,9 @@ def predict_table(model: str, described: dict, predictions) -> Fit:
         wide.add_column(escape(c), justify="right", no_wrap=True)  # class names come from the dataset's folders
     narrow.add_column("probabilities")
     for name, p in zip(names, good, strict=True):
-        cells = [f"[bold]{v:.3f}[/]" if c == p.top else f"{v:.3f}" for c, v in p.probabilities.items()]
-        top = escape(f"{p.top} ({p.confidence:.0%})")
+        # percentages, as every other table prints them (--json keeps the probabilities)
+        cells = [f"[bold]{100 * v:.1f}[/]" if c == p.top else f"{100 * v:.1f}" for c, v in p.probabilities.items()]
+        top = escape(f"{p.top} ({p.confidence:.1%})")
         wide.add_row(escape(name), top, *cells)
         listed = ", ".join(f"{escape(c)}:{v}" for c, v in zip(p.probabilities, cells, strict=True))  # wraps whole
         narrow.add_row(escape(name), top, listed)
