@@ -197,7 +197,7 @@ def test_train_table_prints_percentages():
     from mldrnet.training.loop import TrainResult
 
     text = render(train_table([TrainResult("mldrnet", epochs=3, best_val_acc=0.914, test_acc=0.9013)]), 120, False)
-    assert "91.40" in text and "90.13" in text and "0.914" not in text and "top-1 %" in text
+    assert "91.40" in text and "90.13" in text and "0.914" not in text and "top-1 in %" in text
 
 
 def test_mlperf_and_paired_tables_fit_80_columns_and_say_what_they_leave_out():

@@ -597,26 +597,34 @@ def _error_cell(error: str) -> str:
 
 
 def train_table(results) -> Table:
-    """mldrnet.training.loop.TrainResult rows (bench train, bench train-all): each says how it was trained, and a model
-    whose val accuracy stayed near chance is marked as not trained to a usable level."""
-    table = Table(title="Training summary", **LEAN)
-    for col in ("model", "epochs", "best val top-1 %", "test top-1 %", "time", "how trained", "status"):
-        table.add_column(col, justify="left" if col in ("model", "how trained", "status") else "right")
+    """mldrnet.training.loop.TrainResult rows (bench train, bench train-all), in 80 columns: each says how it was
+    trained (the free text wraps), and a model whose val accuracy stayed near chance is marked (and named in the
+    caption: not trained to a usable level)."""
+    near = [r.model for r in results if r.ok and r.near_chance]
+    reused = any(r.ok and r.skipped for r in results)
+    caption = "; ".join(
+        ["top-1 in %"]
+        + ([f"{NEAR_CHANCE_MARK} = {NEAR_CHANCE_NOTE} ({', '.join(near)})"] if near else [])
+        + (["reused = already trained with this configuration (--force trains it again)"] if reused else [])
+    )
+    table = Table(title="Training summary", caption=escape(caption), **LEAN)
+    for col in ("model", "epochs", "val top-1", "test top-1", "time", "how trained", "status"):
+        wraps = col in ("how trained", "status")  # free text, and an error message
+        table.add_column(
+            col, justify="left" if col in ("model", "how trained", "status") else "right", no_wrap=not wraps
+        )
     for r in results:
         if not r.ok:
             table.add_row(escape(r.model), "-", "-", "-", "-", "-", _error_cell(r.error))
             continue
-        status = "already trained (use --force)" if r.skipped else "trained"
-        if r.near_chance:
-            status += f"; [yellow]{NEAR_CHANCE_NOTE}[/]"
         table.add_row(
-            escape(r.model),
+            escape(r.model) + (f" [yellow]{NEAR_CHANCE_MARK}[/]" if r.near_chance else ""),
             str(r.epochs),
             f"{100 * r.best_val_acc:.2f}",  # percentages, as compare prints them
             f"{100 * r.test_acc:.2f}",
             f"{r.seconds:.0f} s",
             escape(r.how_trained or "-"),
-            status,
+            "reused" if r.skipped else "trained",
         )
     return table
 
