@@ -473,9 +473,12 @@ class _Matrix:
             source = EndToEnd(ev.readable_paths(), pre)
         except Exception as e:
             self._guard(e)
-            return rows + [
-                _error_row(name, e2e, b, one_line(e), **common, timed="end to end") for b in self.end_to_end_batches(v)
-            ]
+            return rows + self.counted(  # counted, so that "row n/N" still reaches N
+                [
+                    _error_row(name, e2e, b, one_line(e), **common, timed="end to end")
+                    for b in self.end_to_end_batches(v)
+                ]
+            )
         return rows + [self.timed_row(name, e2e, engine, size, b, common, source) for b in self.end_to_end_batches(v)]
 
     def timed_row(
@@ -499,7 +502,11 @@ class _Matrix:
                 m, usage = _metered(v.device, lambda: measure_engine(engine, x, self.config.timing))
             else:
                 run = lambda: engine(source.batch(batch))  # noqa: E731 - decode, preprocess, then the model
-                m, usage = _metered(v.device, lambda: measure(run, batch, self.config.timing, engine.synchronize))
+                cuda = v.device == "cuda"  # decoded on the host: the copy to the device is in every call
+                m, usage = _metered(
+                    v.device,
+                    lambda: measure(run, batch, self.config.timing, engine.synchronize, copies_included=cuda or None),
+                )
         except Exception as e:
             self._guard(e)
             row = self.counted([_error_row(name, v, batch, one_line(e), **common, timed=timed)])[0]

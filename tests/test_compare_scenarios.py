@@ -127,3 +127,25 @@ def test_loadgens_table_replaces_our_timers_and_fits(tmp_path, width):
     ov = [line for line in lines if " ov-cpu " in line]
     assert ov and all("612.5 ✗" in line for line in ov)  # the INVALID server figure is marked, never best
     assert all("612.5*" in line for line in lines if " ov-cpu " not in line)
+
+
+def test_end_to_end_rows_are_left_out_and_a_failing_model_is_its_rows_errors(tmp_path):
+    from bench.records import CompareRun, Record
+
+    def row(model, variant, timed="model"):
+        return Record(model, variant, "onnxruntime", "cpu", "fp32", 1, lat_p50_ms=1.0, timed=timed)
+
+    records = (
+        row("no-such-model", "ort-cpu"),
+        row("no-such-model", "ort-cpu-e2e", timed="end to end"),  # LoadGen times the model rows, not these
+        row("net.onnx", "ort-cpu"),  # an --onnx file's row, named by its file name
+    )
+    config = {"onnx": str(tmp_path / "missing" / "net.onnx")}
+    run = CompareRun(records, {"dataset": "synth", "threads": 1}, config, {})
+    got = run_loadgen_scenarios(run, tmp_path, tmp_path, ("single-stream",), MlperfConfig(duration_s=0.1))
+    # no exception: each failure is its rows' error, and the measured compare run is kept
+    assert [(r.model, r.variant, r.scenario, r.ok) for r in got] == [
+        ("no-such-model", "ort-cpu", "single-stream", False),
+        ("net.onnx", "ort-cpu", "single-stream", False),
+    ]
+    assert all(r.error for r in got) and got[0].engine == "onnxruntime"

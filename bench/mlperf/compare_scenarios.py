@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.mlperf.record import MlperfRecord
 from bench.mlperf.settings import SCENARIOS, MlperfConfig
 from bench.records import CompareRun, Record
-from mldrnet.errors import BenchError
+from mldrnet.errors import BenchError, one_line
 
 MLPERF_SUBDIR = "mlperf"
 
@@ -34,13 +34,14 @@ def parse_scenarios(text: str) -> tuple[str, ...]:
     return tuple(s for s in SCENARIOS if s in names)
 
 
-def _groups(records: list[Record]) -> dict[tuple[str, str], list[str]]:
+def _groups(records: list[Record], foreign: str | None) -> dict[tuple[str, str], list[str]]:
     """(model, precision) -> the variants whose rows ran, in the run's order: one run_mlperf call each (it takes one
-    model, one precision and several engines). An --onnx row (variant "onnx") is left out: run_mlperf drives it
-    only through `bench mlperf --onnx`."""
+    model, one precision and several engines). Left out: the end-to-end rows (LoadGen times the model on the
+    tensors of its sample library: the model rows of the same engine are the ones it stands for) and the --onnx
+    file's rows (model `foreign`), which get a run of their own."""
     groups: dict[tuple[str, str], list[str]] = {}
     for r in records:
-        if r.ok and r.variant != "onnx":
+        if r.ok and r.timed != "end to end" and r.model != foreign:
             variants = groups.setdefault((r.model, r.precision), [])
             if r.variant not in variants:
                 variants.append(r.variant)
@@ -69,24 +70,39 @@ def run_loadgen_scenarios(
     that both measure the same thing."""
     from bench.mlperf.runner import run_mlperf
 
-    env = run.environment
+    env, c = run.environment, run.config
+    common = dict(
+        scenarios=scenarios,
+        mode="performance",
+        dataset=str(env.get("dataset") or base.dataset),
+        data_root=c.get("data_root") or base.data_root,
+        threads=env.get("threads") or base.threads,
+    )
+    foreign = Path(c["onnx"]).name if c.get("onnx") else None  # compare names an --onnx row by its file name
+    runs = [
+        (model, precision, variants, replace(base, model=model, engines=tuple(variants), precision=precision,
+                                             size=_serving_size(list(run.records), model), **common))
+        for (model, precision), variants in _groups(list(run.records), foreign).items()
+    ]  # fmt: skip
+    if foreign is not None and any(r.ok and r.model == foreign and r.timed != "end to end" for r in run.records):
+        onnx = dict(onnx=c["onnx"], input_size=c.get("onnx_input_size"), labels=c.get("onnx_labels"))
+        runs.append((foreign, "fp32", ["ort-cpu"], replace(base, model=None, precision="fp32", **onnx, **common)))
     records: list[MlperfRecord] = []
-    for (model, precision), variants in _groups(list(run.records)).items():
-        config = replace(
-            base,
-            model=model,
-            engines=tuple(variants),
-            precision=precision,
-            scenarios=scenarios,
-            mode="performance",
-            dataset=str(env.get("dataset") or base.dataset),
-            data_root=run.config.get("data_root") or base.data_root,
-            threads=env.get("threads") or base.threads,
-            size=_serving_size(list(run.records), model),
-        )
+    for model, precision, variants, config in runs:
         progress(f"LoadGen: {model} {precision} on {', '.join(variants)}: {', '.join(scenarios)}")
         out = Path(out_dir) / MLPERF_SUBDIR / f"{model}-{precision}"
-        records += run_mlperf(config, results_root, out, progress).records
+        try:
+            got = run_mlperf(config, results_root, out, progress).records
+        except Exception as e:  # one model's failure is its rows' error, never the loss of the measured compare
+            where = {(r.model, r.variant): (r.engine, r.device) for r in run.records}
+            got = [
+                MlperfRecord(model, v, *where.get((model, v), ("", "")), precision, s, error=one_line(e))
+                for v in variants
+                for s in scenarios
+            ]
+        if model == foreign:  # as compare names it: the file's name, on ort-cpu
+            got = [replace(r, model=foreign, variant="ort-cpu") for r in got]
+        records += got
     return records
 
 
