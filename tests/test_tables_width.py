@@ -237,3 +237,14 @@ def test_mlperf_and_paired_tables_fit_80_columns_and_say_what_they_leave_out():
     assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
     assert "(A = mldrnet)" in text and "[+17.8, +32.2]" in text and "120/5" in text
     assert "resnet101 not compared: no per-image predictions of" in " ".join(text.split())
+
+
+def test_loadgen_best_is_never_an_invalid_figure():
+    from bench.cli.tables import loadgen_table
+
+    def figure(variant, p90, validity):
+        return {"model": "mldrnet", "variant": variant, "precision": "fp32", "error": None,
+                "single-stream": {"figure": p90, "count": 500, "validity": validity}}  # fmt: skip
+
+    text = render(loadgen_table([figure("ort-cpu", 1.0, "INVALID"), figure("ov-cpu", 2.0, "VALID")]), 80, False)
+    assert "1.00 ✗" in text and "2.00*" in text  # the faster figure did not count: LoadGen rejected its run

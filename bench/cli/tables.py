@@ -157,7 +157,8 @@ COMPACT = ("model", "engine", "precision", "batch", "top-1", "p50", "p99", "img/
 
 
 def best_values(records: list[Record], columns=COLUMNS) -> dict[tuple[str, int | None], float]:
-    """(column title, batch size or None) -> the best value of that column among successful rows."""
+    """(column title, batch size or None) -> the best value of that column among successful rows, leaving out the
+    values a column flags (an int8 agreement below the limit, a figure LoadGen judged INVALID)."""
     best: dict[tuple[str, int | None], Any] = {}
     for col in columns:
         if col.better is None:
@@ -165,7 +166,7 @@ def best_values(records: list[Record], columns=COLUMNS) -> dict[tuple[str, int |
         pick = max if col.better == "max" else min
         for r in records:
             v = col.get(r)
-            if not r.ok or v is None:
+            if not r.ok or v is None or (col.flag is not None and col.flag(r)):  # a flagged value is no one's best
                 continue
             key = (col.title, r.batch_size if col.per_batch else None)
             best[key] = pick(best.get(key, v), v)
@@ -413,7 +414,11 @@ def scenarios_table(
             if any(s.x["int8_below_limit"] for s in rows)
             else ""
         )
-        + ("; % peak of the run's fp32 matrix-product rate" if any(c.name == "peak" for c in chosen) else "")
+        + (
+            "; % peak of the run's fp32 matrix-product rate (int8 rows: of the int8 limit)"
+            if any(c.name == "peak" for c in chosen)
+            else ""
+        )
         + ("; px = input size (accuracy/timing where they differ)" if any(c.name == "px" for c in chosen) else "")
         + (
             f"; {NEAR_CHANCE_MARK} after a model: its val accuracy stayed near chance"
