@@ -251,3 +251,17 @@ def test_how_trained_names_the_start():
     head = describe_training("alexnet-svm", {**cfg, "epochs": 0, "start": "imagenet:0123456789ab"}, None)
     assert head == "quick, head fitted on the trained alexnet, 96 px, alexnet from imagenet:0123456789ab"
     assert describe_training("alexnet", cfg, None) == "quick, 6 ep, 96 px, from b.pth"  # a run of an older version
+
+
+def test_only_the_default_published_weights_share_the_plain_key(weights, monkeypatch):
+    import mldrnet.training.start as start
+
+    digest = file_sha256(weights)
+    # torchvision publishes two files for some networks (ResNet-101: V2, the default, and V1): two starts
+    two = [("IMAGENET1K_V2", "v2", "ffffffff"), ("IMAGENET1K_V1", "v1", digest[:8])]
+    monkeypatch.setattr(start, "published", lambda arch: two)
+    other = start.imagenet_start("alexnet", None, str(weights))
+    assert other.tag == "imagenet:IMAGENET1K_V1" and other.key_suffix == "-imagenet-imagenet1k_v1"
+    monkeypatch.setattr(start, "published", lambda arch: [("IMAGENET1K_V1", "v1", digest[:8])])
+    default = start.imagenet_start("alexnet", None, str(weights))
+    assert default.tag == "imagenet:IMAGENET1K_V1" and default.key_suffix == "-imagenet"

@@ -20,7 +20,8 @@ from pathlib import Path
 from mldrnet import models
 from mldrnet.models.torchvision import IMAGENET_ARCH, file_sha256, imagenet_file, published
 
-IMAGENET_KEY = "-imagenet"  # run key suffix of torchvision's published weights; a file of its own adds its hash
+IMAGENET_KEY = "-imagenet"  # run key suffix of torchvision's default weights; other published weights add their
+# name (-imagenet-imagenet1k_v1), a file of its own its hash
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,11 @@ def imagenet_start(model: str, pretrained: bool | None, weights_path: str | None
     file = imagenet_file(arch, bool(pretrained), weights_path)
     assert file is not None  # asked for a start: imagenet_file returns a file or raises
     digest = file_sha256(file)
-    name = next((name for name, _, prefix in published(arch) if digest.startswith(prefix)), None)
-    if name is not None:  # torchvision's own file, wherever it lies: the same start as --pretrained
-        return ImageNetStart(file, f"imagenet:{name}", IMAGENET_KEY)
+    known = [(i, name) for i, (name, _, prefix) in enumerate(published(arch)) if digest.startswith(prefix)]
+    if known:  # torchvision's own file, wherever it lies; its DEFAULT (first) is what --pretrained loads
+        i, name = known[0]
+        # another published file (ResNet-101's IMAGENET1K_V1 beside the default V2) is another start: its own folder
+        return ImageNetStart(file, f"imagenet:{name}", IMAGENET_KEY if i == 0 else f"{IMAGENET_KEY}-{name.lower()}")
     return ImageNetStart(file, f"imagenet:{digest[:12]}", f"{IMAGENET_KEY}-{digest[:8]}")
 
 
