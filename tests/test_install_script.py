@@ -71,9 +71,9 @@ def test_the_pins_are_read_from_pyproject(tmp_path, cpu_index):
 
 
 def test_with_a_gpu_only_the_extra_is_installed(tmp_path, cpu_index):
-    done, pip = _run(tmp_path, True, cpu_index, "gpu,test")
+    done, pip = _run(tmp_path, True, cpu_index, "cpu,test")
     assert done.returncode == 0, done.stderr
-    assert pip == ["install -e .[gpu,test]"]
+    assert pip == ["install -e .[cpu,test]"]
     assert "GPU found" in done.stdout
 
 
@@ -91,3 +91,23 @@ def test_a_failing_pip_fails_the_script(tmp_path, cpu_index):
     env = {"PATH": str(bin_dir), "BENCH_TORCH_CPU_INDEX": cpu_index, "HOME": str(tmp_path)}
     done = subprocess.run(["/bin/sh", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 3
+
+
+def test_the_gpu_extra_never_gets_the_cpu_build(tmp_path, cpu_index):
+    done, pip = _run(tmp_path, False, cpu_index, "gpu,test")  # e.g. an image built on a machine without a GPU
+    assert done.returncode == 0, done.stderr
+    assert pip == ["install -e .[gpu,test]"] and "gpu extra" in done.stdout
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a POSIX shell script")
+def test_a_cpu_index_without_the_pins_is_said_and_the_install_goes_on(tmp_path, cpu_index):
+    bin_dir = _fake_bin(tmp_path, False)
+    # a pip that fails on the CPU index (it lacks the pinned versions) and succeeds elsewhere
+    (bin_dir / "pip").write_text(
+        f'#!/bin/sh\necho "$*" >> {tmp_path}/pip.log\ncase "$*" in *index-url*) exit 1;; esac\n'
+    )
+    env = {"PATH": str(bin_dir), "BENCH_TORCH_CPU_INDEX": cpu_index, "HOME": str(tmp_path)}
+    done = subprocess.run(["/bin/sh", str(SCRIPT), "cpu"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "pip.log").read_text().splitlines()[-1] == "install -e .[cpu]"
+    assert "could not install" in done.stderr
