@@ -10,7 +10,8 @@ What the numbers mean (trtexec / timm / MLPerf conventions):
 - every Measurement says what it spans (`labels`): the clock, whether host<->device copies are inside (GPU
   end to end: yes; device-resident: no), and that throughput is synchronous (one call at a time, no pipelining);
 - the measured loop stops when both `min_iters` and the time budget are reached (or at `max_iters`);
-- latency = per-call wall time; throughput = batch x iterations / wall time of the measured loop;
+- latency = per-call wall time; throughput = batch x iterations / wall time of the measured loop (with CUDA
+  events: over the summed device time);
 - the coefficient of variation (std / mean) flags a noisy run (shared machine, thermal throttling): gate on
   the median, show the tails, and warn.
 
@@ -113,7 +114,9 @@ class EventTimer:
     """Device time of one call: an event recorded on `stream` before it and one after; `elapsed_s` once the
     device is synchronized. The stream is torch's current stream: every GPU engine's `run_on_device` leaves its
     work ordered before that stream's next operation (torch enqueues on it; TensorRT makes it wait for its own
-    stream; ONNX Runtime returns after its stream is done), so the end event follows the whole call."""
+    stream; ONNX Runtime returns after its stream is done), so the end event follows the whole call. For ONNX
+    Runtime, whose work runs on its own stream while the host waits, the interval is therefore the whole call,
+    launch and host overhead included: its dev p50 is close to the host clock's."""
 
     def __init__(self, new_event: Callable[[], Any], stream: Any = None):
         self.begin, self.end, self.stream = new_event(), new_event(), stream
