@@ -126,3 +126,11 @@ def test_shell_completion_is_offered_and_completes_without_torch():
     env = dict(os.environ, _BENCH_COMPLETE="complete_bash", COMP_WORDS="bench data info --da", COMP_CWORD="3")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert done.stdout.split() == ["--dataset", "--data-root", "torch", "loaded:", "False"], done.stdout + done.stderr
+
+
+def test_a_flag_shows_no_value_type():
+    _, blocks = _help_blocks(("compare",))
+    assert not blocks["--wide"].startswith("--wide <bool>") and "<bool>" not in blocks["--json"]
+    assert "<int" in blocks["--threads"]  # an option that takes a value still shows its type
+    _, blocks = _help_blocks(("mlperf",))
+    assert "<bool>" not in blocks["--official"] and "<bool>" not in blocks["--null-sut"]

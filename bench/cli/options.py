@@ -37,7 +37,8 @@ def choices(name: str, values: Iterable[str]) -> type[Enum]:
 
 def plain_help(command) -> None:
     """Make `command`'s help, its parameters' and its subcommands' plain text for rich: help says "[default: the
-    baseline's]" or "pip install 'pkg[gpu]'", which rich would otherwise read as style tags and drop."""
+    baseline's]" or "pip install 'pkg[gpu]'", which rich would otherwise read as style tags and drop. A flag shows
+    no value type (Typer would print "<bool>" after `--official`, as if it took one)."""
     if command.help:
         command.help = escape(command.help)
     if command.short_help:
@@ -45,6 +46,8 @@ def plain_help(command) -> None:
     for param in command.params:
         if getattr(param, "help", None):
             param.help = escape(param.help)
+        if getattr(param, "is_flag", False) and param.metavar is None:  # a flag takes no value: no "<bool>" after it
+            param.metavar = ""
     for sub in getattr(command, "commands", {}).values():
         plain_help(sub)
 
