@@ -310,7 +310,7 @@ def measure_peak(
     size: int | None = None,
     min_runs: int = 3,
     max_runs: int = 20,
-    budget_s: float = 1.0,
+    budget_s: float = 3.0,
     clock: Callable[[], float] = time.perf_counter,
     warmup_s: float = 0.25,
     run_s: float = 0.2,
