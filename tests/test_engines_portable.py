@@ -120,14 +120,27 @@ def test_openvino_reads_it_with_the_logits_of_onnxruntime(exported):
     assert got.shape == (len(x), len(EMOTIONS)) and np.abs(got - _ort(path, x)).max() < 1e-4
 
 
-@pytest.mark.parametrize("name", ["mldrnet-max", "mldrnet-concat"])
+def test_the_exported_gru_is_the_gru():
+    from mldrnet.models.mldrnet import gru_last_states
+
+    torch.manual_seed(0)
+    gru = nn.GRU(16, 8, batch_first=True, bidirectional=True)
+    steps = [torch.randn(3, 16) for _ in range(4)]
+    _, h_n = gru(torch.stack(steps, dim=1))
+    assert torch.allclose(gru_last_states(gru, steps), torch.cat([h_n[0], h_n[1]], dim=1), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["mldrnet-max", "mldrnet-concat", "mldrnet-bigru"])
 def test_other_fusions_export_as_portable_graphs(name, tmp_path):
     cv2 = pytest.importorskip("cv2")
     model = _mldrnet(name)
     path = export_onnx(model, ModelMeta(name, EMOTIONS, Preprocessing(crop=64)), tmp_path / "m.onnx")
     ops = {n.op_type for n in onnx.load(str(path)).graph.node}
-    assert not {"Gather", "GatherND", "Where"} & ops
+    assert not {"Gather", "GatherND", "Where", "GRU"} & ops
     x = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
     net = cv2.dnn.readNetFromONNX(str(path))
     net.setInput(x)
     assert np.abs(net.forward() - _ort(path, x)).max() < 1e-4
+    ov = pytest.importorskip("openvino")
+    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    assert np.abs(compiled(x)[0] - _ort(path, x)).max() < 1e-4

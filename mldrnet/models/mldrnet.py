@@ -113,6 +113,29 @@ def grid_runs(n: int, out: int) -> list[tuple[int, int, int, int]]:
     return [(start, end - start, 1, 1) for start, end in bins]
 
 
+def gru_last_states(gru: nn.GRU, steps: list[torch.Tensor]) -> torch.Tensor:
+    """(B, 2*H): the last hidden state of each direction of a one-layer bidirectional GRU over `steps` (B, I) each,
+    computed from its weights with PyTorch's gate equations, starting from zero. The same numbers as `gru` (to
+    float rounding), for export: ONNX's GRU op takes its initial state as an input shaped by the batch, which the
+    exporter builds at run time and OpenCV's importer refuses; this is Gemm, Slice, Add, Sigmoid, Tanh and Mul.
+    (A non-finite input makes the zero start NaN: the model's outputs would be NaN anyway.)"""
+    size, last = gru.hidden_size, []
+    r_, z_, n_ = slice(0, size), slice(size, 2 * size), slice(2 * size, 3 * size)  # the gates' columns
+    for suffix, order in (("", steps), ("_reverse", steps[::-1])):
+        w_ih, w_hh = getattr(gru, f"weight_ih_l0{suffix}"), getattr(gru, f"weight_hh_l0{suffix}")
+        b_ih, b_hh = getattr(gru, f"bias_ih_l0{suffix}"), getattr(gru, f"bias_hh_l0{suffix}")
+        # zero, made from the data: no zeros of the run-time batch size to build in the graph
+        h = F.linear(order[0], w_ih[r_], b_ih[r_]) * 0
+        for x in order:
+            gi = F.linear(x, w_ih, b_ih)  # (B, 3H); sliced below rather than split (OpenCV misreads that Split)
+            gh = F.linear(h, w_hh, b_hh)
+            r, z = torch.sigmoid(gi[:, r_] + gh[:, r_]), torch.sigmoid(gi[:, z_] + gh[:, z_])
+            n = torch.tanh(gi[:, n_] + r * gh[:, n_])
+            h = (1 - z) * n + z * h
+        last.append(h)
+    return torch.cat(last, dim=1)
+
+
 def grid_pool_fixed(x: torch.Tensor, out: int) -> torch.Tensor:
     """`F.adaptive_avg_pool2d(x, out)` as fixed ops for x's (static) height and width: for each pair of runs
     (`grid_runs`) a slice and an average pooling with that kernel and stride, concatenated back into the
@@ -212,6 +235,8 @@ class MldrNet(nn.Module):
         if fusion == "concat":
             return torch.cat(reps, dim=1)  # (B, L*width)
         if fusion == "bigru":
+            if torch.compiler.is_exporting():  # elementary ops every runtime reads (OpenCV refuses ONNX's GRU here)
+                return gru_last_states(self.gru, reps)
             seq = torch.stack(reps, dim=1)  # (B, L, hidden)
             _, h_n = self.gru(seq)  # (2, B, gru_hidden): last state of each direction
             return torch.cat([h_n[0], h_n[1]], dim=1)  # (B, 2*gru_hidden)
