@@ -53,6 +53,7 @@ import re
 import shutil
 import tempfile
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -317,6 +318,9 @@ class OnnxRuntimeEngine(Engine):
             so.add_session_config_entry(NO_CPU_FALLBACK, "1")  # a node no GPU provider takes fails the session
             so.enable_profiling = True  # one run's node placement, read in _check_placement (then it stops)
             self._profile_dir = tempfile.mkdtemp(prefix="bench-ort-profile-")
+            # removed after the placement check, and also when the engine is dropped or the process ends: a session
+            # that failed to start (no GPU provider) left these folders in /tmp, one per attempt
+            weakref.finalize(self, shutil.rmtree, self._profile_dir, ignore_errors=True)
             so.profile_file_prefix = str(Path(self._profile_dir) / "ort")
         return so
 

@@ -1,6 +1,7 @@
 """GPU readiness, on the CPU: the CUDA stack check, provider-failure messages, IEEE fp32 / TF32 options, cache keys
 and engine staleness, ORT's TensorRT profile and IO-binding reuse. GPU libraries are faked at their boundary."""
 
+import gc
 import json
 import logging
 import os
@@ -450,6 +451,17 @@ def test_gpu_sessions_disable_the_cpu_fallback_and_name_no_cpu_provider(fake_ort
         info = engine.describe()
         assert info["node_placement"] == {chain[0]: 3} and info["cpu_fallback"] is False
         assert not list((tmp_path).glob("**/*_fake.json"))  # the profile file is not left behind
+
+
+def test_a_session_that_fails_to_start_leaves_no_profile_folder(fake_ort, tmp_path, monkeypatch):
+    made = tmp_path / "tmp"
+    made.mkdir()
+    monkeypatch.setattr(onnx_engine.tempfile, "tempdir", str(made))  # where mkdtemp puts the profile folder
+    FakeOrt.loads = False  # ORT fell back to the CPU: the engine refuses the row before the placement check
+    with pytest.raises(BenchError, match="runs on CPUExecutionProvider"):
+        create_engine("onnxruntime", _onnx_file(tmp_path / "model.onnx"), EngineOptions(device="cuda"))
+    gc.collect()
+    assert not list(made.glob("bench-ort-profile-*"))
 
 
 def test_a_cpu_session_keeps_onnxruntime_defaults(tmp_path):
