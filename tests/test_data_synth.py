@@ -8,7 +8,7 @@ from PIL import Image
 
 from mldrnet import EMOTIONS
 from mldrnet.data import DATASETS, DataConfig, prepare_data, synth
-from mldrnet.data.synth import CUES, MARKER, SynthParams, ensure_synth
+from mldrnet.data.synth import CUES, MARKER, SynthParams, draw, ensure_synth
 from mldrnet.errors import BenchError
 
 SMALL = SynthParams(n=20, size=32, seed=0)
@@ -53,6 +53,35 @@ def test_reused_not_regenerated_and_mismatch_refused(tmp_path, monkeypatch):
     (tmp_path / "other" / "x.txt").write_text("mine")
     with pytest.raises(BenchError, match="is not a synthetic dataset"):
         ensure_synth(SMALL, tmp_path / "other")
+
+
+def test_a_set_drawn_by_an_older_format_is_drawn_again(tmp_path):
+    root = ensure_synth(SMALL, tmp_path / "s")
+    marker = json.loads((root / MARKER).read_text())
+    (root / MARKER).write_text(json.dumps({**marker, "format": "bench-synth/1"}))
+    image = root / files(root)[0]
+    image.write_bytes(b"drawn by version 1")
+    assert ensure_synth(SMALL, root) == root
+    assert json.loads((root / MARKER).read_text())["format"] == "bench-synth/2"
+    assert image.read_bytes()[:2] == b"\xff\xd8"  # a JPEG again
+    assert [p.name for p in tmp_path.iterdir()] == ["s"]  # the old set moved aside, then removed
+
+
+def test_the_composition_cue_is_not_on_mldrnets_pooling_grid():
+    """Off-centre shapes land in the middle, edge and corner cells of a 3x3 grid (MldrNet's branch pooling), so no
+    cell of it holds the cue: a share of them sits in the middle cell with every centred one."""
+    rng = np.random.default_rng(0)
+
+    def cell(xy):  # 0: middle cell, 1: an edge cell, 2: a corner cell
+        return int(sum(abs(int(3 * min(max(v, 0.0), 0.999)) - 1) for v in xy))
+
+    off = [draw.place(rng, "off-centre") for _ in range(2000)]
+    radii = [float(np.hypot(*(xy - 0.5))) for xy in off]
+    assert draw.OFF_CENTRE[0] <= min(radii) and max(radii) <= draw.OFF_CENTRE[1]
+    shares = np.bincount([cell(xy) for xy in off], minlength=3) / len(off)
+    # measured: 30 % middle, 65 % edge, 5 % corner (the rule-of-thirds draw put all of them in the corners)
+    assert shares[0] > 0.2 and shares[1] > 0.2 and shares[2] > 0.01, shares
+    assert {cell(draw.place(rng, "centred")) for _ in range(500)} == {0}
 
 
 def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):

@@ -1,5 +1,6 @@
 """The small generated sets (synth-artphoto, -abstract, -iaps, -mart): the real sets' class counts, deterministic,
-no image shared with `synth`, k-fold splits like their real counterparts, and synth-mart's cues as designed."""
+no image shared with `synth`, k-fold splits like their real counterparts, and synth-mart's cues as designed; the
+cue-ablation variants of synth (synth-low, -mid, -high): one level carries a 2-class label."""
 
 import json
 from collections import Counter
@@ -10,7 +11,7 @@ import pytest
 from mldrnet import EMOTIONS
 from mldrnet.data import DATASETS, DataConfig, prepare_data, synth
 from mldrnet.data.labels import POLARITY
-from mldrnet.data.synth import MARKER, SynthParams, ensure_synth, read_params
+from mldrnet.data.synth import ABLATIONS, MARKER, SynthParams, ensure_synth, read_params
 from mldrnet.data.synth import params as synth_params
 from mldrnet.data.synth import sets as synth_sets
 from mldrnet.errors import BenchError
@@ -126,3 +127,32 @@ def test_mart_colour_alone_does_not_give_the_label_away():
     w = np.linalg.lstsq(x[train], y[train], rcond=None)[0]  # a linear least-squares classifier
     acc = float(np.mean(np.sign(x[test] @ w) == y[test]))
     assert 0.6 < acc <= 0.86  # learnable from colour, but colour reads two of three 80% cues: ~80% at best
+
+
+@pytest.mark.parametrize("kind", ["low", "mid", "high"])
+def test_a_cue_ablation_set_lets_one_level_carry_the_label(kind, monkeypatch):
+    """The label is the level's cue on every image; the other two cues take both values, whatever the label."""
+    from mldrnet.data.synth import ablation
+
+    drawn: list[tuple[str, str, str]] = []
+    monkeypatch.setattr(ablation, "draw_emotion", lambda rng, size, cues: drawn.append(cues))
+    params = SynthParams(n=80, size=32, kind=kind)
+    level = ablation.LEVELS.index(kind)
+    for label, value in enumerate(ABLATIONS[kind]):
+        drawn.clear()
+        for k in range(40):
+            ablation.render(params, label, k)
+        assert {cues[level] for cues in drawn} == {value}
+        for other in set(range(3)) - {level}:
+            values = [cues[other] for cues in drawn]
+            assert set(values) == set(ABLATIONS[ablation.LEVELS[other]]) and 10 <= values.count(values[0]) <= 30
+
+
+def test_cue_ablation_sets_are_two_balanced_classes_with_n_images(tmp_path):
+    data = prepare_data(DataConfig(dataset="synth-high", synth_n=40, synth_size=32), tmp_path)
+    assert data.classes == ("rounded", "jagged")
+    labels = [label for _, label in (*data.train, *data.val, *data.test)]
+    assert len(labels) == 40 and labels.count(0) == labels.count(1) == 20
+    assert SynthParams(40, 32, kind="high").key == "synth-high-n40-px32-seed0"
+    marker = json.loads((tmp_path / "data" / "synth-high-n40-px32-seed0" / "synth.json").read_text())
+    assert marker["cues"] == {"label": "shape (high level): rounded / jagged", "random": ["palette", "composition"]}

@@ -118,12 +118,13 @@ def synth(
     results_dir: ResultsDir = None,
 ) -> None:
     """Generate the synthetic emotion dataset in FI's layout (train on it with --dataset synth --data-root OUT)."""
-    from mldrnet.data.synth import MARKER, SynthParams, ensure_synth
+    from mldrnet.data.synth import SynthParams, ensure_synth
+    from mldrnet.data.synth.params import FORMAT, read_format
 
     params = SynthParams(n, size, seed)
     target = out_dir or results_root(results_dir) / "data" / params.key
     try:
-        existed = (target / MARKER).is_file()
+        existed = read_format(target) == FORMAT  # an older format's set is drawn again
     except OSError:  # a name too long, a loop: ensure_synth names the problem
         existed = False
     start = time.perf_counter()

@@ -82,6 +82,9 @@ DATASET_NAMES = (
     "synth-abstract",
     "synth-iaps",
     "synth-mart",
+    "synth-low",
+    "synth-mid",
+    "synth-high",
 )
 DatasetName = choices("DatasetName", DATASET_NAMES)
 PROFILE_NAMES = ("quick", "paper")  # mldrnet.training.config.PROFILES
@@ -233,7 +236,9 @@ def finite(low: float | None = None, high: float | None = None, above: bool = Fa
 Profile = Annotated[
     ProfileName,
     typer.Option(
-        "--profile", help="quick (small crops, few epochs: a CPU, minutes) or paper (375 px, 30 epochs: a GPU)."
+        "--profile",
+        help="quick (values tuned on val by `bench tune`: small crops, minutes on a CPU) or paper (375 px, 30 "
+        "epochs: a GPU).",
     ),
 ]
 TrainDataset = Annotated[

@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 # Datasets by the role they play: the large 8-emotion set (Tables I-III, Figs. 5-7, and the models Figs. 8-10
 # start from), the small sets of Figs. 8-10, and MART (Table IV). With no --dataset, the built-in synthetic one.
-LARGE = ("synth", "fi", "emoset")
+# The cue-ablation variants of synth (one level carries a 2-class label) test what each level of MldrNet sees.
+LARGE = ("synth", "fi", "emoset", "synth-low", "synth-mid", "synth-high")
 SMALL = {
     "fig8": ("synth-artphoto", "artphoto"),
     "fig9": ("synth-abstract", "abstract"),

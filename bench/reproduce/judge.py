@@ -41,6 +41,8 @@ from bench.reproduce.results import (
     Claim,
     ExperimentResult,
 )
+from mldrnet.data.synth import SUMMARY
+from mldrnet.errors import BenchError
 from mldrnet.evaluation import statistics as st
 
 EQUIVALENCE_MARGIN = st.EQUIVALENCE_MARGIN  # points: "about as good as"
@@ -206,15 +208,25 @@ def pooled_std(res: ExperimentResult, columns: tuple[str, ...] | None = None) ->
     )
 
 
+def synthetic_kind(dataset: str) -> str | None:
+    """The synthetic set's kind (mldrnet.data.synth) of a dataset name; None for real data."""
+    from mldrnet.data import get_spec
+
+    try:
+        return get_spec(dataset).synth_kind
+    except BenchError:
+        return None
+
+
 def on_data(res: ExperimentResult) -> list[Claim]:
     """The experiment's claims, each naming the data its verdict rests on."""
     return [c if c.data else replace(c, data=data_line(res)) for c in res.claims]
 
 
 def data_line(res: ExperimentResult) -> str:
-    synthetic = res.dataset.startswith("synth")
+    kind = synthetic_kind(res.dataset)
     what = f"{res.dataset}" + (
-        " (synthetic: a verdict is about the cues we drew, not about photographs)" if synthetic else ""
+        f" (synthetic, {SUMMARY[kind]}: a verdict is about the cues we drew, not about photographs)" if kind else ""
     )
     cells = [c for r in res.rows for c in r.cells.values() if c.runs]
     images = max((c.test_images for c in cells), default=0)

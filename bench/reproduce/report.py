@@ -14,7 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import paired
+from bench.reproduce.judge import synthetic_kind
 from bench.reproduce.results import NOT_SUPPORTED, SUPPORTED, Cell, ExperimentResult
+from mldrnet.data.synth import describe
 from mldrnet.io.atomic import atomic_write_text
 from mldrnet.io.provenance import NEAR_CHANCE_NOTE, USABLE_SHARE
 
@@ -206,6 +208,13 @@ def plot_table(res: ExperimentResult, out: Path) -> str | None:
     return name
 
 
+def data_section(results: list[ExperimentResult]) -> list[str]:
+    """What each synthetic set the experiments ran on holds, and what a verdict on it can and cannot say."""
+    kinds = {r.dataset: synthetic_kind(r.dataset) for r in results}
+    lines = [f"- {name}: {describe(kind)}" for name, kind in kinds.items() if kind]
+    return ["## The data", "", *lines, ""] if lines else []
+
+
 def write_report(results: list[ExperimentResult], out: Path, environment: dict | None = None) -> Path:
     """report.md and results.json in `out` (rewritten whole after each experiment, atomically)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -232,6 +241,7 @@ def write_report(results: list[ExperimentResult], out: Path, environment: dict |
         f"Environment: {json.dumps(env)}",
         "",
     ]
+    head += data_section(results)
     summary = ["| experiment | minutes | claims |", "|---|---|---|"] + [
         f"| {r.name} | {r.seconds / 60:.1f} | " + ", ".join(f"{c.verdict}" for c in r.claims) + " |" for r in results
     ]

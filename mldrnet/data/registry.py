@@ -1,7 +1,8 @@
 """The dataset registry: name -> `DatasetSpec`. One module per on-disk format; `synth` is FI's format with a
 generated root (see `synth.py`), so it shares FI's loader and split scheme. The small generated sets
-`synth-artphoto`, `synth-abstract`, `synth-iaps` and `synth-mart` (see `synth_sets.py`) are FI's folder layout
-too, with their real counterparts' k-fold split schemes."""
+`synth-artphoto`, `synth-abstract`, `synth-iaps` and `synth-mart` (see `synth/sets.py`) are FI's folder layout
+too, with their real counterparts' k-fold split schemes; the cue-ablation variants `synth-low`, `synth-mid` and
+`synth-high` (see `synth/ablation.py`) have two classes each and FI's split."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from functools import partial
 
 from mldrnet.data.base import DatasetSpec
 from mldrnet.data.datasets import abstract, artphoto, emoset, emotion6, fi, folder, iaps, mart
+from mldrnet.data.synth.params import ABLATIONS
 from mldrnet.errors import BenchError
 
 SYNTH = replace(
@@ -36,11 +38,28 @@ def _small_synth(kind: str, real: DatasetSpec, title: str) -> DatasetSpec:
     )
 
 
+def _ablation(kind: str, title: str) -> DatasetSpec:
+    """A cue-ablation variant of `synth` (mldrnet.data.synth.ablation): two classes, FI's split and layout."""
+    classes = ABLATIONS[kind]
+    return replace(
+        SYNTH,
+        name=f"synth-{kind}",
+        title=f"{title} (built in, generated on first use, FI layout)",
+        classes=classes,
+        layout=fi.layout_of(classes),
+        synth_kind=kind,
+        scan=partial(fi.scan_folders, dataset=f"synth-{kind}", classes=classes),
+    )
+
+
 SYNTH_SETS = (
     _small_synth("artphoto", artphoto.SPEC, "synthetic ArtPhoto stand-in (807 images, 8 emotions)"),
     _small_synth("abstract", abstract.SPEC, "synthetic Abstract stand-in (228 compositions, 8 emotions)"),
     _small_synth("iaps", iaps.SPEC, "synthetic IAPS-Subset stand-in (395 cluttered scenes, 8 emotions)"),
     _small_synth("mart", mart.SPEC, "synthetic MART stand-in (500 abstract compositions, positive / negative)"),
+    _ablation("low", "synth with only the palette (low level) carrying a 2-class label: warm / dark"),
+    _ablation("mid", "synth with only the composition (mid level) carrying a 2-class label: centred / off-centre"),
+    _ablation("high", "synth with only the shape (high level) carrying a 2-class label: rounded / jagged"),
 )
 
 DATASETS: dict[str, DatasetSpec] = {

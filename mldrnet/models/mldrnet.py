@@ -21,7 +21,8 @@ the choice and its reason written beside it:
   image at 4 levels (``bench models`` measures it), AlexNet-like rather than VGG-like.
 - ``branch_grid``: how a branch turns its map into a fixed-size FC input. Global pooling would throw away
   where things are, which the paper ties to mid-level aesthetics (composition, balance); a 3x3 adaptive
-  average pool keeps a coarse layout (the rule-of-thirds grid) at 128*9 = 1152 inputs per branch.
+  average pool keeps a coarse layout (a 3x3 grid) at 128*9 = 1152 inputs per branch. (The synthetic data's
+  composition cue is deliberately not placed on this grid: mldrnet.data.synth.draw.place.)
   `GridPool` runs it: PyTorch's adaptive average pooling in eager mode, and, while the model is exported, the
   same bins as fixed pooling ops for the size being exported (`grid_pool_fixed`), so that the ONNX file holds
   only Slice / AveragePool / Concat for it, never the Gather / GatherND / Where with BOOL constants the exporter

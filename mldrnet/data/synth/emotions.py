@@ -13,8 +13,9 @@ Each label is a combination of one cue at each of the three levels the paper arg
     sadness      dark / cool              centred              rounded
 
 The palette sets the main shape's colour (warm: red-yellow hues, bright; cool: cyan-violet hues, dark) and the
-background's lightness; composition places the main shape at the centre or near a rule-of-thirds point (still
-visible in the corner crops); shapes are ellipses and smooth blobs, or stars and spiky polygons. Nuisances,
+background's lightness; composition places the main shape at the centre or anywhere on a band 14-30 % of the
+side away from it, at any angle (draw.place: not on MldrNet's 3x3 pooling grid; still visible in the corner
+crops); shapes are ellipses and smooth blobs, or stars and spiky polygons. Nuisances,
 independent of the label: background hue and gradient, shape size, rotation, aspect and outline, jitter of the
 position, small low-saturation distractor shapes, faint stripes, pixel noise and JPEG compression. So no single
 pixel statistic gives the label away: the palette is easy, composition and shape need spatial features.

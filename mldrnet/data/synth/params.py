@@ -13,7 +13,9 @@ from mldrnet import EMOTIONS
 from mldrnet.data.labels import POLARITY
 from mldrnet.errors import BenchError
 
-FORMAT = "bench-synth/1"
+# /2: the composition cue on a band around the centre, no longer on the rule-of-thirds points (draw.place); a set
+# of an older format holds other images under the same names and is drawn again (writer.ensure_synth)
+FORMAT = "bench-synth/2"
 DEFAULT_KIND = "emotions"
 MARKER = "synth.json"
 # Images per class, in the class order of `classes(kind)`.
@@ -24,13 +26,22 @@ COUNTS: dict[str, tuple[int, ...]] = {
     "iaps": (37, 8, 54, 63, 74, 55, 42, 62),  # 395 (IAPS-Subset)
     "mart": (250, 250),  # 500, balanced
 }
-KINDS = tuple(COUNTS)
-# each set's RNG stream tag (mldrnet.data.synth.sets): fixed numbers, so adding a set never changes the images
-# of another
-STREAM_ID = {"artphoto": 0, "abstract": 1, "iaps": 2, "mart": 3}
+# The cue-ablation variants of the default set (mldrnet.data.synth.ablation): the label is one level's cue, the
+# other two levels' cues are drawn at random; two classes, the cue's two values, and n images like the default.
+ABLATIONS: dict[str, tuple[str, str]] = {
+    "low": ("warm", "dark"),  # palette: colour
+    "mid": ("centred", "off-centre"),  # composition: where the main shape sits
+    "high": ("rounded", "jagged"),  # shape: what the main shape is
+}
+KINDS = (*COUNTS, *ABLATIONS)
+# each set's RNG stream tag (mldrnet.data.synth.sets, .ablation): fixed numbers, so adding a set never changes
+# the images of another
+STREAM_ID = {"artphoto": 0, "abstract": 1, "iaps": 2, "mart": 3, "low": 4, "mid": 5, "high": 6}
 
 
 def classes(kind: str) -> tuple[str, ...]:
+    if kind in ABLATIONS:
+        return ABLATIONS[kind]
     return POLARITY if kind == "mart" else EMOTIONS
 
 
@@ -52,6 +63,8 @@ class SynthParams:
         stays what it always was (split files and baselines name it)."""
         if self.kind == DEFAULT_KIND:
             return f"synth-n{self.n}-px{self.size}-seed{self.seed}"
+        if self.kind in ABLATIONS:
+            return f"synth-{self.kind}-n{self.n}-px{self.size}-seed{self.seed}"
         return f"synth-{self.kind}-px{self.size}-seed{self.seed}"
 
     @property
@@ -60,10 +73,10 @@ class SynthParams:
 
     def per_class(self) -> list[int]:
         """Images per class: the fixed counts of the kind, or balanced with the first n % 8 classes one more."""
-        if self.kind != DEFAULT_KIND:
+        if self.kind in COUNTS:
             return list(COUNTS[self.kind])
-        base, extra = divmod(self.n, len(EMOTIONS))
-        return [base + (c < extra) for c in range(len(EMOTIONS))]
+        base, extra = divmod(self.n, len(self.classes))
+        return [base + (c < extra) for c in range(len(self.classes))]
 
     def to_json(self) -> dict:
         """The marker's "params": without "kind" for the default kind, as markers always were."""
@@ -84,9 +97,17 @@ def read_params(out: Path) -> SynthParams | None:
         raise BenchError(f"{marker} is damaged; delete {out} to generate the synthetic set again") from None
 
 
+def read_format(out: Path) -> str | None:
+    """The format its marker names (None: no marker, or one without a format)."""
+    try:
+        return json.loads((Path(out) / MARKER).read_text()).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def check_params(params: SynthParams) -> None:
-    if params.kind != DEFAULT_KIND and params.kind not in COUNTS:
-        raise BenchError(f"unknown synthetic set kind {params.kind!r}; choose {DEFAULT_KIND} or {', '.join(COUNTS)}")
+    if params.kind != DEFAULT_KIND and params.kind not in KINDS:
+        raise BenchError(f"unknown synthetic set kind {params.kind!r}; choose {DEFAULT_KIND} or {', '.join(KINDS)}")
     if params.n < len(EMOTIONS):
         raise BenchError(
             f"synthetic set size {params.n} is too small: use --n {len(EMOTIONS)} or more (one image per class)"

@@ -13,9 +13,10 @@ between them. Each changes the nuisances, to give the set a character:
   sigma 20 (synth: 8, no blur).
 - abstract: no single main object. Palette: 4-8 smaller shapes (radius 5-11% of the side) and 1-3 strokes in
   the palette's colours, on the palette's background. Composition: the shapes cluster (sd 12% of the side)
-  around the centre or a rule-of-thirds point. Shape: the shapes' family, the strokes (zigzags for jagged,
-  arcs for rounded) and a background texture (hard-edged zigzag stripes for jagged, soft rings for rounded).
-  So colour and texture carry more than one object's outline, as the paper says of the Abstract paintings.
+  around the centre or a point of the off-centre band (draw.place). Shape: the shapes' family, the strokes
+  (zigzags for jagged, arcs for rounded) and a background texture (hard-edged zigzag stripes for jagged, soft
+  rings for rounded). So colour and texture carry more than one object's outline, as the paper says of the
+  Abstract paintings.
 - iaps: synth's scene with much more clutter: 4-12 distractor shapes (synth: 0-4), up to twice as large.
 
 `synth-mart` is positive / negative (`labels.POLARITY` order) abstract compositions, 250 + 250 images:
@@ -43,7 +44,7 @@ from PIL import Image, ImageDraw
 
 from mldrnet import EMOTIONS
 from mldrnet.data.labels import POLARITY
-from mldrnet.data.synth.draw import background, draw_emotion, finish, hsv, palette_colour, shape
+from mldrnet.data.synth.draw import background, draw_emotion, finish, hsv, palette_colour, place, shape
 from mldrnet.data.synth.emotions import CUES
 from mldrnet.data.synth.params import COUNTS, STREAM_ID, SynthParams
 
@@ -88,10 +89,7 @@ def _abstract(rng: np.random.Generator, size: int, cue: tuple[str, str, str]) ->
     bg = _texture(rng, background(rng, size, warm=warm), jagged)
     img = Image.fromarray(bg).resize((s, s), Image.Resampling.BILINEAR)
     draw = ImageDraw.Draw(img)
-    if composition == "centred":
-        centre = 0.5 + rng.normal(0, 0.03, 2)
-    else:
-        centre = 0.5 + rng.choice([-1, 1], 2) * rng.uniform(0.19, 0.24, 2)
+    centre = place(rng, composition)
     for _ in range(int(rng.integers(4, 9))):
         xy = np.clip(centre + rng.normal(0, 0.12, 2), 0.05, 0.95) * s
         draw.polygon(shape(rng, xy, rng.uniform(0.05, 0.11) * s, jagged), fill=palette_colour(rng, warm))
