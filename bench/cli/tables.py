@@ -858,20 +858,25 @@ def _paired_cells(r) -> list[str]:
 
 
 def tune_table(log: dict) -> Table:
-    """A `bench tune` study: one row per trial, the values tried, its best val top-1 and how it ended."""
+    """A `bench tune` study: one row per trial, the values tried, its best val top-1 and how it ended (80 columns:
+    short headers, the caption says them)."""
     names = sorted({k for t in log["trials"] for k in t["params"]})
+    short = {"batch_size": "batch", "crop": "px", "epochs": "ep"}
+    budget = log["budget"]["seconds_per_trial"]
     table = Table(
-        title=f"bench tune {escape(log['model'])}: {len(log['trials'])} trials, "
-        f"{log['budget']['seconds_per_trial']:g} s of training each",
-        caption="val top-1 (the test split is never read); * the best",
+        title=f"bench tune {escape(log['model'])}: {len(log['trials'])} trials, {budget:g} s of training each",
+        caption="val %: best val top-1 (the test split is never read), * the chosen; ran: epochs run; budget: "
+        f"past {budget:g} s, never chosen; pruned: behind the median",
     )
-    for col in ("trial", *names, "val top-1 %", "epochs run", "ended", "s"):
+    for col in ("#", *(short.get(n, n) for n in names), "val %", "ran", "ended", "s"):
         table.add_column(col, justify="left" if col == "ended" else "right")
     best = (log.get("best") or {}).get("number")
     for t in log["trials"]:
-        value = "-" if t["val_top1"] is None else f"{100 * t['val_top1']:.2f}" + (" *" if t["number"] == best else "")
-        params = [f"{t['params'][n]:g}" if n in t["params"] else "-" for n in names]
-        ended = "failed" if t["state"] == "FAIL" else "pruned" if t["state"] == "PRUNED" else t.get("stopped_by") or "-"
+        val = t["val_top1"] if t["val_top1"] is not None else t.get("val_seen")
+        value = "-" if val is None else f"{100 * val:.2f}" + (" *" if t["number"] == best else "")
+        params = [f"{t['params'][n]:.3g}" if n in t["params"] else "-" for n in names]
+        ended = {"FAIL": "failed", "PRUNED": "pruned"}.get(t["state"], t.get("stopped_by") or "-")
+        ended = "budget" if t.get("stopped_by") == "budget" else ended
         seconds = "-" if t.get("seconds") is None else f"{t['seconds']:.0f}"
         table.add_row(str(t["number"]), *params, value, str(t.get("epochs_done") or "-"), ended, seconds)
     return table

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -42,6 +43,15 @@ Storage = Annotated[
 Study = Annotated[str | None, typer.Option("--study", help="Study name (default: tune-MODEL-DATASET).")]
 TuneSeed = Annotated[int, typer.Option("--seed", min=0, max=2**31 - 1, help="The TPE sampler's seed.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print search.json instead of the table.")]
+ProfileOut = Annotated[
+    Path | None,
+    typer.Option(
+        "--profile-out",
+        help="Write the chosen values and the search log into this profile file as the model's entry (the quick "
+        "profile is mldrnet/training/profiles/quick.json).",
+        dir_okay=False,
+    ),
+]
 
 
 def tune(
@@ -58,8 +68,9 @@ def tune(
     synth_size: SynthSize = None,
     results_dir: ResultsDir = None,
     as_json: AsJson = False,
+    profile_out: ProfileOut = None,
 ) -> None:
-    """Choose lr, epochs and batch size on val (seeded TPE, median pruning); the test split is never read."""
+    """Choose lr, epochs, batch size and crop on val (seeded TPE, median pruning); the test split is never read."""
     from bench.cli.tables import tune_table
     from mldrnet import models
     from mldrnet.data import DataConfig
@@ -81,17 +92,23 @@ def tune(
     path = write_log(log, folder)
     if as_json:
         print(json.dumps(log, indent=2, default=str))
-        return
-    print_table(tune_table(log))
+    else:
+        print_table(tune_table(log))
+        info(f"search log: {path}")
     best = log["best"]
-    if best is None:
-        raise BenchError(f"no trial of {name} finished: see {path}")
-    flags = " ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in best["params"].items())
-    info(
-        f"best val top-1 {100 * best['val_top1']:.2f} % (trial {best['number']}); train with: bench train {name} "
-        f"{flags}"
-    )
-    info(f"search log: {path}")
+    if profile_out is not None:
+        from mldrnet.training.tuned import record
+
+        entry = record(profile_out, log)
+        info(f"{name} in {profile_out}: {entry['tuned']}, {entry['values']}")
+    if best is None and profile_out is None and not as_json:  # --json: the log says "best": null
+        raise BenchError(f"no trial of {name} finished inside {budget_s:g} s: see {path}")
+    if best is not None and not as_json:
+        flags = " ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in best["params"].items())
+        info(
+            f"best val top-1 {100 * best['val_top1']:.2f} % (trial {best['number']}); train with: bench train "
+            f"{name} {flags}"
+        )
 
 
 def register(app) -> None:

@@ -4,7 +4,8 @@ Every accuracy the harness shows (train summaries, compare rows and plots, `benc
 facts, because an accuracy without them invites a wrong conclusion: "MldrNet 90 % beside VGG-19 24 %" says
 nothing about the architectures when VGG-19 had one epoch from scratch at 64 px and never left chance.
 
-- `how_trained`: profile, epochs, input size and the starting point ("quick, 10 ep, 64 px, from scratch";
+- `how_trained`: profile (and how its values were chosen), epochs, input size and the starting point ("quick
+  (tuned: 10 trials on synth's val, 60 s each), 9 ep, 64 px, from scratch";
   "quick, hand-crafted features at 64 px + fitted classifier, no epochs"; "quick, head on alexnet (SVM), 64 px").
 - `near_chance`: the validation accuracy covered less than `USABLE_SHARE` of the way from chance (100 / classes)
   to 100 % (under 30 % with 8 emotions, under 60 % for positive/negative): such a model is "not trained to a
@@ -64,4 +65,5 @@ def how_trained(
         return f"{profile}, head fitted on the trained {backbone or 'backbone'}, {crop} px"
     epochs = epochs_run if epochs_run is not None else cfg.get("epochs", "?")
     seed = f", seed {cfg['seed']}" if cfg.get("seed") else ""
-    return f"{profile}, {epochs} ep, {crop} px, {_start(cfg)}{seed}"
+    tuned = f" ({cfg['tuned']})" if cfg.get("tuned") else ""  # how the profile's values were chosen
+    return f"{profile}{tuned}, {epochs} ep, {crop} px, {_start(cfg)}{seed}"
