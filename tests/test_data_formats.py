@@ -41,6 +41,9 @@ def test_registry_names_every_format():
         "synth-abstract",
         "synth-iaps",
         "synth-mart",
+        "synth-low",
+        "synth-mid",
+        "synth-high",
     }
     for name in ("synth", "fi", "artphoto", "abstract", "iaps", "emoset"):
         assert DATASETS[name].classes == EMOTIONS

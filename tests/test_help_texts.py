@@ -42,7 +42,9 @@ def _help_blocks(path) -> tuple[str, dict[str, str]]:
     current = None
     for line in result.output.splitlines():
         cells = line.strip().strip("│╭╰─").strip()
-        start = re.match(r"^(\*\s+)?(--?[\w-]+)", cells)
+        # a row starts where an option stands at the panel's left edge (a wrapped help line that begins with an
+        # option name, "--data-root).", sits far to the right)
+        start = re.match(r"^│ (\*)?\s{0,4}(--?[\w-]+)", line.strip())
         if start:
             current = start.group(2)
             blocks[current] = ""

@@ -19,6 +19,8 @@ import typer
 
 from bench.cli.console import escape, out, print_table, warn
 from bench.cli.options import (
+    DATASET_METAVAR,
+    DATASETS_HELP,
     MAX_SEED,
     MAX_SYNTH_N,
     MAX_SYNTH_SIZE,
@@ -35,7 +37,7 @@ VERIFY_BAD_FILES_EXIT = 2
 
 DatasetOpt = Annotated[
     DatasetName,
-    typer.Option("--dataset", "-d", help="Dataset; synth is the built-in synthetic set, a real one reads --data-root."),
+    typer.Option("--dataset", "-d", metavar=DATASET_METAVAR, help=f"Dataset: {DATASETS_HELP}."),
 ]
 # the positional name of earlier releases (`bench data info fi`) arrives as an extra argument (ctx.args), kept one
 # release with a warning; an Argument would put it back into the usage line

@@ -87,6 +87,14 @@ DATASET_NAMES = (
     "synth-high",
 )
 DatasetName = choices("DatasetName", DATASET_NAMES)
+# the choices named in the help, where they wrap between words, not as the option's metavar (16 names in one
+# "<a|b|...>" word were cut in the middle of names at 80 and 100 columns, and pushed the default out of the row)
+DATASET_METAVAR = "<dataset>"
+DATASETS_HELP = (
+    "synth (the built-in synthetic set), synth-low, synth-mid, synth-high (its cue ablations), synth-artphoto, "
+    "synth-abstract, synth-iaps, synth-mart (synthetic stand-ins); fi, artphoto, abstract, iaps, emotion6, emoset, "
+    "mart (the real sets: --data-root), folder (your own: --data-root)"
+)
 PROFILE_NAMES = ("quick", "paper")  # mldrnet.training.config.PROFILES
 ProfileName = choices("ProfileName", PROFILE_NAMES)
 TTA_MODES = ("center", "five")  # mldrnet.data.transforms.TTA_MODES
@@ -246,7 +254,8 @@ TrainDataset = Annotated[
     typer.Option(
         "--dataset",
         "-d",
-        help="Dataset: synth is the built-in synthetic set; a real one reads its files from --data-root.",
+        metavar=DATASET_METAVAR,
+        help=f"Dataset: {DATASETS_HELP}.",
     ),
 ]
 Epochs = Annotated[
