@@ -336,6 +336,10 @@ def test_small_sets_follow_the_one_against_all_protocol(reproduced):
     for row in res.rows:
         assert row.cells["anger"].mean is None and row.cells["anger"].note.startswith("not evaluable")
         assert row.cells["amusement"].n == 5  # one TPR per fold
+        # C chosen on inner folds of each training fold: one per (class, fold), counted in the notes
+        assert len(row.cells["amusement"].chosen_c) == 5
+        note = next(n for n in res.notes if n.startswith(f"{row.system}: C chosen on 3 inner folds"))
+        assert sum(int(part.split(" x")[1]) for part in note.split(": ")[-1].split(", ")) == 5 * 7  # 7 evaluable
     assert any(n.startswith("anger: not evaluable") for n in res.notes)
     assert (ctx.out / "fig9.png").is_file()
     fig10 = results["fig10"]  # 8 images of anger: fewer than two per test fold, left out as the paper does

@@ -150,3 +150,38 @@ def test_given_folds_are_checked_and_used():
         cross_validate_one_vs_all(x, labels, ("a", "b"), 5, fold_of=folds[:-1])
     with pytest.raises(BenchError, match="one fold in 0..4 per row"):
         cross_validate_one_vs_all(x, labels, ("a", "b"), 5, fold_of=folds + 1)
+
+
+def test_c_is_chosen_per_training_fold_on_its_inner_folds():
+    from mldrnet.evaluation.smallset import INNER_FOLDS, LAST_LAYER_C, SVM_C
+
+    x, labels = _blobs([12, 10, 11], sep=2.0)
+    seen: list[int] = []
+
+    def spying(seed):
+        clf = svm_classifier(seed)
+        fit = clf.fit
+        clf.fit = lambda xs, ys: (seen.append(len(xs)), fit(xs, ys))[1]
+        return clf
+
+    svm = cross_validate_one_vs_all(x, labels, CLASSES[:3], make_classifier=spying)
+    # one search per (class, fold), on the training fold only: 4/5 of the 33 rows, never the test fold's
+    assert len(seen) == 15 and max(seen) <= 33 - 33 // 5
+    for r in svm.values():
+        assert len(r.chosen_c) == 5 and set(r.chosen_c) <= set(SVM_C)
+    logistic = cross_validate_one_vs_all(x, labels, CLASSES[:3])
+    assert all(len(r.chosen_c) == 5 and set(r.chosen_c) <= set(LAST_LAYER_C) for r in logistic.values())
+    search = svm_classifier(0)
+    assert search.cv.get_n_splits() == INNER_FOLDS and search.scoring == "balanced_accuracy"
+
+
+def test_the_inner_search_regularises_where_most_features_are_noise():
+    # one informative feature among 400 noise features and 40 rows: the smallest C of the grid generalises best,
+    # and the search, seeing only the training folds, should find a small C in most folds
+    from mldrnet.evaluation.smallset import LAST_LAYER_C
+
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1], 20)
+    x = np.hstack([labels[:, None] * 1.5 + rng.normal(size=(40, 1)), rng.normal(size=(40, 400))])
+    r = cross_validate_one_vs_all(x, labels, ("a", "b"))["a"]
+    assert sorted(r.chosen_c)[2] <= LAST_LAYER_C[1], r.chosen_c

@@ -35,6 +35,7 @@ class Cell:
     unit: str = "seeds"  # what the runs repeat over: "seeds" or "folds"
     note: str = ""  # e.g. "not evaluable: 3 images, fewer than 5 folds"
     folds: int = 0  # K of a K-fold cross-validation (unit "folds"; 0: the folds present), for Nadeau-Bengio
+    chosen_c: tuple[float, ...] = ()  # small sets: the classifier's C per fold, chosen on that fold's inner folds
 
     @property
     def values(self) -> list[float]:
@@ -180,4 +181,5 @@ def _cell_dict(cell: Cell) -> dict:
         "note": cell.note,
         "test_images": cell.test_images,
         "runs": [asdict(r) for r in cell.runs],
+        **({"chosen_c": list(cell.chosen_c)} if cell.chosen_c else {}),
     }

@@ -3,10 +3,12 @@ after Machajdik & Hanbury (mldrnet.evaluation.smallset): one against all per emo
 random into 5 batches, 5-fold cross-validation, the true positive rate per class. For MldrNet and AlexNet only
 the last fully connected layer is trained, on the features of the model trained on the large set (a logistic
 regression on the inputs of its classification layer(s)); the hand-crafted methods get an SVM on their
-features. A class with fewer images than folds is not evaluable and has no number."""
+features. Each classifier's C is chosen on inner folds of each training fold, never on its test fold, and the notes
+count the values chosen. A class with fewer images than folds is not evaluable and has no number."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from bench.reproduce import claims
 from bench.reproduce.context import ReproduceConfig, checkpoint_of, train_cell
 from bench.reproduce.results import Cell, ExperimentResult, Row, Run
 from mldrnet.errors import BenchError
+from mldrnet.evaluation.smallset import INNER_FOLDS, LAST_LAYER_C, SVM_C
 
 FOLDS = 5
 # A class is evaluable with at least two images per test fold: the paper leaves out anger of Abstract (3 images)
@@ -78,6 +81,7 @@ def small_set(ctx: ReproduceConfig, name: str) -> ExperimentResult:
         res.rows.append(_hand_crafted_row(ctx, label, method, data))
     for label, model in CNNS:
         res.rows.append(_cnn_row(ctx, name, label, model, data))
+    res.notes += [_chosen_c_note(row) for row in res.rows if any(c.chosen_c for c in row.cells.values())]
     res.claims = claims.small_set(res)
     res.figures.append(draw_per_class(res, ctx.out / f"{name}.png"))
     return res
@@ -92,8 +96,15 @@ def _cells(results: dict, how: str, near_chance: bool) -> dict[str, Cell]:
             cells[cls] = Cell((), "folds", note=f"not evaluable: {r.reason}")
             continue
         runs = tuple(Run(100.0 * t, k, how, near_chance) for k, t in enumerate(r.fold_tprs))
-        cells[cls] = Cell(runs, "folds", folds=FOLDS)
+        cells[cls] = Cell(runs, "folds", folds=FOLDS, chosen_c=r.chosen_c)
     return cells
+
+
+def _chosen_c_note(row: Row) -> str:
+    """How often each C was chosen over the row's (class, fold) problems, e.g. "C 0.01 x21, 0.1 x14"."""
+    counts = Counter(c for cell in row.cells.values() for c in cell.chosen_c)
+    spread = ", ".join(f"{c:g} x{n}" for c, n in sorted(counts.items()))
+    return f"{row.system}: C chosen on {INNER_FOLDS} inner folds of each training fold: {spread}"
 
 
 def _hand_crafted_row(ctx: ReproduceConfig, label: str, method: str, data: SmallSet) -> Row:
@@ -113,7 +124,7 @@ def _hand_crafted_row(ctx: ReproduceConfig, label: str, method: str, data: Small
         min_images=MIN_IMAGES,
         fold_of=data.fold_of[kept],
     )
-    how = f"{ctx.profile}, hand-crafted features at {crop} px + SVM (RBF, C 1, balanced), no epochs"
+    how = f"{ctx.profile}, hand-crafted features at {crop} px + SVM (RBF, balanced, C on inner folds: {_grid(SVM_C)})"
     return Row(label, method, {}, _cells(results, how, False))
 
 
@@ -133,8 +144,15 @@ def _cnn_row(ctx: ReproduceConfig, experiment: str, label: str, model: str, data
     results = cross_validate_one_vs_all(
         x, data.labels[kept], data.classes, FOLDS, min_images=MIN_IMAGES, fold_of=data.fold_of[kept]
     )
-    how = f"last layer retrained (logistic regression) on {model} from {source.dataset} ({describe_checkpoint(ckpt)})"
+    how = (
+        f"last layer retrained (logistic regression, C on inner folds: {_grid(LAST_LAYER_C)}) on {model} from "
+        f"{source.dataset} ({describe_checkpoint(ckpt)})"
+    )
     return Row(label, model, {}, _cells(results, how, ckpt.near_chance))
+
+
+def _grid(values: tuple[float, ...]) -> str:
+    return "/".join(f"{v:g}" for v in values)
 
 
 def _features(ckpt, paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
