@@ -152,7 +152,7 @@ def _cnn_row(ctx: ReproduceConfig, experiment: str, label: str, model: str, data
 
 
 def _grid(values: tuple[float, ...]) -> str:
-    return "/".join(f"{v:g}" for v in values)
+    return ", ".join(f"{v:g}" for v in values)  # spaces, so that a narrow column wraps between the values
 
 
 def _features(ckpt, paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
